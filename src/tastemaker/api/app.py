@@ -1,0 +1,99 @@
+"""The Starlette application: routes, middleware, error handling, lifecycle.
+
+Starlette rather than FastAPI: per-request overhead measured about 3x lower here, and the
+hot path does its own validation with msgspec anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tastemaker.api import docs, events, health, keys_api, recommendations, schemas, users
+from tastemaker.api.auth import AuthMiddleware
+from tastemaker.api.documents import ITEMS, USERS
+from tastemaker.api.keys import KeyVerifier, ensure_env_admin_key
+from tastemaker.api.metrics import Metrics, MetricsMiddleware
+from tastemaker.api.openapi import build_openapi
+from tastemaker.api.responses import JSONResponse, from_validation, problem
+from tastemaker.engine import Engine
+from tastemaker.schema.errors import ValidationFailed
+
+log = logging.getLogger(__name__)
+
+
+async def _validation_failed(request: Request, exc: ValidationFailed) -> Response:
+    return from_validation(exc)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    return problem(exc.status_code, exc.detail if isinstance(exc.detail, str) else "Error", headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal Server Error", "the error was logged")
+
+
+def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
+    """The ASGI app over an open engine.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from tastemaker.config import Settings
+    >>> app = build_app(Engine(Settings(data_dir=Path(tempfile.mkdtemp()))))
+    >>> sorted({r.path for r in app.routes})[:3]
+    ['/docs', '/healthz', '/metrics']
+    """
+    if engine.settings.admin_key:
+        ensure_env_admin_key(engine.stores.keys, engine.settings.admin_key)
+    openapi_doc = build_openapi()
+    verifier = KeyVerifier(engine.stores.keys)
+    metrics = Metrics()
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi_doc)
+
+    routes = [
+        Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
+        Route("/metrics", health.metrics),
+        Route("/openapi.json", openapi_json),
+        Route("/docs", docs.docs),
+        Route("/v1/events", events.post_events, methods=["POST"]),
+        Route("/v1/recommendations", recommendations.get_recommendations, methods=["GET"]),
+        Route("/v1/items/{id}/similar", recommendations.get_similar, methods=["GET"]),
+        *ITEMS.routes(),
+        *USERS.routes(get=users.get_user),
+        Route("/v1/event-schemas", schemas.list_schemas, methods=["GET"]),
+        Route("/v1/event-schemas", schemas.register_schema, methods=["POST"]),
+        Route("/v1/event-schemas/{type}", schemas.get_schema_versions, methods=["GET"]),
+        Route("/v1/keys", keys_api.list_keys, methods=["GET"]),
+        Route("/v1/keys", keys_api.post_key, methods=["POST"]),
+        Route("/v1/keys/{id}", keys_api.revoke_key, methods=["DELETE"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_engine:
+            engine.close()
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics), Middleware(AuthMiddleware, verifier=verifier)],
+        exception_handlers={ValidationFailed: _validation_failed, HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.verifier = verifier
+    app.state.metrics = metrics
+    return app

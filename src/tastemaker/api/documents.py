@@ -1,0 +1,125 @@
+"""Items and users: batch upsert, get, put, patch (JSON merge patch), delete.
+
+Both resources behave the same, so one class serves both; only the record type, the store
+and what a change does to online state differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tastemaker.api.body import read_body
+from tastemaker.api.responses import JSONResponse, problem
+from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
+from tastemaker.schema.records import Item, User
+from tastemaker.schema.validation import decode_batch, normalize_documents
+
+_decode_obj = msgspec.json.Decoder(dict[str, Any])
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch.
+
+    >>> merge_patch({"a": 1, "p": {"x": 1, "y": 2}}, {"a": None, "p": {"y": 3}})
+    {'p': {'x': 1, 'y': 3}}
+    """
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+class DocumentResource:
+    def __init__(self, name: str, cls: type, store_attr: str):
+        self.name = name  # "items" or "users"
+        self.cls = cls
+        self.store_attr = store_attr
+        self.singular = name[:-1]
+
+    def _store(self, request: Request):
+        return getattr(request.app.state.engine.stores, self.store_attr)
+
+    def _changed(self, request: Request) -> None:
+        engine = request.app.state.engine
+        engine.processor.sync_catalog()
+        engine.toplists.clear()
+
+    def _not_found(self, doc_id: str) -> Response:
+        return problem(404, f"Unknown {self.singular}", errors=[FieldError("id", f"no {self.singular} '{doc_id}'")])
+
+    async def upsert_batch(self, request: Request) -> Response:
+        docs, is_array = decode_batch(await read_body(request), self.cls)
+        docs = normalize_documents(docs, is_array)
+        version = self._store(request).upsert(docs)
+        self._changed(request)
+        return JSONResponse({"upserted": len(docs), "version": version})
+
+    async def get(self, request: Request) -> Response:
+        doc = self._store(request).get(request.path_params["id"])
+        if doc is None:
+            return self._not_found(request.path_params["id"])
+        return JSONResponse(doc)
+
+    async def put(self, request: Request) -> Response:
+        doc_id = request.path_params["id"]
+        body = await read_body(request)
+        try:
+            raw = _decode_obj.decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise from_msgspec(exc) from None
+        return self._write(request, doc_id, raw, 200)
+
+    async def patch(self, request: Request) -> Response:
+        doc_id = request.path_params["id"]
+        current = self._store(request).get(doc_id)
+        if current is None:
+            return self._not_found(doc_id)
+        try:
+            patch = _decode_obj.decode(await read_body(request))
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise from_msgspec(exc) from None
+        return self._write(request, doc_id, merge_patch(msgspec.to_builtins(current), patch), 200)
+
+    def _write(self, request: Request, doc_id: str, raw: dict, status: int) -> Response:
+        if raw.get("id", doc_id) != doc_id:
+            raise ValidationFailed([FieldError("/id", f"does not match the id in the path ('{doc_id}')")])
+        raw["id"] = doc_id
+        try:
+            doc = msgspec.convert(raw, self.cls)
+        except msgspec.ValidationError as exc:
+            raise from_msgspec(exc) from None
+        (doc,) = normalize_documents([doc], is_array=False)
+        self._store(request).upsert([doc])
+        self._changed(request)
+        return JSONResponse(doc, status_code=status)
+
+    async def delete(self, request: Request) -> Response:
+        doc_id = request.path_params["id"]
+        if not self._store(request).delete(doc_id):
+            return self._not_found(doc_id)
+        self._changed(request)
+        return Response(status_code=204)
+
+    def routes(self, get: Callable | None = None) -> list[Route]:
+        base = f"/v1/{self.name}"
+        return [
+            Route(base, self.upsert_batch, methods=["POST"]),
+            Route(base + "/{id}", get or self.get, methods=["GET"]),
+            Route(base + "/{id}", self.put, methods=["PUT"]),
+            Route(base + "/{id}", self.patch, methods=["PATCH"]),
+            Route(base + "/{id}", self.delete, methods=["DELETE"]),
+        ]
+
+
+ITEMS = DocumentResource("items", Item, "items")
+USERS = DocumentResource("users", User, "users")

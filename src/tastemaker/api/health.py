@@ -1,0 +1,44 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from tastemaker.api.responses import JSONResponse
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready once state is restored and the database answers."""
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        last = engine.stores.events.last_seq()
+    except Exception as exc:  # the database is unreachable: not ready, say why
+        return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+    state = engine.state
+    return JSONResponse({
+        "status": "ready",
+        "applied_seq": state.applied_seq,
+        "log_seq": last,
+        "items": state.catalog.size(),
+        "users": len(state.users),
+    })
+
+
+async def metrics(request: Request) -> Response:
+    engine = request.app.state.engine
+    state = engine.state
+    gauges = {
+        "state_applied_seq": state.applied_seq,
+        "state_users": len(state.users),
+        "state_items_indexed": len(state.index),
+        "catalog_items": state.catalog.size(),
+        "covisitation_pairs": state.covisitation.nnz(),
+    }
+    return PlainTextResponse(request.app.state.metrics.render(gauges), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,39 @@
+"""``/v1/event-schemas``: list and register versioned event schemas."""
+
+from __future__ import annotations
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tastemaker.api.body import read_body
+from tastemaker.api.responses import JSONResponse, problem
+from tastemaker.schema.errors import FieldError, from_msgspec
+from tastemaker.schema.registry import EventSchema, SchemaConflict
+
+_decode = msgspec.json.Decoder(EventSchema).decode
+
+
+async def list_schemas(request: Request) -> Response:
+    registry = request.app.state.engine.registry
+    return JSONResponse({"schemas": registry.all_latest()})
+
+
+async def get_schema_versions(request: Request) -> Response:
+    versions = request.app.state.engine.registry.versions(request.path_params["type"])
+    if not versions:
+        return problem(404, "Unknown event type", errors=[FieldError("type", f"no schema for '{request.path_params['type']}'")])
+    return JSONResponse({"type": request.path_params["type"], "versions": versions})
+
+
+async def register_schema(request: Request) -> Response:
+    try:
+        schema = _decode(await read_body(request))
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise from_msgspec(exc) from None
+    try:
+        request.app.state.engine.register_schema(schema)
+    except SchemaConflict as exc:
+        errors = [FieldError(f"/{r.split(':', 1)[0].replace('.', '/')}", r.split(": ", 1)[-1]) for r in exc.reasons]
+        return problem(409, "Incompatible schema version", errors=errors)
+    return JSONResponse(schema, status_code=201)

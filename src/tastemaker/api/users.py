@@ -1,0 +1,65 @@
+"""``GET /v1/users/{id}``: the stored profile plus what the engine knows right now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tastemaker.api.documents import USERS
+from tastemaker.api.responses import JSONResponse
+from tastemaker.features.state import OnlineState
+from tastemaker.features.user_state import UserState
+
+ACTIVE_WITHIN_S = 7 * 86_400.0
+
+
+def segments(user: UserState, now: float) -> list[str]:
+    """Rule-based segments, recomputed on read from the live state."""
+    out = []
+    if user.event_count < 5:
+        out.append("new")
+    elif user.event_count >= 50:
+        out.append("engaged")
+    if user.purchased:
+        out.append("buyer")
+    if user.type_counts.get("add_to_cart") and not user.type_counts.get("purchase"):
+        out.append("cart_abandoner")
+    out.append("active" if now - user.last_ts <= ACTIVE_WITHIN_S else "lapsed")
+    return out
+
+
+def activity(state: OnlineState, user: UserState, limit: int = 20) -> dict[str, Any]:
+    ids = state.index.ids
+    top_categories = sorted(user.affinity.items(), key=lambda kv: -kv[1])[:10]
+    return {
+        "event_count": user.event_count,
+        "event_types": dict(user.type_counts),
+        "first_seen": user.first_ts,
+        "last_seen": user.last_ts,
+        "recent": [{"item_id": ids[r.item], "type": r.type, "timestamp": r.ts} for r in reversed(user.recent[-limit:])],
+        "session": {
+            "id": user.session_id,
+            "started": user.session_start,
+            "items": [ids[i] for i in user.session_items],
+        },
+        "purchased": sorted(ids[i] for i in user.purchased)[:200],
+        "category_affinity": {k: round(v, 4) for k, v in top_categories},
+        "recent_queries": list(user.queries),
+        "segments": segments(user, state.clock),
+    }
+
+
+async def get_user(request: Request) -> Response:
+    engine = request.app.state.engine
+    engine.catch_up()
+    user_id = request.path_params["id"]
+    stored = engine.stores.users.get(user_id)
+    live = engine.state.users.get(user_id)
+    if stored is None and live is None:
+        return USERS._not_found(user_id)
+    body: dict[str, Any] = msgspec.to_builtins(stored) if stored is not None else {"id": user_id, "traits": {}, "consent": {}}
+    body["activity"] = activity(engine.state, live) if live is not None else None
+    return JSONResponse(body)

@@ -1,0 +1,31 @@
+"""Settings, read once from the environment and the command line.
+
+Backends are chosen here and only here (``TASTEMAKER_BACKEND``); nothing below ``api``
+knows which one runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("TASTEMAKER_DATA_DIR", "./data")))
+    backend: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_BACKEND", "sqlite"))
+    admin_key: str | None = field(default_factory=lambda: os.environ.get("TASTEMAKER_ADMIN_KEY"))
+    # Durable means fsync on every commit; turn off only for throwaway test data.
+    durable: bool = field(default_factory=lambda: os.environ.get("TASTEMAKER_DURABLE", "1") != "0")
+    session_timeout_s: float = 1800.0
+    snapshot_every_events: int = 200_000
+    require_catalog: bool = True
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "tastemaker.db"
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.data_dir / "state.snapshot"

@@ -1,0 +1,69 @@
+"""The composition root: stores, online state, ingest and serving for one data dir."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from tastemaker.config import Settings
+from tastemaker.features.state import StateConfig
+from tastemaker.features.toplists import TopListCache
+from tastemaker.ingest.processor import StreamProcessor
+from tastemaker.ingest.service import IngestService
+from tastemaker.models.popularity import PopularityModel
+from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
+from tastemaker.serving.placements import PlacementRegistry
+from tastemaker.serving.recommender import Recommender
+from tastemaker.storage.factory import Stores, open_stores
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Everything one server process needs, opened from :class:`Settings`.
+
+    >>> import tempfile
+    >>> engine = Engine(Settings(data_dir=Path(tempfile.mkdtemp())))
+    >>> engine.stores.events.count()
+    0
+    >>> engine.close()
+    """
+
+    def __init__(self, settings: Settings, progress: Callable[[int, int], None] | None = None, toplist_ttl: float = 1.0):
+        self.settings = settings
+        self.stores: Stores = open_stores(settings)
+        self.registry = EventSchemaRegistry(self.stores.schemas.load_all())
+        config = StateConfig(session_timeout_s=settings.session_timeout_s)
+        self.processor = StreamProcessor.open(
+            self.stores, settings.snapshot_path, config, progress=progress, snapshot_every=settings.snapshot_every_events
+        )
+        self.toplists = TopListCache(ttl=toplist_ttl)
+        self.recommender = Recommender(
+            self.processor.state, PopularityModel(self.toplists), self.toplists, PlacementRegistry(), settings.require_catalog
+        )
+        self.ingest = IngestService(self.processor, self.registry)
+
+    @property
+    def state(self):
+        return self.processor.state
+
+    def catch_up(self) -> None:
+        """Bring online state up to date with writes by other processes (cheap when none)."""
+        if self.processor.catch_up():
+            self.toplists.clear()
+
+    def register_schema(self, schema: EventSchema) -> EventSchema:
+        self.registry.register(schema)  # raises SchemaConflict before anything is stored
+        self.stores.schemas.save(schema)
+        return schema
+
+    def close(self, snapshot: bool = True) -> None:
+        self.ingest.close()
+        if snapshot:
+            self.processor.maybe_snapshot(force=True)
+        self.stores.close()
+
+
+def open_engine(data_dir: Path | str, **kwargs) -> Engine:
+    return Engine(Settings(data_dir=Path(data_dir)), **kwargs)

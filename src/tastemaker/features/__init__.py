@@ -1,0 +1,1 @@
+"""Real-time state updated per event: user state, item popularity/trending, co-visitation."""

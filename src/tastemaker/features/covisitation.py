@@ -1,0 +1,124 @@
+"""Item-to-item co-visitation counts, updated per event.
+
+Counts live in a CSR matrix (compact, fast row slices) plus a small dict of recent
+increments; the dict is folded into the matrix when it grows, so an update costs a few
+dict operations and a query a few row slices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from tastemaker.features.item_index import grown
+
+
+class CoVisitationIndex:
+    """Symmetric co-occurrence weights of items a user interacted with close together.
+
+    >>> cov = CoVisitationIndex()
+    >>> cov.add(0, [1, 2], 1.0); cov.add(1, [2], 1.0)
+    >>> ids, scores = cov.neighbors(np.array([0]), np.array([1.0]), n=5)
+    >>> sorted(ids.tolist())
+    [1, 2]
+    """
+
+    def __init__(self, compact_every: int = 500_000):
+        self.base = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.delta: dict[int, dict[int, float]] = {}
+        self.delta_size = 0
+        self.compact_every = compact_every
+        self.row_sums = np.zeros(0, dtype=np.float64)
+
+    def add(self, item: int, others: list[int], weight: float) -> None:
+        """Record that ``item`` was seen with each of ``others`` (weight added both ways)."""
+        if weight <= 0 or not others:
+            return
+        top = max(item, max(others)) + 1
+        if top > len(self.row_sums):
+            self.row_sums = grown(self.row_sums, top)
+        row = self.delta.setdefault(item, {})
+        for other in others:
+            if other == item:
+                continue
+            row[other] = row.get(other, 0.0) + weight
+            back = self.delta.setdefault(other, {})
+            back[item] = back.get(item, 0.0) + weight
+            self.row_sums[item] += weight
+            self.row_sums[other] += weight
+            self.delta_size += 2
+        if self.delta_size >= self.compact_every:
+            self.compact()
+
+    def add_matrix(self, counts: sp.spmatrix) -> None:
+        """Add a whole (symmetric) count matrix at once: bulk loads and replays."""
+        counts = sp.csr_matrix(counts, dtype=np.float32)
+        size = max(counts.shape[0], self.base.shape[0])
+        self.base = _resized(self.base, size) + _resized(counts, size)
+        sums = np.asarray(counts.sum(axis=1)).ravel()
+        self.row_sums = grown(self.row_sums, size)
+        self.row_sums[: len(sums)] += sums
+
+    def compact(self) -> None:
+        """Fold the recent increments into the CSR matrix."""
+        if not self.delta:
+            return
+        rows, cols, vals = [], [], []
+        for i, row in self.delta.items():
+            rows.extend([i] * len(row))
+            cols.extend(row.keys())
+            vals.extend(row.values())
+        size = max(len(self.row_sums), self.base.shape[0])
+        update = sp.csr_matrix((np.asarray(vals, np.float32), (rows, cols)), shape=(size, size))
+        self.base = _resized(self.base, size) + update
+        self.delta.clear()
+        self.delta_size = 0
+
+    def row(self, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbours of one item and their raw weights."""
+        if item < self.base.shape[0]:
+            start, end = self.base.indptr[item], self.base.indptr[item + 1]
+            idx, val = self.base.indices[start:end], self.base.data[start:end].astype(np.float64)
+        else:
+            idx, val = np.zeros(0, np.int32), np.zeros(0)
+        extra = self.delta.get(item)
+        if extra:
+            idx = np.concatenate([idx, np.fromiter(extra.keys(), np.int32, len(extra))])
+            val = np.concatenate([val, np.fromiter(extra.values(), np.float64, len(extra))])
+        return idx, val
+
+    def neighbors(self, items: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` items co-visited with ``items`` (each weighted), cosine-normalised.
+
+        Dividing by the square roots of both items' totals keeps blockbusters from being
+        everyone's neighbour.
+        """
+        parts_idx, parts_val = [], []
+        for item, weight in zip(items.tolist(), weights.tolist()):
+            idx, val = self.row(item)
+            if len(idx):
+                norm = np.sqrt(max(self.row_sums[item], 1e-9) * np.maximum(self.row_sums[idx], 1e-9))
+                parts_idx.append(idx)
+                parts_val.append(weight * val / norm)
+        if not parts_idx:
+            return np.zeros(0, np.int64), np.zeros(0)
+        idx = np.concatenate(parts_idx)
+        val = np.concatenate(parts_val)
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        scores = np.bincount(inverse, weights=val)
+        if len(uniq) > n:
+            top = np.argpartition(-scores, n - 1)[:n]
+            uniq, scores = uniq[top], scores[top]
+        order = np.argsort(-scores, kind="stable")
+        return uniq[order].astype(np.int64), scores[order]
+
+    def nnz(self) -> int:
+        return int(self.base.nnz) + self.delta_size
+
+
+def _resized(matrix: sp.csr_matrix, size: int) -> sp.csr_matrix:
+    if matrix.shape == (size, size):
+        return matrix
+    matrix = matrix.tocsr()
+    matrix.resize((size, size))
+    return matrix

@@ -1,0 +1,175 @@
+"""OnlineState: every piece of real-time state, folded from the event log in log order.
+
+The state is a pure function of the log (and the catalog): replaying the same events gives
+the same state, which is how a restarted server gets everything back (a snapshot plus the
+events after it) and how several workers sharing one data dir agree.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from tastemaker.features.catalog import CatalogView
+from tastemaker.features.covisitation import CoVisitationIndex
+from tastemaker.features.item_index import ItemIndex
+from tastemaker.features.popularity import DecayedCounter, trending_scores
+from tastemaker.features.user_state import UserState
+from tastemaker.features.weights import interest_weight
+
+SEGMENT_KEYS = ("channel", "device", "locale", "geo")
+MAX_SEGMENTS = 256
+COVISIT_RECENT = 10  # pair an item with this many of the user's latest items
+COVISIT_WINDOW_S = 86_400.0
+SNAPSHOT_FORMAT = 1
+
+
+@dataclass
+class StateConfig:
+    session_timeout_s: float = 1800.0
+    popularity_half_life_s: float = 7 * 86_400.0
+    trending_half_life_s: float = 3_600.0
+
+
+def context_segments(context: dict[str, Any] | None) -> list[str]:
+    """The segment keys (``device=mobile``) an event or request context falls into.
+
+    >>> context_segments({"device": "mobile", "geo": {"country": "DE"}, "referrer": "x"})
+    ['device=mobile', 'geo=DE']
+    """
+    if not context:
+        return []
+    out = []
+    for key in SEGMENT_KEYS:
+        value = context.get(key)
+        if isinstance(value, dict):
+            value = value.get("country")
+        if isinstance(value, str) and value:
+            out.append(f"{key}={value[:64]}")
+    return out
+
+
+@dataclass
+class OnlineState:
+    config: StateConfig = field(default_factory=StateConfig)
+    index: ItemIndex = field(default_factory=ItemIndex)
+    users: dict[str, UserState] = field(default_factory=dict)
+    covisitation: CoVisitationIndex = field(default_factory=CoVisitationIndex)
+    applied_seq: int = 0
+    catalog_version: int = 0
+    clock: float = 0.0  # the latest event time seen: "now" for decay, whatever the wall clock says
+
+    def __post_init__(self) -> None:
+        self.catalog = CatalogView(self.index)
+        self.popularity = DecayedCounter(self.config.popularity_half_life_s)
+        self.recent_popularity = DecayedCounter(self.config.trending_half_life_s)
+        self.segments: dict[str, DecayedCounter] = {}
+        self.version = 0  # bumped on every change; caches key on it
+
+    # -- write side ---------------------------------------------------------------------
+    def apply(
+        self,
+        seq: int,
+        event_type: str,
+        user_id: str,
+        session_id: str | None,
+        items: Iterable[str],
+        value: float | None,
+        ts: float,
+        context: dict[str, Any] | None = None,
+        query: str | None = None,
+    ) -> bool:
+        """Fold one event into the state; events at or below ``applied_seq`` are skipped."""
+        if seq <= self.applied_seq:
+            return False
+        self.applied_seq = seq
+        self.version += 1
+        if ts > self.clock:
+            self.clock = ts
+        user = self.users.get(user_id)
+        if user is None:
+            user = self.users[user_id] = UserState(first_ts=ts)
+        user.touch_session(session_id, ts, self.config.session_timeout_s, f"{user_id}@{int(ts)}")
+        user.event_count += 1
+        user.last_ts = max(user.last_ts, ts)
+        user.type_counts[event_type] = user.type_counts.get(event_type, 0) + 1
+        if query:
+            user.queries = (user.queries + [query])[-20:]
+        weight = interest_weight(event_type, value)
+        segments = context_segments(context) if weight > 0 else ()
+        for item_id in items:
+            pos = self.index.add(item_id)
+            if event_type == "impression":
+                continue
+            if event_type == "purchase":
+                user.purchased.add(pos)
+            elif event_type == "rating":
+                user.rated.add(pos)
+            elif event_type == "dislike":
+                user.disliked.add(pos)
+            if weight <= 0:
+                continue
+            user.seen.add(pos)
+            self.popularity.add(pos, weight, ts)
+            self.recent_popularity.add(pos, weight, ts)
+            for segment in segments:
+                counter = self.segments.get(segment)
+                if counter is None and len(self.segments) < MAX_SEGMENTS:
+                    counter = self.segments[segment] = DecayedCounter(self.config.popularity_half_life_s)
+                if counter is not None:
+                    counter.add(pos, weight, ts)
+            others = [r.item for r in user.recent[-COVISIT_RECENT:] if r.item != pos and ts - r.ts <= COVISIT_WINDOW_S]
+            self.covisitation.add(pos, list(dict.fromkeys(others)), weight)
+            for category in self.catalog.categories.get(pos, ()):
+                user.affinity[category] = user.affinity.get(category, 0.0) + weight
+            user.remember(pos, ts, event_type)
+        return True
+
+    def apply_row(self, row: tuple, decode_list, decode_obj) -> bool:
+        """Apply a raw event-log row ``(seq, type, user, session, item, item_ids, value, ts, context)``."""
+        seq, event_type, user_id, session_id, item_id, item_ids, value, ts, context = row
+        items = [item_id] if item_id is not None else []
+        if item_ids:
+            items.extend(decode_list(item_ids))
+        return self.apply(seq, event_type, user_id, session_id, items, value, ts, decode_obj(context) if context else None)
+
+    # -- read side ----------------------------------------------------------------------
+    def popularity_scores(self, segment: str | None = None) -> np.ndarray:
+        counter = self.segments.get(segment) if segment else self.popularity
+        if counter is None:
+            return np.zeros(len(self.index))
+        out = np.zeros(len(self.index))
+        values = counter.values_at(self.clock)[: len(self.index)]
+        out[: len(values)] = values
+        return out
+
+    def trending(self) -> np.ndarray:
+        return trending_scores(self.recent_popularity, self.popularity, self.clock, len(self.index))
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Write a snapshot atomically (temp file, fsync, rename)."""
+        self.covisitation.compact()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump((SNAPSHOT_FORMAT, self), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @staticmethod
+    def load(path: Path) -> OnlineState | None:
+        """The snapshot at ``path``, or None if there is none or it is from another format."""
+        try:
+            with open(path, "rb") as fh:
+                fmt, state = pickle.load(fh)
+        except FileNotFoundError:
+            return None
+        return state if fmt == SNAPSHOT_FORMAT else None

@@ -1,0 +1,75 @@
+"""What the engine knows of one user right now: recent items, session, and item sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RECENT_LIMIT = 50
+
+
+@dataclass(slots=True)
+class RecentEvent:
+    item: int
+    ts: float
+    type: str
+
+
+@dataclass(slots=True)
+class UserState:
+    """Per-user online state, updated before an event is acknowledged.
+
+    Purchased, rated and disliked items are not recommended again unless a request or
+    placement asks for them; ``seen`` items may be, at a penalty.
+    """
+
+    recent: list[RecentEvent] = field(default_factory=list)
+    session_id: str | None = None
+    session_start: float = 0.0
+    session_items: list[int] = field(default_factory=list)
+    last_ts: float = 0.0
+    first_ts: float = 0.0
+    event_count: int = 0
+    seen: set[int] = field(default_factory=set)
+    purchased: set[int] = field(default_factory=set)
+    rated: set[int] = field(default_factory=set)
+    disliked: set[int] = field(default_factory=set)
+    affinity: dict[str, float] = field(default_factory=dict)  # category -> weight
+    type_counts: dict[str, int] = field(default_factory=dict)
+    queries: list[str] = field(default_factory=list)
+
+    def touch_session(self, session_id: str | None, ts: float, timeout: float, auto_id: str) -> bool:
+        """Move the session forward; returns True when this event starts a new session.
+
+        A session ends after ``timeout`` seconds of inactivity or when the client sends a
+        different session id.
+        """
+        expired = self.event_count == 0 or ts - self.last_ts > timeout
+        switched = session_id is not None and session_id != self.session_id
+        if expired or switched:
+            self.session_id = session_id or auto_id
+            self.session_start = ts
+            self.session_items = []
+            return True
+        return False
+
+    def remember(self, item: int, ts: float, event_type: str) -> None:
+        self.recent.append(RecentEvent(item, ts, event_type))
+        if len(self.recent) > 1 and ts < self.recent[-2].ts:  # historical import, out of order
+            self.recent.sort(key=lambda r: r.ts)
+        if len(self.recent) > RECENT_LIMIT:
+            del self.recent[: len(self.recent) - RECENT_LIMIT]
+        if item not in self.session_items:
+            self.session_items.append(item)
+
+    def recent_items(self, limit: int) -> list[int]:
+        """Distinct recent items, newest first."""
+        out: list[int] = []
+        for r in reversed(self.recent):
+            if r.item not in out:
+                out.append(r.item)
+                if len(out) == limit:
+                    break
+        return out
+
+    def excluded(self) -> set[int]:
+        return self.purchased | self.rated | self.disliked

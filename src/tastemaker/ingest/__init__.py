@@ -1,0 +1,1 @@
+"""The write path: validation, deduplication, the event log, and the stream processor."""

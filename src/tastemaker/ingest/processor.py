@@ -1,0 +1,102 @@
+"""The stream processor: keeps OnlineState caught up with the event log and the catalog.
+
+In the embedded default it runs in the server process: the ingest path applies its own
+events directly, and before answering a read the server calls :meth:`catch_up`, which
+costs one ``PRAGMA`` when nobody else wrote, so events written by another worker or by an
+import are seen by the very next request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+
+import msgspec
+
+from tastemaker.features.state import OnlineState, StateConfig
+from tastemaker.schema.records import Event
+from tastemaker.storage.factory import Stores
+
+log = logging.getLogger(__name__)
+_decode_list = msgspec.json.Decoder(list[str]).decode
+_decode_obj = msgspec.json.Decoder(dict).decode
+REPLAY_CHUNK = 100_000
+
+
+class StreamProcessor:
+    def __init__(self, stores: Stores, state: OnlineState, snapshot_path: Path | None = None, snapshot_every: int = 200_000):
+        self.stores = stores
+        self.state = state
+        self.snapshot_path = snapshot_path
+        self.snapshot_every = snapshot_every
+        self._last_snapshot_seq = state.applied_seq
+
+    @classmethod
+    def open(cls, stores: Stores, snapshot_path: Path | None, config: StateConfig | None = None,
+             progress: Callable[[int, int], None] | None = None, snapshot_every: int = 200_000) -> StreamProcessor:
+        """Restore state: the latest snapshot (if any), then everything logged after it."""
+        state = OnlineState.load(snapshot_path) if snapshot_path else None
+        if state is None:
+            state = OnlineState(config or StateConfig())
+        processor = cls(stores, state, snapshot_path, snapshot_every)
+        started = time.perf_counter()
+        replayed = processor.catch_up(progress=progress, force=True)
+        if replayed:
+            log.info("replayed %d events in %.1fs", replayed, time.perf_counter() - started)
+        return processor
+
+    def sync_catalog(self) -> int:
+        version, changes = self.stores.items.changes_since(self.state.catalog_version)
+        for item_id, item in changes:
+            if item is None:
+                self.state.catalog.remove(item_id)
+            else:
+                self.state.catalog.upsert(item)
+        if changes:
+            self.state.catalog_version = version
+            self.state.version += 1
+        return len(changes)
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None, force: bool = False) -> int:
+        """Apply catalog changes and events written since the state was last brought up to date."""
+        if not self.stores.events.changed() and not force:
+            return 0
+        self.sync_catalog()
+        applied = 0
+        total = None
+        while True:
+            rows = self.stores.events.read_rows_since(self.state.applied_seq, REPLAY_CHUNK)
+            if not rows:
+                break
+            for row in rows:
+                self.state.apply_row(row, _decode_list, _decode_obj)
+            applied += len(rows)
+            if progress is not None:
+                total = total or self.stores.events.last_seq()
+                progress(self.state.applied_seq, total)
+        self.maybe_snapshot()
+        return applied
+
+    def apply_appended(self, accepted: list[tuple[int, Event]]) -> None:
+        """Apply events this process just appended, in log order, without reading them back."""
+        if accepted and accepted[0][0] != self.state.applied_seq + 1:
+            self.catch_up(force=True)  # someone else wrote in between: stay in log order
+        apply = self.state.apply
+        for seq, e in accepted:
+            items = [e.item_id] if e.item_id is not None else []
+            if e.item_ids:
+                items.extend(e.item_ids)
+            apply(seq, e.type, e.user_id, e.session_id, items, e.value, e.timestamp, e.context, e.query)
+        self.maybe_snapshot()
+
+    def maybe_snapshot(self, force: bool = False) -> bool:
+        if self.snapshot_path is None:
+            return False
+        if force or self.state.applied_seq - self._last_snapshot_seq >= self.snapshot_every:
+            if self.state.applied_seq != self._last_snapshot_seq or not self.snapshot_path.exists():
+                self.state.save(self.snapshot_path)
+                self._last_snapshot_seq = self.state.applied_seq
+                return True
+        return False

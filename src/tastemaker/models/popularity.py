@@ -1,0 +1,22 @@
+"""Popularity: the time-decayed counts kept by OnlineState, as a candidate model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tastemaker.features.state import OnlineState
+from tastemaker.features.user_state import UserState
+from tastemaker.features.toplists import TopListCache
+
+
+class PopularityModel:
+    """Most popular items (decayed by time); the long-term model until a learned one serves."""
+
+    name = "popularity"
+    version = "1"
+
+    def __init__(self, cache: TopListCache):
+        self.cache = cache
+
+    def candidates(self, state: OnlineState, user: UserState | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.cache.top("popular", lambda: state.popularity_scores(), n)

@@ -1,0 +1,157 @@
+"""The event-schema registry: one versioned schema per event type.
+
+Built-in types (view, click, …) ship with version 1. Custom types are registered before
+use, and a type evolves only by backward-compatible versions: every event that was valid
+under the previous version stays valid under the new one, so old events, replays and
+imports never break. Anything else is refused with the reasons.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from tastemaker.schema.errors import FieldError
+from tastemaker.schema.records import BUILTIN_EVENT_TYPES, Event, EventType
+
+Requirement = Literal["item", "value", "query", "recommendation_id", "session_id"]
+PropertyType = Literal["string", "number", "integer", "boolean", "object", "array"]
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+class PropertySpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    type: PropertyType
+    required: bool = False
+
+
+class EventSchema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What an event of one type must carry. ``properties`` describe ``event.properties``."""
+
+    type: EventType
+    version: int = 1
+    requires: list[Requirement] = msgspec.field(default_factory=list)
+    properties: dict[str, PropertySpec] = msgspec.field(default_factory=dict)
+    value_min: float | None = None
+    value_max: float | None = None
+    description: str | None = None
+
+
+class SchemaConflict(Exception):
+    """A new schema version would break events that the previous version accepted."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def builtin_schemas() -> list[EventSchema]:
+    requires: dict[str, list[Requirement]] = {"rating": ["item", "value"], "search": ["query"]}
+    return [
+        EventSchema(type=t, version=1, requires=requires.get(t, ["item"]), description=f"built-in {t} event")
+        for t in BUILTIN_EVENT_TYPES
+    ]
+
+
+def breaking_changes(old: EventSchema, new: EventSchema) -> list[str]:
+    """Why ``new`` cannot follow ``old`` (empty when it is backward compatible)."""
+    reasons: list[str] = []
+    if new.version != old.version + 1:
+        reasons.append(f"version must be {old.version + 1}, got {new.version}")
+    for req in sorted(set(new.requires) - set(old.requires)):
+        reasons.append(f"requires: '{req}' is newly required, but events of version {old.version} may lack it")
+    for name, spec in new.properties.items():
+        before = old.properties.get(name)
+        if before is None and spec.required:
+            reasons.append(f"properties.{name}: a new property cannot be required")
+        elif before is not None and before.type != spec.type:
+            reasons.append(f"properties.{name}: type changed from {before.type} to {spec.type}")
+        elif before is not None and spec.required and not before.required:
+            reasons.append(f"properties.{name}: optional property became required")
+    if new.value_min is not None and (old.value_min is None or new.value_min > old.value_min):
+        reasons.append("value_min: the allowed value range was narrowed")
+    if new.value_max is not None and (old.value_max is None or new.value_max < old.value_max):
+        reasons.append("value_max: the allowed value range was narrowed")
+    return reasons
+
+
+class EventSchemaRegistry:
+    """All versions of all event schemas; validates events against their type's schema.
+
+    >>> registry = EventSchemaRegistry()
+    >>> registry.check(Event(id="e1", type="rating", user_id="u1", item_id="i1"), "/0")
+    [FieldError(field='/0/value', reason="a 'rating' event requires value")]
+    """
+
+    def __init__(self, stored: list[EventSchema] | None = None):
+        self._versions: dict[str, list[EventSchema]] = {}
+        for schema in builtin_schemas() + sorted(stored or [], key=lambda s: (s.type, s.version)):
+            versions = self._versions.setdefault(schema.type, [])
+            if not versions or schema.version > versions[-1].version:
+                versions.append(schema)
+
+    def latest(self, event_type: str) -> EventSchema | None:
+        versions = self._versions.get(event_type)
+        return versions[-1] if versions else None
+
+    def versions(self, event_type: str) -> list[EventSchema]:
+        return list(self._versions.get(event_type, []))
+
+    def all_latest(self) -> list[EventSchema]:
+        return [versions[-1] for versions in self._versions.values()]
+
+    def register(self, schema: EventSchema) -> EventSchema:
+        """Add a new version; raise :class:`SchemaConflict` if it is not backward compatible."""
+        current = self.latest(schema.type)
+        if current is None:
+            # A brand-new type may require anything: no earlier events exist.
+            if schema.version != 1:
+                raise SchemaConflict([f"version: the first version of '{schema.type}' must be 1"])
+        else:
+            reasons = breaking_changes(current, schema)
+            if reasons:
+                raise SchemaConflict(reasons)
+        self._versions.setdefault(schema.type, []).append(schema)
+        return schema
+
+    def check(self, event: Event, where: str) -> list[FieldError]:
+        """Field errors of ``event`` under its schema (latest, or ``event.schema_version``)."""
+        versions = self._versions.get(event.type)
+        if not versions:
+            return [FieldError(f"{where}/type", f"unknown event type '{event.type}'; register a schema for custom types")]
+        schema = versions[-1]
+        if event.schema_version is not None:
+            matching = [s for s in versions if s.version == event.schema_version]
+            if not matching:
+                return [FieldError(f"{where}/schema_version", f"'{event.type}' has no schema version {event.schema_version}")]
+            schema = matching[0]
+        errors: list[FieldError] = []
+        for req in schema.requires:
+            present = bool(event.item_id or event.item_ids) if req == "item" else getattr(event, req) is not None
+            if not present:
+                name = "item_id" if req == "item" else req
+                errors.append(FieldError(f"{where}/{name}", f"a '{event.type}' event requires {name}"))
+        if event.value is not None:
+            if schema.value_min is not None and event.value < schema.value_min:
+                errors.append(FieldError(f"{where}/value", f"must be >= {schema.value_min}"))
+            if schema.value_max is not None and event.value > schema.value_max:
+                errors.append(FieldError(f"{where}/value", f"must be <= {schema.value_max}"))
+        props = event.properties or {}
+        for name, spec in schema.properties.items():
+            if name not in props:
+                if spec.required:
+                    errors.append(FieldError(f"{where}/properties/{name}", "required property is missing"))
+                continue
+            value = props[name]
+            ok = isinstance(value, _PY_TYPES[spec.type]) and not (spec.type != "boolean" and isinstance(value, bool))
+            if not ok:
+                errors.append(FieldError(f"{where}/properties/{name}", f"must be of type {spec.type}"))
+        return errors

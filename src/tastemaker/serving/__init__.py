@@ -1,0 +1,1 @@
+"""The read path: placements, pipeline stages (sources, merge, filters, ranking), responses."""

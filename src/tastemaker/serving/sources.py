@@ -1,0 +1,172 @@
+"""Candidate sources: each proposes (items, scores) for one request, best first.
+
+A source also says which of the user's items led to its candidates, for explanations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from tastemaker.features.state import OnlineState, context_segments
+from tastemaker.features.toplists import TopListCache
+from tastemaker.features.user_state import UserState
+from tastemaker.features.weights import interest_weight
+from tastemaker.models.base import CandidateModel
+from tastemaker.serving.request import RecommendationRequest
+
+RECENCY_DECAY = 0.8  # weight of the k-th most recent item: 0.8**k
+SEED_ITEMS = 10
+
+
+@dataclass
+class PipelineContext:
+    state: OnlineState
+    user: UserState | None
+    request: RecommendationRequest
+    model: CandidateModel
+    toplists: TopListCache
+
+    def available_mask(self) -> np.ndarray:
+        catalog = self.state.catalog
+        size = len(self.state.index)
+        mask = np.zeros(size, dtype=bool)
+        mask[: len(catalog.available)] = catalog.available[:size]
+        return mask
+
+
+Source = Callable[[PipelineContext, int], tuple[np.ndarray, np.ndarray, list[int]]]
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0), [])
+
+
+def _recent_seeds(user: UserState | None, session_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The user's latest distinct items, weighted by recency and by how strong the event was."""
+    if user is None or not user.recent:
+        return np.zeros(0, np.int64), np.zeros(0)
+    seeds: dict[int, float] = {}
+    rank = 0
+    session = set(user.session_items) if session_only else None
+    for r in reversed(user.recent):
+        if r.item in seeds or (session is not None and r.item not in session):
+            continue
+        seeds[r.item] = RECENCY_DECAY**rank * max(interest_weight(r.type, None), 1.0)
+        rank += 1
+        if rank == SEED_ITEMS:
+            break
+    return np.fromiter(seeds.keys(), np.int64, len(seeds)), np.fromiter(seeds.values(), np.float64, len(seeds))
+
+
+def covisitation(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    seeds, weights = _recent_seeds(ctx.user)
+    if not len(seeds):
+        return _EMPTY
+    items, scores = ctx.state.covisitation.neighbors(seeds, weights, n)
+    return items, scores, seeds.tolist()
+
+
+def session_covisitation(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    seeds, weights = _recent_seeds(ctx.user, session_only=True)
+    if not len(seeds):
+        return _EMPTY
+    items, scores = ctx.state.covisitation.neighbors(seeds, weights, n)
+    return items, scores, seeds.tolist()
+
+
+def seed_covisitation(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Neighbours of the item on screen (``item_id``); content-free fallback: its categories."""
+    seed = ctx.state.index.get(ctx.request.item_id) if ctx.request.item_id else None
+    if seed is None:
+        return _EMPTY
+    items, scores = ctx.state.covisitation.neighbors(np.array([seed]), np.ones(1), n)
+    if len(items) < n:
+        extra, extra_scores = same_category_popular(ctx, seed, n)
+        items = np.concatenate([items, extra])
+        # below every co-visited neighbour, in popularity order
+        floor = scores.min() if len(scores) else 1.0
+        scores = np.concatenate([scores, floor * 0.5 * extra_scores / max(extra_scores.max(initial=0), 1e-12)])
+    return items, scores, [seed]
+
+
+def same_category_popular(ctx: PipelineContext, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    cats = ctx.state.catalog.categories.get(seed, ())
+    if not cats:
+        return np.zeros(0, np.int64), np.zeros(0)
+    items, scores = category_popular(ctx, cats[0], n + 1)
+    keep = items != seed
+    return items[keep], scores[keep]
+
+
+def category_popular(ctx: PipelineContext, category: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    members = ctx.state.catalog.category_members.get(category)
+    if not members:
+        return np.zeros(0, np.int64), np.zeros(0)
+
+    def mask() -> np.ndarray:
+        m = ctx.available_mask()
+        m_members = np.zeros_like(m)
+        m_members[np.fromiter(members, np.int64, len(members))] = True
+        return m & m_members
+
+    return ctx.toplists.top(f"category:{category}", ctx.state.popularity_scores, n, mask)
+
+
+def category_affinity(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Popular items of the user's favourite categories, weighted by the user's affinity."""
+    if ctx.user is None or not ctx.user.affinity:
+        return _EMPTY
+    top = sorted(ctx.user.affinity.items(), key=lambda kv: -kv[1])[:3]
+    total = sum(w for _, w in top) or 1.0
+    parts_i, parts_s = [], []
+    for category, weight in top:
+        items, scores = category_popular(ctx, category, n)
+        if len(items):
+            parts_i.append(items)
+            parts_s.append(weight / total * scores / max(scores.max(), 1e-12))
+    if not parts_i:
+        return _EMPTY
+    return np.concatenate(parts_i), np.concatenate(parts_s), []
+
+
+def user_model(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    items, scores = ctx.model.candidates(ctx.state, ctx.user, n)
+    return items, scores, []
+
+
+def trending(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    items, scores = ctx.toplists.top("trending", ctx.state.trending, n, ctx.available_mask)
+    return items, scores, []
+
+
+def popular(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    items, scores = ctx.toplists.top("popular", ctx.state.popularity_scores, n, ctx.available_mask)
+    return items, scores, []
+
+
+def context_popular(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Popular among requests with the same context (device, channel, locale, country)."""
+    parts_i, parts_s = [], []
+    for segment in context_segments(ctx.request.context):
+        if segment in ctx.state.segments:
+            items, scores = ctx.toplists.top(
+                f"segment:{segment}", lambda s=segment: ctx.state.popularity_scores(s), n, ctx.available_mask
+            )
+            if len(items):
+                parts_i.append(items)
+                parts_s.append(scores / max(scores.max(), 1e-12))
+    if not parts_i:
+        return _EMPTY
+    return np.concatenate(parts_i), np.concatenate(parts_s), []
+
+
+SOURCES: dict[str, Source] = {
+    "covisitation": covisitation,
+    "session_covisitation": session_covisitation,
+    "seed_covisitation": seed_covisitation,
+    "category_affinity": category_affinity,
+    "user_model": user_model,
+    "trending": trending,
+    "popular": popular,
+    "context_popular": context_popular,
+}

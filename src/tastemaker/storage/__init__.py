@@ -1,0 +1,1 @@
+"""Store interfaces (one protocol per concern) and their backends, chosen in storage.factory."""

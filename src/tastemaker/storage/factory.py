@@ -1,0 +1,40 @@
+"""Build the stores for the configured backend; the only place that knows backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from tastemaker.config import Settings
+from tastemaker.storage.protocols import EventLog, ItemCatalog, KeyStore, SchemaStore, UserStore
+
+
+@dataclass
+class Stores:
+    events: EventLog
+    items: ItemCatalog
+    users: UserStore
+    keys: KeyStore
+    schemas: SchemaStore
+    close: Callable[[], None]
+
+
+def open_stores(settings: Settings) -> Stores:
+    """Open the stores of ``settings.backend`` (``sqlite``, the embedded default)."""
+    if settings.backend != "sqlite":
+        raise ValueError(f"unknown backend {settings.backend!r}; available: sqlite")
+    from tastemaker.storage.sqlite import Database
+    from tastemaker.storage.sqlite.documents import SQLiteItemCatalog, SQLiteUserStore
+    from tastemaker.storage.sqlite.events import SQLiteEventLog
+    from tastemaker.storage.sqlite.keys import SQLiteKeyStore
+    from tastemaker.storage.sqlite.schemas import SQLiteSchemaStore
+
+    db = Database(settings.db_path, durable=settings.durable)
+    return Stores(
+        events=SQLiteEventLog(db),
+        items=SQLiteItemCatalog(db),
+        users=SQLiteUserStore(db),
+        keys=SQLiteKeyStore(db),
+        schemas=SQLiteSchemaStore(db),
+        close=db.close,
+    )

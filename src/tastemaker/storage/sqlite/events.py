@@ -1,0 +1,110 @@
+"""The event log in SQLite: append-only, deduplicated by event id, ordered by ``seq``."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import msgspec
+import pyarrow as pa
+
+from tastemaker.schema.records import Event
+from tastemaker.storage.protocols import AppendResult
+from tastemaker.storage.sqlite.database import Database
+
+_COLUMNS = "id, type, user_id, session_id, item_id, item_ids, value, query, context, ts, recommendation_id, properties, schema_version"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_INSERT_OR_IGNORE = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
+_CHUNK = 900  # below SQLite's default limit of host parameters per statement
+
+_encode = msgspec.json.Encoder().encode
+_decode_list = msgspec.json.Decoder(list[str]).decode
+_decode_obj = msgspec.json.Decoder(dict).decode
+
+
+def _row(e: Event) -> tuple:
+    return (
+        e.id, e.type, e.user_id, e.session_id, e.item_id,
+        _encode(e.item_ids).decode() if e.item_ids else None,
+        e.value, e.query,
+        _encode(e.context).decode() if e.context else None,
+        e.timestamp, e.recommendation_id,
+        _encode(e.properties).decode() if e.properties else None,
+        e.schema_version,
+    )
+
+
+def _event(row: tuple) -> tuple[int, Event]:
+    seq, id_, type_, user, session, item, item_ids, value, query, context, ts, rec, props, version = row
+    return seq, Event(
+        id=id_, type=type_, user_id=user, session_id=session, item_id=item,
+        item_ids=_decode_list(item_ids) if item_ids else None, value=value, query=query,
+        context=_decode_obj(context) if context else None, timestamp=ts, recommendation_id=rec,
+        properties=_decode_obj(props) if props else None, schema_version=version,
+    )
+
+
+class SQLiteEventLog:
+    """:class:`~tastemaker.storage.protocols.EventLog` on SQLite."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._data_version = -1
+
+    def append(self, events: Sequence[Event]) -> AppendResult:
+        with self.db.transaction() as conn:
+            ids = [e.id for e in events]
+            existing: set[str] = set()
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                sql = f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})"
+                existing.update(r[0] for r in conn.execute(sql, chunk))
+            fresh: list[Event] = []
+            for e in events:
+                if e.id not in existing:
+                    existing.add(e.id)  # a repeat inside the batch is a duplicate too
+                    fresh.append(e)
+            first = (conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]) + 1
+            conn.executemany(_INSERT, [_row(e) for e in fresh])
+        return AppendResult(list(zip(range(first, first + len(fresh)), fresh)), len(events) - len(fresh))
+
+    def append_table(self, table: pa.Table) -> tuple[int, int]:
+        """Bulk insert; rows are tuples built column-wise, duplicates skipped by the unique index."""
+        n = table.num_rows
+        cols = []
+        names = ["id", "type", "user_id", "session_id", "item_id", "item_ids", "value", "query", "context",
+                 "timestamp", "recommendation_id", "properties", "schema_version"]
+        for name in names:
+            cols.append(table.column(name).to_pylist() if name in table.column_names else [None] * n)
+        conn = self.db.conn()
+        with self.db.transaction():
+            before = conn.total_changes
+            conn.executemany(_INSERT_OR_IGNORE, zip(*cols))
+            inserted = conn.total_changes - before
+        return inserted, n - inserted
+
+    def read_since(self, seq: int, limit: int = 10_000) -> list[tuple[int, Event]]:
+        rows = self.db.conn().execute(
+            f"SELECT seq, {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+    def read_rows_since(self, seq: int, limit: int = 100_000) -> list[tuple]:
+        """Raw rows ``(seq, type, user_id, session_id, item_id, item_ids_json, value, ts, context_json)``
+        for fast replay into online state."""
+        return self.db.conn().execute(
+            "SELECT seq, type, user_id, session_id, item_id, item_ids, value, ts, context FROM events "
+            "WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+
+    def last_seq(self) -> int:
+        return self.db.conn().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+
+    def count(self) -> int:
+        return self.db.conn().execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    def changed(self) -> bool:
+        version = self.db.data_version()
+        if version != self._data_version:
+            self._data_version = version
+            return True
+        return False

@@ -1,0 +1,44 @@
+"""API keys in SQLite; only a hash of each secret is stored."""
+
+from __future__ import annotations
+
+import time
+
+from tastemaker.storage.protocols import ApiKeyRecord
+from tastemaker.storage.sqlite.database import Database
+
+
+def _record(row: tuple) -> ApiKeyRecord:
+    key_id, name, scopes, _hash, created_at, revoked = row
+    return ApiKeyRecord(key_id, name, frozenset(scopes.split(",")), created_at, bool(revoked))
+
+
+class SQLiteKeyStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def create(self, name: str, scopes: frozenset[str], secret_hash: str, key_id: str) -> ApiKeyRecord:
+        record = ApiKeyRecord(key_id, name, scopes, time.time())
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO api_keys(key_id, name, scopes, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                (key_id, name, ",".join(sorted(scopes)), secret_hash, record.created_at),
+            )
+        return record
+
+    def find(self, key_id: str) -> tuple[ApiKeyRecord, str] | None:
+        row = self.db.conn().execute(
+            "SELECT key_id, name, scopes, secret_hash, created_at, revoked FROM api_keys WHERE key_id = ?", (key_id,)
+        ).fetchone()
+        return (_record(row), row[3]) if row else None
+
+    def list(self) -> list[ApiKeyRecord]:
+        rows = self.db.conn().execute(
+            "SELECT key_id, name, scopes, secret_hash, created_at, revoked FROM api_keys ORDER BY created_at"
+        ).fetchall()
+        return [_record(r) for r in rows]
+
+    def revoke(self, key_id: str) -> bool:
+        with self.db.transaction() as conn:
+            cur = conn.execute("UPDATE api_keys SET revoked = 1 WHERE key_id = ? AND revoked = 0", (key_id,))
+        return cur.rowcount > 0
