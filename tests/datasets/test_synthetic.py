@@ -7,7 +7,10 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tastemaker.datasets import EVENT_SCHEMA, EVENT_TYPES, generate, validate_events
 
@@ -55,6 +58,24 @@ def test_exact_event_count(n_events):
     out = generate(5, 20, n_events, seed=3)
     assert out.events.num_rows == n_events
     validate_events(out.events)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_users=st.integers(1, 15), n_items=st.integers(1, 40), n_events=st.integers(0, 400),
+       n_categories=st.integers(1, 70), seed=st.integers(0, 2**32 - 1))
+def test_any_small_configuration_is_valid(n_users, n_items, n_events, n_categories, seed):
+    out = generate(n_users, n_items, n_events, seed=seed, n_categories=n_categories)
+    validate_events(out.events)
+    assert out.events.num_rows == n_events
+    assert pc.count_distinct(out.events.column("id")).as_py() == n_events
+    assert len(out.items) == n_items and len(out.users) == n_users
+
+
+def test_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        generate(0, 10, 10)
+    with pytest.raises(ValueError):
+        generate(10, 10, -1)
 
 
 def test_deterministic_given_seed():
@@ -183,6 +204,6 @@ def test_larger_dataset_shape():
     out = generate(5_000, 20_000, 300_000, seed=0)
     assert out.events.num_rows == 300_000
     ids = out.events.column("id")
-    assert pa.compute.count_distinct(ids).as_py() == 300_000
+    assert pc.count_distinct(ids).as_py() == 300_000
     validate_events(out.events)
-    assert pa.compute.count_distinct(out.events.column("item_id")).as_py() > 10_000
+    assert pc.count_distinct(out.events.column("item_id")).as_py() > 10_000

@@ -32,13 +32,15 @@ _WORDS = ("shoes jackets headphones laptops novels cookware sofas lamps toys puz
           "perfume lipstick shampoo vitamins yoga-mats bicycles tents skis guitars vinyl comics "
           "boardgames sneakers dresses jeans scarves sunglasses rings plants seeds drills paint "
           "pet-food leashes strollers diapers coffee chocolate").split()
-_STYLES = ("classic sporty eco premium budget vintage minimal bold kids pro outdoor cozy").split()
+# One style word per latent dimension: tags/descriptions leak taste into content features.
+_STYLES = "classic sporty eco premium budget vintage minimal bold kids pro outdoor cozy".split()
 _BRAND_A = ("Acme Nova Zen Terra Lumo Vanta Pico Orbi Kiro Sola Brio Mato Fen Hexa Quill Rivo"
             .split())
 _BRAND_B = "works labs co goods craft line wear home gear studio".split()
 _COLORS = "black white red blue green grey beige navy pink yellow".split()
 # Funnel columns, in the order events of one step happen.
 _COLS = ("search", "view", "click", "add_to_cart", "purchase", "rating", "like", "dislike", "share")
+_P_STAY = 0.7  # share of steps that continue from the previous item (co-visitation)
 _GAP_MEDIAN = np.array([0.0, 40.0, 4.0, 25.0, 80.0, 20.0, 6.0, 6.0, 10.0])  # seconds
 
 
@@ -146,7 +148,7 @@ def _walk(rng, sampler, sess_user, length, uvec, ivec, icat, cent, cat_mass):
     for t in range(int(length.max(initial=0))):
         active = np.flatnonzero(length > t)
         idx, users = offsets[active] + t, sess_user[active]
-        fresh = np.ones(len(active), bool) if t == 0 else rng.random(len(active)) >= 0.7
+        fresh = np.ones(len(active), bool) if t == 0 else rng.random(len(active)) >= _P_STAY
         u = users[fresh]
         cats = np.minimum((cdf[u] < rng.random(len(u))[:, None]).sum(1), len(cent) - 1)
         items[idx[fresh]] = sampler.pick(cats, uvec[u], ivec, beta=6.0)
@@ -157,6 +159,28 @@ def _walk(rng, sampler, sess_user, length, uvec, ivec, icat, cent, cat_mass):
     return items
 
 
+def _funnel(rng: np.random.Generator, first: np.ndarray, aff: np.ndarray, in_stock: np.ndarray):
+    """Boolean (steps x _COLS) matrix of which events each step emits, plus ratings.
+
+    Affinity (user . item) drives click/cart/like so that every event type, not
+    only views, carries the user's taste; out-of-stock items cannot be bought.
+    """
+    n = len(aff)
+    f = np.zeros((n, len(_COLS)), bool)
+    f[:, 0] = first & (rng.random(n) < 0.12)  # some sessions open with a search
+    f[:, 1] = True
+    lift = _sigmoid(5 * aff - 2.5)
+    f[:, 2] = rng.random(n) < 0.08 + 0.35 * lift
+    f[:, 3] = f[:, 2] & in_stock & (rng.random(n) < 0.1 + 0.3 * lift)
+    f[:, 4] = f[:, 3] & (rng.random(n) < 0.5)
+    f[:, 5] = rng.random(n) < 0.03 + 0.3 * f[:, 4]  # buyers rate more often
+    f[:, 6] = rng.random(n) < 0.08 * _sigmoid(6 * aff - 3)
+    f[:, 7] = ~f[:, 6] & (rng.random(n) < 0.05 * _sigmoid(1 - 6 * aff))
+    f[:, 8] = rng.random(n) < 0.01
+    rating = np.clip(np.round(3.0 + 3.0 * (aff - 0.35) + rng.normal(0, 0.7, n)), 1, 5)
+    return f, rating
+
+
 def generate(n_users: int, n_items: int, n_events: int, seed: int = 0, n_categories: int = 50,
              start: float = 1_700_000_000.0, days: float = 30.0) -> Dataset:
     """Generate a deterministic synthetic :class:`Dataset` with exactly ``n_events`` events.
@@ -165,8 +189,8 @@ def generate(n_users: int, n_items: int, n_events: int, seed: int = 0, n_categor
         >>> generate(10, 30, 100, seed=1).events.column_names[:3]
         ['id', 'type', 'user_id']
     """
-    if n_users < 1 or n_items < 1 or n_events < 0:
-        raise ValueError("need n_users >= 1, n_items >= 1, n_events >= 0")
+    if min(n_users, n_items, n_categories) < 1 or n_events < 0 or days <= 0:
+        raise ValueError("need n_users, n_items, n_categories >= 1, n_events >= 0, days > 0")
     rng = np.random.default_rng(seed)
     cent, icat, ivec, pop, price, stock, words, items = _catalog(rng, n_items, n_categories, start)
     uvec, activity, users = _users(rng, n_users, cent)
@@ -182,19 +206,7 @@ def generate(n_users: int, n_items: int, n_events: int, seed: int = 0, n_categor
         first = np.zeros(len(step_item), bool)
         first[np.concatenate([[0], np.cumsum(length)[:-1]])] = True
         aff = np.einsum("nd,nd->n", uvec[sess_user[step_sess]], ivec[step_item])
-        n = len(step_item)
-        f = np.zeros((n, len(_COLS)), bool)
-        f[:, 0] = first & (rng.random(n) < 0.12)
-        f[:, 1] = True
-        lift = _sigmoid(5 * aff - 2.5)  # affinity drives the funnel: purchases carry taste
-        f[:, 2] = rng.random(n) < 0.08 + 0.35 * lift
-        f[:, 3] = f[:, 2] & (stock[step_item] > 0) & (rng.random(n) < 0.1 + 0.3 * lift)
-        f[:, 4] = f[:, 3] & (rng.random(n) < 0.5)
-        f[:, 5] = rng.random(n) < 0.03 + 0.3 * f[:, 4]
-        f[:, 6] = rng.random(n) < 0.08 * _sigmoid(6 * aff - 3)
-        f[:, 7] = ~f[:, 6] & (rng.random(n) < 0.05 * _sigmoid(1 - 6 * aff))
-        f[:, 8] = rng.random(n) < 0.01
-        rating = np.clip(np.round(3.0 + 3.0 * (aff - 0.35) + rng.normal(0, 0.7, n)), 1, 5)
+        f, rating = _funnel(rng, first, aff, stock[step_item] > 0)
         per_sess = np.bincount(step_sess, weights=f.sum(1), minlength=n_sess).astype(np.int64)
         if per_sess.sum() >= n_events:
             break

@@ -28,25 +28,26 @@ class CoVisitationIndex:
         self.delta: dict[int, dict[int, float]] = {}
         self.delta_size = 0
         self.compact_every = compact_every
-        self.row_sums = np.zeros(0, dtype=np.float64)
+        self._row_sums = np.zeros(0, dtype=np.float64)
+        self._pending_sums: dict[int, float] = {}  # folded into _row_sums on read: cheap writes
 
     def add(self, item: int, others: list[int], weight: float) -> None:
         """Record that ``item`` was seen with each of ``others`` (weight added both ways)."""
         if weight <= 0 or not others:
             return
-        top = max(item, max(others)) + 1
-        if top > len(self.row_sums):
-            self.row_sums = grown(self.row_sums, top)
-        row = self.delta.setdefault(item, {})
+        delta, sums = self.delta, self._pending_sums
+        row = delta.get(item)
+        if row is None:
+            row = delta[item] = {}
         for other in others:
-            if other == item:
-                continue
             row[other] = row.get(other, 0.0) + weight
-            back = self.delta.setdefault(other, {})
+            back = delta.get(other)
+            if back is None:
+                back = delta[other] = {}
             back[item] = back.get(item, 0.0) + weight
-            self.row_sums[item] += weight
-            self.row_sums[other] += weight
-            self.delta_size += 2
+            sums[other] = sums.get(other, 0.0) + weight
+        sums[item] = sums.get(item, 0.0) + weight * len(others)
+        self.delta_size += 2 * len(others)
         if self.delta_size >= self.compact_every:
             self.compact()
 
@@ -56,8 +57,19 @@ class CoVisitationIndex:
         size = max(counts.shape[0], self.base.shape[0])
         self.base = _resized(self.base, size) + _resized(counts, size)
         sums = np.asarray(counts.sum(axis=1)).ravel()
-        self.row_sums = grown(self.row_sums, size)
-        self.row_sums[: len(sums)] += sums
+        self._row_sums = grown(self.row_sums, size)
+        self._row_sums[: len(sums)] += sums
+
+    @property
+    def row_sums(self) -> np.ndarray:
+        """Each item's total co-visitation weight (normaliser of the cosine)."""
+        if self._pending_sums:
+            keys = np.fromiter(self._pending_sums.keys(), np.int64, len(self._pending_sums))
+            vals = np.fromiter(self._pending_sums.values(), np.float64, len(self._pending_sums))
+            self._row_sums = grown(self._row_sums, int(keys.max()) + 1)
+            np.add.at(self._row_sums, keys, vals)
+            self._pending_sums.clear()
+        return self._row_sums
 
     def compact(self) -> None:
         """Fold the recent increments into the CSR matrix."""
@@ -68,7 +80,7 @@ class CoVisitationIndex:
             rows.extend([i] * len(row))
             cols.extend(row.keys())
             vals.extend(row.values())
-        size = max(len(self.row_sums), self.base.shape[0])
+        size = max(len(self.row_sums), self.base.shape[0], max(self.delta) + 1)
         update = sp.csr_matrix((np.asarray(vals, np.float32), (rows, cols)), shape=(size, size))
         self.base = _resized(self.base, size) + update
         self.delta.clear()
@@ -94,10 +106,11 @@ class CoVisitationIndex:
         everyone's neighbour.
         """
         parts_idx, parts_val = [], []
+        row_sums = self.row_sums
         for item, weight in zip(items.tolist(), weights.tolist()):
             idx, val = self.row(item)
             if len(idx):
-                norm = np.sqrt(max(self.row_sums[item], 1e-9) * np.maximum(self.row_sums[idx], 1e-9))
+                norm = np.sqrt(max(row_sums[item], 1e-9) * np.maximum(row_sums[idx], 1e-9))
                 parts_idx.append(idx)
                 parts_val.append(weight * val / norm)
         if not parts_idx:

@@ -26,7 +26,8 @@ class DecayedCounter:
     def __init__(self, half_life: float):
         self.half_life = half_life
         self.t0: float | None = None
-        self.raw = np.zeros(0, dtype=np.float64)
+        self._raw = np.zeros(0, dtype=np.float64)
+        self._pending: list[tuple[int, float]] = []  # folded in on read: a list append per event
         self.total = 0.0
 
     def add(self, index: int, weight: float, ts: float) -> None:
@@ -36,15 +37,23 @@ class DecayedCounter:
         if exponent > _REBASE_EXPONENT:
             self._rebase(ts)
             exponent = 0.0
-        if index >= len(self.raw):
-            self.raw = grown(self.raw, index + 1)
         scaled = weight * 2.0**exponent
-        self.raw[index] += scaled
+        self._pending.append((index, scaled))
         self.total += scaled
+
+    @property
+    def raw(self) -> np.ndarray:
+        if self._pending:
+            pending = np.array(self._pending)
+            index = pending[:, 0].astype(np.int64)
+            self._raw = grown(self._raw, int(index.max()) + 1)
+            np.add.at(self._raw, index, pending[:, 1])
+            self._pending.clear()
+        return self._raw
 
     def _rebase(self, ts: float) -> None:
         factor = 2.0 ** (-(ts - self.t0) / self.half_life)
-        self.raw *= factor
+        self._raw = self.raw * factor
         self.total *= factor
         self.t0 = ts
 

@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 # Epoch seconds before 1970 or after 2200 are almost always milliseconds sent by mistake.
 _MIN_EPOCH = 0.0
 _MAX_EPOCH = 7_258_118_400.0  # 2200-01-01
+YEAR_ONE = -62_135_596_800.0  # items may be older than the epoch (a 1931 film)
 
 
-def parse_timestamp(value: float | str) -> float:
+def parse_timestamp(value: float | str, min_epoch: float = _MIN_EPOCH) -> float:
     """Return epoch seconds or raise ``ValueError`` with a reason a user can act on.
 
     >>> parse_timestamp("2024-01-02T03:04:05Z")
@@ -29,6 +30,7 @@ def parse_timestamp(value: float | str) -> float:
         seconds = parsed.timestamp()
     else:
         seconds = float(value)
-    if not math.isfinite(seconds) or not _MIN_EPOCH <= seconds <= _MAX_EPOCH:
-        raise ValueError("timestamp must be epoch seconds between 1970 and 2200 (milliseconds sent by mistake?)")
+    if not math.isfinite(seconds) or not min_epoch <= seconds <= _MAX_EPOCH:
+        first = "1970" if min_epoch == _MIN_EPOCH else "year 1"
+        raise ValueError(f"timestamp must be epoch seconds between {first} and 2200 (milliseconds sent by mistake?)")
     return seconds

@@ -10,7 +10,7 @@ import msgspec
 from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
 from tastemaker.schema.records import Event, Item, User
 from tastemaker.schema.registry import EventSchemaRegistry
-from tastemaker.schema.timestamps import parse_timestamp
+from tastemaker.schema.timestamps import YEAR_ONE, parse_timestamp
 
 MAX_BATCH = 10_000
 FUTURE_TOLERANCE_S = 86_400.0  # clocks drift; a day ahead is a bug, not drift
@@ -83,7 +83,7 @@ def normalize_documents(docs: list[T], is_array: bool = True) -> list[T]:
         seen.add(item.id)
         if isinstance(item, Item) and item.created_at is not None:
             try:
-                item.created_at = parse_timestamp(item.created_at)
+                item.created_at = parse_timestamp(item.created_at, min_epoch=YEAR_ONE)
             except ValueError as exc:
                 errors.append(FieldError(f"{where}/created_at", str(exc)))
     if errors:

@@ -7,9 +7,7 @@ The embedded backend (SQLite in WAL mode) implements all of them; scaled-out bac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence
-
-import pyarrow as pa
+from typing import Iterable, Iterator, Protocol, Sequence
 
 from tastemaker.schema.records import Event, Item, User
 from tastemaker.schema.registry import EventSchema
@@ -38,8 +36,11 @@ class EventLog(Protocol):
     def append(self, events: Sequence[Event]) -> AppendResult:
         """Durably append events not seen before (by ``id``); return them with their positions."""
 
-    def append_table(self, table: pa.Table) -> tuple[int, int]:
-        """Bulk-append a columnar batch (import); returns (inserted, duplicates)."""
+    def append_columns(self, batches: Iterable[dict[str, list]]) -> tuple[int, int]:
+        """Bulk-append column batches (import) atomically; returns (inserted, duplicates)."""
+
+    def read_rows_since(self, seq: int, limit: int = 100_000) -> list[tuple]:
+        """Raw rows ``(seq, type, user_id, session_id, item_id, item_ids_json, value, ts, context_json)``."""
 
     def read_since(self, seq: int, limit: int = 10_000) -> list[tuple[int, Event]]:
         """Events with position > ``seq`` in log order."""

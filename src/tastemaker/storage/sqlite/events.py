@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import msgspec
-import pyarrow as pa
 
 from tastemaker.schema.records import Event
 from tastemaker.storage.protocols import AppendResult
@@ -67,20 +66,23 @@ class SQLiteEventLog:
             conn.executemany(_INSERT, [_row(e) for e in fresh])
         return AppendResult(list(zip(range(first, first + len(fresh)), fresh)), len(events) - len(fresh))
 
-    def append_table(self, table: pa.Table) -> tuple[int, int]:
-        """Bulk insert; rows are tuples built column-wise, duplicates skipped by the unique index."""
-        n = table.num_rows
-        cols = []
-        names = ["id", "type", "user_id", "session_id", "item_id", "item_ids", "value", "query", "context",
-                 "timestamp", "recommendation_id", "properties", "schema_version"]
-        for name in names:
-            cols.append(table.column(name).to_pylist() if name in table.column_names else [None] * n)
+    def append_columns(self, batches: Iterable[dict[str, list]]) -> tuple[int, int]:
+        """Bulk insert column batches in ONE transaction; duplicates are skipped by the unique index.
+
+        Only the columns a batch has are bound (binding NULLs costs as much as values), and
+        an exception while producing a later batch rolls back the earlier ones.
+        """
         conn = self.db.conn()
+        inserted = total = 0
         with self.db.transaction():
-            before = conn.total_changes
-            conn.executemany(_INSERT_OR_IGNORE, zip(*cols))
-            inserted = conn.total_changes - before
-        return inserted, n - inserted
+            for batch in batches:
+                names = list(batch)
+                sql = f"INSERT OR IGNORE INTO events ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+                before = conn.total_changes
+                conn.executemany(sql, zip(*batch.values()))
+                inserted += conn.total_changes - before
+                total += len(batch[names[0]])
+        return inserted, total - inserted
 
     def read_since(self, seq: int, limit: int = 10_000) -> list[tuple[int, Event]]:
         rows = self.db.conn().execute(

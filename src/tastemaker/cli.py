@@ -1,0 +1,190 @@
+"""The ``tastemaker`` command: serve, demo, import, generate, keys."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from tastemaker.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "data_dir", None):
+        settings.data_dir = Path(args.data_dir)
+    return settings
+
+
+def _progress(total: int | None, desc: str, unit: str = "rows"):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, disable=os.environ.get("TASTEMAKER_NO_PROGRESS") == "1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    os.environ["TASTEMAKER_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run(
+        "tastemaker.api.asgi:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        loop="uvloop", http="httptools", access_log=False, log_level=args.log_level, backlog=4096,
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tastemaker.ingest.importer import detect_format, import_documents, import_events
+    from tastemaker.schema.errors import ValidationFailed
+    from tastemaker.schema.registry import EventSchemaRegistry
+    from tastemaker.storage.factory import open_stores
+
+    settings = _settings(args)
+    if args.kind == "movielens":
+        from tastemaker.ingest.dataset_loader import load_into
+
+        started = time.perf_counter()
+        counts = load_into(settings, "movielens")
+        print(f"imported MovieLens 100k: {counts} in {time.perf_counter() - started:.1f}s")
+        return 0
+    if args.file is None:
+        print(f"tastemaker import {args.kind}: FILE is required", file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    if not path.exists():
+        print(f"no such file: {path}", file=sys.stderr)
+        return 2
+    stores = open_stores(settings)
+    try:
+        fmt = detect_format(path, args.format)
+        started = time.perf_counter()
+        with _progress(None, f"import {args.kind}") as bar:
+            if args.kind == "events":
+                registry = EventSchemaRegistry(stores.schemas.load_all())
+                inserted, dupes = import_events(stores, registry, path, fmt, progress=bar.update)
+                summary = f"{inserted} events imported, {dupes} duplicates skipped"
+                rows = inserted + dupes
+            else:
+                rows = import_documents(stores, args.kind, path, fmt, progress=bar.update)
+                summary = f"{rows} {args.kind} upserted"
+        elapsed = time.perf_counter() - started
+        print(f"{summary} in {elapsed:.2f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s)")
+    except ValidationFailed as exc:
+        print(f"import refused, nothing was written: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"import refused: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tastemaker.datasets import generate
+
+    started = time.perf_counter()
+    ds = generate(args.users, args.items, args.events, seed=args.seed)
+    paths = ds.write(Path(args.out), args.format)
+    print(f"generated {args.events} events, {args.items} items, {args.users} users in {time.perf_counter() - started:.1f}s")
+    for kind, path in paths.items():
+        print(f"  {kind}: {path}")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from tastemaker.api.keys import create_key
+    from tastemaker.storage.factory import open_stores
+
+    stores = open_stores(_settings(args))
+    try:
+        if args.action == "create":
+            try:
+                record, token = create_key(stores.keys, args.name, set(args.scope or []))
+            except ValueError as exc:
+                print(exc, file=sys.stderr)
+                return 2
+            print(f"key {record.key_id} ({', '.join(sorted(record.scopes))}) created; the token is shown only once:")
+            print(token)
+        elif args.action == "list":
+            for r in stores.keys.list():
+                print(f"{r.key_id}\t{r.name}\t{','.join(sorted(r.scopes))}\t{'revoked' if r.revoked else 'active'}")
+        else:
+            if not stores.keys.revoke(args.key_id):
+                print(f"no active key {args.key_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.key_id}")
+    finally:
+        stores.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tastemaker.demo import run_demo
+
+    return run_demo(Path(args.data_dir), args.dataset, args.host, args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tastemaker", description="Real-time personalization engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="data directory (default $TASTEMAKER_DATA_DIR or ./data)")
+
+    p = sub.add_parser("serve", help="run the HTTP server")
+    data_dir(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="load a demo data set into a fresh data dir and serve it")
+    p.add_argument("--data-dir", default="./tastemaker-demo")
+    p.add_argument("--dataset", choices=["movielens", "synthetic"], default="movielens")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("import", help="import events, items or users (CSV, JSON Lines, Parquet), or MovieLens 100k")
+    p.add_argument("kind", choices=["events", "items", "users", "movielens"])
+    p.add_argument("file", nargs="?")
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet"])
+    data_dir(p)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("generate", help="write a synthetic data set (items, users, events)")
+    p.add_argument("--users", type=int, default=50_000)
+    p.add_argument("--items", type=int, default=100_000)
+    p.add_argument("--events", type=int, default=2_000_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="parquet")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("keys", help="manage API keys")
+    keys = p.add_subparsers(dest="action", required=True)
+    k = keys.add_parser("create")
+    k.add_argument("--scope", action="append", choices=["ingest", "read", "admin"], required=True)
+    k.add_argument("--name", default="cli")
+    data_dir(k)
+    k = keys.add_parser("list")
+    data_dir(k)
+    k = keys.add_parser("revoke")
+    k.add_argument("key_id")
+    data_dir(k)
+    p.set_defaults(func=cmd_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
