@@ -14,16 +14,21 @@ from tastemaker.schema.registry import EventSchema, SchemaConflict
 _decode = msgspec.json.Decoder(EventSchema).decode
 
 
+def _public(schema: EventSchema) -> dict:
+    """A schema as JSON, always with its version (the struct omits the default, 1)."""
+    return {**msgspec.to_builtins(schema), "version": schema.version}
+
+
 async def list_schemas(request: Request) -> Response:
     registry = request.app.state.engine.registry
-    return JSONResponse({"schemas": registry.all_latest()})
+    return JSONResponse({"schemas": [_public(s) for s in registry.all_latest()]})
 
 
 async def get_schema_versions(request: Request) -> Response:
     versions = request.app.state.engine.registry.versions(request.path_params["type"])
     if not versions:
         return problem(404, "Unknown event type", errors=[FieldError("type", f"no schema for '{request.path_params['type']}'")])
-    return JSONResponse({"type": request.path_params["type"], "versions": versions})
+    return JSONResponse({"type": request.path_params["type"], "versions": [_public(s) for s in versions]})
 
 
 async def register_schema(request: Request) -> Response:
@@ -36,4 +41,4 @@ async def register_schema(request: Request) -> Response:
     except SchemaConflict as exc:
         errors = [FieldError(f"/{r.split(':', 1)[0].replace('.', '/')}", r.split(": ", 1)[-1]) for r in exc.reasons]
         return problem(409, "Incompatible schema version", errors=errors)
-    return JSONResponse(schema, status_code=201)
+    return JSONResponse(_public(schema), status_code=201)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
 
 
@@ -24,7 +25,7 @@ class CoVisitationIndex:
     """
 
     def __init__(self, compact_every: int = 500_000):
-        self.base = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.base = sp.csr_matrix((0, 0), dtype=np.float64)
         self.delta: dict[int, dict[int, float]] = {}
         self.delta_size = 0
         self.compact_every = compact_every
@@ -53,7 +54,7 @@ class CoVisitationIndex:
 
     def add_matrix(self, counts: sp.spmatrix) -> None:
         """Add a whole (symmetric) count matrix at once: bulk loads and replays."""
-        counts = sp.csr_matrix(counts, dtype=np.float32)
+        counts = sp.csr_matrix(counts, dtype=np.float64)
         size = max(counts.shape[0], self.base.shape[0])
         self.base = _resized(self.base, size) + _resized(counts, size)
         sums = np.asarray(counts.sum(axis=1)).ravel()
@@ -81,7 +82,7 @@ class CoVisitationIndex:
             cols.extend(row.keys())
             vals.extend(row.values())
         size = max(len(self.row_sums), self.base.shape[0], max(self.delta) + 1)
-        update = sp.csr_matrix((np.asarray(vals, np.float32), (rows, cols)), shape=(size, size))
+        update = sp.csr_matrix((np.asarray(vals, np.float64), (rows, cols)), shape=(size, size))
         self.base = _resized(self.base, size) + update
         self.delta.clear()
         self.delta_size = 0
@@ -99,31 +100,34 @@ class CoVisitationIndex:
             val = np.concatenate([val, np.fromiter(extra.values(), np.float64, len(extra))])
         return idx, val
 
-    def neighbors(self, items: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def neighbors(self, items: np.ndarray, weights: np.ndarray, n: int, per_item: int = 200) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` items co-visited with ``items`` (each weighted), cosine-normalised.
 
         Dividing by the square roots of both items' totals keeps blockbusters from being
-        everyone's neighbour.
+        everyone's neighbour. Each seed contributes at most its ``per_item`` strongest
+        neighbours, which bounds the cost of a request whatever the history.
         """
         parts_idx, parts_val = [], []
         row_sums = self.row_sums
         for item, weight in zip(items.tolist(), weights.tolist()):
             idx, val = self.row(item)
+            if len(idx) > per_item:
+                keep = np.argpartition(-val, per_item - 1)[:per_item]
+                idx, val = idx[keep], val[keep]
             if len(idx):
-                norm = np.sqrt(max(row_sums[item], 1e-9) * np.maximum(row_sums[idx], 1e-9))
                 parts_idx.append(idx)
-                parts_val.append(weight * val / norm)
+                parts_val.append(val * (weight / np.sqrt(max(row_sums[item], 1e-9))))
         if not parts_idx:
             return np.zeros(0, np.int64), np.zeros(0)
         idx = np.concatenate(parts_idx)
-        val = np.concatenate(parts_val)
-        uniq, inverse = np.unique(idx, return_inverse=True)
-        scores = np.bincount(inverse, weights=val)
-        if len(uniq) > n:
-            top = np.argpartition(-scores, n - 1)[:n]
-            uniq, scores = uniq[top], scores[top]
-        order = np.argsort(-scores, kind="stable")
-        return uniq[order].astype(np.int64), scores[order]
+        val = np.concatenate(parts_val) / np.sqrt(np.maximum(row_sums[idx], 1e-9))
+        if len(parts_idx) > 1:
+            idx, val = sum_by_id(idx, val)
+        if len(idx) > n:
+            top = np.argpartition(-val, n - 1)[:n]
+            idx, val = idx[top], val[top]
+        order = np.argsort(-val, kind="stable")
+        return idx[order].astype(np.int64), val[order]
 
     def nnz(self) -> int:
         return int(self.base.nnz) + self.delta_size

@@ -7,6 +7,7 @@ file, so a bad row anywhere rejects the whole file and nothing is half-imported.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -18,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from tastemaker.schema.errors import FieldError, ValidationFailed
+from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
 from tastemaker.schema.records import Item, User
 from tastemaker.schema.registry import EventSchemaRegistry
 from tastemaker.schema.validation import normalize_documents
@@ -185,11 +186,25 @@ def documents(table: pa.Table, cls: type, offset: int) -> list:
                     raise ValidationFailed([FieldError(f"row {offset + i + 1}/{name}", "is not a JSON object")], title="Invalid import file") from None
         if "id" in clean:
             clean["id"] = str(clean["id"])
+        if isinstance(clean.get("created_at"), str):  # CSV cells are text: epoch seconds stay numbers
+            try:
+                clean["created_at"] = float(clean["created_at"])
+            except ValueError:
+                pass  # ISO 8601, parsed by normalize_documents
         try:
             out.append(msgspec.convert(clean, cls, strict=False))
         except msgspec.ValidationError as exc:
-            raise ValidationFailed([FieldError(f"row {offset + i + 1}", str(exc))], title="Invalid import file") from None
-    return normalize_documents(out)
+            raise ValidationFailed(from_msgspec(exc, f"row {offset + i + 1}").errors, title="Invalid import file") from None
+    return _rows_named(normalize_documents, out, offset)
+
+
+def _rows_named(check: Callable[[list], list], docs: list, offset: int) -> list:
+    """Run ``check`` and name failing records as rows of the file (``row 3/created_at``)."""
+    try:
+        return check(docs)
+    except ValidationFailed as exc:
+        errors = [FieldError(re.sub(r"^/(\d+)", lambda m: f"row {offset + int(m.group(1)) + 1}", e.field), e.reason) for e in exc.errors]
+        raise ValidationFailed(errors, title="Invalid import file") from None
 
 
 ProgressFn = Callable[[int], None]
@@ -225,7 +240,7 @@ def import_documents(stores, kind: str, path: Path, fmt: str | None = None, prog
         docs.extend(documents(table, cls, len(docs)))
         if progress:
             progress(table.num_rows)
-    docs = normalize_documents(docs)
+    docs = _rows_named(normalize_documents, docs, 0)
     if docs:
         store.upsert(docs)
     return len(docs)

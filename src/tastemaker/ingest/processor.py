@@ -44,6 +44,7 @@ class StreamProcessor:
         started = time.perf_counter()
         replayed = processor.catch_up(progress=progress, force=True)
         if replayed:
+            state.covisitation.compact()  # serve from the compact matrix, not a large dict
             log.info("replayed %d events in %.1fs", replayed, time.perf_counter() - started)
         return processor
 

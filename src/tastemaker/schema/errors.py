@@ -35,6 +35,7 @@ class ValidationFailed(Exception):
 
 
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `([^`]*)`")
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]*)`")
 _PATH_PART = re.compile(r"\[(\d+)\]|\.([A-Za-z_][\w-]*)|\[\.\.\.\]")
 
 
@@ -47,13 +48,15 @@ def msgspec_path_to_pointer(path: str) -> str:
 def from_msgspec(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "") -> ValidationFailed:
     """Convert a msgspec failure (``Expected `int`, got `str` - at `$[0].value```) into a field error."""
     message = str(exc)
-    if isinstance(exc, msgspec.ValidationError) and " - at `" in message:
-        reason, _, path = message.rpartition(" - at `")
+    if isinstance(exc, msgspec.ValidationError):
+        # msgspec omits " - at `$`" for the top-level object itself
+        reason, _, path = message.rpartition(" - at `") if " - at `" in message else (message, "", "")
         pointer = prefix + msgspec_path_to_pointer(path.rstrip("`"))
         unknown = _UNKNOWN_FIELD.match(reason)
         if unknown:  # name the field itself, not the object holding it
             return ValidationFailed([FieldError(f"{pointer}/{unknown.group(1)}", "unknown field")])
+        missing = _MISSING_FIELD.match(reason)
+        if missing:
+            return ValidationFailed([FieldError(f"{pointer}/{missing.group(1)}", "is required")])
         return ValidationFailed([FieldError(pointer, reason)])
-    if isinstance(exc, msgspec.ValidationError):
-        return ValidationFailed([FieldError(prefix, message)])
     return ValidationFailed([FieldError(prefix, f"malformed JSON: {message}")], title="Malformed JSON", status=400)

@@ -65,7 +65,7 @@ def breaking_changes(old: EventSchema, new: EventSchema) -> list[str]:
     """Why ``new`` cannot follow ``old`` (empty when it is backward compatible)."""
     reasons: list[str] = []
     if new.version != old.version + 1:
-        reasons.append(f"version must be {old.version + 1}, got {new.version}")
+        reasons.append(f"version: must be {old.version + 1}, got {new.version}")
     for req in sorted(set(new.requires) - set(old.requires)):
         reasons.append(f"requires: '{req}' is newly required, but events of version {old.version} may lack it")
     for name, spec in new.properties.items():

@@ -31,7 +31,14 @@ def decode_batch(body: bytes, cls: type[T], *, allow_single: bool = True) -> tup
         raise ValidationFailed([FieldError("", "expected a JSON array")])
     try:
         records = _batch[cls].decode(body) if is_array else [_single[cls].decode(body)]
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except msgspec.ValidationError as exc:
+        # msgspec stops at the first type error, even in a body that is not JSON at all
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError as malformed:
+            raise from_msgspec(malformed) from None
+        raise from_msgspec(exc) from None
+    except msgspec.DecodeError as exc:
         raise from_msgspec(exc) from None
     if not records:
         raise ValidationFailed([FieldError("", "the batch is empty")])

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tastemaker.features.grouping import group_ids
+
 
 @dataclass
 class Candidates:
@@ -30,7 +32,13 @@ class Candidates:
         return Candidates(self.items[mask], self.scores[mask], self.sources[mask], self.because)
 
     def top(self, n: int) -> Candidates:
-        order = np.lexsort((self.items, -self.scores))[:n]  # ties broken by index: deterministic
+        """The ``n`` best, ties broken by item index so answers are deterministic."""
+        idx = np.arange(len(self.items))
+        if len(idx) > n:
+            # Everything scoring at least the n-th best score, so ties at the cut stay deterministic.
+            cut = np.partition(-self.scores, n - 1)[n - 1]
+            idx = np.flatnonzero(-self.scores <= cut)
+        order = idx[np.lexsort((self.items[idx], -self.scores[idx]))][:n]
         return Candidates(self.items[order], self.scores[order], self.sources[order], self.because)
 
 
@@ -44,17 +52,13 @@ def merge(parts: list[tuple[str, float, np.ndarray, np.ndarray]]) -> Candidates:
     if not parts:
         return Candidates.empty()
     names = [p[0] for p in parts]
-    items = np.concatenate([p[2] for p in parts]).astype(np.int64)
-    contrib = np.concatenate([
-        weight * scores / (scores.max() if scores.max() > 0 else 1.0) for _, weight, _, scores in parts
-    ])
-    source_id = np.concatenate([np.full(len(p[2]), i) for i, p in enumerate(parts)])
-    uniq, inverse = np.unique(items, return_inverse=True)
-    total = np.bincount(inverse, weights=contrib, minlength=len(uniq))
-    # Strongest contributor per item: sort by (item, -contribution), take each group's first.
-    order = np.lexsort((-contrib, inverse))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = inverse[order][1:] != inverse[order][:-1]
-    best = np.empty(len(uniq), dtype=np.int64)
-    best[inverse[order][first]] = source_id[order][first]
-    return Candidates(uniq, total, np.asarray(names, dtype=object)[best])
+    items = np.concatenate([p[2] for p in parts])
+    contrib = np.concatenate([p[3] * (p[1] / (float(p[3].max()) or 1.0)) for p in parts])
+    source_id = np.repeat(np.arange(len(parts)), [len(p[2]) for p in parts])
+    uniq, group, order = group_ids(items)
+    # One row per item, one column per source: totals are row sums, the label the row argmax.
+    k = len(parts)
+    per_source = np.bincount(group * k + source_id[order], weights=contrib[order], minlength=len(uniq) * k).reshape(len(uniq), k)
+    best = per_source.argmax(axis=1)
+    return Candidates(uniq, per_source.sum(axis=1), np.asarray(names, dtype=object)[best])
+

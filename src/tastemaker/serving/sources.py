@@ -82,6 +82,8 @@ def seed_covisitation(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndar
     items, scores = ctx.state.covisitation.neighbors(np.array([seed]), np.ones(1), n)
     if len(items) < n:
         extra, extra_scores = same_category_popular(ctx, seed, n)
+        fresh = ~np.isin(extra, items)  # a co-visited neighbour may share the category: list it once
+        extra, extra_scores = extra[fresh], extra_scores[fresh]
         items = np.concatenate([items, extra])
         # below every co-visited neighbour, in popularity order
         floor = scores.min() if len(scores) else 1.0
@@ -120,7 +122,9 @@ def category_affinity(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndar
     total = sum(w for _, w in top) or 1.0
     parts_i, parts_s = [], []
     for category, weight in top:
-        items, scores = category_popular(ctx, category, n)
+        # Split the budget by affinity so a request costs the same however many categories.
+        share = max(1, int(round(n * weight / total)))
+        items, scores = category_popular(ctx, category, share)
         if len(items):
             parts_i.append(items)
             parts_s.append(weight / total * scores / max(scores.max(), 1e-12))

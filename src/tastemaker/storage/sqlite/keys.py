@@ -10,7 +10,7 @@ from tastemaker.storage.sqlite.database import Database
 
 def _record(row: tuple) -> ApiKeyRecord:
     key_id, name, scopes, _hash, created_at, revoked = row
-    return ApiKeyRecord(key_id, name, frozenset(scopes.split(",")), created_at, bool(revoked))
+    return ApiKeyRecord(key_id, name, frozenset(s for s in scopes.split(",") if s), created_at, bool(revoked))
 
 
 class SQLiteKeyStore:

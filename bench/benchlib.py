@@ -1,0 +1,202 @@
+"""Small helpers shared by the benchmarks: hardware facts, ports, subprocesses, percentiles.
+
+Standard library only (numpy is used when present for percentiles), so every benchmark
+module can import it without pulling in the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Sequence
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+VENV_BIN = REPO / ".venv" / "bin"
+LOCALHOST = "127.0.0.1"  # every byte of benchmark traffic stays on loopback
+
+
+def python_exe() -> str:
+    """The venv's interpreter when it exists, so subprocesses see the same packages."""
+    candidate = VENV_BIN / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def tastemaker_cmd() -> list[str]:
+    """How a user runs the CLI: the venv's console script (falls back to ``-m``)."""
+    script = VENV_BIN / "tastemaker"
+    return [str(script)] if script.exists() else [python_exe(), "-m", "tastemaker.cli"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOCALHOST, 0))
+        return s.getsockname()[1]
+
+
+def percentiles(values: Sequence[float], ps: Sequence[float] = (50, 90, 99, 99.9)) -> dict[str, float]:
+    """``{"p50": .., "p90": .., "max": .., "mean": ..}``; empty input gives NaN-free zeros."""
+    if not values:
+        return {**{f"p{p:g}": 0.0 for p in ps}, "max": 0.0, "mean": 0.0, "count": 0}
+    try:
+        import numpy as np
+
+        arr = np.asarray(values, dtype=float)
+        out = {f"p{p:g}": float(np.percentile(arr, p)) for p in ps}
+        out.update(max=float(arr.max()), mean=float(arr.mean()), count=int(arr.size))
+        return out
+    except ImportError:  # nearest-rank fallback
+        s = sorted(values)
+        out = {f"p{p:g}": s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] for p in ps}
+        out.update(max=s[-1], mean=sum(s) / len(s), count=len(s))
+        return out
+
+
+# -- hardware ----------------------------------------------------------------------------
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _meminfo_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def hardware_info() -> dict[str, Any]:
+    """What the figures were measured on; load average says how noisy the machine was."""
+    total = _meminfo_kib("MemTotal")
+    avail = _meminfo_kib("MemAvailable")
+    return {
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "mem_total_gib": round(total / 2**20, 2) if total else None,
+        "mem_available_gib": round(avail / 2**20, 2) if avail else None,
+        "loadavg": list(os.getloadavg()),
+        "kernel": platform.release(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "python_impl": platform.python_implementation(),
+        "sqlite": sqlite3.sqlite_version,
+        "packages": {m: _version(m) for m in ("tastemaker", "uvicorn", "uvloop", "httptools", "starlette", "msgspec", "numpy", "pyarrow", "httpx")},
+        "wrk": _wrk_version(),
+    }
+
+
+def _wrk_version() -> str | None:
+    try:
+        out = subprocess.run(["wrk", "--version"], capture_output=True, text=True, timeout=5)
+        return (out.stdout or out.stderr).splitlines()[0].strip()
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+# -- processes ---------------------------------------------------------------------------
+
+def rss_mib(pid: int) -> dict[str, float] | None:
+    """Resident memory of a process now (VmRSS) and at its peak (VmHWM), in MiB."""
+    try:
+        fields = {}
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = round(int(value.split()[0]) / 1024, 1)
+        return {"rss_mib": fields.get("VmRSS", 0.0), "peak_rss_mib": fields.get("VmHWM", 0.0)}
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far (to get CPU cost per request)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def http_get(url: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """One GET with urllib (no pooling needed for polling); connection errors give status 0."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (OSError, ValueError):
+        return 0, b""
+
+
+def wait_ready(proc: subprocess.Popen, url: str, timeout_s: float, interval_s: float = 0.25) -> float:
+    """Poll ``url`` until it answers 200; returns seconds waited. Raises if the process dies."""
+    started = time.perf_counter()
+    deadline = started + timeout_s
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before it was ready")
+        status, _ = http_get(url, timeout=2.0)
+        if status == 200:
+            return time.perf_counter() - started
+        time.sleep(interval_s)
+    raise TimeoutError(f"{url} not ready after {timeout_s:.0f}s")
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float = 60.0) -> float:
+    """SIGINT (uvicorn's graceful stop: the engine snapshots), then SIGTERM, then SIGKILL.
+
+    Returns seconds until exit. Only ever signals the process we started.
+    """
+    started = time.perf_counter()
+    for sig, wait in ((signal.SIGINT, grace_s), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    return time.perf_counter() - started
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def dump_json(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")

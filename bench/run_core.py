@@ -1,0 +1,365 @@
+"""The core benchmark, end to end, run the way a user runs tastemaker.
+
+generate -> import (CLI) -> serve (CLI, subprocess) -> hello-world ceiling (wrk) ->
+recommendation max RPS (wrk) -> latency at fixed rates (open-loop loadgen, own process) ->
+durable ingest -> freshness -> stop -> warm restart (from the snapshot) -> clean up.
+
+    .venv/bin/python bench/run_core.py                      # full sizes (several minutes)
+    .venv/bin/python bench/run_core.py --events 200000 --items 10000 --users 5000 \
+        --rate-seconds 5 --wrk-seconds 3 --ingest-seconds 5 --fresh-trials 20   # smoke
+
+Prints a table and writes ``bench/results/core-<timestamp>.json`` (git-ignored). All traffic
+goes to 127.0.0.1; every loop and subprocess is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import (  # noqa: E402
+    BENCH_DIR, LOCALHOST, cpu_seconds, dump_json, free_port, hardware_info, python_exe, rss_mib,
+    stop_process, tail, tastemaker_cmd, wait_ready,
+)
+from freshness import run_freshness  # noqa: E402
+from ingest_bench import build_batches, run_ingest  # noqa: E402
+
+TARGET_P99_MS = 10.0
+TARGET_RATE = 1000.0
+TARGET_INGEST_EPS = 20_000.0
+
+
+class Report:
+    """Rows of the printed table, also kept for the JSON file."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, step: str, metric: str, value: Any, unit: str = "", note: str = "") -> None:
+        row = {"step": step, "metric": metric, "value": value, "unit": unit, "note": note}
+        self.rows.append(row)
+        print(f"  [{step}] {metric}: {_fmt(value)} {unit} {note}".rstrip(), flush=True)
+
+    def table(self) -> str:
+        lines = [f"{'step':<12} {'metric':<44} {'value':>14} {'unit':<8} note", "-" * 100]
+        lines += [f"{r['step']:<12} {r['metric']:<44} {_fmt(r['value']):>14} {r['unit']:<8} {r['note']}" for r in self.rows]
+        return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def run_cmd(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, str]:
+    """Run a CLI command to completion; returns (wall seconds, stdout). Raises on failure."""
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return elapsed, proc.stdout.strip()
+
+
+def dir_mib(path: Path) -> float:
+    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
+
+
+# -- steps -------------------------------------------------------------------------------
+
+def step_generate(args, env, tmp: Path, report: Report) -> dict[str, Path]:
+    """a. The synthetic data set, once per requested file format (same seed: same data)."""
+    out = {}
+    for fmt in args.formats:
+        target = tmp / f"dataset-{fmt}"
+        secs, stdout = run_cmd([*tastemaker_cmd(), "generate", "--items", str(args.items), "--users", str(args.users),
+                                "--events", str(args.events), "--format", fmt, "--out", str(target)], env, 1800)
+        report.add("generate", f"generate ({fmt})", secs, "s", f"{dir_mib(target)} MiB on disk")
+        out[fmt] = target
+    return out
+
+
+def step_import(args, env, tmp: Path, datasets: dict[str, Path], report: Report, results: dict) -> Path:
+    """b. Bulk import with the CLI into a fresh data dir per format; the first one is served."""
+    served = None
+    for fmt, src in datasets.items():
+        data = tmp / f"data-{fmt}"
+        per_kind = {}
+        for kind in ("items", "users", "events"):
+            secs, stdout = run_cmd([*tastemaker_cmd(), "import", kind, str(src / f"{kind}.{fmt}"), "--data-dir", str(data)], env, 1800)
+            rows = {"items": args.items, "users": args.users, "events": args.events}[kind]
+            cli_rate = re.search(r"\(([\d,]+) rows/s\)", stdout)
+            per_kind[kind] = {"wall_s": secs, "rows_per_s_wall": rows / secs, "cli_says": stdout}
+            note = f"CLI says {cli_rate.group(1)} rows/s" if cli_rate else stdout[:60]
+            report.add("import", f"{kind} ({fmt}), wall incl. startup", rows / secs, "rows/s", f"{secs:.1f}s; {note}")
+        per_kind["db_mib"] = dir_mib(data)
+        results.setdefault("import", {})[fmt] = per_kind
+        report.add("import", f"data dir size ({fmt})", per_kind["db_mib"], "MiB")
+        if served is None:
+            served = data
+        else:
+            shutil.rmtree(data, ignore_errors=True)  # only the first data dir is served; free the disk
+    assert served is not None
+    return served
+
+
+def start_server(data: Path, port: int, env: dict[str, str], log: Path, timeout: float) -> tuple[subprocess.Popen, float]:
+    """c. ``tastemaker serve`` as a user starts it; seconds until /readyz answers 200."""
+    proc = subprocess.Popen([*tastemaker_cmd(), "serve", "--data-dir", str(data), "--port", str(port), "--host", LOCALHOST],
+                            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    try:
+        return proc, wait_ready(proc, f"http://{LOCALHOST}:{port}/readyz", timeout)
+    except Exception:
+        stop_process(proc, grace_s=5)
+        raise RuntimeError(f"server did not become ready; log tail:\n{tail(log)}")
+
+
+def run_wrk(port: int, path: str, seconds: float, connections: int, script_args: list[str]) -> dict:
+    """One wrk run with bench/wrk_bench.lua; returns its JSON summary plus requests/s."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--timeout", "5s",
+           "-s", str(BENCH_DIR / "wrk_bench.lua"), f"http://{LOCALHOST}:{port}{path}", "--", *script_args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no summary:\n{proc.stdout}\n{proc.stderr}")
+    out = json.loads(line[5:])
+    out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
+    out["errors_total"] = sum(out["errors"].values())
+    return out
+
+
+def step_hello(args, env, report: Report, results: dict) -> float:
+    """d. The ceiling: raw ASGI hello-world on the same uvicorn stack, then stopped."""
+    port = free_port()
+    proc = subprocess.Popen([python_exe(), str(BENCH_DIR / "hello_asgi.py"), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(proc, f"http://{LOCALHOST}:{port}/", 30)
+        run_wrk(port, "/", 2, args.wrk_connections, [])  # warm-up, not recorded
+        res = run_wrk(port, "/", args.wrk_seconds, args.wrk_connections, [])
+    finally:
+        stop_process(proc, grace_s=10)  # so it does not steal CPU from what follows
+    results["hello"] = res
+    lat = res["latency_us"]
+    report.add("hello", "max RPS (wrk -t1 -c%d)" % args.wrk_connections, res["rps"], "req/s",
+               f"p50 {lat['p50'] / 1000:.2f} ms, p99 {lat['p99'] / 1000:.2f} ms, errors {res['errors_total']}")
+    return res["rps"]
+
+
+def step_wrk_recs(args, port: int, token: str, pid: int, hello_rps: float, report: Report, results: dict) -> None:
+    """e. Recommendation max RPS over varying real users plus 5% unknown ones."""
+    script_args = [token, str(args.users), "5"]
+    run_wrk(port, "/", 3, args.wrk_connections, script_args)  # warm caches and top lists
+    cpu0 = cpu_seconds(pid)
+    res = run_wrk(port, "/", args.wrk_seconds, args.wrk_connections, script_args)
+    cpu1 = cpu_seconds(pid)
+    if cpu0 is not None and cpu1 is not None and res["requests"]:
+        res["server_cpu_ms_per_request"] = (cpu1 - cpu0) * 1000 / res["requests"]
+    results["recs_wrk"] = res
+    lat = res["latency_us"]
+    report.add("recs-max", "max RPS (wrk, varying users)", res["rps"], "req/s",
+               f"errors {res['errors_total']} (non-2xx {res['errors']['status']})")
+    report.add("recs-max", "wrk latency p50 / p90 / p99 / max",
+               f"{lat['p50'] / 1000:.2f} / {lat['p90'] / 1000:.2f} / {lat['p99'] / 1000:.2f} / {lat['max'] / 1000:.1f}", "ms",
+               "closed loop: not corrected for coordinated omission")
+    if "server_cpu_ms_per_request" in res:
+        report.add("recs-max", "server CPU per request", res["server_cpu_ms_per_request"], "ms")
+    report.add("recs-max", "ratio recs RPS / hello RPS", res["rps"] / hello_rps if hello_rps else 0.0, "")
+
+
+def write_paths(path: Path, n_users: int, count: int = 20_000, unknown_pct: int = 5, seed: int = 3) -> None:
+    """Request paths for the load generator: random real users and a few unknown ones."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(count):
+        user = f"anon-{rng.randrange(10**9)}" if rng.randrange(100) < unknown_pct else f"u{rng.randrange(n_users)}"
+        lines.append(f"/v1/recommendations?user_id={user}&n=10")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def step_fixed_rate(args, port: int, token: str, paths: Path, report: Report, results: dict) -> None:
+    """f. Open-loop latency at fixed rates, generator in its own process."""
+    results["fixed_rate"] = []
+    for rate in args.rates:
+        cmd = [python_exe(), str(BENCH_DIR / "loadgen.py"), "--port", str(port), "--rate", str(rate),
+               "--duration", str(args.rate_seconds), "--warmup", "1", "--connections", str(args.connections),
+               "--paths-file", str(paths), "--header", f"Authorization: Bearer {token}", "--json"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.rate_seconds + 90)
+        if proc.returncode != 0:
+            raise RuntimeError(f"loadgen failed:\n{proc.stderr}")
+        res = json.loads(proc.stdout)
+        results["fixed_rate"].append(res)
+        lat = res["latency_ms"]
+        ok = lat["p99"] <= TARGET_P99_MS and res["achieved_rate"] >= 0.98 * rate and res["errors_total"] == 0
+        target = f"target p99<={TARGET_P99_MS:g}ms: {_verdict(ok)}" if rate >= TARGET_RATE else ""
+        report.add(f"rate-{rate:g}", "achieved rate", res["achieved_rate"], "req/s", f"errors {res['errors_total']}")
+        report.add(f"rate-{rate:g}", "latency p50 / p90 / p99 / max",
+                   f"{lat['p50']:.2f} / {lat['p90']:.2f} / {lat['p99']:.2f} / {lat['max']:.1f}", "ms", target)
+        lag = res.get("dispatch_lag_ms") or {}
+        if lag.get("p99", 0) > 1.0:
+            report.add(f"rate-{rate:g}", "generator dispatch lag p99", lag["p99"], "ms", "generator itself was late (CPU contention)")
+
+
+def step_ingest(args, port: int, token: str, report: Report, results: dict) -> None:
+    """g. Durable ingest with concurrent clients, per batch size."""
+    results["ingest"] = []
+    for size in args.ingest_batch_sizes:
+        n_batches = max(1, args.ingest_max_events // size)
+        t0 = time.perf_counter()
+        bodies = build_batches(n_batches, size, args.users, args.items, tag=f"{int(time.time())}-{size}")
+        build_s = time.perf_counter() - t0
+        res = asyncio.run(run_ingest(port, token, bodies, args.ingest_clients, args.ingest_seconds))
+        del bodies
+        res.update(batch_size=size, clients=args.ingest_clients, build_s=build_s)
+        results["ingest"].append(res)
+        lat = res["batch_latency_ms"]
+        report.add(f"ingest-{size}", "accepted events/s", res["events_per_s"], "ev/s",
+                   f"target>={TARGET_INGEST_EPS:,.0f}: {_verdict(res['events_per_s'] >= TARGET_INGEST_EPS and res['errors'] == 0)}")
+        report.add(f"ingest-{size}", "events / batches / errors",
+                   f"{res['events_accepted']} / {res['batches_sent']} / {res['errors']}", "",
+                   f"{res['elapsed_s']:.1f}s{', ran out of prepared batches' if res['exhausted'] else ''}")
+        report.add(f"ingest-{size}", "batch latency p50 / p99 / max",
+                   f"{lat['p50']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f}", "ms")
+
+
+def step_freshness(args, port: int, token: str, report: Report, results: dict) -> None:
+    """h. The very next request must reflect the event."""
+    res = run_freshness(port, token, args.fresh_trials, args.users, args.items, tag=secrets.token_hex(3))
+    results["freshness"] = res
+    for kind, label in (("purchase", "purchased item gone"), ("view", "viewed item in profile")):
+        frac = res[f"{kind}_reflected_first_request"]
+        ms = res[f"{kind}_reflect_ms"]
+        report.add("freshness", f"{label}, next request ({res[f'{kind}_trials']} trials)", f"{frac:.1%}", "",
+                   f"target 100%: {_verdict(frac == 1.0)}")
+        report.add("freshness", f"{kind}: POST return -> reflecting response p50/p99",
+                   f"{ms['p50']:.2f} / {ms['p99']:.2f}", "ms")
+    report.add("freshness", "new user's next recs include covisitation", f"{res['view_next_recs_have_covisitation']:.1%}", "")
+    post = res["single_event_post_ms"]
+    report.add("freshness", "single-event POST (durable ack) p50 / p99", f"{post['p50']:.2f} / {post['p99']:.2f}", "ms")
+
+
+def record_rss(report: Report, results: dict, pid: int, label: str) -> None:
+    mem = rss_mib(pid)
+    if mem is not None:
+        results.setdefault("server_memory", {})[label] = mem
+        report.add("memory", f"server RSS {label}", mem["rss_mib"], "MiB", f"peak {mem['peak_rss_mib']:.0f} MiB")
+
+
+# -- driver ------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="tastemaker core benchmark (127.0.0.1 only)")
+    csv_floats = lambda s: [float(x) for x in s.split(",") if x]  # noqa: E731
+    csv_ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
+    p.add_argument("--items", type=int, default=100_000)
+    p.add_argument("--users", type=int, default=50_000)
+    p.add_argument("--events", type=int, default=2_000_000)
+    p.add_argument("--formats", type=lambda s: s.split(","), default=["csv", "parquet"],
+                   help="data set formats to generate and import; the first one is served")
+    p.add_argument("--startup-timeout", type=float, default=300.0)
+    p.add_argument("--wrk-seconds", type=float, default=10.0)
+    p.add_argument("--wrk-connections", type=int, default=32)
+    p.add_argument("--rates", type=csv_floats, default=[500.0, 1000.0, 1500.0])
+    p.add_argument("--rate-seconds", type=float, default=20.0)
+    p.add_argument("--connections", type=int, default=64, help="loadgen keep-alive connections")
+    p.add_argument("--ingest-batch-sizes", type=csv_ints, default=[1000, 10000])
+    p.add_argument("--ingest-seconds", type=float, default=15.0)
+    p.add_argument("--ingest-max-events", type=int, default=600_000, help="events prepared per batch size")
+    p.add_argument("--ingest-clients", type=int, default=4)
+    p.add_argument("--fresh-trials", type=int, default=200)
+    p.add_argument("--no-restart", action="store_true", help="skip the warm-restart measurement")
+    p.add_argument("--tmp-dir", default=None, help="where the temporary data set and data dir go")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--results-dir", default=str(BENCH_DIR / "results"))
+    args = p.parse_args(argv)
+    # Bounds: every step is limited in time; reject sizes that would run for ages.
+    if args.rate_seconds > 300 or args.wrk_seconds > 120 or args.ingest_seconds > 300 or args.fresh_trials > 10_000:
+        p.error("keep --rate-seconds <= 300, --wrk-seconds <= 120, --ingest-seconds <= 300, --fresh-trials <= 10000")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    token = "tm-bench-" + secrets.token_urlsafe(18)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASTEMAKER_")}
+    env.update(TASTEMAKER_NO_PROGRESS="1", TASTEMAKER_ADMIN_KEY=token)
+    report, results = Report(), {"started_utc": stamp, "args": vars(args), "hardware": hardware_info()}
+    tmp = Path(tempfile.mkdtemp(prefix="tastemaker-bench-", dir=args.tmp_dir))
+    server: subprocess.Popen | None = None
+    status = 1
+    print(f"tastemaker core benchmark {stamp}: {results['hardware']['cpu_model']}, {results['hardware']['cpu_count']} cores, "
+          f"load {results['hardware']['loadavg'][0]:.2f}; temp dir {tmp}", flush=True)
+    try:
+        datasets = step_generate(args, env, tmp, report)
+        data = step_import(args, env, tmp, datasets, report, results)
+        for path in datasets.values():
+            shutil.rmtree(path, ignore_errors=True)
+        port, log = free_port(), tmp / "server.log"
+        server, startup = start_server(data, port, env, log, args.startup_timeout)
+        report.add("startup", "cold start to /readyz 200 (replays the log)", startup, "s")
+        record_rss(report, results, server.pid, "after cold start")
+        results["startup"] = {"cold_s": startup}
+        hello_rps = step_hello(args, env, report, results)
+        step_wrk_recs(args, port, token, server.pid, hello_rps, report, results)
+        paths = tmp / "paths.txt"
+        write_paths(paths, args.users)
+        step_fixed_rate(args, port, token, paths, report, results)
+        record_rss(report, results, server.pid, "after read load")
+        step_ingest(args, port, token, report, results)
+        record_rss(report, results, server.pid, "after ingest")
+        step_freshness(args, port, token, report, results)
+        shutdown = stop_process(server)
+        report.add("shutdown", "graceful stop (SIGINT, final snapshot)", shutdown, "s", f"exit code {server.returncode}")
+        results["startup"]["shutdown_s"] = shutdown
+        server = None
+        if not args.no_restart:
+            server, warm = start_server(data, port, env, log, args.startup_timeout)
+            report.add("startup", "warm restart to /readyz 200 (snapshot)", warm, "s")
+            record_rss(report, results, server.pid, "after warm restart")
+            results["startup"]["warm_s"] = warm
+            stop_process(server)
+            server = None
+        results["server_log_tail"] = tail(log, 30)
+        status = 0
+    except Exception as exc:  # keep the partial figures: they are the evidence
+        results["error"] = f"{type(exc).__name__}: {exc}"
+        print(f"benchmark failed: {results['error']}", file=sys.stderr, flush=True)
+    finally:
+        if server is not None:
+            stop_process(server, grace_s=30)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        results["finished_utc"] = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        results["loadavg_end"] = list(os.getloadavg())
+        results["table"] = report.rows
+        out = Path(args.results_dir) / f"core-{stamp}.json"
+        dump_json(results, out)
+        print("\n" + report.table())
+        print(f"\nresults: {out}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The backends every store contract runs against.
+
+Only the embedded SQLite backend exists today; PostgreSQL and Redis join ``BACKENDS``
+(and the ``backend`` fixture's params) when they land, and must pass the same suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from tastemaker.config import Settings
+from tastemaker.storage.factory import Stores, open_stores
+
+
+@dataclass
+class Backend:
+    """Opens stores on one shared data location; every call is a fresh connection set."""
+
+    name: str
+    opener: Callable[[bool], Stores]
+    opened: list[Stores] = field(default_factory=list)
+
+    def open(self, durable: bool = False) -> Stores:
+        stores = self.opener(durable)
+        self.opened.append(stores)
+        return stores
+
+    def close_all(self) -> None:
+        for stores in self.opened:
+            stores.close()
+        self.opened.clear()
+
+
+def _sqlite(tmp_path: Path) -> Callable[[bool], Stores]:
+    return lambda durable: open_stores(Settings(data_dir=tmp_path / "data", backend="sqlite", durable=durable))
+
+
+BACKENDS: dict[str, Callable[[Path], Callable[[bool], Stores]]] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request, tmp_path: Path) -> Iterator[Backend]:
+    b = Backend(request.param, BACKENDS[request.param](tmp_path))
+    yield b
+    b.close_all()
+
+
+@pytest.fixture
+def stores(backend: Backend) -> Stores:
+    return backend.open()
+
+
+@pytest.fixture
+def other_stores(backend: Backend, stores: Stores) -> Stores:
+    """A second, independent connection to the same data (another worker or process)."""
+    return backend.open()

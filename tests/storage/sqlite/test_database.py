@@ -1,0 +1,75 @@
+"""storage.sqlite.database: WAL, durable commits, a connection per thread, all-or-nothing transactions."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tastemaker.storage.sqlite.database import Database
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path / "sub" / "t.db", durable=False)
+    yield database
+    database.close()
+
+
+def test_creates_parent_dirs_and_wal(db, tmp_path):
+    assert (tmp_path / "sub" / "t.db").exists()
+    assert db.conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in db.conn().execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"events", "items", "users", "api_keys", "event_schemas"} <= tables
+
+
+@pytest.mark.parametrize(("durable", "level"), [(True, 2), (False, 1)])  # FULL, NORMAL
+def test_durable_means_synchronous_full(tmp_path, durable, level):
+    database = Database(tmp_path / "t.db", durable=durable)
+    try:
+        assert database.conn().execute("PRAGMA synchronous").fetchone()[0] == level
+    finally:
+        database.close()
+
+
+def test_transaction_commits_or_rolls_back(db):
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO api_keys(key_id, name, scopes, secret_hash, created_at) VALUES ('a','n','s','h',1)")
+    with pytest.raises(ZeroDivisionError):
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO api_keys(key_id, name, scopes, secret_hash, created_at) VALUES ('b','n','s','h',1)")
+            1 / 0
+    assert [r[0] for r in db.conn().execute("SELECT key_id FROM api_keys")] == ["a"]
+    assert db.conn().in_transaction is False
+
+
+def test_one_connection_per_thread(db):
+    mine = db.conn()
+    assert db.conn() is mine
+    other = []
+    thread = threading.Thread(target=lambda: other.append(db.conn()))
+    thread.start()
+    thread.join()
+    assert other[0] is not mine
+
+
+def test_data_version_changes_only_for_other_connections(db, tmp_path):
+    before = db.data_version()
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO api_keys(key_id, name, scopes, secret_hash, created_at) VALUES ('a','n','s','h',1)")
+    assert db.data_version() == before  # SQLite semantics: own commits do not count
+    other = Database(tmp_path / "sub" / "t.db", durable=False)
+    try:
+        with other.transaction() as conn:
+            conn.execute("INSERT INTO api_keys(key_id, name, scopes, secret_hash, created_at) VALUES ('b','n','s','h',1)")
+        assert db.data_version() != before
+    finally:
+        other.close()
+
+
+def test_close_then_reuse_opens_a_new_connection(db):
+    first = db.conn()
+    db.close()
+    with pytest.raises(Exception):
+        first.execute("SELECT 1")
+    assert db.conn().execute("SELECT 1").fetchone() == (1,)
