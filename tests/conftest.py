@@ -16,11 +16,6 @@ ADMIN_KEY = "test-admin-key-0123456789"
 
 
 @pytest.fixture
-def admin_key() -> str:
-    return ADMIN_KEY
-
-
-@pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from starlette.testclient import TestClient
 
 from tastemaker import cli
 from tastemaker.api.keys import KeyVerifier, create_key, key_id_of

@@ -92,13 +92,15 @@ class TestEventLog:
         stores.events.append([
             ev(0),
             ev(1, type="purchase", session_id="s1", item_id=None, item_ids=["a", "b"], value=9.5, context={"device": "tv"}),
+            ev(2, type="search", item_id=None, query="red shoes"),
         ])
         rows = stores.events.read_rows_since(0)
-        assert [tuple(r[:9]) for r in rows] == [
-            (1, "view", "u1", None, "i1", None, None, T0, None),
-            (2, "purchase", "u1", "s1", None, '["a","b"]', 9.5, T0 + 1, '{"device":"tv"}'),
+        assert [tuple(r) for r in rows] == [
+            (1, "view", "u1", None, "i1", None, None, T0, None, None),
+            (2, "purchase", "u1", "s1", None, '["a","b"]', 9.5, T0 + 1, '{"device":"tv"}', None),
+            (3, "search", "u1", None, None, None, None, T0 + 2, None, "red shoes"),
         ]
-        assert [r[0] for r in stores.events.read_rows_since(1)] == [2]
+        assert [r[0] for r in stores.events.read_rows_since(1)] == [2, 3]
         assert [r[0] for r in stores.events.read_rows_since(0, limit=1)] == [1]
 
     def test_append_columns(self, stores: Stores):

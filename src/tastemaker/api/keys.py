@@ -55,7 +55,13 @@ def ensure_env_admin_key(store: KeyStore, token: str) -> ApiKeyRecord:
     found = store.find(key_id)
     if found is not None:
         return found[0]
-    return store.create("TASTEMAKER_ADMIN_KEY", frozenset({"admin"}), _hash(token), key_id)
+    try:
+        return store.create("TASTEMAKER_ADMIN_KEY", frozenset({"admin"}), _hash(token), key_id)
+    except Exception:  # another worker starting at the same moment registered it first
+        found = store.find(key_id)
+        if found is None:
+            raise
+        return found[0]
 
 
 class KeyVerifier:

@@ -132,12 +132,13 @@ class OnlineState:
         return True
 
     def apply_row(self, row: tuple, decode_list, decode_obj) -> bool:
-        """Apply a raw event-log row ``(seq, type, user, session, item, item_ids, value, ts, context)``."""
-        seq, event_type, user_id, session_id, item_id, item_ids, value, ts, context = row
+        """Apply a raw event-log row ``(seq, type, user, session, item, item_ids, value, ts, context[, query])``."""
+        seq, event_type, user_id, session_id, item_id, item_ids, value, ts, context = row[:9]
+        query = row[9] if len(row) > 9 else None  # replay must remember searches like the live path
         items = [item_id] if item_id is not None else []
         if item_ids:
             items.extend(decode_list(item_ids))
-        return self.apply(seq, event_type, user_id, session_id, items, value, ts, decode_obj(context) if context else None)
+        return self.apply(seq, event_type, user_id, session_id, items, value, ts, decode_obj(context) if context else None, query)
 
     # -- read side ----------------------------------------------------------------------
     def popularity_scores(self, segment: str | None = None) -> np.ndarray:

@@ -93,6 +93,10 @@ def _epoch_seconds(column: pa.ChunkedArray, name: str, offset: int) -> np.ndarra
         values = []
         for i, v in enumerate(column.to_pylist()):
             try:
+                try:  # a file may mix epoch seconds (text in CSV) and ISO 8601
+                    v = float(v) if v is not None else v
+                except ValueError:
+                    pass
                 values.append(parse_timestamp(v) if v is not None else np.nan)
             except ValueError as exc:
                 raise ValidationFailed([FieldError(f"row {offset + i + 1}/{name}", str(exc))], title="Invalid import file") from None
@@ -160,6 +164,11 @@ def event_columns(table: pa.Table, registry: EventSchemaRegistry, offset: int, s
         try:
             cols["value"] = pc.cast(table.column("value"), pa.float64()).to_pylist()
         except pa.ArrowInvalid as exc:
+            for i, v in enumerate(table.column("value").to_pylist()):  # name the first bad row
+                try:
+                    float(v) if v is not None else None
+                except (TypeError, ValueError):
+                    raise fail(i, "value", f"not a number: {v!r}") from None
             raise ValidationFailed([FieldError("value", f"not a number: {exc}")], title="Invalid import file") from None
     for name in ("item_ids", "context", "properties"):
         if name in names:

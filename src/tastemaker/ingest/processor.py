@@ -9,6 +9,7 @@ import are seen by the very next request.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -32,6 +33,7 @@ class StreamProcessor:
         self.snapshot_path = snapshot_path
         self.snapshot_every = snapshot_every
         self._last_snapshot_seq = state.applied_seq
+        self._child: int | None = None  # pid of a background snapshot writer
 
     @classmethod
     def open(cls, stores: Stores, snapshot_path: Path | None, config: StateConfig | None = None,
@@ -93,11 +95,48 @@ class StreamProcessor:
         self.maybe_snapshot()
 
     def maybe_snapshot(self, force: bool = False) -> bool:
+        """Snapshot every ``snapshot_every`` events (in a forked child), or now when forced.
+
+        Pickling millions of entries takes seconds; a forked child sees a copy-on-write
+        image of the state frozen at this event, so serving goes on meanwhile (Redis's
+        BGSAVE trick). Forced snapshots (shutdown) are written synchronously.
+        """
         if self.snapshot_path is None:
             return False
-        if force or self.state.applied_seq - self._last_snapshot_seq >= self.snapshot_every:
-            if self.state.applied_seq != self._last_snapshot_seq or not self.snapshot_path.exists():
-                self.state.save(self.snapshot_path)
-                self._last_snapshot_seq = self.state.applied_seq
-                return True
-        return False
+        self._reap()
+        due = self.state.applied_seq - self._last_snapshot_seq >= self.snapshot_every
+        if not (force or due):
+            return False
+        if self.state.applied_seq == self._last_snapshot_seq and self.snapshot_path.exists():
+            return False
+        if force or not hasattr(os, "fork"):
+            self._wait_for_child()
+            self.state.save(self.snapshot_path)
+        elif self._child is None:
+            self.state.covisitation.compact()
+            pid = os.fork()
+            if pid == 0:  # child: write and leave without running the parent's cleanup
+                code = 0
+                try:
+                    self.state.save(self.snapshot_path)
+                except BaseException:
+                    code = 1
+                os._exit(code)
+            self._child = pid
+        else:
+            return False  # the previous snapshot is still being written
+        self._last_snapshot_seq = self.state.applied_seq
+        return True
+
+    def _reap(self) -> None:
+        if self._child is not None:
+            pid, status = os.waitpid(self._child, os.WNOHANG)
+            if pid:
+                if status:
+                    log.warning("background snapshot failed with status %s", status)
+                self._child = None
+
+    def _wait_for_child(self) -> None:
+        if self._child is not None:
+            os.waitpid(self._child, 0)
+            self._child = None

@@ -19,4 +19,5 @@ class PopularityModel:
         self.cache = cache
 
     def candidates(self, state: OnlineState, user: UserState | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.cache.top("popular", lambda: state.popularity_scores(), n)
+        # not "popular": that list (serving.sources.popular) is masked to available items
+        return self.cache.top("model:popularity", lambda: state.popularity_scores(), n)

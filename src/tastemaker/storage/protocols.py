@@ -40,7 +40,7 @@ class EventLog(Protocol):
         """Bulk-append column batches (import) atomically; returns (inserted, duplicates)."""
 
     def read_rows_since(self, seq: int, limit: int = 100_000) -> list[tuple]:
-        """Raw rows ``(seq, type, user_id, session_id, item_id, item_ids_json, value, ts, context_json)``."""
+        """Raw rows ``(seq, type, user_id, session_id, item_id, item_ids_json, value, ts, context_json, query)``."""
 
     def read_since(self, seq: int, limit: int = 10_000) -> list[tuple[int, Event]]:
         """Events with position > ``seq`` in log order."""

@@ -6,7 +6,9 @@ import pytest
 
 from tastemaker.schema.records import Event
 from tastemaker.storage.sqlite.database import Database
-from tastemaker.storage.sqlite.events import _CHUNK, SQLiteEventLog
+from tastemaker.storage.sqlite.events import SQLiteEventLog
+
+CHUNK = 999  # SQLite's classic limit of host parameters per statement
 
 
 @pytest.fixture
@@ -20,8 +22,8 @@ def ev(i: int) -> Event:
     return Event(id=f"e{i}", type="view", user_id="u", item_id="i", timestamp=1.0 * i)
 
 
-def test_dedupe_works_past_the_parameter_chunk(log):
-    n = 2 * _CHUNK + 7
+def test_dedupe_of_large_batches(log):
+    n = 2 * CHUNK + 7
     log.append([ev(i) for i in range(0, 2 * n, 2)])  # even ids
     result = log.append([ev(i) for i in range(2 * n)])  # everything
     assert result.duplicates == n

@@ -13,7 +13,6 @@ from tastemaker.storage.sqlite.database import Database
 _COLUMNS = "id, type, user_id, session_id, item_id, item_ids, value, query, context, ts, recommendation_id, properties, schema_version"
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 _INSERT_OR_IGNORE = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
-_CHUNK = 900  # below SQLite's default limit of host parameters per statement
 
 _encode = msgspec.json.Encoder().encode
 _decode_list = msgspec.json.Decoder(list[str]).decode
@@ -50,21 +49,24 @@ class SQLiteEventLog:
         self._data_version = -1
 
     def append(self, events: Sequence[Event]) -> AppendResult:
+        """Insert-or-ignore, then ask which rows are new only when some were duplicates.
+
+        Resent batches are rare, so the common case costs one ``executemany`` and no lookup.
+        """
         with self.db.transaction() as conn:
-            ids = [e.id for e in events]
-            existing: set[str] = set()
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                sql = f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})"
-                existing.update(r[0] for r in conn.execute(sql, chunk))
-            fresh: list[Event] = []
-            for e in events:
-                if e.id not in existing:
-                    existing.add(e.id)  # a repeat inside the batch is a duplicate too
-                    fresh.append(e)
-            first = (conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]) + 1
-            conn.executemany(_INSERT, [_row(e) for e in fresh])
-        return AppendResult(list(zip(range(first, first + len(fresh)), fresh)), len(events) - len(fresh))
+            first = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0] + 1
+            before = conn.total_changes
+            conn.executemany(_INSERT_OR_IGNORE, [_row(e) for e in events])
+            inserted = conn.total_changes - before
+            if inserted == len(events):
+                return AppendResult(list(zip(range(first, first + inserted), events)), 0)
+            new = dict(conn.execute("SELECT id, seq FROM events WHERE seq >= ?", (first,)).fetchall())
+        accepted = []
+        for e in events:
+            seq = new.pop(e.id, None)  # pop: a repeat inside the batch is a duplicate too
+            if seq is not None:
+                accepted.append((seq, e))
+        return AppendResult(accepted, len(events) - len(accepted))
 
     def append_columns(self, batches: Iterable[dict[str, list]]) -> tuple[int, int]:
         """Bulk insert column batches in ONE transaction; duplicates are skipped by the unique index.
@@ -91,10 +93,10 @@ class SQLiteEventLog:
         return [_event(r) for r in rows]
 
     def read_rows_since(self, seq: int, limit: int = 100_000) -> list[tuple]:
-        """Raw rows ``(seq, type, user_id, session_id, item_id, item_ids_json, value, ts, context_json)``
+        """Raw rows ``(seq, type, user_id, session_id, item_id, item_ids_json, value, ts, context_json, query)``
         for fast replay into online state."""
         return self.db.conn().execute(
-            "SELECT seq, type, user_id, session_id, item_id, item_ids, value, ts, context FROM events "
+            "SELECT seq, type, user_id, session_id, item_id, item_ids, value, ts, context, query FROM events "
             "WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
         ).fetchall()
 

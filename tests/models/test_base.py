@@ -1,0 +1,29 @@
+"""models.base: every candidate model offers the small interface of DESIGN.md."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from tastemaker.features.state import OnlineState
+from tastemaker.features.toplists import TopListCache
+from tastemaker.models.base import CandidateModel
+from tastemaker.models.popularity import PopularityModel
+
+MODELS = [PopularityModel(TopListCache())]
+
+
+def test_models_follow_the_protocol():
+    wanted = inspect.signature(CandidateModel.candidates).parameters
+    for model in MODELS:
+        assert isinstance(model.name, str) and model.name
+        assert isinstance(model.version, str) and model.version
+        assert list(inspect.signature(type(model).candidates).parameters) == list(wanted)
+
+
+def test_candidates_of_an_empty_state_are_empty_arrays():
+    for model in MODELS:
+        ids, scores = model.candidates(OnlineState(), None, 5)
+        assert isinstance(ids, np.ndarray) and isinstance(scores, np.ndarray)
+        assert len(ids) == len(scores) == 0

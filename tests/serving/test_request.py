@@ -1,0 +1,63 @@
+"""serving.request: recommendation requests from query parameters, errors naming the parameter."""
+
+from __future__ import annotations
+
+import pytest
+
+from tastemaker.schema.errors import ValidationFailed
+from tastemaker.serving.request import MAX_N, RecommendationRequest, parse_request
+
+
+def test_defaults():
+    assert parse_request({"user_id": "u1"}) == RecommendationRequest(user_id="u1")
+    request = parse_request({"user_id": "u1"})
+    assert (request.placement, request.n, request.explain, request.include_purchased) == ("home", 10, False, False)
+
+
+def test_everything():
+    request = parse_request({
+        "user_id": "u1", "placement": "cart", "n": "25", "exclude": "a,,b", "category": "shoes", "brand": "acme",
+        "item_id": "i9", "explain": "true", "include_purchased": "1", "device": "mobile", "geo": "DE", "locale": "",
+        "unrelated": "x",
+    })
+    assert request == RecommendationRequest(
+        user_id="u1", placement="cart", n=25, exclude=frozenset({"a", "b"}), category="shoes", brand="acme",
+        item_id="i9", explain=True, include_purchased=True, context={"device": "mobile", "geo": "DE"},
+    )
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("TRUE", True), ("yes", True),
+                                             ("0", False), ("false", False), ("no", False), ("", False)])
+def test_booleans(raw, value):
+    assert parse_request({"user_id": "u", "explain": raw}).explain is value
+
+
+def errors(params) -> dict[str, str]:
+    with pytest.raises(ValidationFailed) as info:
+        parse_request(params)
+    assert info.value.status == 400
+    return {e.field: e.reason for e in info.value.errors}
+
+
+@pytest.mark.parametrize("n", ["0", "-1", str(MAX_N + 1), "1e3", "ten", ""])
+def test_n_out_of_range_or_not_a_number(n):
+    assert list(errors({"user_id": "u", "n": n})) == ["n"]
+
+
+def test_n_bounds_are_inclusive():
+    assert parse_request({"user_id": "u", "n": "1"}).n == 1
+    assert parse_request({"user_id": "u", "n": str(MAX_N)}).n == MAX_N == 500
+
+
+@pytest.mark.parametrize("name", ["explain", "include_purchased"])
+def test_bad_booleans_name_the_parameter(name):
+    assert errors({"user_id": "u", name: "maybe"}) == {name: "must be true or false"}
+
+
+@pytest.mark.parametrize("params", [{}, {"user_id": ""}, {"user_id": "x" * 257}])
+def test_missing_user_id(params):
+    assert list(errors(params)) == ["user_id"]
+
+
+def test_all_errors_at_once():
+    assert sorted(errors({"n": "0", "explain": "?", "include_purchased": "?"})) == ["explain", "include_purchased", "n", "user_id"]

@@ -1,0 +1,217 @@
+"""Engine: open/close, snapshots, replay of the log tail, several engines on one data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import time
+
+import msgspec
+import pytest
+
+from tastemaker.config import Settings
+from tastemaker.engine import Engine, open_engine
+from tastemaker.features.state import OnlineState
+from tastemaker.schema.errors import ValidationFailed
+from tastemaker.schema.records import Item
+from tastemaker.schema.registry import EventSchema, SchemaConflict
+from tastemaker.serving.request import parse_request
+
+USERS = [f"u{i}" for i in range(12)]
+
+
+def ingest(engine: Engine, events: list[dict]):
+    return asyncio.run(engine.ingest.ingest(msgspec.json.encode(events)))
+
+
+def events(start: int, count: int) -> list[dict]:
+    out = []
+    for k in range(start, start + count):
+        user = USERS[k % len(USERS)]
+        item = f"i{(k * 7 + k // len(USERS)) % 30}"
+        kind = "purchase" if k % 11 == 0 else "view"
+        out.append({"id": f"e{k}", "type": kind, "user_id": user, "item_id": item, "timestamp": 1_700_000_000 + k})
+    return out
+
+
+def add_items(engine: Engine, ids) -> None:
+    engine.stores.items.upsert([Item(id=i, categories=[f"c{int(i[1:]) % 3}"], stock=5) for i in ids])
+    engine.processor.sync_catalog()
+    engine.toplists.clear()
+
+
+def fingerprint(engine: Engine) -> dict:
+    state = engine.state
+    ids = state.index.ids
+    engine.toplists.clear()  # global lists may lag by their TTL; compare exact values
+    recs = {}
+    for user in USERS + ["cold"]:
+        body = engine.recommender.recommend(parse_request({"user_id": user, "n": "10"}))
+        recs[user] = [(e["id"], e["source"], round(e["score"], 5)) for e in body["items"]]
+    return {
+        "applied_seq": state.applied_seq,
+        "log_seq": engine.stores.events.last_seq(),
+        "catalog": state.catalog.size(),
+        "users": {u: (s.event_count, sorted(ids[i] for i in s.purchased), [ids[r.item] for r in s.recent])
+                  for u, s in sorted(state.users.items())},
+        "recs": recs,
+    }
+
+
+@pytest.fixture
+def settings(data_dir) -> Settings:
+    return Settings(data_dir=data_dir, durable=False)
+
+
+def test_open_and_close_an_empty_engine(settings):
+    engine = Engine(settings)
+    assert engine.stores.events.count() == 0
+    assert engine.state.applied_seq == 0
+    assert settings.db_path.exists()
+    engine.close()
+    assert settings.snapshot_path.exists()
+    again = Engine(settings)
+    assert again.state.applied_seq == 0
+    again.close()
+
+
+def test_ingest_validates_dedupes_and_applies(settings):
+    engine = Engine(settings)
+    try:
+        result = ingest(engine, events(0, 20))
+        assert (result.accepted, result.duplicates, result.last_seq) == (20, 0, 20)
+        result = ingest(engine, events(10, 20))
+        assert (result.accepted, result.duplicates) == (10, 10)
+        assert engine.state.applied_seq == 30 == engine.stores.events.count()
+        with pytest.raises(ValidationFailed) as info:
+            ingest(engine, [{"id": "x", "type": "nope", "user_id": "u", "item_id": "i"}])
+        assert info.value.errors[0].field == "/0/type"
+        assert engine.stores.events.count() == 30
+    finally:
+        engine.close()
+
+
+def test_state_is_restored_from_snapshot_plus_tail(settings):
+    engine = Engine(settings)
+    add_items(engine, [f"i{k}" for k in range(30)])
+    ingest(engine, events(0, 120))
+    engine.close()  # graceful: snapshot at seq 120
+    snap = OnlineState.load(settings.snapshot_path)
+    assert snap is not None and snap.applied_seq == 120
+
+    engine = Engine(settings)
+    assert engine.state.applied_seq == 120
+    # a catalog change after the snapshot, too (before the tail: replay applies events
+    # against the current catalog, so affinities of later events would differ otherwise)
+    engine.stores.items.delete("i3")
+    engine.processor.sync_catalog()
+    ingest(engine, events(120, 80))
+    expected = fingerprint(engine)
+    engine.close(snapshot=False)  # a crash: the snapshot still says 120
+    assert OnlineState.load(settings.snapshot_path).applied_seq == 120
+
+    engine = Engine(settings)
+    try:
+        assert engine.state.applied_seq == 200
+        got = fingerprint(engine)
+        assert got == expected
+        assert all("i3" not in [r[0] for r in recs] for recs in got["recs"].values())
+    finally:
+        engine.close()
+
+
+def test_replay_without_any_snapshot_gives_the_same_state(settings):
+    engine = Engine(settings)
+    add_items(engine, [f"i{k}" for k in range(30)])
+    ingest(engine, events(0, 150))
+    expected = fingerprint(engine)
+    engine.close(snapshot=False)
+    assert not settings.snapshot_path.exists()
+    engine = Engine(settings)
+    try:
+        assert fingerprint(engine) == expected
+    finally:
+        engine.close()
+
+
+def test_periodic_snapshots(data_dir):
+    settings = Settings(data_dir=data_dir, durable=False, snapshot_every_events=50)
+    engine = Engine(settings)
+    try:
+        ingest(engine, events(0, 40))
+        assert not settings.snapshot_path.exists()
+        ingest(engine, events(40, 20))
+        # written in the background (a forked child, where available): wait for it
+        deadline = time.monotonic() + 10
+        while not settings.snapshot_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert OnlineState.load(settings.snapshot_path).applied_seq == 60
+        ingest(engine, events(60, 20))  # not yet due again
+        assert OnlineState.load(settings.snapshot_path).applied_seq == 60
+    finally:
+        engine.close(snapshot=False)
+
+
+def test_snapshot_of_another_format_is_ignored(settings):
+    engine = Engine(settings)
+    ingest(engine, events(0, 30))
+    expected = fingerprint(engine)
+    engine.close()
+    with open(settings.snapshot_path, "rb") as fh:
+        _, state = pickle.load(fh)
+    with open(settings.snapshot_path, "wb") as fh:
+        pickle.dump((-1, state), fh)
+    engine = Engine(settings)
+    try:
+        assert fingerprint(engine) == expected
+    finally:
+        engine.close()
+
+
+def test_two_engines_on_one_data_dir_see_each_other(settings):
+    a, b = Engine(settings), Engine(settings)
+    try:
+        add_items(a, [f"i{k}" for k in range(30)])
+        ingest(a, events(0, 25))
+        assert b.state.applied_seq == 0
+        b.catch_up()
+        assert b.state.applied_seq == 25
+        assert b.state.catalog.size() == 30
+        ingest(b, events(25, 5))
+        a.catch_up()
+        assert fingerprint(a) == fingerprint(b)
+        # an event appended by b while a had not caught up yet is applied in log order by a
+        ingest(b, events(30, 3))
+        ingest(a, events(33, 3))
+        assert a.state.applied_seq == 36
+        b.catch_up()
+        assert fingerprint(a) == fingerprint(b)
+        # a catalog-only change (no event) is seen too
+        b.stores.items.delete("i1")
+        a.catch_up()
+        assert a.state.catalog.size() == 29
+    finally:
+        a.close(snapshot=False)
+        b.close(snapshot=False)
+
+
+def test_registered_schemas_survive_a_restart(settings):
+    engine = Engine(settings)
+    engine.register_schema(EventSchema(type="wishlist", version=1, requires=["item"]))
+    with pytest.raises(SchemaConflict):
+        engine.register_schema(EventSchema(type="wishlist", version=2, requires=["item", "value"]))
+    engine.close()
+    engine = Engine(settings)
+    try:
+        assert [s.version for s in engine.registry.versions("wishlist")] == [1]
+        assert ingest(engine, [{"id": "w", "type": "wishlist", "user_id": "u", "item_id": "i"}]).accepted == 1
+    finally:
+        engine.close()
+
+
+def test_open_engine_helper(data_dir):
+    engine = open_engine(data_dir)
+    try:
+        assert engine.settings.data_dir == data_dir
+    finally:
+        engine.close()
