@@ -200,3 +200,102 @@ def tail(path: Path, lines: int = 20) -> str:
 def dump_json(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+# -- noise: who used the CPU while a step ran -----------------------------------------------
+
+def _proc_table() -> dict[int, tuple[int, int, str]]:
+    """pid -> (ppid, utime+stime ticks, state letter) for every process we may read."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            table[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), fields[0])
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+    return table
+
+
+class CpuMonitor:
+    """Samples /proc every ``interval`` s in a daemon thread and splits CPU time three ways:
+    the server's process tree (server + e.g. forked snapshot writers), our own tree (driver,
+    wrk, loadgen, hello server) and everyone else (the noise of a shared machine).
+    """
+
+    def __init__(self, interval: float = 1.0):
+        import threading
+
+        self.interval = interval
+        self.server_pid: int | None = None
+        self.totals = {"server": 0.0, "ours": 0.0, "other": 0.0}
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._prev = _proc_table()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="cpu-monitor", daemon=True)
+
+    def __enter__(self) -> "CpuMonitor":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _owner(self, pid: int, table: dict[int, tuple[int, int, str]]) -> str:
+        me, hops = os.getpid(), 0
+        while pid > 1 and hops < 64:  # bounded walk up the parent chain
+            if pid == self.server_pid:
+                return "server"
+            if pid == me:
+                return "ours"
+            pid, hops = table.get(pid, (0, 0, ""))[0], hops + 1
+        return "other"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            now = _proc_table()
+            add = {"server": 0, "ours": 0, "other": 0}
+            for pid, (_, ticks, _state) in now.items():
+                delta = ticks - self._prev.get(pid, (0, 0, ""))[1]
+                if delta > 0:
+                    add[self._owner(pid, now)] += delta
+            with self._lock:
+                for key, ticks in add.items():
+                    self.totals[key] += ticks / self._tick
+            self._prev = now
+
+    def mark(self) -> tuple[float, dict[str, float]]:
+        with self._lock:
+            return time.perf_counter(), dict(self.totals)
+
+    def since(self, mark: tuple[float, dict[str, float]]) -> dict[str, float]:
+        """Average cores used by each group since ``mark`` (1.0 = one core fully busy)."""
+        t0, before = mark
+        elapsed = max(time.perf_counter() - t0, 1e-9)
+        with self._lock:
+            return {f"{k}_cores": round((self.totals[k] - before[k]) / elapsed, 2) for k in self.totals}
+
+
+def children_of(pid: int) -> list[int]:
+    """Live (non-zombie) child processes of ``pid``, e.g. the server's forked snapshot writer."""
+    return [p for p, (ppid, _, state) in _proc_table().items() if ppid == pid and state != "Z"]
+
+
+def source_fingerprint(root: Path = REPO / "src") -> dict[str, Any]:
+    """What code was measured, without git: a hash of every source file and the newest mtime.
+
+    Other people edit the tree while benchmarks run, so figures are tied to this hash.
+    """
+    import hashlib
+
+    digest, newest, count = hashlib.sha256(), 0.0, 0
+    for path in sorted(root.rglob("*.py")):
+        if "egg-info" in path.parts or "__pycache__" in path.parts:
+            continue
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+        newest, count = max(newest, path.stat().st_mtime), count + 1
+    return {"sha256": digest.hexdigest()[:16], "files": count,
+            "newest_mtime_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest))}

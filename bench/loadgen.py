@@ -41,6 +41,8 @@ class Stats:
     sent: int = 0
     completed: int = 0
     last_done: float = 0.0
+    t0: float = 0.0  # start of the measured window, for the per-second timeline
+    timeline: dict[int, list[float]] = field(default_factory=dict)  # second -> [count, max latency ms]
 
 
 def build_request(path: str, host: str, headers: list[tuple[str, str]]) -> bytes:
@@ -113,8 +115,13 @@ async def _one(conn: Connection, raw: bytes, origin: float, record: bool, stats:
     stats.completed += 1
     stats.last_done = done
     if record:
+        ms = (done - origin) * 1000.0
         stats.statuses[status] += 1
-        stats.latencies_ms.append((done - origin) * 1000.0)
+        stats.latencies_ms.append(ms)
+        # A per-second view shows whether the tail is one stall or a steady overload.
+        bucket = stats.timeline.setdefault(int(origin - stats.t0), [0, 0.0])
+        bucket[0] += 1
+        bucket[1] = max(bucket[1], ms)
 
 
 async def run_open(host: str, port: int, requests: list[bytes], rate: float, duration: float,
@@ -125,6 +132,7 @@ async def run_open(host: str, port: int, requests: list[bytes], rate: float, dur
     total = int(rate * duration)
     start = time.perf_counter() + 0.1  # a little lead so the first requests are not already late
     recorded_from = int(rate * warmup)
+    stats.t0 = start + warmup
 
     async def worker() -> None:
         conn = Connection(host, port)
@@ -158,7 +166,7 @@ async def run_closed(host: str, port: int, requests: list[bytes], duration: floa
     stats = Stats()
     start = time.perf_counter()
     end = start + warmup + duration
-    record_after = start + warmup
+    record_after = stats.t0 = start + warmup
 
     async def worker(offset: int) -> None:
         conn = Connection(host, port)
@@ -198,6 +206,7 @@ def summarize(stats: Stats, args: argparse.Namespace, start: float) -> dict:
         "statuses": {str(k): v for k, v in sorted(stats.statuses.items())},
         "latency_ms": percentiles(stats.latencies_ms),
         "dispatch_lag_ms": percentiles(stats.lags_ms, (50, 99)) if stats.lags_ms else None,
+        "timeline": [{"second": k, "count": v[0], "max_ms": round(v[1], 2)} for k, v in sorted(stats.timeline.items())],
     }
 
 

@@ -32,8 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    BENCH_DIR, LOCALHOST, cpu_seconds, dump_json, free_port, hardware_info, python_exe, rss_mib,
-    stop_process, tail, tastemaker_cmd, wait_ready,
+    BENCH_DIR, LOCALHOST, CpuMonitor, children_of, cpu_seconds, dump_json, free_port, hardware_info,
+    python_exe, rss_mib, source_fingerprint, stop_process, tail, tastemaker_cmd, wait_ready,
 )
 from freshness import run_freshness  # noqa: E402
 from ingest_bench import build_batches, run_ingest  # noqa: E402
@@ -157,13 +157,19 @@ def step_hello(args, env, report: Report, results: dict) -> float:
     try:
         wait_ready(proc, f"http://{LOCALHOST}:{port}/", 30)
         run_wrk(port, "/", 2, args.wrk_connections, [])  # warm-up, not recorded
+        cpu0 = cpu_seconds(proc.pid)
         res = run_wrk(port, "/", args.wrk_seconds, args.wrk_connections, [])
+        cpu1 = cpu_seconds(proc.pid)
+        if cpu0 is not None and cpu1 is not None and res["requests"]:
+            res["server_cpu_ms_per_request"] = (cpu1 - cpu0) * 1000 / res["requests"]
     finally:
         stop_process(proc, grace_s=10)  # so it does not steal CPU from what follows
     results["hello"] = res
     lat = res["latency_us"]
     report.add("hello", "max RPS (wrk -t1 -c%d)" % args.wrk_connections, res["rps"], "req/s",
                f"p50 {lat['p50'] / 1000:.2f} ms, p99 {lat['p99'] / 1000:.2f} ms, errors {res['errors_total']}")
+    if "server_cpu_ms_per_request" in res:
+        report.add("hello", "server CPU per request", res["server_cpu_ms_per_request"], "ms")
     return res["rps"]
 
 
@@ -198,10 +204,11 @@ def write_paths(path: Path, n_users: int, count: int = 20_000, unknown_pct: int 
     path.write_text("\n".join(lines) + "\n")
 
 
-def step_fixed_rate(args, port: int, token: str, paths: Path, report: Report, results: dict) -> None:
+def step_fixed_rate(args, port: int, token: str, paths: Path, report: Report, results: dict, monitor: CpuMonitor) -> None:
     """f. Open-loop latency at fixed rates, generator in its own process."""
     results["fixed_rate"] = []
     for rate in args.rates:
+        mark = monitor.mark()
         cmd = [python_exe(), str(BENCH_DIR / "loadgen.py"), "--port", str(port), "--rate", str(rate),
                "--duration", str(args.rate_seconds), "--warmup", "1", "--connections", str(args.connections),
                "--paths-file", str(paths), "--header", f"Authorization: Bearer {token}", "--json"]
@@ -216,12 +223,18 @@ def step_fixed_rate(args, port: int, token: str, paths: Path, report: Report, re
         report.add(f"rate-{rate:g}", "achieved rate", res["achieved_rate"], "req/s", f"errors {res['errors_total']}")
         report.add(f"rate-{rate:g}", "latency p50 / p90 / p99 / max",
                    f"{lat['p50']:.2f} / {lat['p90']:.2f} / {lat['p99']:.2f} / {lat['max']:.1f}", "ms", target)
+        worst = max(res["timeline"], key=lambda b: b["max_ms"], default=None)
+        if worst is not None:
+            slow = sum(1 for b in res["timeline"] if b["max_ms"] > TARGET_P99_MS)
+            report.add(f"rate-{rate:g}", "seconds with a request over 10 ms", f"{slow} of {len(res['timeline'])}", "",
+                       f"worst: second {worst['second']}, {worst['max_ms']:.1f} ms")
         lag = res.get("dispatch_lag_ms") or {}
         if lag.get("p99", 0) > 1.0:
             report.add(f"rate-{rate:g}", "generator dispatch lag p99", lag["p99"], "ms", "generator itself was late (CPU contention)")
+        record_cpu(report, results, monitor, mark, f"rate-{rate:g}")
 
 
-def step_ingest(args, port: int, token: str, report: Report, results: dict) -> None:
+def step_ingest(args, port: int, token: str, report: Report, results: dict, monitor: CpuMonitor) -> None:
     """g. Durable ingest with concurrent clients, per batch size."""
     results["ingest"] = []
     for size in args.ingest_batch_sizes:
@@ -229,6 +242,7 @@ def step_ingest(args, port: int, token: str, report: Report, results: dict) -> N
         t0 = time.perf_counter()
         bodies = build_batches(n_batches, size, args.users, args.items, tag=f"{int(time.time())}-{size}")
         build_s = time.perf_counter() - t0
+        mark = monitor.mark()
         res = asyncio.run(run_ingest(port, token, bodies, args.ingest_clients, args.ingest_seconds))
         del bodies
         res.update(batch_size=size, clients=args.ingest_clients, build_s=build_s)
@@ -241,6 +255,7 @@ def step_ingest(args, port: int, token: str, report: Report, results: dict) -> N
                    f"{res['elapsed_s']:.1f}s{', ran out of prepared batches' if res['exhausted'] else ''}")
         report.add(f"ingest-{size}", "batch latency p50 / p99 / max",
                    f"{lat['p50']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f}", "ms")
+        record_cpu(report, results, monitor, mark, f"ingest-{size}")
 
 
 def step_freshness(args, port: int, token: str, report: Report, results: dict) -> None:
@@ -257,6 +272,26 @@ def step_freshness(args, port: int, token: str, report: Report, results: dict) -
     report.add("freshness", "new user's next recs include covisitation", f"{res['view_next_recs_have_covisitation']:.1%}", "")
     post = res["single_event_post_ms"]
     report.add("freshness", "single-event POST (durable ack) p50 / p99", f"{post['p50']:.2f} / {post['p99']:.2f}", "ms")
+
+
+def record_cpu(report: Report, results: dict, monitor: CpuMonitor, mark, step: str) -> None:
+    """Who kept the CPUs busy during a step: on a shared 2-core box this explains outliers."""
+    used = monitor.since(mark)
+    results.setdefault("cpu_by_step", {})[step] = used
+    report.add(step, "CPU cores busy: server / bench clients / other", "{server_cores:.2f} / {ours_cores:.2f} / {other_cores:.2f}".format(**used), "cores")
+
+
+def settle(report: Report, results: dict, pid: int, timeout: float) -> None:
+    """Wait (bounded) until the server has no child processes, e.g. a forked snapshot writer,
+    so the load steps measure steady state; report how long that background work ran."""
+    started = time.perf_counter()
+    while children_of(pid) and time.perf_counter() - started < timeout:
+        time.sleep(0.5)
+    waited = time.perf_counter() - started
+    left = children_of(pid)
+    results.setdefault("startup", {})["background_after_ready_s"] = waited
+    report.add("startup", "background work after ready (child processes)", waited, "s",
+               f"still running: {left}" if left else "")
 
 
 def record_rss(report: Report, results: dict, pid: int, label: str) -> None:
@@ -289,6 +324,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ingest-clients", type=int, default=4)
     p.add_argument("--fresh-trials", type=int, default=200)
     p.add_argument("--no-restart", action="store_true", help="skip the warm-restart measurement")
+    p.add_argument("--settle-timeout", type=float, default=180.0,
+                   help="max seconds to wait after start-up for the server's child processes (background snapshot) to finish; 0 = do not wait")
     p.add_argument("--tmp-dir", default=None, help="where the temporary data set and data dir go")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--results-dir", default=str(BENCH_DIR / "results"))
@@ -305,29 +342,40 @@ def main(argv: list[str] | None = None) -> int:
     token = "tm-bench-" + secrets.token_urlsafe(18)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASTEMAKER_")}
     env.update(TASTEMAKER_NO_PROGRESS="1", TASTEMAKER_ADMIN_KEY=token)
-    report, results = Report(), {"started_utc": stamp, "args": vars(args), "hardware": hardware_info()}
+    report, results = Report(), {"started_utc": stamp, "args": vars(args), "hardware": hardware_info(),
+                                 "source": source_fingerprint()}
     tmp = Path(tempfile.mkdtemp(prefix="tastemaker-bench-", dir=args.tmp_dir))
     server: subprocess.Popen | None = None
     status = 1
     print(f"tastemaker core benchmark {stamp}: {results['hardware']['cpu_model']}, {results['hardware']['cpu_count']} cores, "
-          f"load {results['hardware']['loadavg'][0]:.2f}; temp dir {tmp}", flush=True)
+          f"load {results['hardware']['loadavg'][0]:.2f}; source {results['source']}; temp dir {tmp}", flush=True)
+    monitor = CpuMonitor().__enter__()
     try:
         datasets = step_generate(args, env, tmp, report)
         data = step_import(args, env, tmp, datasets, report, results)
         for path in datasets.values():
             shutil.rmtree(path, ignore_errors=True)
         port, log = free_port(), tmp / "server.log"
+        mark = monitor.mark()
         server, startup = start_server(data, port, env, log, args.startup_timeout)
+        monitor.server_pid = server.pid
         report.add("startup", "cold start to /readyz 200 (replays the log)", startup, "s")
         record_rss(report, results, server.pid, "after cold start")
         results["startup"] = {"cold_s": startup}
+        if args.settle_timeout > 0:
+            settle(report, results, server.pid, args.settle_timeout)
+        record_cpu(report, results, monitor, mark, "startup")
+        mark = monitor.mark()
         hello_rps = step_hello(args, env, report, results)
+        record_cpu(report, results, monitor, mark, "hello")
+        mark = monitor.mark()
         step_wrk_recs(args, port, token, server.pid, hello_rps, report, results)
+        record_cpu(report, results, monitor, mark, "recs-max")
         paths = tmp / "paths.txt"
         write_paths(paths, args.users)
-        step_fixed_rate(args, port, token, paths, report, results)
+        step_fixed_rate(args, port, token, paths, report, results, monitor)
         record_rss(report, results, server.pid, "after read load")
-        step_ingest(args, port, token, report, results)
+        step_ingest(args, port, token, report, results, monitor)
         record_rss(report, results, server.pid, "after ingest")
         step_freshness(args, port, token, report, results)
         shutdown = stop_process(server)
@@ -336,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         server = None
         if not args.no_restart:
             server, warm = start_server(data, port, env, log, args.startup_timeout)
+            monitor.server_pid = server.pid
             report.add("startup", "warm restart to /readyz 200 (snapshot)", warm, "s")
             record_rss(report, results, server.pid, "after warm restart")
             results["startup"]["warm_s"] = warm
@@ -347,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         results["error"] = f"{type(exc).__name__}: {exc}"
         print(f"benchmark failed: {results['error']}", file=sys.stderr, flush=True)
     finally:
+        monitor.__exit__(None, None, None)
         if server is not None:
             stop_process(server, grace_s=30)
         if not args.keep:

@@ -1,8 +1,10 @@
 """Item-to-item co-visitation counts, updated per event.
 
-Counts live in a CSR matrix (compact, fast row slices) plus a small dict of recent
-increments; the dict is folded into the matrix when it grows, so an update costs a few
-dict operations and a query a few row slices.
+Counts live in two CSR matrices plus a dict of the latest increments, a small LSM tree:
+the dict (cheap writes) is folded into the small ``recent`` matrix every
+``compact_every`` entries, and ``recent`` into the large ``base`` only when it reaches a
+quarter of its size. Each fold costs time proportional to what it merges into, so ingest
+never stalls on copying the whole matrix every few thousand events.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import scipy.sparse as sp
 
 from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
+
+
+_CACHE_K = 200
+_CACHE_ITEMS = 50_000
 
 
 class CoVisitationIndex:
@@ -26,17 +32,30 @@ class CoVisitationIndex:
 
     def __init__(self, compact_every: int = 500_000):
         self.base = sp.csr_matrix((0, 0), dtype=np.float64)
+        self.recent = sp.csr_matrix((0, 0), dtype=np.float64)
         self.delta: dict[int, dict[int, float]] = {}
         self.delta_size = 0
         self.compact_every = compact_every
         self._row_sums = np.zeros(0, dtype=np.float64)
         self._pending_sums: dict[int, float] = {}  # folded into _row_sums on read: cheap writes
+        # Strongest neighbours per item, computed on first query; an add to a row drops its entry.
+        self._strongest: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # Every row of ``base`` cut to its strongest entries, valid for rows not touched since.
+        self.pruned: sp.csr_matrix | None = None
+        self._touched: set[int] = set()
 
     def add(self, item: int, others: list[int], weight: float) -> None:
         """Record that ``item`` was seen with each of ``others`` (weight added both ways)."""
         if weight <= 0 or not others:
             return
-        delta, sums = self.delta, self._pending_sums
+        delta, sums, strongest = self.delta, self._pending_sums, self._strongest
+        if strongest:
+            strongest.pop(item, None)
+            for other in others:
+                strongest.pop(other, None)
+        if self.pruned is not None:
+            self._touched.add(item)
+            self._touched.update(others)
         row = delta.get(item)
         if row is None:
             row = delta[item] = {}
@@ -55,6 +74,7 @@ class CoVisitationIndex:
     def add_matrix(self, counts: sp.spmatrix) -> None:
         """Add a whole (symmetric) count matrix at once: bulk loads and replays."""
         counts = sp.csr_matrix(counts, dtype=np.float64)
+        self.compact(full=True)
         size = max(counts.shape[0], self.base.shape[0])
         self.base = _resized(self.base, size) + _resized(counts, size)
         sums = np.asarray(counts.sum(axis=1)).ravel()
@@ -72,35 +92,97 @@ class CoVisitationIndex:
             self._pending_sums.clear()
         return self._row_sums
 
-    def compact(self) -> None:
-        """Fold the recent increments into the CSR matrix."""
-        if not self.delta:
-            return
-        rows, cols, vals = [], [], []
-        for i, row in self.delta.items():
-            rows.extend([i] * len(row))
-            cols.extend(row.keys())
-            vals.extend(row.values())
-        size = max(len(self.row_sums), self.base.shape[0], max(self.delta) + 1)
-        update = sp.csr_matrix((np.asarray(vals, np.float64), (rows, cols)), shape=(size, size))
-        self.base = _resized(self.base, size) + update
-        self.delta.clear()
-        self.delta_size = 0
+    def compact(self, full: bool = False) -> None:
+        """Fold the dict into ``recent``, and ``recent`` into ``base`` when large (or ``full``)."""
+        if self.delta:
+            rows, cols, vals = [], [], []
+            for i, row in self.delta.items():
+                rows.extend([i] * len(row))
+                cols.extend(row.keys())
+                vals.extend(row.values())
+            size = max(len(self.row_sums), self.base.shape[0], self.recent.shape[0], max(self.delta) + 1)
+            update = sp.csr_matrix((np.asarray(vals, np.float64), (rows, cols)), shape=(size, size))
+            self.recent = _resized(self.recent, size) + update
+            self.delta.clear()
+            self.delta_size = 0
+        if self.recent.nnz and (full or self.recent.nnz * 4 >= self.base.nnz):
+            size = max(self.base.shape[0], self.recent.shape[0])
+            self.base = _resized(self.base, size) + _resized(self.recent, size)
+            self.recent = sp.csr_matrix((0, 0), dtype=np.float64)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_strongest"] = {}  # a cache: rebuilt on demand
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_strongest", {})
+        self.__dict__.setdefault("pruned", None)
+        self.__dict__.setdefault("_touched", set())
+        self.__dict__.setdefault("recent", sp.csr_matrix((0, 0), dtype=np.float64))
 
     def row(self, item: int) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbours of one item and their raw weights."""
-        if item < self.base.shape[0]:
-            start, end = self.base.indptr[item], self.base.indptr[item + 1]
-            idx, val = self.base.indices[start:end], self.base.data[start:end].astype(np.float64)
-        else:
-            idx, val = np.zeros(0, np.int32), np.zeros(0)
+        """Neighbours of one item and their raw weights (an id may repeat across levels)."""
+        idx_parts, val_parts = [], []
+        for level in (self.base, self.recent):
+            if item < level.shape[0]:
+                start, end = level.indptr[item], level.indptr[item + 1]
+                if end > start:
+                    idx_parts.append(level.indices[start:end])
+                    val_parts.append(level.data[start:end])
         extra = self.delta.get(item)
         if extra:
-            idx = np.concatenate([idx, np.fromiter(extra.keys(), np.int32, len(extra))])
-            val = np.concatenate([val, np.fromiter(extra.values(), np.float64, len(extra))])
-        return idx, val
+            idx_parts.append(np.fromiter(extra.keys(), np.int32, len(extra)))
+            val_parts.append(np.fromiter(extra.values(), np.float64, len(extra)))
+        if not idx_parts:
+            return np.zeros(0, np.int32), np.zeros(0)
+        if len(idx_parts) == 1:
+            return idx_parts[0], val_parts[0]
+        return sum_by_id(np.concatenate(idx_parts), np.concatenate(val_parts))
 
-    def neighbors(self, items: np.ndarray, weights: np.ndarray, n: int, per_item: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    def strongest(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` heaviest entries of a row (cached: hot items are everyone's seeds)."""
+        pruned = self.pruned
+        if pruned is not None and item < pruned.shape[0] and item not in self._touched:
+            start, end = pruned.indptr[item], pruned.indptr[item + 1]
+            return pruned.indices[start:end], pruned.data[start:end]
+        cached = self._strongest.get(item)
+        if cached is not None and len(cached[0]) >= min(k, _CACHE_K):
+            return cached[0][:k], cached[1][:k]
+        idx, val = self.row(item)
+        keep_k = max(k, _CACHE_K)
+        if len(idx) > keep_k:
+            keep = np.argpartition(-val, keep_k - 1)[:keep_k]
+            idx, val = idx[keep], val[keep]
+        order = np.argsort(-val, kind="stable")
+        idx, val = idx[order], val[order]
+        if len(self._strongest) >= _CACHE_ITEMS:
+            self._strongest.clear()
+        self._strongest[item] = (idx, val)
+        return idx[:k], val[:k]
+
+    def prune(self, k: int = _CACHE_K) -> None:
+        """Precompute every row's ``k`` strongest entries (after a replay or bulk load).
+
+        Reads then slice a short row instead of partitioning a long one; rows changed later
+        fall back to :meth:`strongest`'s per-item cache.
+        """
+        self.compact(full=True)
+        base = self.base
+        lengths = np.diff(base.indptr)
+        keep = np.ones(base.nnz, dtype=bool)
+        for row in np.flatnonzero(lengths > k).tolist():
+            start, end = base.indptr[row], base.indptr[row + 1]
+            weakest = np.argpartition(-base.data[start:end], k - 1)[k:]
+            keep[start + weakest] = False
+        counts = np.bincount(np.repeat(np.arange(base.shape[0]), lengths)[keep], minlength=base.shape[0])
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        self.pruned = sp.csr_matrix((base.data[keep], base.indices[keep], indptr), shape=base.shape)
+        self._touched = set()
+        self._strongest.clear()
+
+    def neighbors(self, items: np.ndarray, weights: np.ndarray, n: int, per_item: int = 100) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` items co-visited with ``items`` (each weighted), cosine-normalised.
 
         Dividing by the square roots of both items' totals keeps blockbusters from being
@@ -110,10 +192,7 @@ class CoVisitationIndex:
         parts_idx, parts_val = [], []
         row_sums = self.row_sums
         for item, weight in zip(items.tolist(), weights.tolist()):
-            idx, val = self.row(item)
-            if len(idx) > per_item:
-                keep = np.argpartition(-val, per_item - 1)[:per_item]
-                idx, val = idx[keep], val[keep]
+            idx, val = self.strongest(item, per_item)
             if len(idx):
                 parts_idx.append(idx)
                 parts_val.append(val * (weight / np.sqrt(max(row_sums[item], 1e-9))))
@@ -130,7 +209,7 @@ class CoVisitationIndex:
         return idx[order].astype(np.int64), val[order]
 
     def nnz(self) -> int:
-        return int(self.base.nnz) + self.delta_size
+        return int(self.base.nnz) + int(self.recent.nnz) + self.delta_size
 
 
 def _resized(matrix: sp.csr_matrix, size: int) -> sp.csr_matrix:

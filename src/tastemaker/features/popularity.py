@@ -40,6 +40,8 @@ class DecayedCounter:
         scaled = weight * 2.0**exponent
         self._pending.append((index, scaled))
         self.total += scaled
+        if len(self._pending) >= 65_536:  # bound memory when nobody reads for a while
+            self.raw  # noqa: B018 (folds the pending adds)
 
     @property
     def raw(self) -> np.ndarray:

@@ -7,6 +7,7 @@ events after it) and how several workers sharing one data dir agree.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import tempfile
@@ -27,7 +28,7 @@ SEGMENT_KEYS = ("channel", "device", "locale", "geo")
 MAX_SEGMENTS = 256
 COVISIT_RECENT = 10  # pair an item with this many of the user's latest items
 COVISIT_WINDOW_S = 86_400.0
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 
 
 @dataclass
@@ -156,7 +157,7 @@ class OnlineState:
     # -- persistence --------------------------------------------------------------------
     def save(self, path: Path) -> None:
         """Write a snapshot atomically (temp file, fsync, rename)."""
-        self.covisitation.compact()
+        self.covisitation.compact(full=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
         with os.fdopen(fd, "wb") as fh:
@@ -172,5 +173,9 @@ class OnlineState:
             with open(path, "rb") as fh:
                 fmt, state = pickle.load(fh)
         except FileNotFoundError:
+            return None
+        except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError) as exc:
+            # An unreadable snapshot costs a replay of the log, never the data.
+            logging.getLogger(__name__).warning("ignoring snapshot %s: %s", path, exc)
             return None
         return state if fmt == SNAPSHOT_FORMAT else None

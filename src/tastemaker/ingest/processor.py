@@ -46,7 +46,7 @@ class StreamProcessor:
         started = time.perf_counter()
         replayed = processor.catch_up(progress=progress, force=True)
         if replayed:
-            state.covisitation.compact()  # serve from the compact matrix, not a large dict
+            state.covisitation.prune()  # serve from one compact, pre-cut matrix, not a large dict
             log.info("replayed %d events in %.1fs", replayed, time.perf_counter() - started)
         return processor
 
@@ -113,7 +113,6 @@ class StreamProcessor:
             self._wait_for_child()
             self.state.save(self.snapshot_path)
         elif self._child is None:
-            self.state.covisitation.compact()
             pid = os.fork()
             if pid == 0:  # child: write and leave without running the parent's cleanup
                 code = 0
