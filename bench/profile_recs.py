@@ -16,6 +16,7 @@ import argparse
 import cProfile
 import gc
 import json
+import os
 import pstats
 import random
 import sys
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "gc_collections": {g: sum(1 for x, _ in timer.pauses if x == g) for g in (0, 1, 2)},
         "gc_gen2_pause_ms": percentiles(gen2, (50, 99)),
         "gc_objects_tracked": len(gc.get_objects()),
-        "memory": rss_mib(__import__("os").getpid()),
+        "memory": rss_mib(os.getpid()),
     }
     print(json.dumps(result, indent=2))
     if profiler:

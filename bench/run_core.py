@@ -124,10 +124,13 @@ def step_import(args, env, tmp: Path, datasets: dict[str, Path], report: Report,
     return served
 
 
-def start_server(data: Path, port: int, env: dict[str, str], log: Path, timeout: float) -> tuple[subprocess.Popen, float]:
+def start_server(data: Path, port: int, env: dict[str, str], log: Path, timeout: float,
+                 monitor: CpuMonitor) -> tuple[subprocess.Popen, float]:
     """c. ``tastemaker serve`` as a user starts it; seconds until /readyz answers 200."""
-    proc = subprocess.Popen([*tastemaker_cmd(), "serve", "--data-dir", str(data), "--port", str(port), "--host", LOCALHOST],
-                            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    with log.open("ab") as out:
+        proc = subprocess.Popen([*tastemaker_cmd(), "serve", "--data-dir", str(data), "--port", str(port), "--host", LOCALHOST],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    monitor.server_pid = proc.pid  # its CPU (replay included) counts as the server's from now on
     try:
         return proc, wait_ready(proc, f"http://{LOCALHOST}:{port}/readyz", timeout)
     except Exception:
@@ -336,6 +339,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def run_steps(args, env: dict[str, str], token: str, tmp: Path, report: Report, results: dict,
+              monitor: CpuMonitor, running: list[subprocess.Popen]) -> None:
+    """Steps a-i in order; servers still running if a step fails are left in ``running``."""
+    datasets = step_generate(args, env, tmp, report)
+    data = step_import(args, env, tmp, datasets, report, results)
+    for path in datasets.values():
+        shutil.rmtree(path, ignore_errors=True)
+    port, log = free_port(), tmp / "server.log"
+    mark = monitor.mark()
+    server, startup = start_server(data, port, env, log, args.startup_timeout, monitor)
+    running.append(server)
+    report.add("startup", "cold start to /readyz 200 (replays the log)", startup, "s")
+    record_rss(report, results, server.pid, "after cold start")
+    results["startup"] = {"cold_s": startup}
+    if args.settle_timeout > 0:
+        settle(report, results, server.pid, args.settle_timeout)
+    record_cpu(report, results, monitor, mark, "startup")
+    mark = monitor.mark()
+    hello_rps = step_hello(args, env, report, results)
+    record_cpu(report, results, monitor, mark, "hello")
+    mark = monitor.mark()
+    step_wrk_recs(args, port, token, server.pid, hello_rps, report, results)
+    record_cpu(report, results, monitor, mark, "recs-max")
+    paths = tmp / "paths.txt"
+    write_paths(paths, args.users)
+    step_fixed_rate(args, port, token, paths, report, results, monitor)
+    record_rss(report, results, server.pid, "after read load")
+    step_ingest(args, port, token, report, results, monitor)
+    record_rss(report, results, server.pid, "after ingest")
+    step_freshness(args, port, token, report, results)
+    shutdown = stop_process(server)
+    running.remove(server)
+    report.add("shutdown", "graceful stop (SIGINT, final snapshot)", shutdown, "s", f"exit code {server.returncode}")
+    results["startup"]["shutdown_s"] = shutdown
+    if not args.no_restart:
+        server, warm = start_server(data, port, env, log, args.startup_timeout, monitor)
+        running.append(server)
+        report.add("startup", "warm restart to /readyz 200 (snapshot)", warm, "s")
+        record_rss(report, results, server.pid, "after warm restart")
+        results["startup"]["warm_s"] = warm
+        stop_process(server)
+        running.remove(server)
+    results["server_log_tail"] = tail(log, 30)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -345,69 +393,29 @@ def main(argv: list[str] | None = None) -> int:
     report, results = Report(), {"started_utc": stamp, "args": vars(args), "hardware": hardware_info(),
                                  "source": source_fingerprint()}
     tmp = Path(tempfile.mkdtemp(prefix="tastemaker-bench-", dir=args.tmp_dir))
-    server: subprocess.Popen | None = None
+    running: list[subprocess.Popen] = []
     status = 1
     print(f"tastemaker core benchmark {stamp}: {results['hardware']['cpu_model']}, {results['hardware']['cpu_count']} cores, "
           f"load {results['hardware']['loadavg'][0]:.2f}; source {results['source']}; temp dir {tmp}", flush=True)
-    monitor = CpuMonitor().__enter__()
-    try:
-        datasets = step_generate(args, env, tmp, report)
-        data = step_import(args, env, tmp, datasets, report, results)
-        for path in datasets.values():
-            shutil.rmtree(path, ignore_errors=True)
-        port, log = free_port(), tmp / "server.log"
-        mark = monitor.mark()
-        server, startup = start_server(data, port, env, log, args.startup_timeout)
-        monitor.server_pid = server.pid
-        report.add("startup", "cold start to /readyz 200 (replays the log)", startup, "s")
-        record_rss(report, results, server.pid, "after cold start")
-        results["startup"] = {"cold_s": startup}
-        if args.settle_timeout > 0:
-            settle(report, results, server.pid, args.settle_timeout)
-        record_cpu(report, results, monitor, mark, "startup")
-        mark = monitor.mark()
-        hello_rps = step_hello(args, env, report, results)
-        record_cpu(report, results, monitor, mark, "hello")
-        mark = monitor.mark()
-        step_wrk_recs(args, port, token, server.pid, hello_rps, report, results)
-        record_cpu(report, results, monitor, mark, "recs-max")
-        paths = tmp / "paths.txt"
-        write_paths(paths, args.users)
-        step_fixed_rate(args, port, token, paths, report, results, monitor)
-        record_rss(report, results, server.pid, "after read load")
-        step_ingest(args, port, token, report, results, monitor)
-        record_rss(report, results, server.pid, "after ingest")
-        step_freshness(args, port, token, report, results)
-        shutdown = stop_process(server)
-        report.add("shutdown", "graceful stop (SIGINT, final snapshot)", shutdown, "s", f"exit code {server.returncode}")
-        results["startup"]["shutdown_s"] = shutdown
-        server = None
-        if not args.no_restart:
-            server, warm = start_server(data, port, env, log, args.startup_timeout)
-            monitor.server_pid = server.pid
-            report.add("startup", "warm restart to /readyz 200 (snapshot)", warm, "s")
-            record_rss(report, results, server.pid, "after warm restart")
-            results["startup"]["warm_s"] = warm
-            stop_process(server)
-            server = None
-        results["server_log_tail"] = tail(log, 30)
-        status = 0
-    except Exception as exc:  # keep the partial figures: they are the evidence
-        results["error"] = f"{type(exc).__name__}: {exc}"
-        print(f"benchmark failed: {results['error']}", file=sys.stderr, flush=True)
-    finally:
-        monitor.__exit__(None, None, None)
-        if server is not None:
-            stop_process(server, grace_s=30)
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        results["finished_utc"] = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        results["loadavg_end"] = list(os.getloadavg())
-        results["table"] = report.rows
-        out = Path(args.results_dir) / f"core-{stamp}.json"
-        dump_json(results, out)
-        print("\n" + report.table())
-        print(f"\nresults: {out}")
+    with CpuMonitor() as monitor:
+        try:
+            run_steps(args, env, token, tmp, report, results, monitor, running)
+            status = 0
+        except Exception as exc:  # keep the partial figures: they are the evidence
+            results["error"] = f"{type(exc).__name__}: {exc}"
+            print(f"benchmark failed: {results['error']}", file=sys.stderr, flush=True)
+        finally:
+            for proc in running:
+                stop_process(proc, grace_s=30)
+            if not args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+    results["finished_utc"] = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    results["loadavg_end"] = list(os.getloadavg())
+    results["table"] = report.rows
+    out = Path(args.results_dir) / f"core-{stamp}.json"
+    dump_json(results, out)
+    print("\n" + report.table())
+    print(f"\nresults: {out}")
     return status
 
 

@@ -9,7 +9,7 @@ TIMEOUT = 1800.0
 
 def step(user: UserState, ts: float, session_id: str | None = None) -> bool:
     """What OnlineState.apply does per event, for the session part."""
-    started = user.touch_session(session_id, ts, TIMEOUT, f"auto@{int(ts)}")
+    started = user.touch_session(session_id, ts, TIMEOUT, "auto")
     user.event_count += 1
     user.last_ts = max(user.last_ts, ts)
     return started

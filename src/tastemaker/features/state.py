@@ -96,7 +96,7 @@ class OnlineState:
         user = self.users.get(user_id)
         if user is None:
             user = self.users[user_id] = UserState(first_ts=ts)
-        user.touch_session(session_id, ts, self.config.session_timeout_s, f"{user_id}@{int(ts)}")
+        user.touch_session(session_id, ts, self.config.session_timeout_s, user_id)
         user.event_count += 1
         user.last_ts = max(user.last_ts, ts)
         user.type_counts[event_type] = user.type_counts.get(event_type, 0) + 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 RECENT_LIMIT = 50
+_BY_TS = attrgetter("ts")
 
 
 @dataclass(slots=True)
@@ -37,7 +40,7 @@ class UserState:
     type_counts: dict[str, int] = field(default_factory=dict)
     queries: list[str] = field(default_factory=list)
 
-    def touch_session(self, session_id: str | None, ts: float, timeout: float, auto_id: str) -> bool:
+    def touch_session(self, session_id: str | None, ts: float, timeout: float, user_id: str) -> bool:
         """Move the session forward; returns True when this event starts a new session.
 
         A session ends after ``timeout`` seconds of inactivity or when the client sends a
@@ -46,16 +49,18 @@ class UserState:
         expired = self.event_count == 0 or ts - self.last_ts > timeout
         switched = session_id is not None and session_id != self.session_id
         if expired or switched:
-            self.session_id = session_id or auto_id
+            self.session_id = session_id or f"{user_id}@{int(ts)}"  # sessionless clients get one per visit
             self.session_start = ts
             self.session_items = []
             return True
         return False
 
     def remember(self, item: int, ts: float, event_type: str) -> None:
-        self.recent.append(RecentEvent(item, ts, event_type))
-        if len(self.recent) > 1 and ts < self.recent[-2].ts:  # historical import, out of order
-            self.recent.sort(key=lambda r: r.ts)
+        entry = RecentEvent(item, ts, event_type)
+        if not self.recent or ts >= self.recent[-1].ts:
+            self.recent.append(entry)
+        else:  # a late (historical) event: keep the list in time order
+            bisect.insort(self.recent, entry, key=_BY_TS)
         if len(self.recent) > RECENT_LIMIT:
             del self.recent[: len(self.recent) - RECENT_LIMIT]
         if item not in self.session_items:

@@ -44,10 +44,13 @@ class StreamProcessor:
             state = OnlineState(config or StateConfig())
         processor = cls(stores, state, snapshot_path, snapshot_every)
         started = time.perf_counter()
-        replayed = processor.catch_up(progress=progress, force=True)
-        if replayed:
+        replayed = processor.catch_up(progress=progress, force=True, snapshot=False)
+        if replayed or state.covisitation.pruned is None:
             state.covisitation.prune()  # serve from one compact, pre-cut matrix, not a large dict
+        if replayed:
             log.info("replayed %d events in %.1fs", replayed, time.perf_counter() - started)
+            # Written before serving, not in a background child that would compete with requests.
+            processor.maybe_snapshot(force=replayed >= snapshot_every)
         return processor
 
     def sync_catalog(self) -> int:
@@ -62,8 +65,11 @@ class StreamProcessor:
             self.state.version += 1
         return len(changes)
 
-    def catch_up(self, progress: Callable[[int, int], None] | None = None, force: bool = False) -> int:
+    def catch_up(self, progress: Callable[[int, int], None] | None = None, force: bool = False,
+                 snapshot: bool = True) -> int:
         """Apply catalog changes and events written since the state was last brought up to date."""
+        if self._child is not None:
+            self.reap()
         if not self.stores.events.changed() and not force:
             return 0
         self.sync_catalog()
@@ -79,7 +85,8 @@ class StreamProcessor:
             if progress is not None:
                 total = total or self.stores.events.last_seq()
                 progress(self.state.applied_seq, total)
-        self.maybe_snapshot()
+        if snapshot:
+            self.maybe_snapshot()
         return applied
 
     def apply_appended(self, accepted: list[tuple[int, Event]]) -> None:
@@ -103,14 +110,16 @@ class StreamProcessor:
         """
         if self.snapshot_path is None:
             return False
-        self._reap()
+        if force:
+            self._wait_for_child()  # its file may be the one that makes this call unnecessary
+        else:
+            self.reap()
         due = self.state.applied_seq - self._last_snapshot_seq >= self.snapshot_every
         if not (force or due):
             return False
         if self.state.applied_seq == self._last_snapshot_seq and self.snapshot_path.exists():
             return False
         if force or not hasattr(os, "fork"):
-            self._wait_for_child()
             self.state.save(self.snapshot_path)
         elif self._child is None:
             pid = os.fork()
@@ -127,7 +136,8 @@ class StreamProcessor:
         self._last_snapshot_seq = self.state.applied_seq
         return True
 
-    def _reap(self) -> None:
+    def reap(self) -> None:
+        """Collect a finished background snapshot writer (cheap; called before reads)."""
         if self._child is not None:
             pid, status = os.waitpid(self._child, os.WNOHANG)
             if pid:

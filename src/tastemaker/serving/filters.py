@@ -20,11 +20,12 @@ class _Scratch:
     buffer = np.zeros(0, dtype=bool)
 
 
-def _member_mask(items: np.ndarray, members: set[int] | frozenset[int]) -> np.ndarray:
-    """``items[i] in members`` for each i."""
-    if not members or not len(items):
+def _member_mask(items: np.ndarray, *member_sets: set[int] | frozenset[int]) -> np.ndarray:
+    """``items[i] in any of member_sets`` for each i (no set union is built)."""
+    count = sum(len(m) for m in member_sets)
+    if not count or not len(items):
         return np.zeros(len(items), dtype=bool)
-    marks = np.fromiter(members, np.int64, len(members))
+    marks = np.fromiter((i for m in member_sets for i in m), np.int64, count)
     size = max(int(items.max()), int(marks.max())) + 1
     if len(_Scratch.buffer) < size:
         _Scratch.buffer = np.zeros(max(size, 2 * len(_Scratch.buffer)), dtype=bool)
@@ -48,7 +49,7 @@ def allowed(ctx: PipelineContext, placement: Placement, items: np.ndarray, requi
         mask[inside] |= ~catalog.known[items[inside]]
     if user is not None:
         if not (request.include_purchased or placement.include_purchased):
-            mask &= ~_member_mask(items, user.excluded())
+            mask &= ~_member_mask(items, user.purchased, user.rated, user.disliked)
         if placement.exclude_seen:
             mask &= ~_member_mask(items, user.seen)
     drop = set(request.exclude)

@@ -28,7 +28,7 @@ class Placement:
 
 _PERSONAL = {
     "covisitation": SourceSpec(1.0),
-    "category_affinity": SourceSpec(0.35, 100),
+    "category_affinity": SourceSpec(0.35, 60),
     "user_model": SourceSpec(0.3, 100),
     "trending": SourceSpec(0.15, 100),
     "context_popular": SourceSpec(0.2, 100),

@@ -5,6 +5,7 @@ A source also says which of the user's items led to its candidates, for explanat
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,7 +19,7 @@ from tastemaker.models.base import CandidateModel
 from tastemaker.serving.request import RecommendationRequest
 
 RECENCY_DECAY = 0.8  # weight of the k-th most recent item: 0.8**k
-SEED_ITEMS = 10
+SEED_ITEMS = 8
 
 
 @dataclass
@@ -62,7 +63,7 @@ def covisitation(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, 
     seeds, weights = _recent_seeds(ctx.user)
     if not len(seeds):
         return _EMPTY
-    items, scores = ctx.state.covisitation.neighbors(seeds, weights, n)
+    items, scores = ctx.state.covisitation.neighbors(seeds, weights, n, per_item=60)
     return items, scores, seeds.tolist()
 
 
@@ -118,7 +119,7 @@ def category_affinity(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndar
     """Popular items of the user's favourite categories, weighted by the user's affinity."""
     if ctx.user is None or not ctx.user.affinity:
         return _EMPTY
-    top = sorted(ctx.user.affinity.items(), key=lambda kv: -kv[1])[:3]
+    top = heapq.nlargest(2, ctx.user.affinity.items(), key=lambda kv: kv[1])
     total = sum(w for _, w in top) or 1.0
     parts_i, parts_s = [], []
     for category, weight in top:
