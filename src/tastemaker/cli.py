@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -122,6 +123,57 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from tastemaker.storage.factory import open_stores
+    from tastemaker.training.job import train
+
+    settings = _settings(args)
+    stores = open_stores(settings)
+    try:
+        params = json.loads(args.params) if args.params else {}
+        result = train(stores, settings.models_dir, args.family, params, promote=args.promote,
+                       progress=lambda message: print(message, file=sys.stderr, flush=True))
+    except ValueError as exc:
+        print(f"train refused: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    v = result.version
+    print(f"v{v.version} {v.family} {'serving' if result.promoted else 'candidate'} "
+          f"ndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f} in {result.seconds:.1f}s")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tastemaker.training.offline import evaluate_command
+
+    return evaluate_command(args)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from tastemaker.storage.factory import open_stores
+    from tastemaker.training.registry import ModelRegistry
+
+    settings = _settings(args)
+    stores = open_stores(settings)
+    registry = ModelRegistry(stores.models, settings.models_dir)
+    try:
+        if args.action == "list":
+            for v in registry.list():
+                print(f"v{v.version}\t{v.family}\t{v.status}\tndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f}"
+                      f"\tevents {v.data_from_seq}..{v.data_to_seq}")
+        elif args.action == "promote":
+            print(f"serving v{registry.promote(args.version).version}")
+        else:
+            print(f"serving v{registry.rollback().version}")
+    except (KeyError, LookupError) as exc:
+        print(f"models {args.action}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from tastemaker.demo import run_demo
 
@@ -165,6 +217,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="parquet")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="train a model on the event log, evaluate it, register it")
+    p.add_argument("--family", default="hybrid")
+    p.add_argument("--params", help="JSON object of hyperparameters")
+    p.add_argument("--promote", choices=["if_better", "always", "never"], default="if_better")
+    data_dir(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="offline evaluation of model families (table, JSON, HTML report)")
+    p.add_argument("--dataset", choices=["movielens", "data-dir"], default="movielens")
+    p.add_argument("--protocol", choices=["random", "temporal", "leave_last_out", "all"], default="all")
+    p.add_argument("--families", help="comma-separated family names (default: all)")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--out", default="reports")
+    data_dir(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("models", help="list, promote or roll back model versions")
+    models = p.add_subparsers(dest="action", required=True)
+    m = models.add_parser("list")
+    data_dir(m)
+    m = models.add_parser("promote")
+    m.add_argument("version", type=int)
+    data_dir(m)
+    m = models.add_parser("rollback")
+    data_dir(m)
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("keys", help="manage API keys")
     keys = p.add_subparsers(dest="action", required=True)

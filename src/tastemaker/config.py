@@ -18,6 +18,8 @@ class Settings:
     admin_key: str | None = field(default_factory=lambda: os.environ.get("TASTEMAKER_ADMIN_KEY"))
     # Durable means fsync on every commit; turn off only for throwaway test data.
     durable: bool = field(default_factory=lambda: os.environ.get("TASTEMAKER_DURABLE", "1") != "0")
+    # Retrain the default family this often (seconds); 0 turns periodic retraining off.
+    retrain_every_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_RETRAIN_EVERY_S", "0")))
     session_timeout_s: float = 1800.0
     snapshot_every_events: int = 200_000
     require_catalog: bool = True
@@ -25,6 +27,10 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "tastemaker.db"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def snapshot_path(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -14,10 +15,13 @@ from tastemaker.ingest.service import IngestService
 from tastemaker.models.popularity import PopularityModel
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
 from tastemaker.serving.placements import PlacementRegistry
+from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender
+from tastemaker.training.registry import ModelRegistry
 from tastemaker.storage.factory import Stores, open_stores
 
 log = logging.getLogger(__name__)
+MODEL_CHECK_S = 1.0  # how often a server asks the registry which version serves
 
 
 class Engine:
@@ -43,6 +47,10 @@ class Engine:
             self.processor.state, PopularityModel(self.toplists), self.toplists, PlacementRegistry(), settings.require_catalog
         )
         self.ingest = IngestService(self.processor, self.registry)
+        self.models = ModelRegistry(self.stores.models, settings.models_dir)
+        self._serving_version: int | None = None
+        self._next_model_check = 0.0
+        self.refresh_model(force=True)
 
     @property
     def state(self):
@@ -52,6 +60,32 @@ class Engine:
         """Bring online state up to date with writes by other processes (cheap when none)."""
         if self.processor.catch_up():
             self.toplists.clear()
+        if time.monotonic() >= self._next_model_check:
+            self.refresh_model()
+
+    def refresh_model(self, force: bool = False) -> bool:
+        """Swap in the registry's serving version if it changed (promotion, rollback, other worker).
+
+        The swap is one reference assignment between requests, so no request ever sees a
+        mix of two versions and none fails during it.
+        """
+        self._next_model_check = time.monotonic() + MODEL_CHECK_S
+        serving = self.models.serving()
+        version = serving.version if serving else None
+        if version == self._serving_version and not force:
+            return False
+        if serving is None:
+            self.recommender.model = PopularityModel(self.toplists)
+        else:
+            try:
+                artifact = self.models.load(serving.version)
+            except (OSError, KeyError) as exc:
+                log.error("cannot load model v%s, keeping the current one: %s", serving.version, exc)
+                return False
+            self.recommender.model = LearnedModel(artifact, serving.version, self.state.index)
+        self._serving_version = version
+        log.info("serving model %s", self.recommender.model.name + "-" + str(self.recommender.model.version))
+        return True
 
     def register_schema(self, schema: EventSchema) -> EventSchema:
         self.registry.register(schema)  # raises SchemaConflict before anything is stored

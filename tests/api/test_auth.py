@@ -39,6 +39,10 @@ PROTECTED: dict[tuple[str, str], tuple[str, Call, int]] = {
     ("GET", "/v1/keys"): ("admin", lambda s: ("/v1/keys", {}), 200),
     ("POST", "/v1/keys"): ("admin", lambda s: ("/v1/keys", {"json": {"name": "k", "scopes": ["read"]}}), 201),
     ("DELETE", "/v1/keys/{id}"): ("admin", lambda s: (f"/v1/keys/{s['victim']}", {}), 204),
+    ("GET", "/v1/models"): ("read", lambda s: ("/v1/models", {}), 200),
+    ("POST", "/v1/models/train"): ("admin", lambda s: ("/v1/models/train", {"json": {"family": "nope"}}), 422),
+    ("POST", "/v1/models/rollback"): ("admin", lambda s: ("/v1/models/rollback", {}), 409),
+    ("POST", "/v1/models/{version}/promote"): ("admin", lambda s: ("/v1/models/999/promote", {}), 404),
 }
 # a key that must NOT be enough for each scope
 LACKING = {"read": "ingest", "ingest": "read", "admin": "read+ingest"}

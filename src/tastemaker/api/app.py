@@ -6,6 +6,7 @@ hot path does its own validation with msgspec anyway.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import AsyncIterator
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import docs, events, health, keys_api, recommendations, schemas, users
+from tastemaker.api import docs, events, health, keys_api, models, recommendations, schemas, users
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.keys import KeyVerifier, ensure_env_admin_key
@@ -79,11 +80,20 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/keys", keys_api.list_keys, methods=["GET"]),
         Route("/v1/keys", keys_api.post_key, methods=["POST"]),
         Route("/v1/keys/{id}", keys_api.revoke_key, methods=["DELETE"]),
+        Route("/v1/models", models.list_models, methods=["GET"]),
+        Route("/v1/models/train", models.train_model, methods=["POST"]),
+        Route("/v1/models/rollback", models.rollback_model, methods=["POST"]),
+        Route("/v1/models/{version}/promote", models.promote_model, methods=["POST"]),
     ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        retrain = None
+        if engine.settings.retrain_every_s:
+            retrain = asyncio.create_task(models.retrain_periodically(engine, engine.settings.retrain_every_s))
         yield
+        if retrain is not None:
+            retrain.cancel()
         if close_engine:
             engine.close()
 

@@ -12,6 +12,7 @@ import msgspec
 
 from tastemaker import __version__
 from tastemaker.api.keys_api import KeyRequest
+from tastemaker.api.models import TrainRequest
 from tastemaker.schema.records import Event, Item, User
 from tastemaker.schema.registry import EventSchema
 from tastemaker.serving.request import MAX_N
@@ -74,7 +75,7 @@ def _document_paths(name: str, record: str, scope_write: str) -> dict[str, Any]:
 
 
 def build_openapi() -> dict[str, Any]:
-    _, components = msgspec.json.schema_components([Event, Item, User, EventSchema, KeyRequest], ref_template=REF)
+    _, components = msgspec.json.schema_components([Event, Item, User, EventSchema, KeyRequest, TrainRequest], ref_template=REF)
     rec_item = {"type": "object", "required": ["id", "score", "source"], "properties": {
         "id": {"type": "string"}, "score": {"type": "number"}, "source": {"type": "string"},
         "explanation": {"type": "object", "properties": {"source": {"type": "string"}, "reason": {"type": "string"}, "because_of": {"type": "array", "items": {"type": "string"}}}},
@@ -135,6 +136,16 @@ def build_openapi() -> dict[str, Any]:
                         requestBody={"required": True, "content": {"application/json": {"schema": _ref("KeyRequest")}}}),
         },
         "/v1/keys/{id}": {"delete": _op("Revoke an API key", "admin", {"204": {"description": "Revoked"}, "404": _problem("Unknown key")}, parameters=[ID_PARAM])},
+        "/v1/models": {"get": _op("Model versions and which one serves", "read", {"200": _json({"type": "object"})})},
+        "/v1/models/train": {"post": _op("Train a model on the event log, evaluate it against the serving version, register it", "admin", {
+            "201": _json({"type": "object"}), "409": _problem("Nothing to train on"), "422": _problem("Invalid request"),
+        }, requestBody={"required": False, "content": {"application/json": {"schema": _ref("TrainRequest")}}})},
+        "/v1/models/rollback": {"post": _op("Serve the previously serving version again", "admin", {
+            "200": _json({"type": "object"}), "409": _problem("No earlier version"),
+        })},
+        "/v1/models/{version}/promote": {"post": _op("Serve this version", "admin", {
+            "200": _json({"type": "object"}), "400": _problem("Invalid version"), "404": _problem("Unknown version"),
+        }, parameters=[{"name": "version", "in": "path", "required": True, "schema": {"type": "integer"}}])},
         "/healthz": {"get": _op("Liveness", None, {"200": _json({"type": "object"})})},
         "/readyz": {"get": _op("Readiness", None, {"200": _json({"type": "object"}), "503": _json({"type": "object"}, "Not ready")})},
         "/metrics": {"get": _op("Prometheus metrics", None, {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}})},

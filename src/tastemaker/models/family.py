@@ -62,3 +62,32 @@ class ModelFamily:
     def load(path: Path) -> "ModelFamily":
         with open(path, "rb") as fh:
             return pickle.load(fh)
+
+
+# --- shared helpers for the families (added with the model families; small and generic) ---
+
+def as_fit_rows(rows: sp.spmatrix, n_fit: int) -> sp.csr_matrix:
+    """``rows`` as a float32 csr with exactly ``n_fit`` columns.
+
+    Columns past ``n_fit`` (items added to the catalogue after fit) are dropped, a narrower
+    matrix is padded with empty columns: the families only know the items they were fitted on.
+    """
+    rows = sp.csr_matrix(rows, dtype=np.float32)
+    if rows.shape[1] > n_fit:
+        rows = rows[:, :n_fit]
+    elif rows.shape[1] < n_fit:
+        rows = sp.csr_matrix((rows.data, rows.indices, rows.indptr), shape=(rows.shape[0], n_fit))
+    rows.sum_duplicates()
+    return rows
+
+
+def to_width(scores: np.ndarray, width: int) -> np.ndarray:
+    """Dense float32 scores (batch, width): new items past the fitted width score 0."""
+    scores = np.asarray(scores, dtype=np.float32)
+    if scores.shape[1] == width:
+        return np.ascontiguousarray(scores)
+    if scores.shape[1] > width:
+        return np.ascontiguousarray(scores[:, :width])
+    out = np.zeros((scores.shape[0], width), np.float32)
+    out[:, :scores.shape[1]] = scores
+    return out

@@ -7,6 +7,7 @@ from typing import Callable
 
 from tastemaker.config import Settings
 from tastemaker.storage.protocols import EventLog, ItemCatalog, KeyStore, SchemaStore, UserStore
+from tastemaker.storage.sqlite.models import SQLiteModelStore as ModelStore
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Stores:
     users: UserStore
     keys: KeyStore
     schemas: SchemaStore
+    models: ModelStore
     close: Callable[[], None]
 
 
@@ -36,5 +38,6 @@ def open_stores(settings: Settings) -> Stores:
         users=SQLiteUserStore(db),
         keys=SQLiteKeyStore(db),
         schemas=SQLiteSchemaStore(db),
+        models=ModelStore(db),
         close=db.close,
     )

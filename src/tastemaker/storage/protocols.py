@@ -37,7 +37,13 @@ class EventLog(Protocol):
         """Durably append events not seen before (by ``id``); return them with their positions."""
 
     def append_columns(self, batches: Iterable[dict[str, list]]) -> tuple[int, int]:
-        """Bulk-append column batches (import) atomically; returns (inserted, duplicates)."""
+        """Bulk-append column batches (import) atomically; returns (inserted, duplicates).
+
+        Ids already logged (by either method) or repeated in the batches are duplicates.
+        The iterator may be advanced on another thread (in order, one step at a time, so
+        producing the next batch overlaps writing this one): it must not rely on
+        thread-local state such as the store's own connection.
+        """
 
     def read_rows_since(self, seq: int, limit: int = 100_000) -> list[tuple]:
         """Raw rows ``(seq, type, user_id, session_id, item_id, item_ids_json, value, ts, context_json, query)``."""

@@ -73,3 +73,40 @@ def test_close_then_reuse_opens_a_new_connection(db):
     with pytest.raises(Exception):
         first.execute("SELECT 1")
     assert db.conn().execute("SELECT 1").fetchone() == (1,)
+
+
+LEGACY_EVENTS = """CREATE TABLE events (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, user_id TEXT NOT NULL, session_id TEXT,
+    item_id TEXT, item_ids TEXT, value REAL, query TEXT, context TEXT, ts REAL NOT NULL, recommendation_id TEXT,
+    properties TEXT, schema_version INTEGER)"""
+
+
+def test_a_file_with_whole_event_rows_in_events_is_migrated(tmp_path):
+    import sqlite3
+
+    from tastemaker.schema.records import Event
+    from tastemaker.storage.sqlite.events import SQLiteEventLog
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(LEGACY_EVENTS)
+    old.executemany("INSERT INTO events (seq, id, type, user_id, item_id, ts) VALUES (?, ?, 'view', 'u', 'i', 1.0)",
+                    [(1, "a"), (2, "b")])
+    old.commit()
+    old.close()
+
+    for _ in range(2):  # the second open finds nothing to do
+        database = Database(path, durable=False)
+        log = SQLiteEventLog(database)
+        assert sorted(database.conn().execute("SELECT id, seq FROM events")) == [("a", 1), ("b", 2)]
+        assert [(s, e.id, e.item_id) for s, e in log.read_since(0)] == [(1, "a", "i"), (2, "b", "i")]
+        database.close()
+    database = Database(path, durable=False)
+    try:
+        log = SQLiteEventLog(database)
+        result = log.append([Event(id="b", type="view", user_id="u", timestamp=1.0), Event(id="c", type="view", user_id="u", timestamp=1.0)])
+        assert [(s, e.id) for s, e in result.accepted] == [(3, "c")] and result.duplicates == 1
+        assert log.append_columns([{"id": ["a", "d"], "type": ["view"] * 2, "user_id": ["u"] * 2, "ts": [1.0] * 2}]) == (1, 1)
+        assert log.count() == log.last_seq() == 4
+    finally:
+        database.close()

@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Iterator
 
 SCHEMA = """
+-- The event log (storage/sqlite/events.py). events holds one (id, seq) row per logged
+-- event: the dedupe index, and what `SELECT COUNT(*) FROM events` counts. Bodies live in
+-- event_rows (API appends, a row each) or event_segments (bulk imports, an Arrow blob
+-- per batch); the two cover disjoint ranges of seq.
 CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_rows (
     seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     type TEXT NOT NULL,
     user_id TEXT NOT NULL,
     session_id TEXT,
@@ -29,6 +37,13 @@ CREATE TABLE IF NOT EXISTS events (
     properties TEXT,
     schema_version INTEGER
 );
+CREATE TABLE IF NOT EXISTS event_segments (
+    first_seq INTEGER PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_segments_last ON event_segments(last_seq);
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY,
     body BLOB,
@@ -74,7 +89,24 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._migrate()  # before SCHEMA, which would create an empty event_rows
         self.conn().executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Convert a file whose ``events`` table holds whole events (before event_segments).
+
+        Its rows become ``event_rows`` and their ids the new ``events`` index; the old
+        UNIQUE index on ``id`` moves along (SQLite cannot drop it), harmless.
+        """
+        conn = self.conn()
+        legacy = "SELECT 1 FROM pragma_table_info('events') WHERE name = 'type'"
+        if conn.execute(legacy).fetchone() is None:
+            return
+        with self.transaction():
+            if conn.execute(legacy).fetchone() is not None:  # again: another process may have done it
+                conn.execute("ALTER TABLE events RENAME TO event_rows")
+                conn.execute("CREATE TABLE events (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID")
+                conn.execute("INSERT INTO events (id, seq) SELECT id, seq FROM event_rows")
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use)."""

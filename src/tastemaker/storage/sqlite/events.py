@@ -1,18 +1,44 @@
-"""The event log in SQLite: append-only, deduplicated by event id, ordered by ``seq``."""
+"""The event log in SQLite: append-only, deduplicated by event id, ordered by ``seq``.
+
+Three tables (see ``database.SCHEMA``):
+
+* ``events`` (id -> seq) is the idempotency index of every event, however it came in;
+* ``event_rows`` holds events appended through the API, one row each;
+* ``event_segments`` holds bulk imports as compressed Arrow blobs (``segments.py``).
+
+The log is a sequence of non-overlapping runs of seqs: a segment's range never contains
+``event_rows`` because an import holds the write transaction while it assigns seqs.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Iterable, Sequence
 
 import msgspec
+import pyarrow as pa
 
 from tastemaker.schema.records import Event
 from tastemaker.storage.protocols import AppendResult
+from tastemaker.storage.sqlite import segments
 from tastemaker.storage.sqlite.database import Database
 
-_COLUMNS = "id, type, user_id, session_id, item_id, item_ids, value, query, context, ts, recommendation_id, properties, schema_version"
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
-_INSERT_OR_IGNORE = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
+_EVENT_COLUMNS = ("id", "type", "user_id", "session_id", "item_id", "item_ids", "value", "query", "context", "ts",
+                  "recommendation_id", "properties", "schema_version")
+_EVENT_ROW = ("seq", *_EVENT_COLUMNS)  # what _event() takes
+_REPLAY_ROW = ("seq", "type", "user_id", "session_id", "item_id", "item_ids", "value", "ts", "context", "query")
+_INSERT = f"INSERT INTO event_rows ({', '.join(_EVENT_ROW)}) VALUES ({', '.join('?' * len(_EVENT_ROW))})"
+_LAST_SEQ = ("SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM event_rows), "
+             "(SELECT COALESCE(MAX(last_seq), 0) FROM event_segments))")
+_NEXT_SEGMENT = "SELECT first_seq, last_seq FROM event_segments WHERE last_seq > ? ORDER BY last_seq LIMIT 1"
+_NO_SEGMENT = (2**62, 2**62)  # "the next segment starts after every seq"
+
+# Claiming ids: json_each feeds SQLite the whole batch in one statement, without a Python
+# call per row, and ORDER BY inserts in key order (random ids would otherwise scatter
+# writes over the whole B-tree). json_each cuts text at NUL, so such batches bind rows.
+_CLAIM_JSON = "INSERT OR IGNORE INTO events (id, seq) SELECT value, key + ? FROM json_each(?) ORDER BY value"
+_CLAIM_ROWS = "INSERT OR IGNORE INTO events (id, seq) VALUES (?, ?)"
+_LOOKUP_CHUNK = 900  # host parameters per statement stay under SQLite's classic limit of 999
 
 _encode = msgspec.json.Encoder().encode
 _decode_list = msgspec.json.Decoder(list[str]).decode
@@ -41,70 +67,146 @@ def _event(row: tuple) -> tuple[int, Event]:
     )
 
 
+def _insert_ids(conn: sqlite3.Connection, ids: list[str], first: int) -> None:
+    encoded = _encode(ids)
+    if b"\\u0000" in encoded:
+        conn.executemany(_CLAIM_ROWS, sorted(zip(ids, range(first, first + len(ids)))))
+    else:  # text, not a blob: newer SQLite reads a blob argument as binary JSONB
+        conn.execute(_CLAIM_JSON, (first, encoded.decode()))
+
+
+def _claim_ids(conn: sqlite3.Connection, ids: list[str], first: int) -> list[int] | None:
+    """Record the new ids among ``ids`` in ``events`` with the seqs ``first``, ``first + 1``, ...
+
+    Returns the indices of the new ones, or None when all were new. Optimistic: resent
+    events are rare, so the ids go in first and are looked up only when some were ignored.
+    """
+    conn.execute("SAVEPOINT claim_ids")
+    before = conn.total_changes
+    _insert_ids(conn, ids, first)
+    claimed = conn.total_changes - before
+    if claimed == len(ids) or claimed == 0:  # all new, or all known (a re-import): nothing to undo
+        conn.execute("RELEASE claim_ids")
+        return None if claimed else []
+    # Some were known (or repeated): undo the provisional seqs, which now have holes.
+    conn.execute("ROLLBACK TO claim_ids")
+    conn.execute("RELEASE claim_ids")
+    seen: set[str] = set()
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start:start + _LOOKUP_CHUNK]
+        sql = f"SELECT id FROM events WHERE id IN ({', '.join('?' * len(chunk))})"
+        seen.update(r[0] for r in conn.execute(sql, chunk))
+    keep = []
+    for i, id_ in enumerate(ids):
+        if id_ not in seen:
+            seen.add(id_)  # a repeat inside the batch is a duplicate too; the first one wins
+            keep.append(i)
+    if keep:
+        _insert_ids(conn, [ids[i] for i in keep], first)
+    return keep
+
+
 class SQLiteEventLog:
     """:class:`~tastemaker.storage.protocols.EventLog` on SQLite."""
 
     def __init__(self, db: Database):
         self.db = db
         self._data_version = -1
+        # The last decoded segment: replay reads one in several chunks, decode it once.
+        self._cached: tuple[tuple[int, int], pa.Table] | None = None
 
     def append(self, events: Sequence[Event]) -> AppendResult:
-        """Insert-or-ignore, then ask which rows are new only when some were duplicates.
-
-        Resent batches are rare, so the common case costs one ``executemany`` and no lookup.
-        """
+        """Append the events whose ids are new, with contiguous seqs, in one durable transaction."""
+        if not events:
+            return AppendResult([], 0)
         with self.db.transaction() as conn:
-            first = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0] + 1
-            before = conn.total_changes
-            conn.executemany(_INSERT_OR_IGNORE, [_row(e) for e in events])
-            inserted = conn.total_changes - before
-            if inserted == len(events):
-                return AppendResult(list(zip(range(first, first + inserted), events)), 0)
-            new = dict(conn.execute("SELECT id, seq FROM events WHERE seq >= ?", (first,)).fetchall())
-        accepted = []
-        for e in events:
-            seq = new.pop(e.id, None)  # pop: a repeat inside the batch is a duplicate too
-            if seq is not None:
-                accepted.append((seq, e))
-        return AppendResult(accepted, len(events) - len(accepted))
+            first = conn.execute(_LAST_SEQ).fetchone()[0] + 1
+            keep = _claim_ids(conn, [e.id for e in events], first)
+            new = list(events) if keep is None else [events[i] for i in keep]
+            accepted = list(zip(range(first, first + len(new)), new))
+            conn.executemany(_INSERT, [(seq, *_row(e)) for seq, e in accepted])
+        return AppendResult(accepted, len(events) - len(new))
 
     def append_columns(self, batches: Iterable[dict[str, list]]) -> tuple[int, int]:
-        """Bulk insert column batches in ONE transaction; duplicates are skipped by the unique index.
+        """Bulk-append column batches as segments in ONE transaction; known ids are skipped.
 
-        Only the columns a batch has are bound (binding NULLs costs as much as values), and
-        an exception while producing a later batch rolls back the earlier ones.
+        Each batch becomes a segment of its new rows (absent columns read back as NULL).
+        An exception while producing a later batch rolls back the earlier ones.
         """
         conn = self.db.conn()
         inserted = total = 0
-        with self.db.transaction():
-            for batch in batches:
-                names = list(batch)
-                sql = f"INSERT OR IGNORE INTO events ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-                before = conn.total_changes
-                conn.executemany(sql, zip(*batch.values()))
-                inserted += conn.total_changes - before
-                total += len(batch[names[0]])
+        prepared = segments.prefetched(batches)
+        try:
+            with self.db.transaction():
+                next_seq = conn.execute(_LAST_SEQ).fetchone()[0] + 1
+                for ids, table in prepared:
+                    keep = _claim_ids(conn, ids, next_seq)
+                    if keep is not None:
+                        table = table.take(pa.array(keep, pa.int64()))
+                    segments.write(conn, table, next_seq)
+                    next_seq += table.num_rows
+                    inserted += table.num_rows
+                    total += len(ids)
+        except BaseException:
+            self._cached = None  # it may hold a segment that was just rolled back
+            raise
+        finally:
+            prepared.close()
         return inserted, total - inserted
 
     def read_since(self, seq: int, limit: int = 10_000) -> list[tuple[int, Event]]:
-        rows = self.db.conn().execute(
-            f"SELECT seq, {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
-        return [_event(r) for r in rows]
+        return [_event(r) for r in self._read(seq, limit, _EVENT_ROW)]
 
     def read_rows_since(self, seq: int, limit: int = 100_000) -> list[tuple]:
         """Raw rows ``(seq, type, user_id, session_id, item_id, item_ids_json, value, ts, context_json, query)``
         for fast replay into online state."""
-        return self.db.conn().execute(
-            "SELECT seq, type, user_id, session_id, item_id, item_ids, value, ts, context, query FROM events "
-            "WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
+        return self._read(seq, limit, _REPLAY_ROW)
+
+    def _read(self, seq: int, limit: int, names: tuple[str, ...]) -> list[tuple]:
+        """Up to ``limit`` rows after ``seq`` in log order, run by run (a segment, or API rows up to the next one)."""
+        conn = self.db.conn()
+        select = f"SELECT {', '.join(names)} FROM event_rows WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?"
+        out: list[tuple] = []
+        # One snapshot for all statements: a writer committing between them must not
+        # make us step over its seqs.
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            while len(out) < limit:
+                first, last = conn.execute(_NEXT_SEGMENT, (seq,)).fetchone() or _NO_SEGMENT
+                if first <= seq + 1:  # seq + 1 is inside this segment
+                    stop = min(last, seq + limit - len(out))
+                    out += segments.rows(self._segment(conn, first, last), names, seq + 1 - first, stop + 1 - first)
+                    seq = stop
+                    continue
+                want = limit - len(out)
+                got = conn.execute(select, (seq, first, want)).fetchall()
+                out += got
+                if len(got) == want or first == _NO_SEGMENT[0]:
+                    break  # full, or nothing left anywhere
+                seq = first - 1  # the API rows before that segment are all read
+        finally:
+            if own:
+                conn.execute("COMMIT")
+        return out
+
+    def _segment(self, conn: sqlite3.Connection, first: int, last: int) -> pa.Table:
+        cached = self._cached
+        if cached is not None and cached[0] == (first, last):
+            return cached[1]
+        body = conn.execute("SELECT body FROM event_segments WHERE first_seq = ?", (first,)).fetchone()[0]
+        table = segments.decode(body)
+        self._cached = ((first, last), table)
+        return table
 
     def last_seq(self) -> int:
-        return self.db.conn().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        return self.db.conn().execute(_LAST_SEQ).fetchone()[0]
 
     def count(self) -> int:
-        return self.db.conn().execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        return self.db.conn().execute(
+            "SELECT (SELECT COUNT(*) FROM event_rows) + (SELECT COALESCE(SUM(n), 0) FROM event_segments)"
+        ).fetchone()[0]
 
     def changed(self) -> bool:
         version = self.db.data_version()

@@ -1,0 +1,231 @@
+"""Hybrid: a weighted blend of member families, the weights learned on a validation split.
+
+Fit (``fit(interactions, items=None, timestamps=None)``):
+
+1. **Validation split carved from the training matrix**: for every user with at least two
+   interactions, a random ``holdout`` share (default 25%, at least one) of their stored
+   interactions is held out; members are fitted on the rest. Members whose regularisation
+   grows with the data (``data_scaled_params``, e.g. EASE's lambda) get it scaled by the
+   kept share so they are tuned alike on the smaller matrix.
+2. Each member scores the validation users' kept rows; scores are normalised per row
+   (``normalization``: ``"max"`` divides by the row's largest absolute score, ``"rank"``
+   maps scores to ``1 - rank / n_items``, ``"z"`` standardises).
+3. **Weights are learned** by coordinate ascent on a grid, maximising NDCG@``k`` of the
+   held-out items with the kept items removed: start from the best single member at
+   weight 1, then repeatedly try every grid weight for every other member, keeping any
+   improvement, until a round changes nothing (at most ``rounds``). Nothing is hand-set.
+4. Members with a non-zero weight are refitted on the full matrix.
+
+Serving: ``score(rows) = sum_m w_m * normalise(member_m.score(rows))`` (batch, n_items)
+float32; every member folds rows in, so the hybrid is real time too.
+
+Catalogue size: a member that cannot hold the catalogue (EASE-like, ``fits(n_items)`` is
+False) is replaced by ``ItemKNN(**knn_fallback)`` before anything is fitted. Members that
+need item metadata (``needs_items``) are skipped when ``items`` is not given; members that
+use event times (``uses_timestamps``) get ``timestamps``.
+
+Params:
+- ``members`` (dict name -> ModelFamily, default: ``registry_of_families.default_members()``).
+- ``normalization`` ("max" | "rank" | "z", default "max").
+- ``holdout`` (float, default 0.25), ``seed`` (int, default 0), ``k`` (int, default 10).
+- ``grid`` (tuple of weights), ``rounds`` (int, default 3).
+- ``max_validation_users`` (int, default 5,000): validation users sampled above this
+  (memory of step 3 is members * users * n_items * 4 bytes).
+- ``knn_fallback`` (dict, default ``{"k": 100, "shrink": 10.0}``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
+
+DEFAULT_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+
+def holdout_split(X: sp.csr_matrix, holdout: float, seed: int,
+                  timestamps: sp.csr_matrix | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Per-user stratified random split of the stored entries: (kept, held_out), same shape.
+
+    Users with at least two entries hold out ``max(1, round(holdout * n))`` (never all)."""
+    X = sp.csr_matrix(X)
+    rng = np.random.default_rng(seed)
+    counts = np.diff(X.indptr)
+    n_out = np.where(counts >= 2, np.clip(np.round(holdout * counts), 1, counts - 1), 0).astype(np.int64)
+    user = np.repeat(np.arange(X.shape[0]), counts)
+    order = np.lexsort((rng.random(X.nnz), user))  # random order within each user
+    rank = np.empty(X.nnz, np.int64)
+    rank[order] = np.arange(X.nnz) - np.repeat(X.indptr[:-1], counts)
+    out = rank < np.repeat(n_out, counts)
+    def pick(mask):
+        return sp.csr_matrix((X.data[mask], (user[mask], X.indices[mask])), shape=X.shape, dtype=X.dtype)
+    return pick(~out), pick(out)
+
+
+def ndcg_at_k(scores: np.ndarray, seen: sp.csr_matrix, relevant: sp.csr_matrix, k: int = 10) -> float:
+    """Mean binary NDCG@k over rows with relevant items; ``seen`` items are excluded."""
+    S = np.array(scores, dtype=np.float32, copy=True)
+    seen = sp.csr_matrix(seen)
+    r = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
+    S[r, seen.indices] = -np.inf
+    k = min(k, S.shape[1])
+    top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(S, top, 1), axis=1, kind="stable"), 1)
+    rel = sp.csr_matrix(relevant)
+    rel.data = (rel.data != 0).astype(np.float32)
+    rel.eliminate_zeros()
+    rel.sort_indices()
+    npos = np.diff(rel.indptr)
+    n = S.shape[1]
+    keys = np.repeat(np.arange(S.shape[0], dtype=np.int64), npos) * n + rel.indices  # sorted
+    q = np.arange(S.shape[0], dtype=np.int64)[:, None] * n + top
+    pos = np.searchsorted(keys, q)
+    hits = keys[np.minimum(pos, max(len(keys) - 1, 0))] == q if len(keys) else np.zeros(q.shape, bool)
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = (hits * disc).sum(axis=1)
+    idcg = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(npos, k)]
+    m = npos > 0
+    return float((dcg[m] / idcg[m]).mean()) if m.any() else 0.0
+
+
+def normalize_scores(S: np.ndarray, how: str) -> np.ndarray:
+    """Per-row normalisation used by the blend (float32, same shape)."""
+    S = np.asarray(S, dtype=np.float32)
+    if how == "max":
+        m = np.abs(S).max(axis=1, keepdims=True) if S.shape[1] else np.ones((S.shape[0], 1), np.float32)
+        return S / np.where(m > 0, m, 1.0)
+    if how == "z":
+        sd = S.std(axis=1, keepdims=True)
+        return (S - S.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    if how == "rank":
+        n = S.shape[1]
+        ranks = np.empty_like(S)
+        order = np.argsort(-S, axis=1, kind="stable")
+        np.put_along_axis(ranks, order, np.arange(n, dtype=np.float32)[None, :].repeat(S.shape[0], 0), 1)
+        return 1.0 - ranks / max(n, 1)
+    raise ValueError(f"unknown normalization {how!r}")
+
+
+def scaled_clone(member: ModelFamily, factor: float) -> ModelFamily:
+    """A fresh, unfitted copy of ``member`` whose data-scaled params are multiplied by ``factor``."""
+    params = dict(member.params)
+    for p in getattr(member, "data_scaled_params", ()):
+        params[p] = params[p] * factor
+    return type(member)(**params)
+
+
+def fit_member(member: ModelFamily, X: sp.csr_matrix, items: Any, timestamps: sp.csr_matrix | None) -> ModelFamily:
+    """Fit one member, passing items / timestamps to the families that take them."""
+    if getattr(member, "uses_timestamps", False):
+        return member.fit(X, items, timestamps=timestamps)
+    return member.fit(X, items)
+
+
+class Hybrid(ModelFamily):
+    """Validation-weighted blend of member families (the default pipeline's model)."""
+
+    name = "hybrid"
+    uses_timestamps: ClassVar[bool] = True
+
+    def __init__(self, members: dict[str, ModelFamily] | None = None, normalization: str = "max",
+                 holdout: float = 0.25, seed: int = 0, k: int = 10,
+                 grid: tuple[float, ...] = DEFAULT_GRID, rounds: int = 3,
+                 max_validation_users: int = 5_000, knn_fallback: dict | None = None):
+        if members is None:
+            from tastemaker.models.registry_of_families import default_members
+            members = default_members()
+        super().__init__(members=members, normalization=normalization, holdout=holdout, seed=seed,
+                         k=k, grid=tuple(grid), rounds=rounds,
+                         max_validation_users=max_validation_users, knn_fallback=knn_fallback)
+        self.members = dict(members)
+        self.normalization = normalization
+        self.holdout = float(holdout)
+        self.seed = int(seed)
+        self.k = int(k)
+        self.grid = tuple(float(g) for g in grid)
+        self.rounds = int(rounds)
+        self.max_validation_users = int(max_validation_users)
+        self.knn_fallback = dict(knn_fallback or {"k": 100, "shrink": 10.0})
+        self.weights: dict[str, float] = {}
+        self.fitted: dict[str, ModelFamily] = {}
+        self.validation: dict[str, float] = {}
+
+    # -- weight learning ----------------------------------------------------------------
+    def _usable_members(self, n_items: int, items: Any) -> dict[str, ModelFamily]:
+        from tastemaker.models.itemknn import ItemKNN
+
+        usable = {}
+        for name, m in self.members.items():
+            if getattr(m, "needs_items", False) and items is None:
+                continue
+            if hasattr(m, "fits") and not m.fits(n_items):
+                name, m = f"{name}->itemknn", ItemKNN(**self.knn_fallback)
+            usable[name] = m
+        if not usable:
+            raise ValueError("the hybrid has no usable member")
+        return usable
+
+    def learn_weights(self, val_scores: dict[str, np.ndarray], kept: sp.csr_matrix,
+                      held: sp.csr_matrix) -> tuple[dict[str, float], float]:
+        """Coordinate ascent over ``grid`` maximising NDCG@k; returns (weights, best NDCG)."""
+        names = list(val_scores)
+        single = {n: ndcg_at_k(val_scores[n], kept, held, self.k) for n in names}
+        self.validation = {f"member:{n}": v for n, v in single.items()}
+        w = {n: 0.0 for n in names}
+        anchor = max(names, key=lambda n: single[n])
+        w[anchor] = 1.0
+        best = single[anchor]
+        blend = val_scores[anchor].copy()
+        for _ in range(self.rounds):
+            changed = False
+            for n in names:
+                if n == anchor:
+                    continue
+                for g in self.grid:
+                    if g == w[n]:
+                        continue
+                    cand = blend + (g - w[n]) * val_scores[n]
+                    v = ndcg_at_k(cand, kept, held, self.k)
+                    if v > best + 1e-6:
+                        best, blend, w[n], changed = v, cand, g, True
+            if not changed:
+                break
+        return w, best
+
+    def fit(self, interactions: sp.csr_matrix, items: Any = None,
+            timestamps: sp.csr_matrix | None = None) -> "Hybrid":
+        X = sp.csr_matrix(interactions, dtype=np.float32)
+        X.eliminate_zeros()
+        self.n_items = X.shape[1]
+        members = self._usable_members(self.n_items, items)
+        kept, held = holdout_split(X, self.holdout, self.seed)
+        if len(members) > 1 and held.nnz:
+            factor = kept.nnz / max(X.nnz, 1)
+            ts_kept = None if timestamps is None else sp.csr_matrix(timestamps).multiply(kept != 0).tocsr()
+            users = np.flatnonzero(np.diff(held.indptr) > 0)
+            if len(users) > self.max_validation_users:
+                users = np.sort(np.random.default_rng(self.seed).choice(users, self.max_validation_users, replace=False))
+            val_scores = {}
+            for name, m in members.items():
+                fitted = fit_member(scaled_clone(m, factor), kept, items, ts_kept)
+                val_scores[name] = normalize_scores(fitted.score(kept[users]), self.normalization)
+            self.weights, best = self.learn_weights(val_scores, kept[users], held[users])
+            self.validation["blend"] = best
+        else:
+            self.weights = {n: 1.0 for n in members}
+        self.fitted = {}
+        for name, m in members.items():
+            if self.weights.get(name, 0.0) != 0.0:
+                self.fitted[name] = fit_member(copy.deepcopy(m), X, items, timestamps)
+        return self
+
+    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+        R = as_fit_rows(rows, self.n_items)
+        out = np.zeros((R.shape[0], self.n_items), np.float32)
+        for name, m in self.fitted.items():
+            out += np.float32(self.weights[name]) * normalize_scores(m.score(R), self.normalization)
+        return to_width(out, rows.shape[1])

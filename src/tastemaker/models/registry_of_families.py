@@ -1,0 +1,59 @@
+"""The model families by name, with their default parameters, and the default pipeline.
+
+``FAMILIES[name] = (class, default params)``; :func:`create` builds an unfitted instance
+with overrides. The defaults were chosen on validation splits carved from the ML-100k
+training data (see ``bench/models_ml100k.py``), never on a test split. ``DEFAULT`` is the
+family the default pipeline serves: the validation-weighted :class:`.hybrid.Hybrid` over
+:func:`default_members`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tastemaker.models.als import ALS
+from tastemaker.models.bpr import BPR
+from tastemaker.models.content import TfidfContent
+from tastemaker.models.ease import EASE
+from tastemaker.models.embeddings import SentenceEmbeddingContent
+from tastemaker.models.family import ModelFamily
+from tastemaker.models.hybrid import Hybrid
+from tastemaker.models.itemknn import ItemKNN
+from tastemaker.models.popularity_family import PopularityFamily
+from tastemaker.models.rp3beta import RP3beta
+from tastemaker.models.session_ease import SessionEASE
+from tastemaker.models.svd import ExplicitSVD
+
+FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
+    "popularity": (PopularityFamily, {}),
+    "itemknn": (ItemKNN, {"k": 100, "shrink": 10.0}),
+    "rp3beta": (RP3beta, {"alpha": 0.8, "beta": 0.4, "k": 200}),
+    "ease": (EASE, {"lambda_": 500.0}),
+    "session_ease": (SessionEASE, {"lambda_": 500.0, "session_gaps": (0.0, 60.0), "session_weights": (2.0, 1.0)}),
+    "als": (ALS, {"factors": 64, "regularization": 20.0, "alpha": 2.0, "iterations": 15}),
+    "bpr": (BPR, {"factors": 64, "learning_rate": 0.05, "regularization": 0.01, "iterations": 100}),
+    "svd": (ExplicitSVD, {"factors": 50, "bias_reg": 5.0}),
+    "tfidf": (TfidfContent, {"attr_weight": 1.0}),
+    "embeddings": (SentenceEmbeddingContent, {}),
+    "hybrid": (Hybrid, {}),
+}
+
+#: The family of the default pipeline.
+DEFAULT = "hybrid"
+
+#: Members of the default hybrid (the hybrid learns their weights; zero weights drop out).
+DEFAULT_MEMBERS = ("session_ease", "ease", "als", "rp3beta", "itemknn", "popularity", "svd", "tfidf")
+
+
+def create(name: str, **overrides: Any) -> ModelFamily:
+    """An unfitted family ``name`` with its default params updated by ``overrides``."""
+    try:
+        cls, params = FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown model family {name!r}; known: {sorted(FAMILIES)}") from None
+    return cls(**{**params, **overrides})
+
+
+def default_members(**overrides: dict[str, Any]) -> dict[str, ModelFamily]:
+    """Fresh instances of the default hybrid's members (``overrides[name]`` updates params)."""
+    return {n: create(n, **overrides.get(n, {})) for n in DEFAULT_MEMBERS}
