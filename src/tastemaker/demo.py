@@ -52,6 +52,15 @@ def run_demo(data_dir: Path, dataset: str, host: str, port: int) -> int:
         print(f"{exc}\nfalling back to the synthetic data set", file=sys.stderr)
         dataset, counts = "synthetic", load_into(settings, "synthetic")
     print(f"loaded {dataset}: {counts['items']} items, {counts['users']} users, {counts['events']} events", flush=True)
+    from tastemaker.storage.factory import open_stores
+    from tastemaker.training.job import train
+
+    stores = open_stores(settings)
+    try:
+        result = train(stores, settings.models_dir, promote="always", progress=lambda m: print(f"  {m}", flush=True))
+    finally:
+        stores.close()
+    print(f"trained model v{result.version.version} ({result.version.family}) in {result.seconds:.1f}s", flush=True)
     engine = Engine(settings)
     engine.processor.maybe_snapshot(force=True)
     print(f"built real-time state in {time.perf_counter() - started:.1f}s", flush=True)

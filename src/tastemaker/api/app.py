@@ -94,6 +94,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         yield
         if retrain is not None:
             retrain.cancel()
+        models.shutdown_pool()
         if close_engine:
             engine.close()
 

@@ -35,6 +35,13 @@ def _training_pool() -> ProcessPoolExecutor:
     return _pool
 
 
+def shutdown_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
 async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAMILY) -> None:
     """Background task: retrain every ``every_s`` seconds; a better model is swapped in."""
     loop = asyncio.get_running_loop()

@@ -101,20 +101,21 @@ class ALS(ModelFamily):
         self.YtY = np.zeros((self.factors, self.factors), np.float32)
 
     def implicit_model(self):
-        """A fresh ``implicit.cpu.als.AlternatingLeastSquares`` with this family's params."""
+        """A fresh ``implicit.cpu.als.AlternatingLeastSquares`` with this family's params
+        (construct it under ``threadpool_limits(1, "blas")``, as :meth:`fit` does)."""
         from implicit.cpu.als import AlternatingLeastSquares
 
-        with threadpool_limits(1, "blas"):
-            return AlternatingLeastSquares(
-                factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                iterations=self.iterations, random_state=self.random_state,
-                num_threads=self.num_threads, use_cg=self.use_cg, dtype=np.float32)
+        return AlternatingLeastSquares(
+            factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+            iterations=self.iterations, random_state=self.random_state,
+            num_threads=self.num_threads, use_cg=self.use_cg, dtype=np.float32)
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "ALS":
-        X = sp.csr_matrix(interactions, dtype=np.float32)
+        X = interactions if (sp.isspmatrix_csr(interactions) and interactions.dtype == np.float32) \
+            else sp.csr_matrix(interactions, dtype=np.float32)
         self.n_items = X.shape[1]
-        model = self.implicit_model()
         with threadpool_limits(1, "blas"):
+            model = self.implicit_model()
             model.fit(X, show_progress=False)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)

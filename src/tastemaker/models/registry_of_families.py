@@ -27,13 +27,13 @@ from tastemaker.models.svd import ExplicitSVD
 FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
     "popularity": (PopularityFamily, {}),
     "itemknn": (ItemKNN, {"k": 100, "shrink": 10.0}),
-    "rp3beta": (RP3beta, {"alpha": 0.8, "beta": 0.4, "k": 200}),
-    "ease": (EASE, {"lambda_": 500.0}),
-    "session_ease": (SessionEASE, {"lambda_": 500.0, "session_gaps": (0.0, 60.0), "session_weights": (2.0, 1.0)}),
-    "als": (ALS, {"factors": 64, "regularization": 20.0, "alpha": 2.0, "iterations": 15}),
-    "bpr": (BPR, {"factors": 64, "learning_rate": 0.05, "regularization": 0.01, "iterations": 100}),
-    "svd": (ExplicitSVD, {"factors": 50, "bias_reg": 5.0}),
-    "tfidf": (TfidfContent, {"attr_weight": 1.0}),
+    "rp3beta": (RP3beta, {"alpha": 0.8, "beta": 0.5, "k": 200}),
+    "ease": (EASE, {"lambda_": 800.0}),
+    "session_ease": (SessionEASE, {"lambda_": 800.0, "session_gaps": (0.0, 60.0), "session_weights": (3.0, 1.5)}),
+    "als": (ALS, {"factors": 128, "regularization": 40.0, "alpha": 4.0, "iterations": 15}),
+    "bpr": (BPR, {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 50}),
+    "svd": (ExplicitSVD, {"factors": 20, "bias_reg": 5.0}),
+    "tfidf": (TfidfContent, {"attr_weight": 0.5}),
     "embeddings": (SentenceEmbeddingContent, {}),
     "hybrid": (Hybrid, {}),
 }
@@ -42,7 +42,7 @@ FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
 DEFAULT = "hybrid"
 
 #: Members of the default hybrid (the hybrid learns their weights; zero weights drop out).
-DEFAULT_MEMBERS = ("session_ease", "ease", "als", "rp3beta", "itemknn", "popularity", "svd", "tfidf")
+DEFAULT_MEMBERS = ("session_ease", "ease", "als", "popularity", "svd", "tfidf")
 
 
 def create(name: str, **overrides: Any) -> ModelFamily:

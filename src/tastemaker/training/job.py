@@ -14,8 +14,10 @@ from typing import Any, Callable
 
 import msgspec
 import numpy as np
+import scipy.sparse as sp
 
 from tastemaker.models.family import ModelFamily
+from tastemaker.models.hybrid import fit_member
 from tastemaker.storage.factory import Stores
 from tastemaker.storage.sqlite.models import ModelVersion
 from tastemaker.training.evaluate import evaluate_model
@@ -49,6 +51,14 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version.to_dict(), "promoted": self.promoted,
                 "compared_with": self.compared_with, "seconds": round(self.seconds, 3)}
+
+
+def _timestamps(data) -> sp.csr_matrix | None:
+    """Each cell's latest event time, shaped like the matrix (families that model sessions use it)."""
+    if data.timestamps is None:
+        return None
+    m = data.matrix
+    return sp.csr_matrix((data.timestamps, m.indices, m.indptr), shape=m.shape)
 
 
 def _items_aligned(stores: Stores, item_ids: list[str]) -> list[dict[str, Any]]:
@@ -92,8 +102,7 @@ def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params
             metrics["serving_ndcg@10"] = baseline["ndcg@10"]
             better = metrics["ndcg@10"] >= baseline["ndcg@10"]
             say(f"serving v{serving.version} ({serving.family}): ndcg@10 {baseline['ndcg@10']:.4f}")
-    model = factory()
-    model = model.fit(data.matrix, items=items) or model
+    model = fit_member(factory(), data.matrix, items, _timestamps(data))
     metrics = {k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in metrics.items()}
     record = registry.register(
         ModelArtifact(model, list(data.item_ids), family, dict(params or {})),

@@ -75,11 +75,27 @@ def _insert_ids(conn: sqlite3.Connection, ids: list[str], first: int) -> None:
         conn.execute(_CLAIM_JSON, (first, encoded.decode()))
 
 
-def _claim_ids(conn: sqlite3.Connection, ids: list[str], first: int) -> list[int] | None:
+def _unseen(conn: sqlite3.Connection, ids: list[str]) -> list[int] | None:
+    """Indices of the ids neither logged yet nor repeated earlier in ``ids``; None when that is all of them."""
+    seen: set[str] = set()
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start:start + _LOOKUP_CHUNK]
+        sql = f"SELECT id FROM events WHERE id IN ({', '.join('?' * len(chunk))})"
+        seen.update(r[0] for r in conn.execute(sql, chunk))
+    keep = []
+    for i, id_ in enumerate(ids):
+        if id_ not in seen:
+            seen.add(id_)  # a repeat inside the batch is a duplicate too; the first one wins
+            keep.append(i)
+    return None if len(keep) == len(ids) else keep
+
+
+def _claim_optimistically(conn: sqlite3.Connection, ids: list[str], first: int) -> list[int] | None:
     """Record the new ids among ``ids`` in ``events`` with the seqs ``first``, ``first + 1``, ...
 
-    Returns the indices of the new ones, or None when all were new. Optimistic: resent
-    events are rare, so the ids go in first and are looked up only when some were ignored.
+    Returns the indices of the new ones, or None when all were new. For bulk imports,
+    where looking up every id first would cost as much as inserting it: the ids go in
+    first, and are looked up only when some were ignored (a re-sent or overlapping file).
     """
     conn.execute("SAVEPOINT claim_ids")
     before = conn.total_changes
@@ -91,18 +107,9 @@ def _claim_ids(conn: sqlite3.Connection, ids: list[str], first: int) -> list[int
     # Some were known (or repeated): undo the provisional seqs, which now have holes.
     conn.execute("ROLLBACK TO claim_ids")
     conn.execute("RELEASE claim_ids")
-    seen: set[str] = set()
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start:start + _LOOKUP_CHUNK]
-        sql = f"SELECT id FROM events WHERE id IN ({', '.join('?' * len(chunk))})"
-        seen.update(r[0] for r in conn.execute(sql, chunk))
-    keep = []
-    for i, id_ in enumerate(ids):
-        if id_ not in seen:
-            seen.add(id_)  # a repeat inside the batch is a duplicate too; the first one wins
-            keep.append(i)
-    if keep:
-        _insert_ids(conn, [ids[i] for i in keep], first)
+    keep = _unseen(conn, ids)
+    assert keep is not None  # some ids were ignored above
+    _insert_ids(conn, [ids[i] for i in keep], first)
     return keep
 
 
@@ -112,7 +119,7 @@ class SQLiteEventLog:
     def __init__(self, db: Database):
         self.db = db
         self._data_version = -1
-        # The last decoded segment: replay reads one in several chunks, decode it once.
+        # The segment being read: replay reads one in several chunks, decode it once.
         self._cached: tuple[tuple[int, int], pa.Table] | None = None
 
     def append(self, events: Sequence[Event]) -> AppendResult:
@@ -121,8 +128,12 @@ class SQLiteEventLog:
             return AppendResult([], 0)
         with self.db.transaction() as conn:
             first = conn.execute(_LAST_SEQ).fetchone()[0] + 1
-            keep = _claim_ids(conn, [e.id for e in events], first)
+            # Look up first (no savepoint): a savepoint journals every page it touches to a
+            # temp file, which costs small API batches more than the lookup (measured).
+            ids = [e.id for e in events]
+            keep = _unseen(conn, ids)
             new = list(events) if keep is None else [events[i] for i in keep]
+            _insert_ids(conn, ids if keep is None else [e.id for e in new], first)
             accepted = list(zip(range(first, first + len(new)), new))
             conn.executemany(_INSERT, [(seq, *_row(e)) for seq, e in accepted])
         return AppendResult(accepted, len(events) - len(new))
@@ -140,7 +151,7 @@ class SQLiteEventLog:
             with self.db.transaction():
                 next_seq = conn.execute(_LAST_SEQ).fetchone()[0] + 1
                 for ids, table in prepared:
-                    keep = _claim_ids(conn, ids, next_seq)
+                    keep = _claim_optimistically(conn, ids, next_seq)
                     if keep is not None:
                         table = table.take(pa.array(keep, pa.int64()))
                     segments.write(conn, table, next_seq)
@@ -178,6 +189,8 @@ class SQLiteEventLog:
                 if first <= seq + 1:  # seq + 1 is inside this segment
                     stop = min(last, seq + limit - len(out))
                     out += segments.rows(self._segment(conn, first, last), names, seq + 1 - first, stop + 1 - first)
+                    if stop == last:
+                        self._cached = None  # read to its end: free it rather than hold it while serving
                     seq = stop
                     continue
                 want = limit - len(out)
