@@ -16,6 +16,8 @@ from tastemaker.features.user_state import UserState
 from tastemaker.features.weights import interest_weight
 from tastemaker.training.registry import ModelArtifact
 
+CACHE_USERS = 100_000
+
 
 class LearnedModel:
     """Adapts a registry artifact to the :class:`~tastemaker.models.base.CandidateModel` contract."""
@@ -28,6 +30,9 @@ class LearnedModel:
         # model column -> position in OnlineState's item index (ids unseen online get one now)
         self.positions = np.fromiter((index.add(i) for i in artifact.item_ids), np.int64, len(artifact.item_ids))
         self.n_columns = len(artifact.item_ids)
+        # Per-user results, valid until the user's next event (event_count moves on): a page
+        # reload costs a lookup, and freshness is untouched.
+        self._cache: dict[int, tuple[UserState, int, int, np.ndarray, np.ndarray]] = {}
 
     def user_row(self, state: OnlineState, user: UserState) -> sp.csr_matrix:
         """The user's interaction row in the model's columns, from live state."""
@@ -53,9 +58,16 @@ class LearnedModel:
     def candidates(self, state: OnlineState, user: UserState | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         if user is None or not (user.seen or user.purchased or user.rated):
             return np.zeros(0, np.int64), np.zeros(0)
+        cached = self._cache.get(id(user))
+        if cached is not None and cached[0] is user and cached[1] == user.event_count and cached[2] >= n:
+            return cached[3][:n], cached[4][:n]
         row = self.user_row(state, user)
         if not row.nnz:
             return np.zeros(0, np.int64), np.zeros(0)
         cols, scores = self.artifact.model.recommend(row, n)
         keep = np.isfinite(scores) & (scores > 0)
-        return self.positions[cols[keep]], scores[keep].astype(np.float64)
+        items, values = self.positions[cols[keep]], scores[keep].astype(np.float64)
+        if len(self._cache) >= CACHE_USERS:
+            self._cache.clear()
+        self._cache[id(user)] = (user, user.event_count, n, items, values)
+        return items, values
