@@ -38,6 +38,7 @@ def run_demo(data_dir: Path, dataset: str, host: str, port: int) -> int:
     import uvicorn
 
     from tastemaker.api.app import build_app
+    from tastemaker.api.asgi import freeze_heap
     from tastemaker.api.keys import ensure_env_admin_key
     from tastemaker.datasets import DatasetUnavailable
     from tastemaker.engine import Engine
@@ -70,5 +71,7 @@ def run_demo(data_dir: Path, dataset: str, host: str, port: int) -> int:
     item = engine.state.index.ids[0] if len(engine.state.index) else "1"
     url = f"http://{host}:{port}"
     print(f"\nTastemaker is serving {dataset} at {url}\nadmin key: {key}\n\nTry:\n{_examples(url, key, user, item)}\n", flush=True)
-    uvicorn.run(build_app(engine), host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning")
+    app = build_app(engine)
+    freeze_heap()
+    uvicorn.run(app, host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from starlette.applications import Starlette
@@ -14,4 +15,17 @@ from tastemaker.engine import Engine
 def create_app() -> Starlette:
     """Open the engine for ``TASTEMAKER_DATA_DIR`` and build the app (a uvicorn factory)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return build_app(Engine(Settings()))
+    app = build_app(Engine(Settings()))
+    freeze_heap()
+    return app
+
+
+def freeze_heap() -> None:
+    """Keep the garbage collector away from the restored state.
+
+    Online state is millions of long-lived objects; every full collection would walk all
+    of them (hundreds of ms, a latency spike). Freezing moves what exists now out of the
+    collector's sight; objects created later are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
