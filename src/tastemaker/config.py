@@ -21,7 +21,8 @@ class Settings:
     # Retrain the default family this often (seconds); 0 turns periodic retraining off.
     retrain_every_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_RETRAIN_EVERY_S", "0")))
     session_timeout_s: float = 1800.0
-    snapshot_every_events: int = 200_000
+    # A snapshot pickles the whole state in a forked child (a core for seconds): not too often.
+    snapshot_every_events: int = 1_000_000
     require_catalog: bool = True
 
     @property
