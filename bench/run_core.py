@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import secrets
 import shutil
 import subprocess
@@ -28,100 +27,19 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     BENCH_DIR, LOCALHOST, CpuMonitor, children_of, cpu_seconds, dump_json, free_port, hardware_info,
     python_exe, rss_mib, source_fingerprint, stop_process, tail, tastemaker_cmd, wait_ready,
 )
+from core_data import Report, _verdict, step_generate, step_import  # noqa: E402
 from freshness import run_freshness  # noqa: E402
 from ingest_bench import build_batches, run_ingest  # noqa: E402
 
 TARGET_P99_MS = 10.0
 TARGET_RATE = 1000.0
 TARGET_INGEST_EPS = 20_000.0
-
-
-class Report:
-    """Rows of the printed table, also kept for the JSON file."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-
-    def add(self, step: str, metric: str, value: Any, unit: str = "", note: str = "") -> None:
-        row = {"step": step, "metric": metric, "value": value, "unit": unit, "note": note}
-        self.rows.append(row)
-        print(f"  [{step}] {metric}: {_fmt(value)} {unit} {note}".rstrip(), flush=True)
-
-    def table(self) -> str:
-        lines = [f"{'step':<12} {'metric':<44} {'value':>14} {'unit':<8} note", "-" * 100]
-        lines += [f"{r['step']:<12} {r['metric']:<44} {_fmt(r['value']):>14} {r['unit']:<8} {r['note']}" for r in self.rows]
-        return "\n".join(lines)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def run_cmd(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, str]:
-    """Run a CLI command to completion; returns (wall seconds, stdout). Raises on failure."""
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return elapsed, proc.stdout.strip()
-
-
-def dir_mib(path: Path) -> float:
-    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
-
-
-# -- steps -------------------------------------------------------------------------------
-
-def step_generate(args, env, tmp: Path, report: Report) -> dict[str, Path]:
-    """a. The synthetic data set, once per requested file format (same seed: same data)."""
-    out = {}
-    for fmt in args.formats:
-        target = tmp / f"dataset-{fmt}"
-        secs, stdout = run_cmd([*tastemaker_cmd(), "generate", "--items", str(args.items), "--users", str(args.users),
-                                "--events", str(args.events), "--format", fmt, "--out", str(target)], env, 1800)
-        report.add("generate", f"generate ({fmt})", secs, "s", f"{dir_mib(target)} MiB on disk")
-        out[fmt] = target
-    return out
-
-
-def step_import(args, env, tmp: Path, datasets: dict[str, Path], report: Report, results: dict) -> Path:
-    """b. Bulk import with the CLI into a fresh data dir per format; the first one is served."""
-    served = None
-    for fmt, src in datasets.items():
-        data = tmp / f"data-{fmt}"
-        per_kind = {}
-        for kind in ("items", "users", "events"):
-            secs, stdout = run_cmd([*tastemaker_cmd(), "import", kind, str(src / f"{kind}.{fmt}"), "--data-dir", str(data)], env, 1800)
-            rows = {"items": args.items, "users": args.users, "events": args.events}[kind]
-            cli_rate = re.search(r"\(([\d,]+) rows/s\)", stdout)
-            per_kind[kind] = {"wall_s": secs, "rows_per_s_wall": rows / secs, "cli_says": stdout}
-            note = f"CLI says {cli_rate.group(1)} rows/s" if cli_rate else stdout[:60]
-            report.add("import", f"{kind} ({fmt}), wall incl. startup", rows / secs, "rows/s", f"{secs:.1f}s; {note}")
-        per_kind["db_mib"] = dir_mib(data)
-        results.setdefault("import", {})[fmt] = per_kind
-        report.add("import", f"data dir size ({fmt})", per_kind["db_mib"], "MiB")
-        if served is None:
-            served = data
-        else:
-            shutil.rmtree(data, ignore_errors=True)  # only the first data dir is served; free the disk
-    assert served is not None
-    return served
 
 
 def start_server(data: Path, port: int, env: dict[str, str], log: Path, timeout: float,

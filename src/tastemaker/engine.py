@@ -53,6 +53,11 @@ class Engine:
         self.refresh_model(force=True)
 
     @property
+    def serving_version(self) -> int | None:
+        """The registry version being served (None: the built-in popularity model)."""
+        return self._serving_version
+
+    @property
     def state(self):
         return self.processor.state
 

@@ -56,7 +56,7 @@ async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAM
 
 async def list_models(request: Request) -> Response:
     engine = request.app.state.engine
-    return JSONResponse({"serving": engine._serving_version, "versions": [v.to_dict() for v in engine.models.list()]})
+    return JSONResponse({"serving": engine.serving_version, "versions": [v.to_dict() for v in engine.models.list()]})
 
 
 async def train_model(request: Request) -> Response:
