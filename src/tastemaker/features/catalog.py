@@ -1,23 +1,45 @@
-"""The catalog as arrays and sets, for filtering candidates without touching the database."""
+"""The catalog as arrays and sets, for filtering candidates without touching the database.
+
+Besides the columns the built-in filters use (``known``, ``available``, ``price``,
+``created_at``, categories and brands), the view keeps what business rules read
+(see ``tastemaker.rules``): ``margin`` and ``stock`` columns (NaN when unknown), ``tags``
+with ``tag_members``, and the item's free ``properties``: numbers and booleans become
+float columns in ``numeric_properties`` (NaN where an item lacks the property), strings and
+lists of strings become member sets in ``value_members[(name, value)]``. Every update stays
+O(1) in the size of the catalog (amortised growth of the columns).
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from tastemaker.features.item_index import ItemIndex, grown
 from tastemaker.schema.records import Item
 
+MAX_NUMERIC_PROPERTIES = 64  # columns are per item: bound them against a careless feed
+
 
 class CatalogView:
     """In-memory view of the item catalog, indexed like every other per-item array.
 
     >>> index = ItemIndex(); view = CatalogView(index)
-    >>> view.upsert(Item(id="a", categories=["shoes"], stock=0))
+    >>> _ = view.upsert(Item(id="a", categories=["shoes"], stock=0))
     >>> bool(view.available[index.get("a")]), sorted(view.category_members["shoes"])
     (False, [0])
+    >>> p = view.upsert(Item(id="b", margin=0.3, tags=["sale"], properties={"color": "red", "rating": 4.5}))
+    >>> float(view.margin[p]), sorted(view.tag_members["sale"]), sorted(view.value_members[("color", "red")])
+    (0.3, [1], [1])
+    >>> float(view.numeric_properties["rating"][p])
+    4.5
     """
+
+    # Class-level defaults: snapshots pickled before these attributes existed still load
+    # (``__setstate__`` sizes the columns to the restored catalog).
+    margin = np.zeros(0, dtype=np.float64)
+    stock = np.zeros(0, dtype=np.float64)
 
     def __init__(self, index: ItemIndex):
         self.index = index
@@ -25,17 +47,42 @@ class CatalogView:
         self.available = np.zeros(0, dtype=bool)  # in the catalog and in stock
         self.price = np.zeros(0, dtype=np.float64)
         self.created_at = np.zeros(0, dtype=np.float64)
+        self.margin = np.zeros(0, dtype=np.float64)
+        self.stock = np.zeros(0, dtype=np.float64)  # NaN: stock not tracked
         self.categories: dict[int, tuple[str, ...]] = {}
         self.brands: dict[int, str] = {}
         self.category_members: dict[str, set[int]] = {}
         self.brand_members: dict[str, set[int]] = {}
         self.titles: dict[int, str] = {}
+        self._init_rule_columns()
+
+    def _init_rule_columns(self) -> None:
+        self.tags: dict[int, tuple[str, ...]] = {}
+        self.tag_members: dict[str, set[int]] = {}
+        self.numeric_properties: dict[str, np.ndarray] = {}
+        self.value_members: dict[tuple[str, str], set[int]] = {}
+        # what each item contributed, so a re-upsert or delete undoes it in O(its properties)
+        self._item_properties: dict[int, tuple[tuple[str, Any], ...]] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "tag_members" not in state:  # a snapshot from before the rule columns
+            self._init_rule_columns()
+        size = len(self.known)
+        for name in ("margin", "stock"):
+            if len(self.__dict__.get(name, ())) < size:
+                self.__dict__[name] = grown(np.zeros(0, dtype=np.float64), size, math.nan)
 
     def _grow(self, size: int) -> None:
         self.known = grown(self.known, size, False)
         self.available = grown(self.available, size, False)
         self.price = grown(self.price, size, math.nan)
         self.created_at = grown(self.created_at, size, math.nan)
+        self.margin = grown(self.margin, size, math.nan)
+        self.stock = grown(self.stock, size, math.nan)
+        for name, column in self.numeric_properties.items():
+            if len(column) < size:
+                self.numeric_properties[name] = grown(column, size, math.nan)
 
     def upsert(self, item: Item) -> int:
         pos = self.index.add(item.id)
@@ -45,6 +92,8 @@ class CatalogView:
         self.available[pos] = item.stock is None or item.stock > 0
         self.price[pos] = math.nan if item.price is None else item.price
         self.created_at[pos] = math.nan if item.created_at is None else float(item.created_at)
+        self.margin[pos] = math.nan if item.margin is None else item.margin
+        self.stock[pos] = math.nan if item.stock is None else item.stock
         cats = tuple(dict.fromkeys(item.categories))
         if cats:
             self.categories[pos] = cats
@@ -55,7 +104,36 @@ class CatalogView:
             self.brand_members.setdefault(item.brand, set()).add(pos)
         if item.title:
             self.titles[pos] = item.title
+        tags = tuple(dict.fromkeys(item.tags))
+        if tags:
+            self.tags[pos] = tags
+            for tag in tags:
+                self.tag_members.setdefault(tag, set()).add(pos)
+        if item.properties:
+            self._set_properties(pos, item.properties)
         return pos
+
+    def _set_properties(self, pos: int, properties: dict[str, Any]) -> None:
+        kept: list[tuple[str, Any]] = []
+        for name, value in properties.items():
+            if isinstance(value, (bool, int, float)) and not isinstance(value, complex):
+                column = self.numeric_properties.get(name)
+                if column is None:
+                    if len(self.numeric_properties) >= MAX_NUMERIC_PROPERTIES:
+                        continue
+                    column = grown(np.zeros(0, dtype=np.float64), len(self.known), math.nan)
+                    self.numeric_properties[name] = column
+                column[pos] = float(value)
+                kept.append((name, None))
+            else:
+                values = value if isinstance(value, list) else [value]
+                strings = tuple(dict.fromkeys(v for v in values if isinstance(v, str)))
+                for v in strings:
+                    self.value_members.setdefault((name, v), set()).add(pos)
+                if strings:
+                    kept.append((name, strings))
+        if kept:
+            self._item_properties[pos] = tuple(kept)
 
     def remove(self, item_id: str) -> None:
         pos = self.index.get(item_id)
@@ -72,6 +150,16 @@ class CatalogView:
         if brand is not None:
             self.brand_members.get(brand, set()).discard(pos)
         self.titles.pop(pos, None)
+        for tag in self.tags.pop(pos, ()):
+            self.tag_members.get(tag, set()).discard(pos)
+        for name, strings in self._item_properties.pop(pos, ()):
+            if strings is None:
+                self.numeric_properties[name][pos] = math.nan
+            else:
+                for v in strings:
+                    self.value_members.get((name, v), set()).discard(pos)
+        self.margin[pos] = math.nan
+        self.stock[pos] = math.nan
 
     def size(self) -> int:
         return int(self.known.sum())
