@@ -1,0 +1,103 @@
+"""Candidate features for the learned ranker: one row per candidate, the same at training
+and serving time.
+
+Columns (``FEATURE_NAMES``): the blended score; each source's max-normalised score (0 when
+the source did not propose the item) and how many sources did; the item's decayed
+popularity and trending score (as shares of the catalogue maximum), age in log days,
+log price, margin; the user-item category affinity (the user's affinity share of the
+item's categories), whether the user has seen the item; and the request context (mobile
+device, hour of day as sin/cos). Missing values are NaN, which LightGBM handles natively.
+
+The serving path computes them with :func:`candidate_features` and logs them with the
+impression, so training reads the values *as they were when served* (see
+:mod:`tastemaker.ranking.ltr`).
+
+>>> parts = [("covisitation", 1.0, np.array([3, 5]), np.array([2.0, 1.0])),
+...          ("trending", 0.2, np.array([5]), np.array([4.0]))]
+>>> source_scores(parts, np.array([5, 3, 9]))["covisitation"].tolist()
+[0.5, 1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from tastemaker.rules.env import RuleEnv
+
+SOURCE_NAMES: tuple[str, ...] = ("covisitation", "session_covisitation", "seed_covisitation", "category_affinity",
+                                 "user_model", "trending", "popular", "context_popular")
+FEATURE_NAMES: tuple[str, ...] = (
+    "blend", *(f"source_{s}" for s in SOURCE_NAMES), "n_sources", "popularity", "trending", "age_log_days",
+    "price_log", "margin", "affinity", "seen", "ctx_mobile", "hour_sin", "hour_cos",
+)
+_DAY = 86400.0
+
+
+def source_scores(parts: Sequence[tuple[str, float, np.ndarray, np.ndarray]], items: np.ndarray) -> dict[str, np.ndarray]:
+    """Per source, its max-normalised score for each of ``items`` (0 where it did not
+    propose the item); ``parts`` are the ``(source, weight, items, scores)`` given to
+    ``serving.candidates.merge``."""
+    out: dict[str, np.ndarray] = {}
+    order = np.argsort(items, kind="stable")
+    sorted_items = items[order]
+    for name, _, p_items, p_scores in parts:
+        col = np.zeros(len(items))
+        if len(p_items) and len(items):
+            top = float(p_scores.max()) or 1.0
+            at = np.searchsorted(sorted_items, p_items)
+            at_c = np.minimum(at, len(items) - 1)
+            hit = sorted_items[at_c] == p_items
+            col[order[at_c[hit]]] = p_scores[hit] / top
+        out[name] = col
+    return out
+
+
+def _share(env: RuleEnv, name: str) -> np.ndarray:
+    col = env.column(name)
+    full = env.item_columns.get(name)
+    top = float(np.nanmax(full)) if isinstance(full, np.ndarray) and len(full) else float(np.nanmax(col, initial=0.0))
+    return col / top if top > 0 else col
+
+
+def candidate_features(env: RuleEnv, blend: np.ndarray, sources: Mapping[str, np.ndarray],
+                       names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
+    """The (candidates, len(names)) float64 feature matrix, columns in ``names`` order.
+
+    ``env.item_columns`` should hold ``popularity`` and ``trending`` (full per-item arrays
+    or callables), ``env.user`` the user state (or None), ``env.context`` the request context.
+    """
+    n = len(env)
+    cols: dict[str, np.ndarray | float] = {"blend": np.asarray(blend, np.float64)}
+    present = np.zeros(n)
+    for s in SOURCE_NAMES:
+        v = sources.get(s)
+        cols[f"source_{s}"] = 0.0 if v is None else v
+        if v is not None:
+            present += v > 0
+    cols["n_sources"] = present
+    cols["popularity"] = _share(env, "popularity")
+    cols["trending"] = _share(env, "trending")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols["age_log_days"] = np.log1p(np.maximum(env.column("age"), 0.0) / _DAY)
+        cols["price_log"] = np.log1p(np.maximum(env.column("price"), 0.0))
+    cols["margin"] = env.column("margin")
+    user = env.user
+    if user is not None and user.affinity:
+        total = sum(user.affinity.values()) or 1.0
+        aff, get = user.affinity, env.catalog.categories.get
+        cols["affinity"] = np.fromiter((sum(aff.get(c, 0.0) for c in get(i, ())) / total for i in env.item_list),
+                                       np.float64, n)
+    else:
+        cols["affinity"] = 0.0
+    cols["seen"] = env.members(user.seen).astype(np.float64) if user is not None else 0.0
+    ctx = env.context
+    cols["ctx_mobile"] = 1.0 if ctx.get("device") == "mobile" else 0.0
+    hour = (env.now % _DAY) / 3600.0
+    cols["hour_sin"], cols["hour_cos"] = math.sin(2 * math.pi * hour / 24), math.cos(2 * math.pi * hour / 24)
+    out = np.empty((n, len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        out[:, j] = cols.get(name, np.nan)
+    return out
