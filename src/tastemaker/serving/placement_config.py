@@ -457,7 +457,7 @@ def validate_placements(doc: Any, marks: Marks | None = None, prefix: str = "",
     top = c.mapping(doc, prefix or "", ("placements",))
     out: dict[str, Placement] = {}
     if top is not None:
-        placements = top.get("placements")
+        placements = top.get("placements", {})
         if not isinstance(placements, dict):
             c.fail(f"{prefix}/placements", "must be a mapping of placement name to its pipeline")
         else:
