@@ -70,3 +70,41 @@ def test_items_known_only_from_events_are_not_in_the_catalog(view):
     assert not view.known[0] and view.known[1]
     view.remove("from-an-event")  # beyond nothing: still no error
     assert view.size() == 1
+
+
+def test_rule_columns_margin_stock_tags_properties(view):
+    p = view.upsert(Item(id="a", margin=0.25, stock=4, tags=["sale", "new", "sale"],
+                         properties={"color": ["red", "blue"], "size": "M", "rating": 4.5, "eco": True, "meta": {"x": 1}}))
+    assert view.margin[p] == 0.25 and view.stock[p] == 4.0 and view.tags[p] == ("sale", "new")
+    assert view.tag_members == {"sale": {p}, "new": {p}}
+    assert view.value_members[("color", "red")] == {p} and view.value_members[("size", "M")] == {p}
+    assert view.numeric_properties["rating"][p] == 4.5 and view.numeric_properties["eco"][p] == 1.0
+    q = view.upsert(Item(id="b"))
+    assert math.isnan(view.margin[q]) and math.isnan(view.stock[q]) and math.isnan(view.numeric_properties["rating"][q])
+    # a re-upsert replaces, a delete forgets
+    view.upsert(Item(id="a", properties={"color": "green"}))
+    assert view.tag_members["sale"] == set() and view.value_members[("color", "red")] == set()
+    assert math.isnan(view.numeric_properties["rating"][p]) and math.isnan(view.margin[p])
+    assert view.value_members[("color", "green")] == {p}
+    view.remove("a")
+    assert view.value_members[("color", "green")] == set()
+    # new columns grow with the catalog
+    for i in range(3000):
+        view.upsert(Item(id=f"n{i}"))
+    assert len(view.numeric_properties["rating"]) >= len(view.index) and len(view.margin) >= len(view.index)
+
+
+def test_snapshots_from_before_the_rule_columns_still_load(view):
+    import pickle
+
+    view.upsert(Item(id="a", price=3.0))
+    state = dict(view.__dict__)
+    for name in ("margin", "stock", "tags", "tag_members", "numeric_properties", "value_members", "_item_properties"):
+        state.pop(name)
+    old = CatalogView.__new__(CatalogView)
+    old.__dict__.update(state)  # what unpickling an old snapshot gives
+    restored = pickle.loads(pickle.dumps(old))
+    assert len(restored.margin) >= len(restored.known) and math.isnan(restored.margin[0])
+    assert restored.tag_members == {} and restored.numeric_properties == {}
+    p = restored.upsert(Item(id="b", margin=0.5, tags=["t"], properties={"k": 1}))
+    assert restored.margin[p] == 0.5 and restored.tag_members == {"t": {p}} and restored.price[0] == 3.0

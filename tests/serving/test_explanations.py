@@ -35,3 +35,29 @@ def test_sources_without_seeds(world):
     assert explain(world.state, 0, "trending", []) == {"source": "trending", "reason": "trending right now"}
     assert explain(world.state, 0, "popular", [])["reason"] == "popular right now"
     assert explain(world.state, 0, "my_source", []) == {"source": "my_source", "reason": "my_source"}
+
+
+def test_rule_moves_are_listed_from_the_rules_trace(world):
+    """explain=true: the rules that moved an item, as the rules engine recorded them."""
+    import numpy as np
+
+    from tastemaker.rules.boosts import Boost
+    from tastemaker.rules.engine import RuleSet, RuleTrace
+    from tastemaker.rules.env import RuleEnv
+    from tastemaker.rules.expressions import compile_expression
+    from tastemaker.rules.pins import Pin
+    from tastemaker.serving.candidates import Candidates
+
+    world.items(Item(id="a", brand="Acme"), Item(id="b"), Item(id="c"))
+    items = np.array([world.pos(i) for i in "abc"])
+    cands = Candidates(items, np.array([1.0, 2.0, 3.0]), np.array(["trending"] * 3, dtype=object))
+    rules = RuleSet(boosts=(Boost("acme", compile_expression('brand == "Acme"'), 2.0),), pins=(Pin("b", 1, name="hero"),))
+    trace = RuleTrace()
+    top = rules.apply(cands, RuleEnv(world.state.catalog, items, 0.0), 3, trace)
+    assert [world.state.index.ids[i] for i in top.items] == ["b", "c", "a"]
+    a = explain(world.state, world.pos("a"), "trending", [], trace.for_item(world.pos("a")))
+    assert a["rules"] == [{"rule": "acme", "effect": "boosted: score x2"}]
+    b = explain(world.state, world.pos("b"), "trending", [], trace.for_item(world.pos("b")))
+    assert b["rules"] == [{"rule": "hero", "effect": "pinned at position 1"}]
+    assert "rules" not in explain(world.state, world.pos("c"), "trending", [], trace.for_item(world.pos("c")))
+    assert explain(world.state, world.pos("c"), "pinned", [])["reason"] == "featured by the shop"

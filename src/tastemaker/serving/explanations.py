@@ -15,12 +15,18 @@ _REASONS = {
     "trending": "trending right now",
     "popular": "popular right now",
     "context_popular": "popular with people on the same device, channel or place",
+    "pinned": "featured by the shop",
 }
 
 
-def explain(state: OnlineState, item: int, source: str, seeds: list[int]) -> dict[str, Any]:
-    """An explanation object: the source, a sentence, and the user's items behind it."""
+def explain(state: OnlineState, item: int, source: str, seeds: list[int],
+            rules: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """An explanation object: the source, a sentence, the user's items behind it and, when
+    business rules moved the item, ``rules``: ``[{"rule", "effect"}]`` from
+    ``tastemaker.rules.engine.RuleTrace.for_item(item)`` (and diversity/fairness moves)."""
     explanation: dict[str, Any] = {"source": source, "reason": _REASONS.get(source, source)}
+    if rules:
+        explanation["rules"] = list(rules)
     if seeds:
         neighbours = set(state.covisitation.row(item)[0].tolist())
         related = [s for s in seeds if s in neighbours] or seeds[:1]
