@@ -144,3 +144,55 @@ def test_matches_a_dense_model(adds):
         assert got.keys() == want.keys()
         for j in want:
             assert got[j] == pytest.approx(want[j])
+
+
+def _random_index(seed: int, items: int = 30, pairs: int = 400) -> CoVisitationIndex:
+    rng = np.random.default_rng(seed)
+    cov = CoVisitationIndex()
+    for _ in range(pairs):
+        a, b = rng.integers(0, items, 2).tolist()
+        if a != b:
+            cov.add(a, [b], float(rng.random()) + 0.5)  # no ties: the cut at k is unambiguous
+    return cov
+
+
+def test_pruned_rows_keep_the_k_heaviest_heaviest_first():
+    cov = _random_index(1)
+    live = {item: as_dict(cov, item) for item in range(30)}
+    cov.prune(k=5)
+    for item in range(30):
+        idx, val = cov.strongest(item, 5)
+        want = sorted(live[item].values(), reverse=True)[:5]
+        assert val.tolist() == want
+        assert all(live[item][i] == v for i, v in zip(idx.tolist(), val.tolist()))
+        assert cov.strongest(item, 2)[1].tolist() == want[:2]  # a shorter cut is the head
+
+
+def test_entries_sum_to_neighbors_whether_rows_are_pruned_or_touched():
+    cov = _random_index(2)
+    seeds, weights = np.array([3, 7, 11]), np.array([1.0, 0.5, 0.25])
+    before = dict(zip(*[a.tolist() for a in cov.neighbors(seeds, weights, n=100, per_item=8)]))
+    cov.prune(k=50)
+    idx, val = cov.entries(seeds, weights, per_item=8)
+    assert len(idx) > len(set(idx.tolist()))  # duplicates across seeds are left to the caller
+    summed: dict[int, float] = {}
+    for i, v in zip(idx.tolist(), val.tolist()):
+        summed[i] = summed.get(i, 0.0) + v
+    assert summed.keys() == before.keys()
+    assert all(math.isclose(summed[i], before[i]) for i in before)
+    cov.add(7, [3], 1.0)  # touched rows come from the live counts, with the new weight
+    after = dict(zip(*[a.tolist() for a in cov.neighbors(seeds, weights, n=100, per_item=8)]))
+    assert after[3] > before.get(3, 0.0)
+
+
+def test_an_unsorted_pruned_matrix_from_an_old_snapshot_is_dropped():
+    cov = _random_index(3)
+    cov.prune()
+    state = cov.__getstate__()
+    del state["_pruned_sorted"]
+    old = CoVisitationIndex.__new__(CoVisitationIndex)
+    old.__setstate__(state)
+    assert old.pruned is None
+    fresh = CoVisitationIndex.__new__(CoVisitationIndex)
+    fresh.__setstate__(cov.__getstate__())
+    assert fresh.pruned is not None

@@ -7,7 +7,7 @@ import pytest
 
 from tastemaker.schema.records import Item
 from tastemaker.serving.candidates import Candidates
-from tastemaker.serving.filters import allowed, penalise_seen
+from tastemaker.serving.filters import allowed, penalise_seen, screen
 from tastemaker.serving.placements import DEFAULT_PLACEMENTS, Placement, SourceSpec
 
 HOME = DEFAULT_PLACEMENTS["home"]
@@ -85,3 +85,22 @@ def test_penalise_seen(cat):
     no_penalty = Placement("p", {"popular": SourceSpec(1.0)}, seen_penalty=1.0)
     assert penalise_seen(cat.ctx(), no_penalty, fresh).scores.tolist() == [1.0, 1.0]
     assert penalise_seen(cat.ctx("stranger"), HOME, fresh).scores.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("placement", [HOME, DEFAULT_PLACEMENTS["email"], Placement("again", {}, include_purchased=True)])
+def test_screen_is_allowed_then_penalise_in_one_pass(cat, placement):
+    cat.event("purchase", "u", "a")
+    cat.event("view", "u", "d")
+    cat.event("view", "u", "c")
+    cat.event("dislike", "u", "c")  # seen and excluded: excluded wins
+    items = np.arange(len(cat.state.index), dtype=np.int64)
+
+    def cands() -> Candidates:
+        return Candidates(items, np.linspace(1.0, 2.0, len(items)), np.full(len(items), "x", dtype=object))
+
+    two_pass = penalise_seen(cat.ctx(), placement, cands().keep(allowed(cat.ctx(), placement, items, True)))
+    one_pass = screen(cat.ctx(), placement, cands(), True)
+    assert one_pass.items.tolist() == two_pass.items.tolist()
+    np.testing.assert_allclose(one_pass.scores, two_pass.scores)
+    again = screen(cat.ctx(), placement, cands(), True)  # the scratch buffer was left clean
+    np.testing.assert_allclose(again.scores, one_pass.scores)

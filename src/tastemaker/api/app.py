@@ -21,6 +21,7 @@ from starlette.routing import Route
 from tastemaker.api import docs, events, health, keys_api, models, recommendations, schemas, users
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
+from tastemaker.api.hot_path import RecommendationsFastPath
 from tastemaker.api.keys import KeyVerifier, ensure_env_admin_key
 from tastemaker.api.metrics import Metrics, MetricsMiddleware
 from tastemaker.api.openapi import build_openapi
@@ -100,7 +101,12 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics), Middleware(AuthMiddleware, verifier=verifier)],
+        middleware=[
+            # First, so the hottest request skips the layers below (it does its own auth and metrics).
+            Middleware(RecommendationsFastPath, engine=engine, verifier=verifier, metrics=metrics),
+            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(AuthMiddleware, verifier=verifier),
+        ],
         exception_handlers={ValidationFailed: _validation_failed, HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )

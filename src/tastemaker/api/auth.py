@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tastemaker.api.keys import KeyVerifier
@@ -30,6 +31,27 @@ def required_scope(method: str, path: str) -> str | None:
     return "ingest"
 
 
+def bearer_token(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            return text[7:].strip() if text[:7].lower() == "bearer " else None
+    return None
+
+
+def authorize(verifier: KeyVerifier, scope: Scope, needed: str) -> Response | None:
+    """None when the request's key has ``needed`` (the key is put in the scope), else a 401/403."""
+    token = bearer_token(scope)
+    record = verifier.verify(token) if token else None
+    if record is None:
+        detail = "missing Authorization: Bearer <api key>" if token is None else "the API key is not valid"
+        return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+    if needed not in record.scopes and "admin" not in record.scopes:
+        return problem(403, "Forbidden", f"this key lacks the '{needed}' scope (it has: {', '.join(sorted(record.scopes))})")
+    scope["tastemaker.key"] = record
+    return None
+
+
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, verifier: KeyVerifier):
         self.app = app
@@ -40,24 +62,8 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         needed = required_scope(scope["method"], scope["path"])
-        if needed is None:
+        denied = authorize(self.verifier, scope, needed) if needed is not None else None
+        if denied is None:
             await self.app(scope, receive, send)
-            return
-        token = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                text = value.decode("latin-1")
-                if text[:7].lower() == "bearer ":
-                    token = text[7:].strip()
-                break
-        record = self.verifier.verify(token) if token else None
-        if record is None:
-            detail = "missing Authorization: Bearer <api key>" if token is None else "the API key is not valid"
-            response = problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
-        elif needed not in record.scopes and "admin" not in record.scopes:
-            response = problem(403, "Forbidden", f"this key lacks the '{needed}' scope (it has: {', '.join(sorted(record.scopes))})")
         else:
-            scope["tastemaker.key"] = record
-            await self.app(scope, receive, send)
-            return
-        await response(scope, receive, send)
+            await denied(scope, receive, send)

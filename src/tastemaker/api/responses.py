@@ -9,14 +9,14 @@ from starlette.responses import Response
 
 from tastemaker.schema.errors import FieldError, ValidationFailed
 
-_encode = msgspec.json.Encoder().encode
+encode_json = msgspec.json.Encoder().encode
 
 
 class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return _encode(content)
+        return encode_json(content)
 
 
 def problem(status: int, title: str, detail: str | None = None, errors: list[FieldError] | None = None,
@@ -29,7 +29,7 @@ def problem(status: int, title: str, detail: str | None = None, errors: list[Fie
         body["detail"] = detail or "; ".join(f"{e.field or '/'}: {e.reason}" for e in errors[:5])
     elif detail:
         body["detail"] = detail
-    return Response(_encode(body), status_code=status, media_type="application/problem+json", headers=headers)
+    return Response(encode_json(body), status_code=status, media_type="application/problem+json", headers=headers)
 
 
 def from_validation(exc: ValidationFailed) -> Response:

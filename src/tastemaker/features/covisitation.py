@@ -118,7 +118,8 @@ class CoVisitationIndex:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_strongest", {})
-        self.__dict__.setdefault("pruned", None)
+        if not state.get("_pruned_sorted"):
+            self.__dict__["pruned"] = None  # an older snapshot's rows were not ordered: re-prune on open
         self.__dict__.setdefault("_touched", set())
         self.__dict__.setdefault("recent", sp.csr_matrix((0, 0), dtype=np.float64))
 
@@ -142,10 +143,11 @@ class CoVisitationIndex:
         return sum_by_id(np.concatenate(idx_parts), np.concatenate(val_parts))
 
     def strongest(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` heaviest entries of a row (cached: hot items are everyone's seeds)."""
+        """The ``k`` heaviest entries of a row, heaviest first (cached: hot items are everyone's seeds)."""
         pruned = self.pruned
         if pruned is not None and item < pruned.shape[0] and item not in self._touched:
             start, end = pruned.indptr[item], pruned.indptr[item + 1]
+            end = min(end, start + k)
             return pruned.indices[start:end], pruned.data[start:end]
         cached = self._strongest.get(item)
         if cached is not None and len(cached[0]) >= min(k, _CACHE_K):
@@ -163,24 +165,65 @@ class CoVisitationIndex:
         return idx[:k], val[:k]
 
     def prune(self, k: int = _CACHE_K) -> None:
-        """Precompute every row's ``k`` strongest entries (after a replay or bulk load).
+        """Precompute every row's ``k`` strongest entries, heaviest first (after a replay or bulk load).
 
-        Reads then slice a short row instead of partitioning a long one; rows changed later
-        fall back to :meth:`strongest`'s per-item cache.
+        Reads then slice the head of a short row instead of partitioning a long one, and many
+        rows can be gathered in one vectorised step; rows changed later fall back to
+        :meth:`strongest`'s per-item cache.
         """
         self.compact(full=True)
         base = self.base
-        lengths = np.diff(base.indptr)
-        keep = np.ones(base.nnz, dtype=bool)
-        for row in np.flatnonzero(lengths > k).tolist():
-            start, end = base.indptr[row], base.indptr[row + 1]
-            weakest = np.argpartition(-base.data[start:end], k - 1)[k:]
-            keep[start + weakest] = False
-        counts = np.bincount(np.repeat(np.arange(base.shape[0]), lengths)[keep], minlength=base.shape[0])
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        self.pruned = sp.csr_matrix((base.data[keep], base.indices[keep], indptr), shape=base.shape)
+        rows = np.repeat(np.arange(base.shape[0], dtype=np.int32), np.diff(base.indptr))
+        order = np.lexsort((-base.data, rows))  # by row, heaviest first within a row
+        rank = np.arange(base.nnz) - base.indptr[rows[order]]
+        order = order[rank < k]
+        counts = np.bincount(rows[order], minlength=base.shape[0])
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(base.indptr.dtype)
+        self.pruned = sp.csr_matrix((base.data[order], base.indices[order], indptr), shape=base.shape)
+        self._pruned_sorted = True
         self._touched = set()
         self._strongest.clear()
+
+    def entries(self, items: np.ndarray, weights: np.ndarray, per_item: int = 100) -> tuple[np.ndarray, np.ndarray]:
+        """Each seed's ``per_item`` strongest neighbours, cosine-weighted; ids may repeat across seeds.
+
+        The cheap half of :meth:`neighbors` for callers that sum duplicates themselves (the
+        serving merge does). Untouched rows of the pruned matrix are gathered in one step.
+        """
+        row_sums = self.row_sums
+        pruned = self.pruned
+        if len(items) and int(items.max()) >= len(row_sums):  # items never co-visited have no row
+            known = items < len(row_sums)
+            items, weights = items[known], weights[known]
+        factors = weights / np.sqrt(np.maximum(row_sums[items], 1e-9))
+        parts_idx, parts_val = [], []
+        slow = range(len(items))
+        if pruned is not None:
+            size, touched = pruned.shape[0], self._touched
+            fast = [i for i, item in enumerate(items.tolist()) if item < size and item not in touched]
+            if fast:
+                seeds = items[fast]
+                starts = pruned.indptr[seeds]
+                lengths = np.minimum(pruned.indptr[seeds + 1] - starts, per_item)
+                total = int(lengths.sum())
+                offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+                parts_idx.append(pruned.indices[offsets])
+                parts_val.append(pruned.data[offsets] * np.repeat(factors[fast], lengths))
+            if len(fast) < len(items):
+                fast_set = set(fast)
+                slow = [i for i in range(len(items)) if i not in fast_set]
+            else:
+                slow = []
+        for i in slow:
+            idx, val = self.strongest(int(items[i]), per_item)
+            if len(idx):
+                parts_idx.append(idx)
+                parts_val.append(val * factors[i])
+        if not parts_idx:
+            return np.zeros(0, np.int64), np.zeros(0)
+        idx = np.concatenate(parts_idx) if len(parts_idx) > 1 else parts_idx[0]
+        val = np.concatenate(parts_val) if len(parts_val) > 1 else parts_val[0]
+        return idx.astype(np.int64), val / np.sqrt(np.maximum(row_sums[idx], 1e-9))
 
     def neighbors(self, items: np.ndarray, weights: np.ndarray, n: int, per_item: int = 100) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` items co-visited with ``items`` (each weighted), cosine-normalised.
@@ -189,24 +232,14 @@ class CoVisitationIndex:
         everyone's neighbour. Each seed contributes at most its ``per_item`` strongest
         neighbours, which bounds the cost of a request whatever the history.
         """
-        parts_idx, parts_val = [], []
-        row_sums = self.row_sums
-        for item, weight in zip(items.tolist(), weights.tolist()):
-            idx, val = self.strongest(item, per_item)
-            if len(idx):
-                parts_idx.append(idx)
-                parts_val.append(val * (weight / np.sqrt(max(row_sums[item], 1e-9))))
-        if not parts_idx:
-            return np.zeros(0, np.int64), np.zeros(0)
-        idx = np.concatenate(parts_idx)
-        val = np.concatenate(parts_val) / np.sqrt(np.maximum(row_sums[idx], 1e-9))
-        if len(parts_idx) > 1:
+        idx, val = self.entries(items, weights, per_item)
+        if len(items) > 1:
             idx, val = sum_by_id(idx, val)
         if len(idx) > n:
             top = np.argpartition(-val, n - 1)[:n]
             idx, val = idx[top], val[top]
         order = np.argsort(-val, kind="stable")
-        return idx[order].astype(np.int64), val[order]
+        return idx[order], val[order]
 
     def nnz(self) -> int:
         return int(self.base.nnz) + int(self.recent.nnz) + self.delta_size

@@ -18,6 +18,7 @@ class _Scratch:
     """
 
     buffer = np.zeros(0, dtype=bool)
+    codes = np.zeros(0, dtype=np.uint8)
 
 
 def _member_mask(items: np.ndarray, *member_sets: set[int] | frozenset[int]) -> np.ndarray:
@@ -36,9 +37,41 @@ def _member_mask(items: np.ndarray, *member_sets: set[int] | frozenset[int]) -> 
     return out
 
 
-def allowed(ctx: PipelineContext, placement: Placement, items: np.ndarray, require_catalog: bool) -> np.ndarray:
-    """Mask of candidates that pass every filter of the request and placement."""
-    state, request, user = ctx.state, ctx.request, ctx.user
+_SEEN, _EXCLUDED = 1, 2
+
+
+def _history_codes(ctx: PipelineContext, placement: Placement, items: np.ndarray) -> np.ndarray | None:
+    """Per candidate: 2 if the user's history excludes it, 1 if the user only saw it, else 0.
+
+    One pass over the user's sets serves both the exclusion filter and the seen penalty.
+    None when the user has nothing that could mark a candidate.
+    """
+    user, request = ctx.user, ctx.request
+    if user is None or not len(items):
+        return None
+    excluding = [] if (request.include_purchased or placement.include_purchased) else [user.purchased, user.rated, user.disliked]
+    if placement.exclude_seen:
+        excluding.append(user.seen)
+    penalised = user.seen if not placement.exclude_seen and placement.seen_penalty < 1.0 else ()
+    n_excluded = sum(len(m) for m in excluding)
+    if not n_excluded and not penalised:
+        return None
+    excluded = np.fromiter((i for m in excluding for i in m), np.int64, n_excluded)
+    seen = np.fromiter(penalised, np.int64, len(penalised))
+    size = max(int(items.max()), int(excluded.max(initial=-1)), int(seen.max(initial=-1))) + 1
+    if len(_Scratch.codes) < size:
+        _Scratch.codes = np.zeros(max(size, 2 * len(_Scratch.codes)), dtype=np.uint8)
+    buffer = _Scratch.codes
+    buffer[seen] = _SEEN
+    buffer[excluded] = _EXCLUDED  # after: an excluded item that was also seen stays excluded
+    codes = buffer[items]
+    buffer[seen] = 0
+    buffer[excluded] = 0
+    return codes
+
+
+def _catalog_and_request_mask(ctx: PipelineContext, placement: Placement, items: np.ndarray, require_catalog: bool) -> np.ndarray:
+    state, request = ctx.state, ctx.request
     catalog = state.catalog
     inside = items < len(catalog.available)
     mask = np.zeros(len(items), dtype=bool)
@@ -47,11 +80,6 @@ def allowed(ctx: PipelineContext, placement: Placement, items: np.ndarray, requi
         # Without a catalog, anything seen in events may be recommended.
         mask |= ~inside
         mask[inside] |= ~catalog.known[items[inside]]
-    if user is not None:
-        if not (request.include_purchased or placement.include_purchased):
-            mask &= ~_member_mask(items, user.purchased, user.rated, user.disliked)
-        if placement.exclude_seen:
-            mask &= ~_member_mask(items, user.seen)
     drop = set(request.exclude)
     if request.item_id:
         drop.add(request.item_id)
@@ -65,9 +93,27 @@ def allowed(ctx: PipelineContext, placement: Placement, items: np.ndarray, requi
     return mask
 
 
+def allowed(ctx: PipelineContext, placement: Placement, items: np.ndarray, require_catalog: bool) -> np.ndarray:
+    """Mask of candidates that pass every filter of the request and placement."""
+    mask = _catalog_and_request_mask(ctx, placement, items, require_catalog)
+    codes = _history_codes(ctx, placement, items)
+    return mask if codes is None else mask & (codes != _EXCLUDED)
+
+
 def penalise_seen(ctx: PipelineContext, placement: Placement, candidates: Candidates) -> Candidates:
-    if ctx.user is None or not ctx.user.seen or placement.seen_penalty >= 1.0:
-        return candidates
-    seen = _member_mask(candidates.items, ctx.user.seen)
-    candidates.scores = np.where(seen, candidates.scores * placement.seen_penalty, candidates.scores)
+    """Scale down the scores of items the user already interacted with (``seen_penalty``)."""
+    codes = _history_codes(ctx, placement, candidates.items)
+    if codes is not None:
+        candidates.scores = np.where(codes == _SEEN, candidates.scores * placement.seen_penalty, candidates.scores)
     return candidates
+
+
+def screen(ctx: PipelineContext, placement: Placement, candidates: Candidates, require_catalog: bool) -> Candidates:
+    """:func:`allowed` then :func:`penalise_seen`, reading the user's history once."""
+    mask = _catalog_and_request_mask(ctx, placement, candidates.items, require_catalog)
+    codes = _history_codes(ctx, placement, candidates.items)
+    if codes is None:
+        return candidates.keep(mask)
+    mask &= codes != _EXCLUDED
+    scores = np.where(codes == _SEEN, candidates.scores * placement.seen_penalty, candidates.scores)
+    return Candidates(candidates.items[mask], scores[mask], candidates.sources[mask], candidates.because)

@@ -14,7 +14,7 @@ from tastemaker.models.base import CandidateModel
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
-from tastemaker.serving.filters import allowed, penalise_seen
+from tastemaker.serving.filters import allowed, screen
 from tastemaker.serving.placements import Placement, PlacementRegistry
 from tastemaker.serving.request import RecommendationRequest
 from tastemaker.serving.sources import SOURCES, PipelineContext, category_popular, popular
@@ -52,8 +52,7 @@ class Recommender:
                 because[name] = seeds
         merged = merge(parts)
         merged.because = because
-        merged = merged.keep(allowed(ctx, placement, merged.items, self.require_catalog))
-        merged = penalise_seen(ctx, placement, merged)
+        merged = screen(ctx, placement, merged, self.require_catalog)
         n = request.n
         if len(merged) < n:
             merged = self._backfill(ctx, placement, merged, n)
@@ -83,12 +82,12 @@ class Recommender:
         """The response body of ``GET /v1/recommendations``."""
         top, ctx = self.candidates(request)
         ids = self.state.index.ids
-        out = []
-        for pos, score, source in zip(top.items.tolist(), top.scores.tolist(), top.sources.tolist()):
-            entry: dict[str, Any] = {"id": ids[pos], "score": round(score, 6), "source": source}
-            if request.explain:
-                entry["explanation"] = explain(self.state, pos, source, top.because.get(source, []))
-            out.append(entry)
+        scores = np.round(top.scores, 6).tolist()
+        out = [{"id": ids[pos], "score": score, "source": source}
+               for pos, score, source in zip(top.items.tolist(), scores, top.sources.tolist())]
+        if request.explain:
+            for entry, pos in zip(out, top.items.tolist()):
+                entry["explanation"] = explain(self.state, pos, entry["source"], top.because.get(entry["source"], []))
         return {
             "recommendation_id": os.urandom(12).hex(),
             "placement": request.placement,

@@ -5,8 +5,8 @@ A source also says which of the user's items led to its candidates, for explanat
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Callable
 
 import numpy as np
@@ -20,6 +20,8 @@ from tastemaker.serving.request import RecommendationRequest
 
 RECENCY_DECAY = 0.8  # weight of the k-th most recent item: 0.8**k
 SEED_ITEMS = 8
+_weight = itemgetter(1)
+PER_SEED = 60  # strongest neighbours taken per seed item
 
 
 @dataclass
@@ -60,10 +62,11 @@ def _recent_seeds(user: UserState | None, session_only: bool = False) -> tuple[n
 
 
 def covisitation(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Neighbours of the user's recent items; ``n`` caps each seed's share (the merge sums seeds)."""
     seeds, weights = _recent_seeds(ctx.user)
     if not len(seeds):
         return _EMPTY
-    items, scores = ctx.state.covisitation.neighbors(seeds, weights, n, per_item=60)
+    items, scores = ctx.state.covisitation.entries(seeds, weights, per_item=min(n, PER_SEED))
     return items, scores, seeds.tolist()
 
 
@@ -71,7 +74,7 @@ def session_covisitation(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.n
     seeds, weights = _recent_seeds(ctx.user, session_only=True)
     if not len(seeds):
         return _EMPTY
-    items, scores = ctx.state.covisitation.neighbors(seeds, weights, n)
+    items, scores = ctx.state.covisitation.entries(seeds, weights, per_item=min(n, PER_SEED))
     return items, scores, seeds.tolist()
 
 
@@ -119,7 +122,7 @@ def category_affinity(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndar
     """Popular items of the user's favourite categories, weighted by the user's affinity."""
     if ctx.user is None or not ctx.user.affinity:
         return _EMPTY
-    top = heapq.nlargest(2, ctx.user.affinity.items(), key=lambda kv: kv[1])
+    top = sorted(ctx.user.affinity.items(), key=_weight, reverse=True)[:2]
     total = sum(w for _, w in top) or 1.0
     parts_i, parts_s = [], []
     for category, weight in top:
@@ -128,9 +131,11 @@ def category_affinity(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndar
         items, scores = category_popular(ctx, category, share)
         if len(items):
             parts_i.append(items)
-            parts_s.append(weight / total * scores / max(scores.max(), 1e-12))
+            parts_s.append(scores * (weight / total / max(float(scores[0]), 1e-12)))  # top lists are sorted
     if not parts_i:
         return _EMPTY
+    if len(parts_i) == 1:
+        return parts_i[0], parts_s[0], []
     return np.concatenate(parts_i), np.concatenate(parts_s), []
 
 

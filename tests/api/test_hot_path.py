@@ -1,0 +1,85 @@
+"""The ASGI fast path for ``GET /v1/recommendations``: same answers as the router, no router."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from tastemaker.api.hot_path import RecommendationsFastPath
+from tastemaker.api.keys import KeyVerifier
+from tastemaker.api.metrics import Metrics
+
+from ..conftest import ADMIN_KEY
+from .helpers import seed
+
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+class Inner:
+    """The app behind the fast path; records what reached it."""
+
+    def __init__(self) -> None:
+        self.paths: list[tuple[str, str]] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.paths.append((scope["method"], scope["path"]))
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"inner"})
+
+
+@pytest.fixture
+def fast(client: TestClient):
+    seed(client)
+    engine = client.app.state.engine
+    inner, metrics = Inner(), Metrics()
+    app = RecommendationsFastPath(inner, engine, KeyVerifier(engine.stores.keys), metrics)
+    return TestClient(app), inner, metrics, client
+
+
+def test_answers_recommendations_itself_with_the_routed_body(fast):
+    direct, inner, metrics, routed = fast
+    params = {"user_id": "base0", "n": "5", "explain": "true"}
+    got = direct.get("/v1/recommendations", params=params, headers=AUTH)
+    want = routed.get("/v1/recommendations", params=params)
+    assert inner.paths == []
+    assert got.status_code == 200 and got.headers["content-type"] == "application/json"
+    assert int(got.headers["content-length"]) == len(got.content)
+    body, expected = got.json(), want.json()
+    assert body.pop("recommendation_id") != expected.pop("recommendation_id")
+    assert body == expected and len(body["items"]) == 5
+    assert metrics.requests[("GET", "/v1/recommendations", 200)] == 1
+
+
+def test_other_requests_pass_through(fast):
+    direct, inner, _, _ = fast
+    assert direct.get("/v1/items/i00", headers=AUTH).status_code == 299
+    assert direct.post("/v1/recommendations", headers=AUTH).status_code == 299
+    assert direct.get("/v1/recommendations/x", headers=AUTH).status_code == 299
+    assert inner.paths == [("GET", "/v1/items/i00"), ("POST", "/v1/recommendations"), ("GET", "/v1/recommendations/x")]
+
+
+def test_auth_and_validation_errors_are_problems_and_counted(fast, client):
+    direct, inner, metrics, _ = fast
+    assert direct.get("/v1/recommendations", params={"user_id": "u"}).status_code == 401
+    assert direct.get("/v1/recommendations", params={"user_id": "u"}, headers={"Authorization": "Bearer nope"}).status_code == 401
+    ingest_key = client.post("/v1/keys", json={"name": "w", "scopes": ["ingest"]}).json()["token"]
+    r = direct.get("/v1/recommendations", params={"user_id": "u"}, headers={"Authorization": f"Bearer {ingest_key}"})
+    assert r.status_code == 403 and "'read'" in r.json()["detail"]
+    r = direct.get("/v1/recommendations", params={"user_id": "u", "n": "x"}, headers=AUTH)
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["field"] == "n"
+    assert inner.paths == []
+    assert metrics.requests[("GET", "/v1/recommendations", 401)] == 2
+    assert metrics.requests[("GET", "/v1/recommendations", 403)] == 1
+    assert metrics.requests[("GET", "/v1/recommendations", 400)] == 1
+
+
+def test_an_unexpected_error_is_a_logged_500_and_counted(client, monkeypatch):
+    def broken(request):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(client.app.state.engine.recommender, "recommend", broken)
+    raising = TestClient(client.app, raise_server_exceptions=False, headers=AUTH)
+    r = raising.get("/v1/recommendations", params={"user_id": "u"})
+    assert r.status_code == 500 and r.json()["title"] == "Internal Server Error"
+    assert client.app.state.metrics.requests[("GET", "/v1/recommendations", 500)] == 1
