@@ -26,3 +26,25 @@ def test_target_from_affinity():
     assert target_distribution({}, vocab).tolist() == [0.0, 0.0, 0.0]
     rel = np.array([1.0, 0.5])
     assert calibrate(rel, np.eye(2), np.zeros(2), k=2, weight=1.0).tolist() == [0, 1]  # no history: unchanged
+
+
+def test_code_form_matches_the_matrix_form():
+    from tastemaker.ranking.calibration import calibrate_codes, target_by_code
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n, c = 30, 5
+        codes = rng.integers(-1, c, n)
+        rel = rng.random(n)
+        onehot = np.zeros((n, c))
+        onehot[codes >= 0, codes[codes >= 0]] = 1
+        target = rng.random(c) * (rng.random(c) > 0.3)
+        if not target.any():
+            continue
+        target /= target.sum()
+        support = np.flatnonzero(target)
+        expect = calibrate(rel, onehot, target, k=8, weight=0.6)
+        got = calibrate_codes(rel, codes, support, target[support], k=8, weight=0.6)
+        assert got.tolist() == expect.tolist()
+    codes, shares = target_by_code({"a": 1.0, "b": 3.0, "zz": 2.0, "c": 0.0}, {"a": 4, "b": 9, "c": 1})
+    assert codes.tolist() == [4, 9] and shares.tolist() == [0.25, 0.75]

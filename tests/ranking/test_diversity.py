@@ -45,3 +45,13 @@ def test_catalog_features():
     assert feats.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 0]]
     emb = np.arange(6, dtype=float).reshape(3, 2)
     assert embedding_features(env, emb).tolist() == [[0, 0], [2, 3], [4, 5]]
+
+
+def test_group_codes_match_one_hot_rows():
+    rng = np.random.default_rng(1)
+    codes = rng.integers(-1, 4, 40)
+    onehot = np.zeros((40, 4))
+    onehot[codes >= 0, codes[codes >= 0]] = 1
+    rel = rng.random(40)
+    for lam in (0.2, 0.5, 0.9):
+        assert mmr(rel, codes, 10, lam).tolist() == mmr(rel, onehot, 10, lam).tolist()

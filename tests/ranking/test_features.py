@@ -30,7 +30,7 @@ def test_feature_matrix():
     user = UserState()
     user.affinity = {"x": 3.0, "y": 1.0}
     user.seen = {b}
-    pop = np.array([10.0, 5.0])
+    pop = np.array([10.0, 5.0, 100.0])  # the max among the candidates is the reference
     env = RuleEnv(cat, np.array([a, b]), NOW, user=user, item_columns={"popularity": pop, "trending": lambda: np.zeros(2)},
                   context={"device": "mobile"})
     X = candidate_features(env, np.array([2.0, 1.0]), {"covisitation": np.array([1.0, 0.0]), "trending": np.array([0.5, 0.5])})

@@ -5,8 +5,10 @@ Besides the columns the built-in filters use (``known``, ``available``, ``price`
 (see ``tastemaker.rules``): ``margin`` and ``stock`` columns (NaN when unknown), ``tags``
 with ``tag_members``, and the item's free ``properties``: numbers and booleans become
 float columns in ``numeric_properties`` (NaN where an item lacks the property), strings and
-lists of strings become member sets in ``value_members[(name, value)]``. Every update stays
-O(1) in the size of the catalog (amortised growth of the columns).
+lists of strings become member sets in ``value_members[(name, value)]``. ``brand_code`` and
+``category_code`` (the primary, first category) are int32 columns of codes from
+``brand_ids`` / ``category_ids`` (-1: none), so caps and diversity group candidates with one
+numpy gather. Every update stays O(1) in the size of the catalog (amortised growth).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class CatalogView:
     # (``__setstate__`` sizes the columns to the restored catalog).
     margin = np.zeros(0, dtype=np.float64)
     stock = np.zeros(0, dtype=np.float64)
+    brand_code = np.zeros(0, dtype=np.int32)
+    category_code = np.zeros(0, dtype=np.int32)
 
     def __init__(self, index: ItemIndex):
         self.index = index
@@ -49,6 +53,8 @@ class CatalogView:
         self.created_at = np.zeros(0, dtype=np.float64)
         self.margin = np.zeros(0, dtype=np.float64)
         self.stock = np.zeros(0, dtype=np.float64)  # NaN: stock not tracked
+        self.brand_code = np.zeros(0, dtype=np.int32)
+        self.category_code = np.zeros(0, dtype=np.int32)
         self.categories: dict[int, tuple[str, ...]] = {}
         self.brands: dict[int, str] = {}
         self.category_members: dict[str, set[int]] = {}
@@ -57,6 +63,8 @@ class CatalogView:
         self._init_rule_columns()
 
     def _init_rule_columns(self) -> None:
+        self.brand_ids: dict[str, int] = {}
+        self.category_ids: dict[str, int] = {}
         self.tags: dict[int, tuple[str, ...]] = {}
         self.tag_members: dict[str, set[int]] = {}
         self.numeric_properties: dict[str, np.ndarray] = {}
@@ -66,9 +74,15 @@ class CatalogView:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        size = len(self.known)
         if "tag_members" not in state:  # a snapshot from before the rule columns
             self._init_rule_columns()
-        size = len(self.known)
+            self.brand_code = np.full(size, -1, dtype=np.int32)
+            self.category_code = np.full(size, -1, dtype=np.int32)
+            for pos, brand in self.brands.items():
+                self.brand_code[pos] = self.brand_ids.setdefault(brand, len(self.brand_ids))
+            for pos, cats in self.categories.items():
+                self.category_code[pos] = self.category_ids.setdefault(cats[0], len(self.category_ids))
         for name in ("margin", "stock"):
             if len(self.__dict__.get(name, ())) < size:
                 self.__dict__[name] = grown(np.zeros(0, dtype=np.float64), size, math.nan)
@@ -80,6 +94,8 @@ class CatalogView:
         self.created_at = grown(self.created_at, size, math.nan)
         self.margin = grown(self.margin, size, math.nan)
         self.stock = grown(self.stock, size, math.nan)
+        self.brand_code = grown(self.brand_code, size, -1)
+        self.category_code = grown(self.category_code, size, -1)
         for name, column in self.numeric_properties.items():
             if len(column) < size:
                 self.numeric_properties[name] = grown(column, size, math.nan)
@@ -99,9 +115,11 @@ class CatalogView:
             self.categories[pos] = cats
             for cat in cats:
                 self.category_members.setdefault(cat, set()).add(pos)
+            self.category_code[pos] = self.category_ids.setdefault(cats[0], len(self.category_ids))
         if item.brand:
             self.brands[pos] = item.brand
             self.brand_members.setdefault(item.brand, set()).add(pos)
+            self.brand_code[pos] = self.brand_ids.setdefault(item.brand, len(self.brand_ids))
         if item.title:
             self.titles[pos] = item.title
         tags = tuple(dict.fromkeys(item.tags))
@@ -160,6 +178,8 @@ class CatalogView:
                     self.value_members.get((name, v), set()).discard(pos)
         self.margin[pos] = math.nan
         self.stock[pos] = math.nan
+        self.brand_code[pos] = -1
+        self.category_code[pos] = -1
 
     def size(self) -> int:
         return int(self.known.sum())

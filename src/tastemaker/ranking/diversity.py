@@ -6,10 +6,12 @@
 
 with relevance min-max normalised over the candidates, so ``diversity`` (the λ of the
 trade-off) means the same whatever the scale of scores: 0 keeps the relevance order, 1
-picks the most dissimilar items. Features are unit rows: embeddings, or the category
-indicator from :func:`category_features` (cosine of category sets). The remaining
-candidates follow the ``k`` picked ones in relevance order, so later stages (caps, pins) can
-still draw on them. Cost: one (n, n) similarity product and ``k`` vector passes over n.
+picks the most dissimilar items. ``features`` are either rows (embeddings, or the category
+indicator from :func:`category_features`: cosine of category sets), or a 1-D array of
+int group codes (``RuleEnv.group_codes("category")``: same primary category = similarity
+1, the cheapest form). The remaining candidates follow the ``k`` picked ones in relevance
+order, so later stages (caps, pins) can still draw on them. Cost: ``k`` passes over the
+candidates, each one matrix-vector product (rows) or one comparison (codes).
 
 >>> rel = np.array([1.0, 0.99, 0.5])
 >>> f = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
@@ -43,9 +45,15 @@ def mmr(relevance: np.ndarray, features: np.ndarray, k: int, diversity: float,
     if diversity <= 0.0 or n <= 1 or k <= 1:
         return base
     k = min(k, n)
-    sim = similarity if similarity is not None else unit_rows(np.asarray(features, np.float64))
-    if similarity is None:
-        sim = sim @ sim.T
+    if similarity is None and np.ndim(features) == 1:
+        return _mmr_codes(relevance, np.asarray(features), k, diversity, base)
+    if similarity is not None:
+        row = similarity.__getitem__
+    else:
+        unit = unit_rows(np.asarray(features, np.float64))
+
+        def row(j: int) -> np.ndarray:
+            return unit @ unit[j]
     rel = (1.0 - diversity) * normalise(np.asarray(relevance, np.float64))
     max_sim = np.zeros(n)
     taken = np.zeros(n, dtype=bool)
@@ -60,9 +68,32 @@ def mmr(relevance: np.ndarray, features: np.ndarray, k: int, diversity: float,
             j = int(np.argmax(value))
         picked[t] = j
         taken[j] = True
-        np.maximum(max_sim, sim[j], out=max_sim)
+        np.maximum(max_sim, row(j), out=max_sim)
     rest = base[~taken[base]]
     return np.concatenate([picked, rest])
+
+
+def _mmr_codes(relevance: np.ndarray, codes: np.ndarray, k: int, diversity: float, base: np.ndarray) -> np.ndarray:
+    """MMR when similarity is "same group" (1) or not (0), in closed form: an item's max
+    similarity to the picked ones is 1 exactly when its group was picked, and a group is
+    first picked through its most relevant item (its leader). So greedy MMR picks in the
+    order of ``rel`` for leaders and ungrouped items, ``rel - diversity`` for the others;
+    ties by row, as the greedy argmax breaks them."""
+    n = len(relevance)
+    rel = (1.0 - diversity) * normalise(np.asarray(relevance, np.float64))
+    in_base = codes[base]
+    by_group = np.lexsort((np.arange(n), in_base))  # positions in base order, grouped, best first
+    g = in_base[by_group]
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(g[1:], g[:-1], out=first[1:])
+    leader = np.empty(n, dtype=bool)
+    leader[base[by_group]] = first | (g < 0)
+    key = np.where(leader, rel, rel - diversity)
+    picked = np.lexsort((np.arange(n), -key))[:k]
+    taken = np.zeros(n, dtype=bool)
+    taken[picked] = True
+    return np.concatenate([picked, base[~taken[base]]])
 
 
 def category_features(env: RuleEnv) -> tuple[np.ndarray, dict[str, int]]:

@@ -3,9 +3,9 @@ and serving time.
 
 Columns (``FEATURE_NAMES``): the blended score; each source's max-normalised score (0 when
 the source did not propose the item) and how many sources did; the item's decayed
-popularity and trending score (as shares of the catalogue maximum), age in log days,
-log price, margin; the user-item category affinity (the user's affinity share of the
-item's categories), whether the user has seen the item; and the request context (mobile
+popularity and trending score (as shares of the highest among the candidates), age in log
+days, log price, margin; the user-item category affinity (the user's affinity share of the
+item's primary category), whether the user has seen the item; and the request context (mobile
 device, hour of day as sin/cos). Missing values are NaN, which LightGBM handles natively.
 
 The serving path computes them with :func:`candidate_features` and logs them with the
@@ -57,9 +57,23 @@ def source_scores(parts: Sequence[tuple[str, float, np.ndarray, np.ndarray]], it
 
 def _share(env: RuleEnv, name: str) -> np.ndarray:
     col = env.column(name)
-    full = env.item_columns.get(name)
-    top = float(np.nanmax(full)) if isinstance(full, np.ndarray) and len(full) else float(np.nanmax(col, initial=0.0))
+    top = float(np.nanmax(col, initial=0.0)) if len(col) else 0.0
     return col / top if top > 0 else col
+
+
+def _affinity(env: RuleEnv) -> np.ndarray | float:
+    user = env.user
+    if user is None or not user.affinity:
+        return 0.0
+    ids = env.catalog.category_ids
+    pairs = [(ids[c], w) for c, w in user.affinity.items() if c in ids]
+    total = sum(user.affinity.values())
+    if not pairs or total <= 0:
+        return 0.0
+    lookup = np.zeros(len(ids) + 1)
+    for code, w in pairs:
+        lookup[code] = w / total
+    return lookup[env.group_codes("category")]  # code -1 reads the spare last slot (0)
 
 
 def candidate_features(env: RuleEnv, blend: np.ndarray, sources: Mapping[str, np.ndarray],
@@ -85,13 +99,7 @@ def candidate_features(env: RuleEnv, blend: np.ndarray, sources: Mapping[str, np
         cols["price_log"] = np.log1p(np.maximum(env.column("price"), 0.0))
     cols["margin"] = env.column("margin")
     user = env.user
-    if user is not None and user.affinity:
-        total = sum(user.affinity.values()) or 1.0
-        aff, get = user.affinity, env.catalog.categories.get
-        cols["affinity"] = np.fromiter((sum(aff.get(c, 0.0) for c in get(i, ())) / total for i in env.item_list),
-                                       np.float64, n)
-    else:
-        cols["affinity"] = 0.0
+    cols["affinity"] = _affinity(env)
     cols["seen"] = env.members(user.seen).astype(np.float64) if user is not None else 0.0
     ctx = env.context
     cols["ctx_mobile"] = 1.0 if ctx.get("device") == "mobile" else 0.0

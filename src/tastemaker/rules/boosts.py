@@ -41,8 +41,8 @@ class Boost:
         """The per-candidate multiplier (1.0 where the rule does not apply)."""
         n = len(env)
         if isinstance(self.factor, Expression):
-            f = np.nan_to_num(self.factor(env), nan=1.0, posinf=1.0, neginf=0.0)
-            f = np.maximum(f, 0.0)
+            f = self.factor(env)
+            f = np.where(np.isfinite(f), np.maximum(f, 0.0), np.where(f == -np.inf, 0.0, 1.0))
         else:
             f = np.full(n, max(float(self.factor), 0.0))
         if self.when is not None:

@@ -6,8 +6,9 @@ items exist; with ``strict`` they are dropped instead, and the list may come out
 The category of an item is its first (primary) category, which keeps the rule a single
 vectorised pass; items without a brand/category are never capped.
 
->>> labels = np.array(["a", "a", "b", "a", None, "b"], dtype=object)
->>> over_cap(labels, 2).tolist()
+>>> over_cap(np.array([0, 0, 1, 0, -1, 1]), 2).tolist()
+[False, False, False, True, False, False]
+>>> over_cap(np.array(["a", "a", "b", "a", None, "b"], dtype=object), 2).tolist()
 [False, False, False, True, False, False]
 """
 
@@ -41,18 +42,24 @@ class Cap:
 
 
 def over_cap(labels: np.ndarray, max_items: int) -> np.ndarray:
-    """For labels in display order: True where an item is beyond the first ``max_items`` of
-    its label (None labels are never over)."""
+    """For group labels in display order: True where an item is beyond the first
+    ``max_items`` of its group. Labels are int codes (-1: no group, never over; see
+    ``RuleEnv.group_codes``) or objects (None: no group)."""
     n = len(labels)
     if n <= max_items:
         return np.zeros(n, dtype=bool)
-    codes_map: dict[object, int] = {}
-    codes = np.fromiter((-1 if x is None else codes_map.setdefault(x, len(codes_map)) for x in labels.tolist()),
-                        np.int64, n)
+    if labels.dtype == object:
+        codes_map: dict[object, int] = {}
+        labels = np.fromiter((-1 if x is None else codes_map.setdefault(x, len(codes_map)) for x in labels.tolist()),
+                             np.int64, n)
+    codes = labels
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    lengths = np.diff(np.r_[starts, n])
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
+    np.not_equal(sorted_codes[1:], sorted_codes[:-1], out=new_group[1:])
+    starts = np.flatnonzero(new_group)
+    group_start = starts[np.cumsum(new_group) - 1]
     rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - np.repeat(starts, lengths)
+    rank[order] = np.arange(n) - group_start
     return (rank >= max_items) & (codes >= 0)

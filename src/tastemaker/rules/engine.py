@@ -206,23 +206,25 @@ class RuleSet:
                 if pos is not None and pos in row_of and row_of[pos] not in pin_names:
                     pinned_rows.append((row_of[pos], p.position))
                     pin_names[row_of[pos]] = p.name
-        pinned_set = set(pin_names)
+        pinned_mask = None
+        if pin_names:
+            pinned_mask = np.zeros(len(ordered), dtype=bool)
+            pinned_mask[list(pin_names)] = True
         for cap in self.caps:
             if not cap.schedule.active(now) or len(rows) <= cap.max_items:
                 continue
-            labels = env.group_labels(cap.kind)[rows]
-            over = over_cap(labels, cap.max_items)
-            if pinned_set:
-                over &= ~np.isin(rows, list(pinned_set))
+            codes = env.group_codes(cap.kind)[rows]
+            over = over_cap(codes, cap.max_items)
+            if pinned_mask is not None:
+                over &= ~pinned_mask[rows]
             if not over.any():
                 continue
             if trace is not None:
-                visible = np.flatnonzero(over).tolist()
-                for k in visible:
-                    if k < n:
-                        item = int(ordered.items[rows[k]])
-                        effect = "removed" if cap.strict else "moved down"
-                        trace.add(item, cap.name, f"{effect}: more than {cap.max_items} of {cap.kind} {labels[k]!r}")
+                labels = env.group_labels(cap.kind)[rows]
+                for k in np.flatnonzero(over[:n]).tolist():
+                    item = int(ordered.items[rows[k]])
+                    effect = "removed" if cap.strict else "moved down"
+                    trace.add(item, cap.name, f"{effect}: more than {cap.max_items} of {cap.kind} {labels[k]!r}")
             rows = rows[~over] if cap.strict else np.concatenate([rows[~over], rows[over]])
         if pinned_rows:
             placed = place_pins(rows.tolist(), pinned_rows)

@@ -112,7 +112,18 @@ class RuleEnv:
         """``items[i] in members`` for each candidate (O(candidates), whatever the set's size)."""
         if not members:
             return np.zeros(len(self.items), dtype=bool)
-        return np.fromiter((i in members for i in self.item_list), dtype=bool, count=len(self.items))
+        return np.fromiter(map(members.__contains__, self.item_list), dtype=bool, count=len(self.items))
+
+    def group_codes(self, kind: str) -> np.ndarray:
+        """int32 code of each candidate's brand (``kind="brand"``) or primary category
+        (``"category"``), -1 where it has none (see ``CatalogView.brand_ids``)."""
+        key = "code:" + kind
+        out = self._cache.get(key)
+        if out is None:
+            if kind not in ("brand", "category"):
+                raise ValueError(f"unknown group kind {kind!r}; use 'brand' or 'category'")
+            out = self._cache[key] = self.gather(getattr(self.catalog, kind + "_code"), -1).astype(np.int32, copy=False)
+        return out
 
     def group_labels(self, kind: str) -> np.ndarray:
         """Object array of each candidate's brand (``kind="brand"``) or first category

@@ -264,7 +264,7 @@ class _Compiler:
             get = t.fn
             return lambda env: get(env) == value  # type: ignore[misc]
         if name == "brand":
-            return lambda env: env.members(env.catalog.brand_members.get(value, ()))
+            return lambda env: env.group_codes("brand") == env.catalog.brand_ids.get(value, -2)
         if name in ("category", "categories"):
             return lambda env: env.members(env.catalog.category_members.get(value, ()))
         if name == "tags":
