@@ -55,3 +55,17 @@ def test_group_codes_match_one_hot_rows():
     rel = rng.random(40)
     for lam in (0.2, 0.5, 0.9):
         assert mmr(rel, codes, 10, lam).tolist() == mmr(rel, onehot, 10, lam).tolist()
+
+
+def test_mean_penalty():
+    import pytest
+
+    rel = np.array([1.0, 0.9, 0.85, 0.8])
+    f = np.array([[1, 0], [1, 0], [0.6, 0.8], [0, 1]], dtype=float)
+    # max: item 2 is close to nothing picked after 0 and 3 ... mean: same first pick, a permutation always
+    for penalty in ("max", "mean"):
+        order = mmr(rel, f, 3, 0.5, penalty=penalty)
+        assert order[0] == 0 and sorted(order.tolist()) == [0, 1, 2, 3]
+    assert mmr(rel, f, 3, 0.5, penalty="max").tolist() != mmr(rel, f, 3, 0.0, penalty="max").tolist()
+    with pytest.raises(ValueError):
+        mmr(rel, f, 3, 0.5, penalty="sum")

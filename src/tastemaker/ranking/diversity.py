@@ -38,8 +38,15 @@ def normalise(scores: np.ndarray) -> np.ndarray:
 
 
 def mmr(relevance: np.ndarray, features: np.ndarray, k: int, diversity: float,
-        similarity: np.ndarray | None = None) -> np.ndarray:
-    """Row order: ``k`` rows chosen by MMR, then the rest by relevance (ties by row)."""
+        similarity: np.ndarray | None = None, penalty: str = "max") -> np.ndarray:
+    """Row order: ``k`` rows chosen by MMR, then the rest by relevance (ties by row).
+
+    ``penalty="mean"`` uses the mean similarity to the picked items instead of the max
+    (the greedy form of maximising relevance minus mean pairwise similarity, which is what
+    intra-list diversity measures); group codes always use the max form.
+    """
+    if penalty not in ("max", "mean"):
+        raise ValueError("penalty is 'max' or 'mean'")
     n = len(relevance)
     base = np.lexsort((np.arange(n), -relevance))
     if diversity <= 0.0 or n <= 1 or k <= 1:
@@ -56,6 +63,7 @@ def mmr(relevance: np.ndarray, features: np.ndarray, k: int, diversity: float,
             return unit @ unit[j]
     rel = (1.0 - diversity) * normalise(np.asarray(relevance, np.float64))
     max_sim = np.zeros(n)
+    mean = penalty == "mean"
     taken = np.zeros(n, dtype=bool)
     picked = np.empty(k, dtype=np.int64)
     first = int(base[0])
@@ -63,12 +71,15 @@ def mmr(relevance: np.ndarray, features: np.ndarray, k: int, diversity: float,
         if t == 0:
             j = first
         else:
-            value = rel - diversity * max_sim
+            value = rel - (diversity / t if mean else diversity) * max_sim
             value[taken] = -np.inf
             j = int(np.argmax(value))
         picked[t] = j
         taken[j] = True
-        np.maximum(max_sim, row(j), out=max_sim)
+        if mean:
+            max_sim += row(j)  # the sum; divided by the count above
+        else:
+            np.maximum(max_sim, row(j), out=max_sim)
     rest = base[~taken[base]]
     return np.concatenate([picked, rest])
 
