@@ -57,7 +57,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -66,13 +65,27 @@ from tastemaker.rules.boosts import Boost
 from tastemaker.rules.caps import Cap
 from tastemaker.rules.engine import RuleSet
 from tastemaker.rules.expressions import Expression, ExpressionError, compile_expression
-from tastemaker.rules.filters import (AgeRange, BrandFilter, CategoryFilter, ExpressionFilter, Filter, InStock,
-                                      NotPurchased, PriceRange)
+from tastemaker.rules.filters import (
+    AgeRange,
+    BrandFilter,
+    CategoryFilter,
+    ExpressionFilter,
+    Filter,
+    InStock,
+    NotPurchased,
+    PriceRange,
+)
 from tastemaker.rules.margin import MarginBlend
 from tastemaker.rules.pins import Pin
 from tastemaker.rules.schedule import ALWAYS, Schedule
 from tastemaker.schema.errors import FieldError, ValidationFailed
-from tastemaker.serving.placements import (DiversitySpec, FairnessSpec, OVERRIDABLE, Placement, SourceSpec)
+from tastemaker.serving.placements import (
+    OVERRIDABLE,
+    DiversitySpec,
+    FairnessSpec,
+    Placement,
+    SourceSpec,
+)
 
 RANKERS = ("blend", "ltr")
 RULE_KINDS = ("filter", "where", "boost", "bury", "pin", "cap", "margin")
@@ -488,7 +501,3 @@ def placement_from_json(name: str, body: Any, known_sources: frozenset[str] | No
     if c.errors or p is None:
         raise ValidationFailed(c.errors, title="Invalid placement configuration")
     return p
-
-
-Overrides = Mapping[str, Any]
-OverrideFn = Callable[[Placement, Overrides], Placement]

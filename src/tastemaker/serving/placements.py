@@ -13,6 +13,7 @@ names of the knobs a request may override (:func:`apply_overrides`).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -20,8 +21,6 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
-
-import math
 
 from tastemaker.rules.engine import RuleSet
 from tastemaker.rules.filters import PriceRange
