@@ -31,12 +31,13 @@ class Candidates:
 
     def top(self, n: int) -> Candidates:
         """The ``n`` best, ties broken by item index so answers are deterministic."""
-        idx = np.arange(len(self.items))
-        if len(idx) > n:
-            # Everything scoring at least the n-th best score, so ties at the cut stay deterministic.
-            cut = np.partition(-self.scores, n - 1)[n - 1]
-            idx = np.flatnonzero(-self.scores <= cut)
-        order = idx[np.lexsort((self.items[idx], -self.scores[idx]))][:n]
+        if len(self.items) > n:
+            # Selection is a deterministic function of the (deterministic) candidate order, so
+            # equal inputs pick equal items even when scores tie at the cut.
+            idx = np.argpartition(-self.scores, n - 1)[:n]
+        else:
+            idx = np.arange(len(self.items))
+        order = idx[np.lexsort((self.items[idx], -self.scores[idx]))]
         return Candidates(self.items[order], self.scores[order], self.sources[order], self.because)
 
 

@@ -58,13 +58,15 @@ def _history_codes(ctx: PipelineContext, placement: Placement, items: np.ndarray
         return None
     excluded = np.fromiter((i for m in excluding for i in m), np.int64, n_excluded)
     seen = np.fromiter(penalised, np.int64, len(penalised))
-    size = max(int(items.max()), int(excluded.max(initial=-1)), int(seen.max(initial=-1))) + 1
+    # Marks are index positions; one spare cell past them is never marked, so reading with
+    # mode="clip" gives 0 for any candidate beyond the index without a bounds check.
+    size = len(ctx.state.index) + 1
     if len(_Scratch.codes) < size:
         _Scratch.codes = np.zeros(max(size, 2 * len(_Scratch.codes)), dtype=np.uint8)
     buffer = _Scratch.codes
     buffer[seen] = _SEEN
     buffer[excluded] = _EXCLUDED  # after: an excluded item that was also seen stays excluded
-    codes = buffer[items]
+    codes = np.take(buffer, items, mode="clip")
     buffer[seen] = 0
     buffer[excluded] = 0
     return codes
@@ -73,10 +75,16 @@ def _history_codes(ctx: PipelineContext, placement: Placement, items: np.ndarray
 def _catalog_and_request_mask(ctx: PipelineContext, placement: Placement, items: np.ndarray, require_catalog: bool) -> np.ndarray:
     state, request = ctx.state, ctx.request
     catalog = state.catalog
-    inside = items < len(catalog.available)
-    mask = np.zeros(len(items), dtype=bool)
-    mask[inside] = catalog.available[items[inside]]
+    if len(items) and int(items.max()) < len(catalog.available):
+        inside = None  # the usual case: every candidate is in the catalog arrays
+        mask = catalog.available[items]
+    else:
+        inside = items < len(catalog.available)
+        mask = np.zeros(len(items), dtype=bool)
+        mask[inside] = catalog.available[items[inside]]
     if not require_catalog or not catalog.known.any():
+        if inside is None:
+            inside = np.ones(len(items), dtype=bool)
         # Without a catalog, anything seen in events may be recommended.
         mask |= ~inside
         mask[inside] |= ~catalog.known[items[inside]]
