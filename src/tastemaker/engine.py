@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -50,7 +52,10 @@ class Engine:
         self.models = ModelRegistry(self.stores.models, settings.models_dir)
         self._serving_version: int | None = None
         self._next_model_check = 0.0
-        self.refresh_model(force=True)
+        self._refresh_lock = threading.Lock()
+        self._model_loader = ThreadPoolExecutor(1, thread_name_prefix="model-loader")
+        self._preparing: tuple[int, Future, threading.Event] | None = None
+        self.refresh_model(force=True)  # start serving with a warm model
 
     @property
     def serving_version(self) -> int | None:
@@ -71,26 +76,64 @@ class Engine:
     def refresh_model(self, force: bool = False) -> bool:
         """Swap in the registry's serving version if it changed (promotion, rollback, other worker).
 
-        The swap is one reference assignment between requests, so no request ever sees a
-        mix of two versions and none fails during it.
+        A new version is loaded and warmed (every active user's candidates precomputed) in a
+        background thread while the current one keeps serving; a later call swaps it in
+        once ready. ``force`` checks now and blocks until the swap (async callers run it in
+        an executor so the event loop keeps serving meanwhile). The swap is one reference assignment
+        between requests, so no request ever sees a mix of two versions and none fails during
+        it. Returns True when this call swapped.
         """
-        self._next_model_check = time.monotonic() + MODEL_CHECK_S
-        serving = self.models.serving()
-        version = serving.version if serving else None
-        if version == self._serving_version and not force:
-            return False
-        if serving is None:
-            self.recommender.model = PopularityModel(self.toplists)
-        else:
-            try:
-                artifact = self.models.load(serving.version)
-            except (OSError, KeyError) as exc:
-                log.error("cannot load model v%s, keeping the current one: %s", serving.version, exc)
+        wait = force
+        if not self._refresh_lock.acquire(blocking=wait):
+            return False  # another thread is refreshing
+        try:
+            self._next_model_check = time.monotonic() + MODEL_CHECK_S
+            serving = self.models.serving()
+            version = serving.version if serving else None
+            if version == self._serving_version:
                 return False
-            self.recommender.model = LearnedModel(artifact, serving.version, self.state.index)
+            if serving is None:
+                self._cancel_preparing()
+                self._swap(PopularityModel(self.toplists), None)
+                return True
+            pending = self._preparing
+            if pending is None or pending[0] != version:
+                self._cancel_preparing()
+                stop = threading.Event()
+                future = self._model_loader.submit(self._prepare_model, version, stop)
+                pending = self._preparing = (version, future, stop)
+            if wait:
+                pending[1].result()
+            if not pending[1].done():
+                return False
+            self._preparing = None
+            try:
+                model = pending[1].result()
+            except (OSError, KeyError) as exc:
+                log.error("cannot load model v%s, keeping the current one: %s", version, exc)
+                self._serving_version = version  # do not retry every second; a new promotion retries
+                return False
+            self._swap(model, version)
+            return True
+        finally:
+            self._refresh_lock.release()
+
+    def _prepare_model(self, version: int, stop: threading.Event) -> LearnedModel:
+        started = time.perf_counter()
+        model = LearnedModel(self.models.load(version), version, self.state.index)
+        warmed = model.warm(self.state, should_stop=stop.is_set)
+        log.info("model v%s ready: %d users warmed in %.1fs", version, warmed, time.perf_counter() - started)
+        return model
+
+    def _cancel_preparing(self) -> None:
+        if self._preparing is not None:
+            self._preparing[2].set()
+            self._preparing = None
+
+    def _swap(self, model, version: int | None) -> None:
+        self.recommender.model = model
         self._serving_version = version
-        log.info("serving model %s", self.recommender.model.name + "-" + str(self.recommender.model.version))
-        return True
+        log.info("serving model %s", model.name + "-" + str(model.version))
 
     def register_schema(self, schema: EventSchema) -> EventSchema:
         self.registry.register(schema)  # raises SchemaConflict before anything is stored
@@ -98,6 +141,8 @@ class Engine:
         return schema
 
     def close(self, snapshot: bool = True) -> None:
+        self._cancel_preparing()
+        self._model_loader.shutdown(wait=True)
         self.ingest.close()
         if snapshot:
             self.processor.maybe_snapshot(force=True)

@@ -116,3 +116,35 @@ def test_registry_artifact_round_trip(tmp_path, families):
     assert loaded.item_ids == ["a", "b", "c"]
     assert np.array_equal(loaded.model.score(row), model.score(row))
     stores.close()
+
+
+def test_a_new_version_serves_only_once_warm_and_the_old_one_serves_meanwhile(data_dir, families, monkeypatch):
+    import threading
+
+    from tastemaker.serving import learned
+
+    engine = Engine(Settings(data_dir=data_dir, durable=False), toplist_ttl=0)
+    stores = open_stores(Settings(data_dir=data_dir, durable=False))
+    first = job_module.train(stores, engine.settings.models_dir, "cooccurrence").version.version
+    assert engine.refresh_model(force=True) and engine.serving_version == first
+    release = threading.Event()
+    real_warm = learned.LearnedModel.warm
+
+    def slow_warm(self, state, should_stop=lambda: False, limit=learned.CACHE_USERS):
+        release.wait(30)
+        return real_warm(self, state, should_stop, limit)
+
+    monkeypatch.setattr(learned.LearnedModel, "warm", slow_warm)
+    second = job_module.train(stores, engine.settings.models_dir, "cooccurrence", promote="always").version.version
+    stores.close()
+    assert not engine.refresh_model()  # preparing in the background
+    body = engine.recommender.recommend(parse_request({"user_id": "u1", "n": "5"}))
+    assert body["model_version"] == f"cooccurrence-{first}" and engine.serving_version == first
+    release.set()
+    engine._preparing[1].result(timeout=30)
+    assert engine.refresh_model()  # ready now: swapped on the next check
+    assert engine.serving_version == second
+    user = engine.state.users["u1"]
+    cached = engine.recommender.model._cache.get(id(user))
+    assert cached is not None and cached[1] == user.event_count  # warmed before serving
+    engine.close()

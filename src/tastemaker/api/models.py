@@ -49,9 +49,14 @@ async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAM
         await asyncio.sleep(every_s)
         try:
             await loop.run_in_executor(_training_pool(), run_train_job, str(engine.settings.data_dir), family, {}, "if_better")
-            engine.refresh_model(force=True)
+            await swap_in(engine)
         except Exception:  # a failed run must not stop later ones; it is logged
             logging.getLogger(__name__).exception("periodic retraining failed")
+
+
+async def swap_in(engine) -> None:
+    """Wait, off the event loop, until the registry's serving version is loaded, warmed and serving."""
+    await asyncio.get_running_loop().run_in_executor(None, engine.refresh_model, True)
 
 
 async def list_models(request: Request) -> Response:
@@ -77,7 +82,7 @@ async def train_model(request: Request) -> Response:
         )
     except ValueError as exc:
         return problem(409, "Cannot train", str(exc))
-    engine.refresh_model(force=True)
+    await swap_in(engine)
     return JSONResponse(result, status_code=201)
 
 
@@ -90,7 +95,7 @@ async def promote_model(request: Request) -> Response:
         record = engine.models.promote(int(raw))
     except KeyError:
         return problem(404, "Unknown model version", errors=[FieldError("version", f"no version {raw}")])
-    engine.refresh_model(force=True)
+    await swap_in(engine)
     return JSONResponse(record.to_dict())
 
 
@@ -100,5 +105,5 @@ async def rollback_model(request: Request) -> Response:
         record = engine.models.rollback()
     except LookupError as exc:
         return problem(409, "Nothing to roll back to", str(exc))
-    engine.refresh_model(force=True)
+    await swap_in(engine)
     return JSONResponse(record.to_dict())

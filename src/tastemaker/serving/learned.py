@@ -1,14 +1,24 @@
 """A trained model family as the pipeline's long-term candidate source, with fold-in.
 
-The user's row is rebuilt from live state at request time (items seen, weighted by the
-strongest event on each), so a click a moment ago already moves the long-term model's
-candidates: no retraining, no stale user vectors.
+The user's row is rebuilt from live state (items seen, weighted by the strongest event on
+each), so a click a moment ago already moves the long-term model's candidates: no
+retraining, no stale user vectors.
+
+Two paths fill the same per-user cache, keyed by the user's event count:
+
+- :meth:`LearnedModel.warm` scores every known user in batches before a version starts
+  serving (one matrix product per chunk of users instead of one fold-in per request);
+- :meth:`LearnedModel.candidates` folds in, at request time, any user whose event count
+  moved since (a new event, a new user), once per event.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.state import OnlineState
@@ -17,6 +27,8 @@ from tastemaker.features.weights import interest_weight
 from tastemaker.training.registry import ModelArtifact
 
 CACHE_USERS = 100_000
+WARM_CANDIDATES = 200  # kept per user: placements ask the user model for up to 100
+WARM_CHUNK = 128  # users scored per matrix product
 
 
 class LearnedModel:
@@ -71,3 +83,57 @@ class LearnedModel:
             self._cache.clear()
         self._cache[id(user)] = (user, user.event_count, n, items, values)
         return items, values
+
+    def warm(self, state: OnlineState, should_stop: Callable[[], bool] = lambda: False,
+             limit: int = CACHE_USERS) -> int:
+        """Precompute the candidates of the ``limit`` most recently active users; returns how many.
+
+        Safe to run in a thread while the state changes: a user's event count is read before
+        the row, so an event arriving meanwhile makes the entry stale (recomputed on the next
+        request), never wrong; a user whose sets change during the read is skipped.
+        """
+        users = [u for u in list(state.users.values()) if u.seen or u.purchased or u.rated]
+        if len(users) > limit:
+            users = sorted(users, key=lambda u: u.last_ts, reverse=True)[:limit]
+        done = 0
+        with threadpool_limits(1):  # one core: the other one keeps serving
+            for start in range(0, len(users), WARM_CHUNK):
+                if should_stop():
+                    break
+                chunk, counts, rows = [], [], []
+                for user in users[start:start + WARM_CHUNK]:
+                    count = user.event_count
+                    try:
+                        row = self.user_row(state, user)
+                    except RuntimeError:  # a set changed size while being read: fold in on demand
+                        continue
+                    if row.nnz:
+                        chunk.append(user)
+                        counts.append(count)
+                        rows.append(row)
+                if not rows:
+                    continue
+                batch = sp.vstack(rows, format="csr")
+                cols, scores = top_per_row(self.artifact.model.score(batch), batch, WARM_CANDIDATES)
+                for user, count, c, v in zip(chunk, counts, cols, scores):
+                    keep = np.isfinite(v) & (v > 0)
+                    self._cache[id(user)] = (user, count, WARM_CANDIDATES, self.positions[c[keep]], v[keep].astype(np.float64))
+                done += len(chunk)
+        return done
+
+
+def top_per_row(scores: np.ndarray, seen: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` best columns, best first, with the row's own (seen) columns removed.
+
+    >>> cols, vals = top_per_row(np.array([[0.1, 0.9, 0.5]]), sp.csr_matrix([[0, 1, 0]]), 2)
+    >>> cols.tolist(), vals.tolist()
+    ([[2, 0]], [[0.5, 0.10000000149011612]])
+    """
+    scores = np.array(scores, dtype=np.float32)  # a copy: seen items are masked in place
+    rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
+    scores[rows, seen.indices] = -np.inf
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
