@@ -25,11 +25,35 @@ def _progress(total: int | None, desc: str, unit: str = "rows"):
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, disable=os.environ.get("TASTEMAKER_NO_PROGRESS") == "1")
 
 
+def check_placements(path: Path) -> str | None:
+    """None when the placement file is valid (or absent), else the errors, one per line."""
+    from tastemaker.schema.errors import ValidationFailed
+    from tastemaker.serving.placement_config import load_placements
+
+    if not path.exists():
+        return None
+    try:
+        load_placements(path.read_text(), str(path))
+    except ValidationFailed as exc:
+        return "\n".join(f"  {e.field or '/'}: {e.reason}" for e in exc.errors)
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings(args)
     os.environ["TASTEMAKER_DATA_DIR"] = str(settings.data_dir)
+    if getattr(args, "placements", None):
+        settings.placements_file = Path(args.placements)
+        if not settings.placements_file.exists():
+            print(f"no such placement file: {settings.placements_file}", file=sys.stderr)
+            return 2
+        os.environ["TASTEMAKER_PLACEMENTS"] = str(settings.placements_file.resolve())
+    errors = check_placements(settings.placements_path)
+    if errors:
+        print(f"refusing to start: invalid placement file {settings.placements_path}:\n{errors}", file=sys.stderr)
+        return 1
     uvicorn.run(
         "tastemaker.api.asgi:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         loop="uvloop", http="httptools", access_log=False, log_level=args.log_level, backlog=4096,
@@ -144,6 +168,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_ranker(args: argparse.Namespace) -> int:
+    from tastemaker.storage.factory import open_stores
+    from tastemaker.training.ranker_job import train_rankers
+
+    settings = _settings(args)
+    stores = open_stores(settings)
+    try:
+        reports = train_rankers(stores, settings.rankers_dir, args.placement, window_s=args.window,
+                                min_lists=args.min_lists, rounds=args.rounds,
+                                progress=lambda message: print(message, file=sys.stderr, flush=True))
+    finally:
+        stores.close()
+    if not reports:
+        print("no impressions logged yet: configure a placement with ranker: ltr (or log_impressions: true)")
+        return 1
+    for name, r in reports.items():
+        ndcg = "  ".join(f"{k}={v:.4f}" for k, v in r.items() if k.startswith("ndcg"))
+        verdict = f"serving {r['path']}" if r.get("path") else f"keeping the blend ({r.get('reason', 'it did not win')})"
+        print(f"{name}: {r.get('lists', 0)} labelled lists  {ndcg}  -> {verdict}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tastemaker.training.offline import evaluate_command
 
@@ -193,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--log-level", default="info")
+    p.add_argument("--placements", help="placement YAML (default $TASTEMAKER_PLACEMENTS or DATA_DIR/placements.yaml)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="load a demo data set into a fresh data dir and serve it")
@@ -224,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--promote", choices=["if_better", "always", "never"], default="if_better")
     data_dir(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-ranker", help="train the learned ranker of placements on their logged impressions")
+    p.add_argument("--placement", help="only this placement (default: every placement with impressions)")
+    p.add_argument("--window", type=float, default=86_400.0, help="attribution window in seconds (default 1 day)")
+    p.add_argument("--min-lists", type=int, default=200, help="labelled lists needed before training")
+    p.add_argument("--rounds", type=int, default=50, help="boosting rounds")
+    data_dir(p)
+    p.set_defaults(func=cmd_train_ranker)
 
     p = sub.add_parser("evaluate", help="offline evaluation of model families (table, JSON, HTML report)")
     p.add_argument("--dataset", choices=["movielens", "data-dir"], default="movielens")

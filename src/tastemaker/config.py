@@ -24,6 +24,9 @@ class Settings:
     # A snapshot pickles the whole state in a forked child (a core for seconds): not too often.
     snapshot_every_events: int = 1_000_000
     require_catalog: bool = True
+    # Placement configuration (YAML); default ``<data dir>/placements.yaml`` when it exists.
+    placements_file: Path | None = field(
+        default_factory=lambda: Path(os.environ["TASTEMAKER_PLACEMENTS"]) if os.environ.get("TASTEMAKER_PLACEMENTS") else None)
 
     @property
     def db_path(self) -> Path:
@@ -32,6 +35,16 @@ class Settings:
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def placements_path(self) -> Path:
+        """The placement file servers read and the admin API writes."""
+        return self.placements_file if self.placements_file is not None else self.data_dir / "placements.yaml"
+
+    @property
+    def rankers_dir(self) -> Path:
+        """Learned rankers, one file per placement (``tastemaker train-ranker`` writes them)."""
+        return self.models_dir / "rankers"
 
     @property
     def snapshot_path(self) -> Path:

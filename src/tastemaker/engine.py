@@ -16,7 +16,9 @@ from tastemaker.ingest.processor import StreamProcessor
 from tastemaker.ingest.service import IngestService
 from tastemaker.models.popularity import PopularityModel
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
+from tastemaker.serving.impressions import ImpressionLogger
 from tastemaker.serving.placements import PlacementRegistry
+from tastemaker.serving.rankers import RankerSet
 from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender
 from tastemaker.training.registry import ModelRegistry
@@ -38,6 +40,8 @@ class Engine:
 
     def __init__(self, settings: Settings, progress: Callable[[int, int], None] | None = None, toplist_ttl: float = 1.0):
         self.settings = settings
+        # First: an invalid placement file refuses the start (ValidationFailed naming lines).
+        placements = PlacementRegistry(path=settings.placements_path)
         self.stores: Stores = open_stores(settings)
         self.registry = EventSchemaRegistry(self.stores.schemas.load_all())
         config = StateConfig(session_timeout_s=settings.session_timeout_s)
@@ -46,7 +50,9 @@ class Engine:
         )
         self.toplists = TopListCache(ttl=toplist_ttl)
         self.recommender = Recommender(
-            self.processor.state, PopularityModel(self.toplists), self.toplists, PlacementRegistry(), settings.require_catalog
+            self.processor.state, PopularityModel(self.toplists), self.toplists, placements, settings.require_catalog,
+            rankers=RankerSet(settings.rankers_dir),
+            impressions=ImpressionLogger(self.stores.impressions) if self.stores.impressions is not None else None,
         )
         self.ingest = IngestService(self.processor, self.registry)
         self.models = ModelRegistry(self.stores.models, settings.models_dir)

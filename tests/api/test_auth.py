@@ -43,6 +43,10 @@ PROTECTED: dict[tuple[str, str], tuple[str, Call, int]] = {
     ("POST", "/v1/models/train"): ("admin", lambda s: ("/v1/models/train", {"json": {"family": "nope"}}), 422),
     ("POST", "/v1/models/rollback"): ("admin", lambda s: ("/v1/models/rollback", {}), 409),
     ("POST", "/v1/models/{version}/promote"): ("admin", lambda s: ("/v1/models/999/promote", {}), 404),
+    ("GET", "/v1/placements"): ("read", lambda s: ("/v1/placements", {}), 200),
+    ("GET", "/v1/placements/{name}"): ("read", lambda s: ("/v1/placements/home", {}), 200),
+    ("PUT", "/v1/placements/{name}"): ("admin", lambda s: ("/v1/placements/auth-p", {"json": {"sources": {"trending": 1}}}), 201),
+    ("DELETE", "/v1/placements/{name}"): ("admin", lambda s: ("/v1/placements/auth-p", {}), 404),
 }
 # a key that must NOT be enough for each scope
 LACKING = {"read": "ingest", "ingest": "read", "admin": "read+ingest"}

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import docs, events, health, keys_api, models, recommendations, schemas, users
+from tastemaker.api import docs, events, health, keys_api, models, placements, recommendations, schemas, users
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -85,6 +85,10 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/models/train", models.train_model, methods=["POST"]),
         Route("/v1/models/rollback", models.rollback_model, methods=["POST"]),
         Route("/v1/models/{version}/promote", models.promote_model, methods=["POST"]),
+        Route("/v1/placements", placements.list_placements, methods=["GET"]),
+        Route("/v1/placements/{name}", placements.get_placement, methods=["GET"]),
+        Route("/v1/placements/{name}", placements.put_placement, methods=["PUT"]),
+        Route("/v1/placements/{name}", placements.delete_placement, methods=["DELETE"]),
     ]
 
     @contextlib.asynccontextmanager

@@ -78,7 +78,11 @@ def build_openapi() -> dict[str, Any]:
     _, components = msgspec.json.schema_components([Event, Item, User, EventSchema, KeyRequest, TrainRequest], ref_template=REF)
     rec_item = {"type": "object", "required": ["id", "score", "source"], "properties": {
         "id": {"type": "string"}, "score": {"type": "number"}, "source": {"type": "string"},
-        "explanation": {"type": "object", "properties": {"source": {"type": "string"}, "reason": {"type": "string"}, "because_of": {"type": "array", "items": {"type": "string"}}}},
+        "explanation": {"type": "object", "properties": {
+            "source": {"type": "string"}, "reason": {"type": "string"}, "because_of": {"type": "array", "items": {"type": "string"}},
+            "rules": {"type": "array", "description": "business rules and re-ranking stages that moved the item",
+                      "items": {"type": "object", "properties": {"rule": {"type": "string"}, "effect": {"type": "string"}}}},
+        }},
     }}
     components.update({
         "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
@@ -90,6 +94,32 @@ def build_openapi() -> dict[str, Any]:
         "Recommendations": {"type": "object", "required": ["recommendation_id", "placement", "items", "model_version"], "properties": {
             "recommendation_id": {"type": "string"}, "placement": {"type": "string"}, "model_version": {"type": "string"},
             "items": {"type": "array", "items": _ref("RecommendedItem")},
+            "rules_dropped": {"type": "array", "description": "with explain=true: pinned items a filter excluded",
+                              "items": {"type": "object", "properties": {"id": {"type": "string"}, "rule": {"type": "string"},
+                                                                         "effect": {"type": "string"}}}},
+        }},
+        "PlacementConfig": {"type": "object", "required": ["sources"], "description":
+                            "One placement, as in the placement file: sources, n, ranker (blend | ltr), diversity, "
+                            "fairness, rules, promotions, overrides, log_impressions, ...", "properties": {
+            "description": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": MAX_N},
+            "sources": {"type": "object", "additionalProperties": {"oneOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "object", "properties": {"weight": {"type": "number"}, "n": {"type": "integer"}}}]}},
+            "ranker": {"type": "string", "enum": ["blend", "ltr"]},
+            "diversity": {"type": "object", "properties": {"lambda": {"type": "number"}, "by": {"type": "string", "enum": ["categories", "embeddings"]}, "calibration": {"type": "number"}}},
+            "fairness": {"type": "object", "properties": {"popularity_penalty": {"type": "number"}, "min_exposure": {"type": "object"}}},
+            "rules": {"type": "array", "items": {"type": "object"}},
+            "promotions": {"type": "array", "items": {"type": "object"}},
+            "overrides": {"type": "array", "items": {"type": "string"}},
+            "seen_penalty": {"type": "number"}, "include_purchased": {"type": "boolean"}, "exclude_seen": {"type": "boolean"},
+            "log_impressions": {"type": "boolean"},
+        }},
+        "Placement": {"type": "object", "required": ["name", "sources", "ranker", "origin"], "properties": {
+            "name": {"type": "string"}, "description": {"type": "string"}, "n": {"type": "integer"},
+            "sources": {"type": "object"}, "ranker": {"type": "string"}, "diversity": {"type": ["object", "null"]},
+            "fairness": {"type": ["object", "null"]}, "rules": {"type": "object"}, "overrides": {"type": "array", "items": {"type": "string"}},
+            "log_impressions": {"type": "boolean"}, "origin": {"type": "string", "enum": ["built-in", "configured"]},
+            "config": {"description": "the configuration document (null for a built-in placement)"},
         }},
         "UserProfile": {"allOf": [_ref("User"), {"type": "object", "properties": {"activity": {"type": ["object", "null"]}}}]},
         "IngestResult": {"type": "object", "required": ["accepted", "duplicates"], "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}},
@@ -105,6 +135,10 @@ def build_openapi() -> dict[str, Any]:
         _query("explain", "Add an explanation to each item", {"type": "boolean", "default": False}),
         _query("include_purchased", "Allow purchased, rated and disliked items", {"type": "boolean", "default": False}),
         *[_query(c, f"Request context: {c}", {"type": "string"}) for c in ("channel", "device", "locale", "geo", "referrer", "user_agent")],
+        {"name": "override", "in": "query", "style": "form", "explode": True, "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+         "description": "Per-request changes the placement allows, as override.KEY=VALUE: override.n, override.diversity, "
+                        "override.calibration, override.margin, override.popularity_penalty (0..1), override.price (MIN..MAX), "
+                        "override.disable (rule names), override.ranker (blend | ltr). A key the placement does not allow is a 400 naming override.KEY."},
     ]
     paths: dict[str, Any] = {
         "/v1/events": {"post": _op("Record events (one or up to 10,000)", "ingest", {
@@ -146,6 +180,19 @@ def build_openapi() -> dict[str, Any]:
         "/v1/models/{version}/promote": {"post": _op("Serve this version", "admin", {
             "200": _json({"type": "object"}), "400": _problem("Invalid version"), "404": _problem("Unknown version"),
         }, parameters=[{"name": "version", "in": "path", "required": True, "schema": {"type": "integer"}}])},
+        "/v1/placements": {"get": _op("Placements in force (built-in and configured)", "read", {
+            "200": _json({"type": "object", "properties": {"placements": {"type": "array", "items": _ref("Placement")}}})})},
+        "/v1/placements/{name}": {
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}],
+            "get": _op("One placement", "read", {"200": _json(_ref("Placement")), "404": _problem("Unknown placement")}),
+            "put": _op("Configure a placement (applies to every worker within a second)", "admin", {
+                "200": _json(_ref("Placement"), "Replaced"), "201": _json(_ref("Placement"), "Created"),
+                "400": _problem("Malformed JSON or invalid name"), "422": _problem("Invalid configuration; fields are JSON pointers into the body"),
+            }, requestBody={"required": True, "content": {"application/json": {"schema": _ref("PlacementConfig")}}}),
+            "delete": _op("Remove a configured placement (a built-in one returns to its default)", "admin", {
+                "204": {"description": "Removed"}, "404": _problem("Not configured"),
+            }),
+        },
         "/healthz": {"get": _op("Liveness", None, {"200": _json({"type": "object"})})},
         "/readyz": {"get": _op("Readiness", None, {"200": _json({"type": "object"}), "503": _json({"type": "object"}, "Not ready")})},
         "/metrics": {"get": _op("Prometheus metrics", None, {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}})},

@@ -41,6 +41,7 @@ Format (every key but ``sources`` optional)::
             end: 2024-12-27T00:00:00Z
             rules: [{boost: '"xmas" in tags', factor: 2}]
         overrides: [diversity, margin, n, disable, price]   # what a request may change
+        log_impressions: true          # log served lists with their features (implied by ltr)
 
 >>> p = load_placements("placements:\\n  home:\\n    sources: {trending: 1}\\n    rules: [{margin: 0.2}]\\n")
 >>> p["home"].rules.margin.weight, p["home"].sources["trending"].weight
@@ -371,7 +372,7 @@ def _renamed(rule: Any, name: str) -> Any:
 
 
 PLACEMENT_FIELDS = ("description", "n", "sources", "ranker", "diversity", "fairness", "rules", "promotions",
-                    "overrides", "seen_penalty", "include_purchased", "exclude_seen")
+                    "overrides", "seen_penalty", "include_purchased", "exclude_seen", "log_impressions")
 
 
 def _placement(c: _Checker, name: str, doc: Any, path: str, known_sources: frozenset[str] | None) -> Placement | None:
@@ -439,7 +440,7 @@ def _placement(c: _Checker, name: str, doc: Any, path: str, known_sources: froze
     for o in sorted(overrides - OVERRIDABLE):
         c.fail(f"{path}/overrides", f"'{o}' cannot be overridden (allowed: {', '.join(sorted(OVERRIDABLE))})")
     flags = {}
-    for flag in ("include_purchased", "exclude_seen"):
+    for flag in ("include_purchased", "exclude_seen", "log_impressions"):
         v = doc.get(flag, False)
         if not isinstance(v, bool):
             c.fail(f"{path}/{flag}", "must be true or false")

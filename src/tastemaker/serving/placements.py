@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -73,6 +74,17 @@ class Placement:
     fairness: FairnessSpec | None = None
     overrides: frozenset[str] = frozenset()
     config: Any = field(default=None, compare=False, repr=False)  # the document it came from
+    log_impressions: bool = False  # log what was served, with features (always on for ranker "ltr")
+
+    @cached_property
+    def staged(self) -> bool:
+        """Whether anything runs after the blend (rules, ranker, diversity, fairness, impression
+        log). The recommender skips those stages entirely when not: the built-in placements
+        pay one attribute read for them."""
+        d, f = self.diversity, self.fairness
+        return bool(self.rules) or self.ranker == "ltr" or self.log_impressions \
+            or (d is not None and (d.lambda_ > 0 or d.calibration > 0)) \
+            or (f is not None and (f.popularity_penalty > 0 or any(f.min_exposure.values())))
 
 
 _PERSONAL = {

@@ -1,10 +1,19 @@
-"""The recommendation pipeline: sources → merge → filters → penalties → top-n → response."""
+"""The recommendation pipeline.
+
+sources → merge → screen (filters + seen penalty) → backfill → top-n, and for a placement
+that configures them (``Placement.staged``), on a pool of the best ``POOL`` candidates:
+learned ranker (LambdaMART over logged features) → business rules (filters, boosts, pins'
+items, margin) → popularity discount → calibration or MMR diversity → minimum exposure →
+caps and pins → top-n → explanations (the rules that moved each item) → impression log.
+The built-in placements configure none of it and skip all of it.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
@@ -15,15 +24,26 @@ from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
 from tastemaker.serving.filters import allowed, screen
-from tastemaker.serving.placements import Placement, PlacementRegistry
+from tastemaker.serving.placements import Placement, PlacementRegistry, apply_overrides
 from tastemaker.serving.request import RecommendationRequest
 from tastemaker.serving.sources import SOURCES, PipelineContext, category_popular, popular
 
 BACKFILL_EXTRA = 200
+POOL = 150  # candidates the ranking stages see (rules, ranker, diversity, fairness)
 
 
 class UnknownPlacement(ValidationFailed):
     pass
+
+
+@dataclass
+class _Staged:
+    """What the ranking stages leave for the response: the explanation trace, and the
+    feature rows of the served items when the placement logs impressions."""
+
+    trace: Any = None
+    features: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -33,6 +53,11 @@ class Recommender:
     toplists: TopListCache
     placements: PlacementRegistry
     require_catalog: bool = True
+    rankers: Any = None  # serving.rankers.RankerSet: the learned ranker per placement
+    impressions: Any = None  # serving.impressions.ImpressionLogger: where served lists go
+    clock: Callable[[], float] = time.time  # "now" for schedules, item age and context features
+    _columns: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict, repr=False)
+    _embeddings: tuple[Any, np.ndarray | None] = field(default=(None, None), repr=False)
 
     def placement(self, name: str) -> Placement:
         placement = self.placements.get(name)
@@ -42,7 +67,23 @@ class Recommender:
         return placement
 
     def candidates(self, request: RecommendationRequest) -> tuple[Candidates, PipelineContext]:
+        top, ctx, _ = self._run(request)
+        return top, ctx
+
+    def resolve(self, request: RecommendationRequest) -> Placement:
+        """The request's placement with its per-request overrides applied (400 on a refused one)."""
         placement = self.placement(request.placement)
+        if request.overrides:
+            try:
+                placement = apply_overrides(placement, request.overrides)
+            except ValidationFailed as exc:
+                raise ValidationFailed(exc.errors, title="Invalid recommendation request", status=400) from None
+        return placement
+
+    def _run(self, request: RecommendationRequest) -> tuple[Candidates, PipelineContext, _Staged | None]:
+        self.placements.reload_if_changed()  # a stat at most once a second, and only with a file
+        placement = self.resolve(request)
+        n = placement.n if request.default_n else request.n
         ctx = PipelineContext(self.state, self.state.users.get(request.user_id), request, self.model, self.toplists)
         parts, because = [], {}
         for name, spec in placement.sources.items():
@@ -53,10 +94,116 @@ class Recommender:
         merged = merge(parts)
         merged.because = because
         merged = screen(ctx, placement, merged, self.require_catalog)
-        n = request.n
+        if placement.staged:
+            return self._ranked(ctx, placement, merged, parts, n)
         if len(merged) < n:
             merged = self._backfill(ctx, placement, merged, n)
-        return merged.top(n), ctx
+        return merged.top(n), ctx, None
+
+    # -- the ranking stages (configured placements only) -----------------------------------
+    def _item_column(self, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """A whole-catalog column (popularity, trending), recomputed at most every toplist TTL."""
+        now = self.toplists.clock()
+        entry = self._columns.get(name)
+        if entry is None or now - entry[0] > self.toplists.ttl:
+            entry = self._columns[name] = (now, compute())
+        return entry[1]
+
+    def _embedding_table(self) -> np.ndarray | None:
+        """Item vectors of the serving model, indexed like the online state (None when the
+        model has none: MMR "by embeddings" then falls back to categories)."""
+        model = self.model
+        if self._embeddings[0] is model:
+            return self._embeddings[1]
+        table = None
+        fitted = getattr(getattr(model, "artifact", None), "model", None)
+        vectors = next((getattr(fitted, a) for a in ("item_factors", "item_embeddings", "item_vectors")
+                        if isinstance(getattr(fitted, a, None), np.ndarray)), None)
+        positions = getattr(model, "positions", None)
+        if vectors is not None and vectors.ndim == 2 and positions is not None and len(positions) == len(vectors):
+            table = np.zeros((int(positions.max(initial=-1)) + 1, vectors.shape[1]))
+            table[positions] = vectors
+        self._embeddings = (model, table)
+        return table
+
+    def _ranked(self, ctx: PipelineContext, placement: Placement, merged: Candidates, parts: list,
+                n: int) -> tuple[Candidates, PipelineContext, _Staged]:
+        from tastemaker.ranking.calibration import calibrate_codes, target_by_code
+        from tastemaker.ranking.diversity import embedding_features, mmr
+        from tastemaker.ranking.fairness import ensure_min_exposure, popularity_discount
+        from tastemaker.rules.engine import RuleTrace, score_order
+        from tastemaker.rules.env import RuleEnv
+
+        state, request = self.state, ctx.request
+        want = max(n, min(POOL, 3 * n))  # room for what rules filter out
+        if len(merged) < want:
+            merged = self._backfill(ctx, placement, merged, want)
+        pool = merged.top(max(POOL, n))
+        columns = {"popularity": lambda: self._item_column("popularity", state.popularity_scores),
+                   "trending": lambda: self._item_column("trending", state.trending)}
+        env = RuleEnv(state.catalog, pool.items, self.clock(), pool.scores, pool.sources, ctx.user, columns,
+                      request.context)
+        staged = _Staged(trace=RuleTrace() if request.explain else None)
+        trace = staged.trace
+
+        # learned ranker; features are computed (and logged) whenever the placement logs
+        ltr = placement.ranker == "ltr"
+        ranker = self.rankers.get(placement.name) if ltr and self.rankers is not None else None
+        logging_on = self.impressions is not None and (ltr or placement.log_impressions)
+        feature_items = X = None
+        if (ranker is not None or logging_on) and len(pool):
+            from tastemaker.ranking.features import FEATURE_NAMES, candidate_features, source_scores
+
+            names = ranker.feature_names if ranker is not None else FEATURE_NAMES
+            X = candidate_features(env, pool.scores, source_scores(parts, pool.items), names)
+            feature_items, staged.feature_names = pool.items, tuple(names)
+            if ranker is not None:
+                raw = ranker.score(X)
+                lo, hi = float(raw.min()), float(raw.max())
+                # positive and order-preserving, so boosts and buries keep their meaning
+                scores = 0.01 + 0.99 * (raw - lo) / (hi - lo) if hi > lo else np.ones(len(raw))
+                pool = Candidates(pool.items, scores, pool.sources, pool.because)
+                env.set_scores(scores)
+
+        rules = placement.rules
+        if rules:
+            pool, env = rules.score(pool, env, trace)
+        scores = pool.scores
+        fairness = placement.fairness
+        if fairness is not None and fairness.popularity_penalty > 0 and len(pool):
+            scores = popularity_discount(scores, env.column("popularity"), fairness.popularity_penalty)
+            pool = Candidates(pool.items, scores, pool.sources, pool.because)
+        order = score_order(scores, pool.items)
+        relevance_order = order
+        moved_by = None
+        diversity = placement.diversity
+        if diversity is not None and len(pool) > 1:
+            user = ctx.user
+            if diversity.calibration > 0 and user is not None and user.affinity:
+                codes, shares = target_by_code(user.affinity, state.catalog.category_ids)
+                order = calibrate_codes(scores, env.group_codes("category"), codes, shares, n, diversity.calibration)
+                moved_by = "calibration"
+            elif diversity.lambda_ > 0:
+                table = self._embedding_table() if diversity.by == "embeddings" else None
+                features = embedding_features(env, table) if table is not None else env.group_codes("category")
+                order = mmr(scores, features, n, diversity.lambda_)
+                moved_by = "diversity"
+        if fairness is not None and fairness.min_exposure:
+            for kind, groups in fairness.min_exposure.items():
+                ids = state.catalog.brand_ids if kind == "brand" else state.catalog.category_ids
+                shares_by_code = {ids[g]: s for g, s in groups if g in ids}
+                if shares_by_code:
+                    before = order
+                    order = ensure_min_exposure(order, env.group_codes(kind), shares_by_code, n)
+                    if trace is not None and moved_by is None and not np.array_equal(before, order):
+                        moved_by = "minimum exposure"
+        if trace is not None and moved_by is not None:
+            _trace_reorder(pool.items, relevance_order, order, n, moved_by, trace)
+        ordered = Candidates(pool.items[order], pool.scores[order], pool.sources[order], pool.because)
+        top = rules.arrange(ordered, env.subset(order), n, trace)
+        if X is not None and logging_on:
+            staged.features = _rows_for(feature_items, X, top.items)
+        return top, ctx, staged
 
     def _backfill(self, ctx: PipelineContext, placement: Placement, have: Candidates, n: int) -> Candidates:
         """Fill a short list with popular items that pass the same filters, below everything else."""
@@ -80,20 +227,34 @@ class Recommender:
 
     def recommend(self, request: RecommendationRequest) -> dict[str, Any]:
         """The response body of ``GET /v1/recommendations``."""
-        top, ctx = self.candidates(request)
+        top, ctx, staged = self._run(request)
         ids = self.state.index.ids
         scores = np.round(top.scores, 6).tolist()
+        positions = top.items.tolist()
         out = [{"id": ids[pos], "score": score, "source": source}
-               for pos, score, source in zip(top.items.tolist(), scores, top.sources.tolist())]
+               for pos, score, source in zip(positions, scores, top.sources.tolist())]
+        trace = staged.trace if staged is not None else None
         if request.explain:
-            for entry, pos in zip(out, top.items.tolist()):
-                entry["explanation"] = explain(self.state, pos, entry["source"], top.because.get(entry["source"], []))
-        return {
+            for entry, pos in zip(out, positions):
+                entry["explanation"] = explain(self.state, pos, entry["source"], top.because.get(entry["source"], []),
+                                               rules=trace.for_item(pos) if trace is not None else None)
+        body = {
             "recommendation_id": os.urandom(12).hex(),
             "placement": request.placement,
             "items": out,
             "model_version": f"{self.model.name}-{self.model.version}",
         }
+        if trace is not None and trace.dropped:
+            pins = [d for d in trace.dropped if d["effect"].startswith("pin dropped")]
+            if pins:
+                body["rules_dropped"] = [{"id": ids[d["item"]], "rule": d["rule"], "effect": d["effect"]} for d in pins]
+        if staged is not None and staged.features is not None:
+            from tastemaker.storage.protocols import ImpressionRecord
+
+            self.impressions.log(ImpressionRecord(
+                body["recommendation_id"], request.placement, request.user_id, self.clock(), [out_["id"] for out_ in out],
+                staged.features, staged.feature_names, self.state.applied_seq))
+        return body
 
     def similar(self, item_id: str, n: int) -> list[dict[str, Any]]:
         """Items similar to ``item_id``: co-visitation, then same-category popular, then popular."""
@@ -108,3 +269,24 @@ class Recommender:
         top = cands.top(n)
         ids = self.state.index.ids
         return [{"id": ids[p], "score": round(s, 6), "source": src} for p, s, src in zip(top.items.tolist(), top.scores.tolist(), top.sources.tolist())]
+
+
+def _rows_for(items: np.ndarray, X: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Rows of ``X`` (aligned with ``items``) for ``wanted``, NaN for items not among them
+    (a pinned item the sources did not propose)."""
+    order = np.argsort(items, kind="stable")
+    at = np.searchsorted(items, wanted, sorter=order).clip(max=max(len(items) - 1, 0))
+    rows = order[at] if len(items) else np.zeros(len(wanted), np.int64)
+    hit = items[rows] == wanted if len(items) else np.zeros(len(wanted), bool)
+    out = np.full((len(wanted), X.shape[1]), np.nan)
+    out[hit] = X[rows[hit]]
+    return out
+
+
+def _trace_reorder(items: np.ndarray, before: np.ndarray, after: np.ndarray, n: int, stage: str, trace: Any) -> None:
+    """Record, for the first ``n`` rows of ``after``, the items a re-ranking stage moved."""
+    rank = np.empty(len(before), np.int64)
+    rank[before] = np.arange(len(before))
+    for k, row in enumerate(after[:n].tolist()):
+        if rank[row] != k:
+            trace.add(int(items[row]), stage, f"re-ranked: rank {rank[row] + 1} -> {k + 1}")

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from tastemaker.schema.errors import FieldError, ValidationFailed
 
 MAX_N = 500
+OVERRIDE_PREFIX = "override."  # ``override.KEY=VALUE``: a per-request change the placement allows
 CONTEXT_FIELDS = ("channel", "device", "locale", "geo", "referrer", "user_agent")
 
 
@@ -23,6 +24,11 @@ class RecommendationRequest:
     explain: bool = False
     include_purchased: bool = False
     context: dict[str, Any] = field(default_factory=dict)
+    # ``override.KEY=VALUE`` parameters (``{"diversity": "0.4"}``); the placement says which
+    # keys it allows (``serving.placements.apply_overrides``).
+    overrides: dict[str, str] = field(default_factory=dict)
+    # True when the client sent no ``n``: the placement's own ``n`` applies.
+    default_n: bool = field(default=False, compare=False)
 
 
 def _bool(params: Mapping[str, str], name: str, errors: list[FieldError]) -> bool:
@@ -42,6 +48,8 @@ def parse_request(params: Mapping[str, str]) -> RecommendationRequest:
 
     >>> parse_request({"user_id": "u1", "n": "5", "exclude": "a,b"}).exclude == {"a", "b"}
     True
+    >>> parse_request({"user_id": "u1", "override.diversity": "0.4"}).overrides
+    {'diversity': '0.4'}
     """
     errors: list[FieldError] = []
     user_id = params.get("user_id", "")
@@ -58,6 +66,14 @@ def parse_request(params: Mapping[str, str]) -> RecommendationRequest:
                 errors.append(FieldError("n", f"must be between 1 and {MAX_N}"))
     explain = _bool(params, "explain", errors)
     include_purchased = _bool(params, "include_purchased", errors)
+    overrides: dict[str, str] = {}
+    for key in params:
+        if key.startswith(OVERRIDE_PREFIX):
+            name = key[len(OVERRIDE_PREFIX):]
+            if not name:
+                errors.append(FieldError(key, "names no setting (override.KEY=VALUE)"))
+            else:
+                overrides[name] = params[key]
     if errors:
         raise ValidationFailed(errors, title="Invalid recommendation request", status=400)
     exclude = frozenset(x for x in params.get("exclude", "").split(",") if x)
@@ -73,4 +89,6 @@ def parse_request(params: Mapping[str, str]) -> RecommendationRequest:
         explain=explain,
         include_purchased=include_purchased,
         context=context,
+        overrides=overrides,
+        default_n="n" not in params,
     )

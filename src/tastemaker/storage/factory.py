@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tastemaker.config import Settings
-from tastemaker.storage.protocols import EventLog, ItemCatalog, KeyStore, SchemaStore, UserStore
+from tastemaker.storage.protocols import EventLog, ImpressionLog, ItemCatalog, KeyStore, SchemaStore, UserStore
 from tastemaker.storage.sqlite.models import SQLiteModelStore as ModelStore
 
 
@@ -19,6 +19,7 @@ class Stores:
     schemas: SchemaStore
     models: ModelStore
     close: Callable[[], None]
+    impressions: ImpressionLog | None = None  # served lists, for training the learned ranker
 
 
 def open_stores(settings: Settings) -> Stores:
@@ -28,6 +29,7 @@ def open_stores(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite import Database
     from tastemaker.storage.sqlite.documents import SQLiteItemCatalog, SQLiteUserStore
     from tastemaker.storage.sqlite.events import SQLiteEventLog
+    from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
     from tastemaker.storage.sqlite.keys import SQLiteKeyStore
     from tastemaker.storage.sqlite.schemas import SQLiteSchemaStore
 
@@ -40,4 +42,5 @@ def open_stores(settings: Settings) -> Stores:
         schemas=SQLiteSchemaStore(db),
         models=ModelStore(db),
         close=db.close,
+        impressions=SQLiteImpressionLog(db),
     )

@@ -6,8 +6,11 @@ The embedded backend (SQLite in WAL mode) implements all of them; scaled-out bac
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol, Sequence
+
+import numpy as np
 
 from tastemaker.schema.records import Event, Item, User
 from tastemaker.schema.registry import EventSchema
@@ -28,6 +31,23 @@ class ApiKeyRecord:
     scopes: frozenset[str]
     created_at: float
     revoked: bool = False
+
+
+@dataclass
+class ImpressionRecord:
+    """One served list, as the learned ranker's training data needs it: the items in display
+    order and their feature rows as computed when serving (float32, ``len(items)`` rows x
+    ``len(feature_names)``; None when the placement logs no features). ``log_seq`` is the
+    event-log position the answer was computed at: outcomes come after it."""
+
+    recommendation_id: str
+    placement: str
+    user_id: str
+    ts: float
+    items: list[str]
+    features: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
+    log_seq: int = 0
 
 
 class EventLog(Protocol):
@@ -57,6 +77,23 @@ class EventLog(Protocol):
 
     def changed(self) -> bool:
         """Cheap check: has anyone written since the last call? (False negatives never.)"""
+
+
+class ImpressionLog(Protocol):
+    """What was shown to whom, for training rankers on outcomes (append-mostly, small rows)."""
+
+    def append(self, impressions: Sequence[ImpressionRecord]) -> int:
+        """Store a batch in one transaction (a repeated ``recommendation_id`` is ignored);
+        returns how many were new."""
+
+    def read(self, placement: str | None = None, since_ts: float = -math.inf,
+             until_ts: float = math.inf) -> list[ImpressionRecord]:
+        """Impressions (of ``placement``, or all) with ``since_ts <= ts < until_ts``, by time."""
+
+    def count(self, placement: str | None = None) -> int: ...
+
+    def delete_before(self, ts: float) -> int:
+        """Retention: drop impressions older than ``ts``; returns how many."""
 
 
 class ItemCatalog(Protocol):

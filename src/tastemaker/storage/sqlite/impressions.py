@@ -1,0 +1,125 @@
+"""The impression log in SQLite: one small row per served list (the learned ranker's data).
+
+Rows are written in batches by :class:`tastemaker.serving.impressions.ImpressionLogger`
+(one transaction per batch, off the request path). Features are float32 bytes; each
+distinct tuple of feature names is stored once in ``impression_features``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import msgspec
+import numpy as np
+
+from tastemaker.storage.protocols import ImpressionRecord
+from tastemaker.storage.sqlite.database import Database
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS impression_features (
+    id INTEGER PRIMARY KEY,
+    names TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS impressions (
+    recommendation_id TEXT PRIMARY KEY,
+    placement TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    log_seq INTEGER NOT NULL,
+    items TEXT NOT NULL,
+    features_id INTEGER,
+    features BLOB
+);
+CREATE INDEX IF NOT EXISTS impressions_placement_ts ON impressions(placement, ts);
+CREATE INDEX IF NOT EXISTS impressions_ts ON impressions(ts);
+"""
+_INSERT = ("INSERT OR IGNORE INTO impressions (recommendation_id, placement, user_id, ts, log_seq, items, features_id,"
+           " features) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_SELECT = "SELECT recommendation_id, placement, user_id, ts, log_seq, items, features_id, features FROM impressions"
+_encode = msgspec.json.Encoder().encode
+_decode_list = msgspec.json.Decoder(list[str]).decode
+
+
+class SQLiteImpressionLog:
+    """:class:`~tastemaker.storage.protocols.ImpressionLog` on SQLite.
+
+    >>> import tempfile, pathlib
+    >>> log = SQLiteImpressionLog(Database(pathlib.Path(tempfile.mkdtemp()) / "t.db"))
+    >>> log.append([ImpressionRecord("r1", "home", "u", 1.0, ["a", "b"], np.ones((2, 1)), ("blend",))])
+    1
+    >>> [(r.items, r.features.tolist(), r.feature_names) for r in log.read("home")]
+    [(['a', 'b'], [[1.0], [1.0]], ('blend',))]
+    """
+
+    def __init__(self, db: Database):
+        self.db = db
+        db.conn().executescript(_SCHEMA)
+        self._name_ids: dict[tuple[str, ...], int] = {}
+        self._names: dict[int, tuple[str, ...]] = {}
+
+    def _names_id(self, conn, names: tuple[str, ...]) -> int | None:
+        if not names:
+            return None
+        got = self._name_ids.get(names)
+        if got is None:
+            text = ",".join(names)
+            conn.execute("INSERT OR IGNORE INTO impression_features (names) VALUES (?)", (text,))
+            got = conn.execute("SELECT id FROM impression_features WHERE names = ?", (text,)).fetchone()[0]
+            self._name_ids[names] = got
+            self._names[got] = names
+        return got
+
+    def _names_of(self, features_id: int | None) -> tuple[str, ...]:
+        if features_id is None:
+            return ()
+        names = self._names.get(features_id)
+        if names is None:
+            row = self.db.conn().execute("SELECT names FROM impression_features WHERE id = ?", (features_id,)).fetchone()
+            names = tuple(row[0].split(",")) if row and row[0] else ()
+            self._names[features_id] = names
+        return names
+
+    def append(self, impressions: Sequence[ImpressionRecord]) -> int:
+        if not impressions:
+            return 0
+        with self.db.transaction() as conn:
+            rows = []
+            for r in impressions:
+                blob = None
+                fid = None
+                if r.features is not None and r.feature_names:
+                    fid = self._names_id(conn, tuple(r.feature_names))
+                    blob = np.ascontiguousarray(r.features, dtype=np.float32).tobytes()
+                rows.append((r.recommendation_id, r.placement, r.user_id, float(r.ts), int(r.log_seq),
+                             _encode(list(r.items)).decode(), fid, blob))
+            before = conn.total_changes  # name inserts above are not impressions
+            conn.executemany(_INSERT, rows)
+            return conn.total_changes - before
+
+    def _record(self, row: tuple) -> ImpressionRecord:
+        rec, placement, user, ts, log_seq, items, fid, blob = row
+        ids = _decode_list(items)
+        names = self._names_of(fid)
+        features = None
+        if blob is not None and names:
+            features = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), len(names)).astype(np.float64)
+        return ImpressionRecord(rec, placement, user, ts, ids, features, names, log_seq)
+
+    def read(self, placement: str | None = None, since_ts: float = -math.inf,
+             until_ts: float = math.inf) -> list[ImpressionRecord]:
+        where, args = ["ts >= ?", "ts < ?"], [since_ts, until_ts]
+        if placement is not None:
+            where.append("placement = ?")
+            args.append(placement)
+        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY ts, recommendation_id"
+        return [self._record(r) for r in self.db.conn().execute(sql, args)]
+
+    def count(self, placement: str | None = None) -> int:
+        if placement is None:
+            return self.db.conn().execute("SELECT COUNT(*) FROM impressions").fetchone()[0]
+        return self.db.conn().execute("SELECT COUNT(*) FROM impressions WHERE placement = ?", (placement,)).fetchone()[0]
+
+    def delete_before(self, ts: float) -> int:
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM impressions WHERE ts < ?", (ts,)).rowcount

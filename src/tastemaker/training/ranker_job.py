@@ -1,0 +1,101 @@
+"""``tastemaker train-ranker``: a LambdaMART ranker per placement from its logged impressions.
+
+For each placement with impressions (or the one asked for):
+
+1. the impressions as served (items in display order, feature rows as computed then) from
+   the impression log, and the outcomes: ``click`` / ``add_to_cart`` / ``purchase`` events
+   of the event log after the first impression's log position, linked by their
+   ``recommendation_id`` (the event field, or ``context.recommendation_id``), else by user
+   and item within the attribution window;
+2. :func:`~tastemaker.ranking.ltr.build_training_set` at ``cutoff = now``: only impressions
+   whose attribution window has closed, only outcomes inside it, only logged features (no
+   leakage from the present state);
+3. :func:`~tastemaker.ranking.ltr.choose_ranker`: train on the earlier lists, compare with
+   the blend on the later ones; the ranker is written to ``<models>/rankers/<placement>.json``
+   only when it wins, and servers swap it in within a second
+   (:class:`~tastemaker.serving.rankers.RankerSet`). A report is written next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from tastemaker.ranking.ltr import LABELS, MIN_GROUPS, Impression, Outcome, build_training_set, choose_ranker
+from tastemaker.serving.rankers import RankerSet
+from tastemaker.storage.factory import Stores
+
+DEFAULT_WINDOW_S = 86_400.0
+
+
+def load_impressions(stores: Stores, placement: str | None = None,
+                     since_ts: float = -math.inf) -> tuple[list[Impression], int]:
+    """Logged impressions that carry features, as :class:`~tastemaker.ranking.ltr.Impression`,
+    and the earliest event-log position among them (outcomes come after it)."""
+    if stores.impressions is None:
+        return [], 0
+    out, first_seq = [], None
+    for r in stores.impressions.read(placement, since_ts=since_ts):
+        if r.features is None or not r.feature_names:
+            continue
+        out.append(Impression(r.recommendation_id, r.user_id, r.placement, r.ts, list(r.items), r.features,
+                              tuple(r.feature_names)))
+        first_seq = r.log_seq if first_seq is None else min(first_seq, r.log_seq)
+    return out, first_seq or 0
+
+
+def load_outcomes(stores: Stores, after_seq: int = 0, types: frozenset[str] = frozenset(LABELS),
+                  page: int = 10_000) -> list[Outcome]:
+    """Outcome events (one per item) logged after ``after_seq``."""
+    out: list[Outcome] = []
+    seq = after_seq
+    while True:
+        rows = stores.events.read_since(seq, page)
+        if not rows:
+            return out
+        for _, e in rows:
+            if e.type not in types:
+                continue
+            rec = e.recommendation_id
+            if rec is None and e.context:
+                linked = e.context.get("recommendation_id")
+                rec = linked if isinstance(linked, str) else None
+            for item in e.items():
+                out.append(Outcome(e.user_id, item, e.type, float(e.timestamp), rec))  # type: ignore[arg-type]
+        seq = rows[-1][0]
+
+
+def train_rankers(stores: Stores, rankers_dir: Path | str, placement: str | None = None,
+                  window_s: float = DEFAULT_WINDOW_S, now: float | None = None, min_lists: int = MIN_GROUPS,
+                  rounds: int = 50, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Train and (when it beats the blend) install a ranker per placement; returns the
+    report of each placement (``winner``, nDCG of both, list counts, ``path`` when written)."""
+    say = progress or (lambda message: None)
+    cutoff = time.time() if now is None else now
+    impressions, first_seq = load_impressions(stores, placement)
+    if not impressions:
+        return {placement: {"winner": "blend", "lists": 0, "reason": "no impressions logged"}} if placement else {}
+    outcomes = load_outcomes(stores, after_seq=first_seq)
+    say(f"{len(impressions)} impressions, {len(outcomes)} outcomes after log position {first_seq}")
+    rankers = RankerSet(rankers_dir)
+    reports: dict[str, dict[str, Any]] = {}
+    for name in sorted({i.placement for i in impressions}):
+        mine = [i for i in impressions if i.placement == name]
+        names = mine[-1].feature_names
+        data = build_training_set(mine, outcomes, cutoff=cutoff, window_s=window_s, placement=name,
+                                  feature_names=names)
+        choice = choose_ranker(data, min_groups=min_lists, rounds=rounds)
+        report = {"placement": name, "impressions": len(mine), "cutoff": cutoff, "window_s": window_s,
+                  **choice.report}
+        if choice.ranker is not None:
+            choice.ranker.meta.update({"placement": name, "trained_at": time.time(), "report": choice.report})
+            report["path"] = str(rankers.save(name, choice.ranker))
+        report_path = Path(rankers_dir) / f"{name}.report.json"
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report, indent=2, default=float))
+        say(f"{name}: {report.get('winner')} ({', '.join(f'{k}={v:.4f}' for k, v in report.items() if k.startswith('ndcg'))})")
+        reports[name] = report
+    return reports
