@@ -6,7 +6,7 @@ import numpy as np
 
 from tastemaker.features.catalog import CatalogView
 from tastemaker.features.item_index import ItemIndex
-from tastemaker.ranking.diversity import category_features, embedding_features, mmr, normalise, unit_rows
+from tastemaker.ranking.diversity import category_features, dpp, embedding_features, mmr, normalise, unit_rows
 from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.records import Item
 
@@ -68,4 +68,102 @@ def test_mean_penalty():
         assert order[0] == 0 and sorted(order.tolist()) == [0, 1, 2, 3]
     assert mmr(rel, f, 3, 0.5, penalty="max").tolist() != mmr(rel, f, 3, 0.0, penalty="max").tolist()
     with pytest.raises(ValueError):
-        mmr(rel, f, 3, 0.5, penalty="sum")
+        mmr(rel, f, 3, 0.5, penalty="min")
+
+
+A, B = [1.0, 0.0], [0.0, 1.0]
+
+
+def test_sum_penalty_known_answer():
+    # after 0 (A) and 1 (B): item 2 (A) is as close as can be to one pick, item 3 (A+B) half-close
+    # to both: max penalises 2 more, sum (what ILD counts) penalises 3 more
+    rel = np.array([1.0, 0.9, 0.8, 0.75])
+    f = np.array([A, B, A, [1.0, 1.0]])
+    assert mmr(rel, f, 3, 0.5, penalty="max").tolist() == [0, 1, 3, 2]
+    assert mmr(rel, f, 3, 0.5, penalty="sum").tolist() == [0, 1, 2, 3]
+
+
+def test_relevance_order_and_scale():
+    rel = np.array([1.0, 0.95, 0.9, 0.85])
+    f = np.array([A, A, B, B])
+    assert mmr(rel, f, 3, 0.5).tolist() == [0, 2, 1, 3]  # pick order
+    assert mmr(rel, f, 3, 0.5, order="relevance").tolist() == [0, 1, 2, 3]  # same set, relevance order
+    # min-max scaling makes 9.9 vs 10 a large gap; scale="none" keeps the raw (small relative) one
+    raw = np.array([10.0, 9.9, 0.0])
+    f3 = np.array([A, A, B])
+    assert mmr(raw, f3, 2, 0.5).tolist() == [0, 2, 1]
+    assert mmr(raw, f3, 2, 0.5, scale="none").tolist() == [0, 1, 2]
+    import pytest
+
+    with pytest.raises(ValueError):
+        mmr(rel, f, 2, 0.5, order="pick")
+    with pytest.raises(ValueError):
+        dpp(rel, f, 2, 0.5, scale="rank")
+
+
+def test_codes_follow_the_penalty():
+    rng = np.random.default_rng(2)
+    codes = rng.integers(-1, 4, 40)
+    onehot = np.zeros((40, 4))
+    onehot[codes >= 0, codes[codes >= 0]] = 1
+    rel = rng.random(40)
+    for penalty in ("mean", "sum"):
+        for lam in (0.3, 0.7):
+            got = mmr(rel, codes, 10, lam, penalty=penalty, order="relevance")
+            assert got.tolist() == mmr(rel, onehot, 10, lam, penalty=penalty, order="relevance").tolist()
+
+
+def _dpp_reference(rel, f, k, lam, jitter):
+    """Greedy MAP by brute force: each step, the log-det gain of every candidate via slogdet."""
+    unit = unit_rows(f)
+    S = (1 - jitter) * unit @ unit.T
+    np.fill_diagonal(S, 1.0)
+    r = (1 - lam) * normalise(rel)
+    picked: list[int] = []
+    for _ in range(k):
+        prev = np.linalg.slogdet(S[np.ix_(picked, picked)])[1] if picked else 0.0
+        best, best_v = -1, -np.inf
+        for i in range(len(rel)):
+            if i in picked:
+                continue
+            y = picked + [i]
+            v = r[i] + lam * (np.linalg.slogdet(S[np.ix_(y, y)])[1] - prev)
+            if v > best_v + 1e-9:
+                best, best_v = i, v
+        picked.append(best)
+    return picked
+
+
+def test_dpp_matches_brute_force_greedy():
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        rel = rng.random(20)
+        f = (rng.random((20, 6)) < 0.3).astype(float)
+        for lam, jitter in ((0.3, 0.2), (0.6, 0.05)):
+            assert dpp(rel, f, 6, lam, jitter=jitter)[:6].tolist() == _dpp_reference(rel, f, 6, lam, jitter)
+
+
+def test_dpp_extremes_and_permutation():
+    rel = np.array([1.0, 0.95, 0.9, 0.85, 0.8, 0.1])
+    f = np.array([A, A, A, B, B, [0.7, 0.7]])
+    assert dpp(rel, f, 4, 0.0).tolist() == [0, 1, 2, 3, 4, 5]
+    order = dpp(rel, f, 4, 0.5)
+    assert order[:2].tolist() == [0, 3] and sorted(order.tolist()) == list(range(6))
+    assert dpp(np.array([1.0]), np.ones((1, 2)), 3, 0.5).tolist() == [0]
+    # a row of zeros is similar to nothing: picked as soon as diversity counts
+    assert dpp(np.array([1.0, 0.9, 0.5]), np.array([A, A, [0.0, 0.0]]), 2, 0.5).tolist() == [0, 2, 1]
+
+
+def test_ties_and_determinism():
+    rel = np.ones(4)
+    f = np.array([A, A, B, B])
+    for penalty in ("max", "mean", "sum"):
+        assert mmr(rel, f, 2, 0.5, penalty=penalty).tolist() == [0, 2, 1, 3]
+    assert dpp(rel, f, 2, 0.5).tolist() == [0, 2, 1, 3]
+    rng = np.random.default_rng(9)
+    rel, f = rng.random(100), (rng.random((100, 19)) < 0.15).astype(float)
+    for fn in (lambda: mmr(rel, f, 10, 0.5, penalty="sum", order="relevance"),
+               lambda: dpp(rel, f, 10, 0.5, order="relevance")):
+        first = fn()
+        assert all(fn().tolist() == first.tolist() for _ in range(3))
+        assert sorted(first.tolist()) == list(range(100))

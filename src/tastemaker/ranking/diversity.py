@@ -13,6 +13,15 @@ int group codes (``RuleEnv.group_codes("category")``: same primary category = si
 order, so later stages (caps, pins) can still draw on them. Cost: ``k`` passes over the
 candidates, each one matrix-vector product (rows) or one comparison (codes).
 
+Options (keyword arguments, the defaults keep the classic form): ``penalty="sum"`` makes
+each step the exact greedy step of "relevance minus λ-weighted mean pairwise similarity",
+the quantity intra-list diversity measures; ``order="relevance"`` returns the picked set in
+relevance order. On ML-100k (``bench/mmr_ml100k.py``, EASE, 100 candidates) the two
+together move the best point within a 3% nDCG@10 cost from +8.5% to +12.3% intra-list
+diversity (+14.1% on calibrated hit probabilities with ``scale="none"``); +20% costs about
+6%. :func:`dpp` (determinantal point process, greedy MAP) is the alternative re-ranker,
+below sum-penalty MMR on that benchmark.
+
 >>> rel = np.array([1.0, 0.99, 0.5])
 >>> f = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
 >>> mmr(rel, f, k=2, diversity=0.0).tolist(), mmr(rel, f, k=2, diversity=0.5).tolist()
@@ -37,61 +46,144 @@ def normalise(scores: np.ndarray) -> np.ndarray:
     return (scores - lo) / (hi - lo) if hi > lo else np.ones_like(scores)
 
 
+def _finish(picked: np.ndarray, relevance: np.ndarray, base: np.ndarray, n: int, order: str) -> np.ndarray:
+    """The picked rows (greedy order, or relevance order: ties by row), then the rest by relevance."""
+    if order == "relevance":
+        picked = picked[np.lexsort((picked, -np.asarray(relevance)[picked]))]
+    taken = np.zeros(n, dtype=bool)
+    taken[picked] = True
+    return np.concatenate([picked, base[~taken[base]]])
+
+
+def _check(order: str, scale: str) -> None:
+    if order not in ("greedy", "relevance"):
+        raise ValueError("order is 'greedy' or 'relevance'")
+    if scale not in ("minmax", "none"):
+        raise ValueError("scale is 'minmax' or 'none'")
+
+
+def _scaled(relevance: np.ndarray, scale: str) -> np.ndarray:
+    rel = np.asarray(relevance, np.float64)
+    return normalise(rel) if scale == "minmax" else rel
+
+
 def mmr(relevance: np.ndarray, features: np.ndarray, k: int, diversity: float,
-        similarity: np.ndarray | None = None, penalty: str = "max") -> np.ndarray:
+        similarity: np.ndarray | None = None, penalty: str = "max", *, order: str = "greedy",
+        scale: str = "minmax") -> np.ndarray:
     """Row order: ``k`` rows chosen by MMR, then the rest by relevance (ties by row).
 
-    ``penalty="mean"`` uses the mean similarity to the picked items instead of the max
-    (the greedy form of maximising relevance minus mean pairwise similarity, which is what
-    intra-list diversity measures); group codes always use the max form.
+    ``penalty``: the similarity of a candidate to the picked items that is subtracted:
+    ``"max"`` (classic MMR), ``"mean"`` (mean over the picked items), or ``"sum"`` (the sum
+    divided by ``k - 1``: the exact greedy step of maximising ``(1 - λ) * sum(relevance) -
+    λ / (k - 1) * sum over pairs of similarity``, i.e. relevance against intra-list diversity,
+    which is ``1 - mean pairwise similarity``). With 1-D group codes, ``"max"`` has a closed
+    form; ``"mean"`` and ``"sum"`` use "same group" rows.
+
+    ``order="relevance"`` returns the ``k`` picked rows in relevance order instead of pick
+    order: intra-list diversity is a property of the set, so this only moves the more
+    relevant of them up (nDCG gains at no diversity cost). ``scale="minmax"`` min-max
+    normalises ``relevance`` over the candidates; ``"none"`` takes it as given (already on a
+    common scale for every request, e.g. calibrated hit probabilities).
     """
-    if penalty not in ("max", "mean"):
-        raise ValueError("penalty is 'max' or 'mean'")
+    if penalty not in ("max", "mean", "sum"):
+        raise ValueError("penalty is 'max', 'mean' or 'sum'")
+    _check(order, scale)
     n = len(relevance)
-    base = np.lexsort((np.arange(n), -relevance))
+    base = np.lexsort((np.arange(n), -np.asarray(relevance)))
     if diversity <= 0.0 or n <= 1 or k <= 1:
         return base
     k = min(k, n)
     if similarity is None and np.ndim(features) == 1:
-        return _mmr_codes(relevance, np.asarray(features), k, diversity, base)
-    if similarity is not None:
+        codes = np.asarray(features)
+        if penalty == "max":
+            return _mmr_codes(relevance, codes, k, diversity, base, order, scale)
+
+        def row(j: int) -> np.ndarray:
+            return (codes == codes[j]) & (codes[j] >= 0)
+    elif similarity is not None:
         row = similarity.__getitem__
     else:
         unit = unit_rows(np.asarray(features, np.float64))
 
         def row(j: int) -> np.ndarray:
             return unit @ unit[j]
-    rel = (1.0 - diversity) * normalise(np.asarray(relevance, np.float64))
-    max_sim = np.zeros(n)
-    mean = penalty == "mean"
+    rel = (1.0 - diversity) * _scaled(relevance, scale)
+    acc = np.zeros(n)  # max, or sum of the similarity to the picked rows
     taken = np.zeros(n, dtype=bool)
     picked = np.empty(k, dtype=np.int64)
-    first = int(base[0])
     for t in range(k):
         if t == 0:
-            j = first
+            j = int(base[0])
         else:
-            value = rel - (diversity / t if mean else diversity) * max_sim
+            weight = diversity / t if penalty == "mean" else diversity / (k - 1) if penalty == "sum" else diversity
+            value = rel - weight * acc
             value[taken] = -np.inf
             j = int(np.argmax(value))
         picked[t] = j
         taken[j] = True
-        if mean:
-            max_sim += row(j)  # the sum; divided by the count above
+        if penalty == "max":
+            np.maximum(acc, row(j), out=acc)
         else:
-            np.maximum(max_sim, row(j), out=max_sim)
-    rest = base[~taken[base]]
-    return np.concatenate([picked, rest])
+            acc += row(j)
+    return _finish(picked, relevance, base, n, order)
 
 
-def _mmr_codes(relevance: np.ndarray, codes: np.ndarray, k: int, diversity: float, base: np.ndarray) -> np.ndarray:
+def dpp(relevance: np.ndarray, features: np.ndarray, k: int, diversity: float, *, jitter: float = 0.2,
+        order: str = "greedy", scale: str = "minmax") -> np.ndarray:
+    """Row order: ``k`` rows by greedy MAP inference of a determinantal point process (Chen,
+    Zhang & Zhou, NeurIPS 2018), then the rest by relevance (ties by row).
+
+    The kernel is ``L = diag(q) S diag(q)`` with ``q = exp(c * relevance)`` and the
+    similarity ``S_ij = (1 - jitter) * cos(f_i, f_j)``, ``S_ii = 1`` (the jitter keeps items
+    with the same features selectable; rows of zeros are similar to nothing). Each step picks
+    the row maximising ``(1 - λ) * relevance_i + λ * log d_i^2``, ``d_i^2`` the variance of
+    ``S`` left to row ``i`` given the picked rows (the log-det gain), kept up to date by the
+    incremental Cholesky update of the paper: O(k * n * (d + k)) numpy work. ``order`` and
+    ``scale`` as for :func:`mmr`.
+
+    >>> f = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> dpp(np.array([1.0, 0.99, 0.5]), f, k=2, diversity=0.5).tolist()
+    [0, 2, 1]
+    """
+    _check(order, scale)
+    n = len(relevance)
+    base = np.lexsort((np.arange(n), -np.asarray(relevance)))
+    if diversity <= 0.0 or n <= 1 or k <= 1:
+        return base
+    k = min(k, n)
+    unit = unit_rows(np.asarray(features, np.float64))
+    rel = (1.0 - diversity) * _scaled(relevance, scale)
+    chol = np.zeros((k, n))
+    d2 = np.ones(n)
+    taken = np.zeros(n, dtype=bool)
+    picked = np.empty(k, dtype=np.int64)
+    tiny = 1e-12
+    for t in range(k):
+        if t == 0:
+            j = int(base[0])
+        else:
+            value = rel + diversity * np.log(np.maximum(d2, tiny))
+            value[taken] = -np.inf
+            j = int(np.argmax(value))
+        picked[t] = j
+        taken[j] = True
+        s = (1.0 - jitter) * (unit @ unit[j])
+        s[j] = 1.0
+        e = (s - chol[:t].T @ chol[:t, j]) / np.sqrt(max(d2[j], tiny))
+        chol[t] = e
+        d2 -= e * e
+    return _finish(picked, relevance, base, n, order)
+
+
+def _mmr_codes(relevance: np.ndarray, codes: np.ndarray, k: int, diversity: float, base: np.ndarray,
+               order: str = "greedy", scale: str = "minmax") -> np.ndarray:
     """MMR when similarity is "same group" (1) or not (0), in closed form: an item's max
     similarity to the picked ones is 1 exactly when its group was picked, and a group is
     first picked through its most relevant item (its leader). So greedy MMR picks in the
     order of ``rel`` for leaders and ungrouped items, ``rel - diversity`` for the others;
     ties by row, as the greedy argmax breaks them."""
     n = len(relevance)
-    rel = (1.0 - diversity) * normalise(np.asarray(relevance, np.float64))
+    rel = (1.0 - diversity) * _scaled(relevance, scale)
     in_base = codes[base]
     by_group = np.lexsort((np.arange(n), in_base))  # positions in base order, grouped, best first
     g = in_base[by_group]
@@ -102,9 +194,7 @@ def _mmr_codes(relevance: np.ndarray, codes: np.ndarray, k: int, diversity: floa
     leader[base[by_group]] = first | (g < 0)
     key = np.where(leader, rel, rel - diversity)
     picked = np.lexsort((np.arange(n), -key))[:k]
-    taken = np.zeros(n, dtype=bool)
-    taken[picked] = True
-    return np.concatenate([picked, base[~taken[base]]])
+    return _finish(picked, relevance, base, n, order)
 
 
 def category_features(env: RuleEnv) -> tuple[np.ndarray, dict[str, int]]:
