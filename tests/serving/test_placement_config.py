@@ -165,3 +165,10 @@ def test_json_body_from_the_admin_api():
     with pytest.raises(ValidationFailed) as info:
         placement_from_json("promo", {"sources": {"trending": 1}, "rules": [{"where": "price >"}]})
     assert [(e.field, e.reason) for e in info.value.errors] == [("/rules/0/where", "unexpected end of expression at position 7")]
+
+
+def test_log_impressions_flag():
+    assert load_placements("placements:\n  p:\n    sources: {trending: 1}\n    log_impressions: true\n")["p"].log_impressions
+    assert not load_placements("placements:\n  p:\n    sources: {trending: 1}\n")["p"].log_impressions
+    with pytest.raises(ValidationFailed, match="must be true or false"):
+        placement_from_json("p", {"sources": {"trending": 1}, "log_impressions": "yes"})

@@ -125,3 +125,16 @@ def test_overrides_only_where_allowed():
     from tastemaker.rules.filters import InStock
     q = replace(p, rules=replace(p.rules, filters=(InStock(),)))
     assert apply_overrides(q, {"disable": "in_stock, other"}).rules.filters == ()
+
+
+def test_only_configured_stages_make_a_placement_staged():
+    from tastemaker.serving.placement_config import placement_from_json
+
+    assert not any(p.staged for p in DEFAULT_PLACEMENTS.values())
+    plain = placement_from_json("p", {"sources": {"trending": 1}, "n": 4, "diversity": {"lambda": 0}})
+    assert not plain.staged
+    for extra in ({"rules": [{"filter": "in_stock"}]}, {"ranker": "ltr"}, {"log_impressions": True},
+                  {"diversity": {"lambda": 0.2}}, {"diversity": {"calibration": 0.2}},
+                  {"fairness": {"popularity_penalty": 0.1}}, {"fairness": {"min_exposure": {"brand": {"a": 0.2}}}}):
+        assert placement_from_json("p", {"sources": {"trending": 1}, **extra}).staged, extra
+    assert apply_overrides(replace(plain, overrides=frozenset({"diversity"})), {"diversity": "0.3"}).staged

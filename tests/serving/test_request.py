@@ -61,3 +61,16 @@ def test_missing_user_id(params):
 
 def test_all_errors_at_once():
     assert sorted(errors({"n": "0", "explain": "?", "include_purchased": "?"})) == ["explain", "include_purchased", "n", "user_id"]
+
+
+def test_overrides_are_collected_from_override_parameters():
+    request = parse_request({"user_id": "u", "override.diversity": "0.4", "override.price": "10..50", "device": "x"})
+    assert request.overrides == {"diversity": "0.4", "price": "10..50"}
+    assert parse_request({"user_id": "u"}).overrides == {}
+    assert errors({"user_id": "u", "override.": "1"}) == {"override.": "names no setting (override.KEY=VALUE)"}
+
+
+def test_a_request_without_n_leaves_it_to_the_placement():
+    assert parse_request({"user_id": "u"}).default_n is True
+    assert parse_request({"user_id": "u", "n": "10"}).default_n is False
+    assert RecommendationRequest(user_id="u", n=3).default_n is False  # built in code: n is meant

@@ -126,6 +126,26 @@ class Recommender:
         self._embeddings = (model, table)
         return table
 
+    def _screen_pins(self, ctx: PipelineContext, placement: Placement, rules: Any, pool: Candidates, now: float,
+                     trace: Any) -> Any:
+        """The rules without pins whose item the request or the user's history excludes (out of
+        stock, purchased, ``exclude``, another category...): a pin adds its item to the
+        candidates, so it must pass what the sources' candidates passed. Filters win over pins."""
+        from dataclasses import replace
+
+        index = self.state.index
+        present = set(pool.items.tolist())
+        keep = []
+        for pin in rules.pins:
+            pos = index.get(pin.item_id)
+            if pos is None or pos in present or not pin.schedule.active(now):
+                keep.append(pin)
+            elif allowed(ctx, placement, np.array([pos], np.int64), self.require_catalog)[0]:
+                keep.append(pin)
+            elif trace is not None:
+                trace.drop(pos, pin.name, "pin dropped: excluded by the request, the catalog or the user's history")
+        return rules if len(keep) == len(rules.pins) else replace(rules, pins=tuple(keep))
+
     def _ranked(self, ctx: PipelineContext, placement: Placement, merged: Candidates, parts: list,
                 n: int) -> tuple[Candidates, PipelineContext, _Staged]:
         from tastemaker.ranking.calibration import calibrate_codes, target_by_code
@@ -166,6 +186,8 @@ class Recommender:
                 env.set_scores(scores)
 
         rules = placement.rules
+        if rules.pins:
+            rules = self._screen_pins(ctx, placement, rules, pool, env.now, trace)
         if rules:
             pool, env = rules.score(pool, env, trace)
         scores = pool.scores

@@ -1,0 +1,75 @@
+"""serving.impressions: served lists are buffered and written in batches, off the request path."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tastemaker.serving.impressions import ImpressionLogger
+from tastemaker.storage.protocols import ImpressionRecord
+
+
+class Store:
+    def __init__(self, fail: int = 0) -> None:
+        self.batches: list[list[ImpressionRecord]] = []
+        self.fail = fail
+        self.threads: set[str] = set()
+
+    def append(self, batch):
+        self.threads.add(threading.current_thread().name)
+        if self.fail:
+            self.fail -= 1
+            raise OSError("disk full")
+        self.batches.append(list(batch))
+        return len(batch)
+
+
+def rec(i: int) -> ImpressionRecord:
+    return ImpressionRecord(f"r{i}", "home", "u", float(i), ["a"])
+
+
+def test_logging_does_no_io_and_flush_writes_one_batch():
+    store = Store()
+    logger = ImpressionLogger(store, flush_every_s=3600)
+    for i in range(5):
+        logger.log(rec(i))
+    assert store.batches == [] and logger.pending() == 5
+    assert logger.flush() == 5 and [r.recommendation_id for r in store.batches[0]] == [f"r{i}" for i in range(5)]
+    assert logger.flush() == 0 and len(store.batches) == 1
+    logger.close()
+
+
+def test_the_background_thread_flushes_and_close_drains():
+    store = Store()
+    logger = ImpressionLogger(store, flush_every_s=0.01)
+    logger.log(rec(1))
+    deadline = time.monotonic() + 5
+    while not store.batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.batches and store.threads == {"impression-log"}
+    logger.log(rec(2))
+    logger.close()
+    assert [r.recommendation_id for b in store.batches for r in b] == ["r1", "r2"]
+    assert logger.written == 2
+
+
+def test_a_failed_write_keeps_the_records_for_the_next_flush():
+    store = Store(fail=1)
+    logger = ImpressionLogger(store, flush_every_s=3600)
+    logger.log(rec(1))
+    logger.log(rec(2))
+    with pytest.raises(OSError):
+        logger.flush()
+    logger.log(rec(3))
+    assert logger.flush() == 3 and [r.recommendation_id for r in store.batches[0]] == ["r1", "r2", "r3"]
+    logger.close()
+
+
+def test_the_buffer_is_bounded():
+    logger = ImpressionLogger(Store(), flush_every_s=3600, max_buffer=3)
+    for i in range(5):
+        logger.log(rec(i))
+    assert logger.pending() == 3 and logger.dropped == 2
+    logger.close()
