@@ -43,17 +43,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings(args)
-    os.environ["TASTEMAKER_DATA_DIR"] = str(settings.data_dir)
     if getattr(args, "placements", None):
         settings.placements_file = Path(args.placements)
         if not settings.placements_file.exists():
             print(f"no such placement file: {settings.placements_file}", file=sys.stderr)
             return 2
-        os.environ["TASTEMAKER_PLACEMENTS"] = str(settings.placements_file.resolve())
     errors = check_placements(settings.placements_path)
     if errors:
         print(f"refusing to start: invalid placement file {settings.placements_path}:\n{errors}", file=sys.stderr)
         return 1
+    # the workers read their settings from the environment
+    os.environ["TASTEMAKER_DATA_DIR"] = str(settings.data_dir)
+    if settings.placements_file is not None:
+        os.environ["TASTEMAKER_PLACEMENTS"] = str(settings.placements_file.resolve())
     uvicorn.run(
         "tastemaker.api.asgi:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
         loop="uvloop", http="httptools", access_log=False, log_level=args.log_level, backlog=4096,
