@@ -195,7 +195,12 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tastemaker.training.offline import evaluate_command
 
-    return evaluate_command(args)
+    code = 0 if args.placements_only else evaluate_command(args)
+    if code == 0 and (args.dataset == "data-dir" or args.placements_only):
+        from tastemaker.training.placement_eval import placements_command
+
+        code = placements_command(args)  # per-placement coverage, diversity, exposure, popularity bias
+    return code
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -288,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--families", help="comma-separated family names (default: all)")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--out", default="reports")
+    p.add_argument("--placements-only", action="store_true",
+                   help="only the per-placement list metrics of the data dir (no model evaluation)")
+    p.add_argument("--placement-users", type=int, default=500, help="users sampled per placement")
     data_dir(p)
     p.set_defaults(func=cmd_evaluate)
 
