@@ -196,3 +196,35 @@ def test_an_unsorted_pruned_matrix_from_an_old_snapshot_is_dropped():
     fresh = CoVisitationIndex.__new__(CoVisitationIndex)
     fresh.__setstate__(cov.__getstate__())
     assert fresh.pruned is not None
+
+
+def test_an_old_snapshot_with_pending_sums_as_a_dict_loads_them():
+    cov = _random_index(4)
+    want = cov.row_sums.copy()
+    state = cov.__getstate__()
+    sums = state["_row_sums"].copy()
+    state["_row_sums"] = sums * 0.0
+    state["_pending_sums"] = {i: float(v) for i, v in enumerate(sums) if v}  # the old format
+    old = CoVisitationIndex.__new__(CoVisitationIndex)
+    old.__setstate__(state)
+    np.testing.assert_allclose(old.row_sums, want)
+
+
+def test_cached_rows_follow_later_adds():
+    cov = _random_index(5)
+    before = cov.strongest(3, 50)
+    cov.add(3, [29], 100.0)  # now the strongest neighbour by far
+    idx, val = cov.strongest(3, 50)
+    assert idx[0] == 29 and val[0] > before[1][0]
+    assert cov.strongest(29, 5)[0][0] == 3  # the other side too
+
+
+def test_pending_sums_survive_pickling():
+    import pickle
+
+    cov = CoVisitationIndex()
+    cov.add(0, [1, 2], 1.0)
+    want = cov.row_sums.copy()
+    cov.add(5, [0], 2.0)  # pending, and beyond the current array: the fold grows it
+    restored = pickle.loads(pickle.dumps(cov))
+    np.testing.assert_allclose(restored.row_sums[:6], [want[0] + 2.0, want[1], want[2], 0.0, 0.0, 2.0])

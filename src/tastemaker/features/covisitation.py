@@ -9,6 +9,8 @@ never stalls on copying the whole matrix every few thousand events.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -37,9 +39,11 @@ class CoVisitationIndex:
         self.delta_size = 0
         self.compact_every = compact_every
         self._row_sums = np.zeros(0, dtype=np.float64)
-        self._pending_sums: dict[int, float] = {}  # folded into _row_sums on read: cheap writes
-        # Strongest neighbours per item, computed on first query; an add to a row drops its entry.
+        # (item, others, weight) of each add, folded into _row_sums on read: one append per write
+        self._pending_sums: list[tuple[int, list[int], float]] = []
+        # Strongest neighbours per item, computed on first query; valid while not ``_dirty``.
         self._strongest: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._dirty: set[int] = set()
         # Every row of ``base`` cut to its strongest entries, valid for rows not touched since.
         self.pruned: sp.csr_matrix | None = None
         self._touched: set[int] = set()
@@ -48,14 +52,14 @@ class CoVisitationIndex:
         """Record that ``item`` was seen with each of ``others`` (weight added both ways)."""
         if weight <= 0 or not others:
             return
-        delta, sums, strongest = self.delta, self._pending_sums, self._strongest
-        if strongest:
-            strongest.pop(item, None)
-            for other in others:
-                strongest.pop(other, None)
+        delta = self.delta
+        # Set updates run in C: invalidating caches costs no Python loop per pair.
+        self._dirty.add(item)
+        self._dirty.update(others)
         if self.pruned is not None:
             self._touched.add(item)
             self._touched.update(others)
+        self._pending_sums.append((item, others, weight))
         row = delta.get(item)
         if row is None:
             row = delta[item] = {}
@@ -63,10 +67,9 @@ class CoVisitationIndex:
             row[other] = row.get(other, 0.0) + weight
             back = delta.get(other)
             if back is None:
-                back = delta[other] = {}
-            back[item] = back.get(item, 0.0) + weight
-            sums[other] = sums.get(other, 0.0) + weight
-        sums[item] = sums.get(item, 0.0) + weight * len(others)
+                delta[other] = {item: weight}
+            else:
+                back[item] = back.get(item, 0.0) + weight
         self.delta_size += 2 * len(others)
         if self.delta_size >= self.compact_every:
             self.compact()
@@ -85,12 +88,20 @@ class CoVisitationIndex:
     def row_sums(self) -> np.ndarray:
         """Each item's total co-visitation weight (normaliser of the cosine)."""
         if self._pending_sums:
-            keys = np.fromiter(self._pending_sums.keys(), np.int64, len(self._pending_sums))
-            vals = np.fromiter(self._pending_sums.values(), np.float64, len(self._pending_sums))
-            self._row_sums = grown(self._row_sums, int(keys.max()) + 1)
-            np.add.at(self._row_sums, keys, vals)
-            self._pending_sums.clear()
+            self._fold_sums(self._pending_sums)
+            self._pending_sums = []
         return self._row_sums
+
+    def _fold_sums(self, pending: list[tuple[int, list[int], float]]) -> None:
+        """Add pending writes to the row sums: each other gets ``weight``, the item ``weight * len(others)``."""
+        lengths = np.fromiter((len(o) for _, o, _ in pending), np.int64, len(pending))
+        weights = np.fromiter((w for _, _, w in pending), np.float64, len(pending))
+        items = np.fromiter((i for i, _, _ in pending), np.int64, len(pending))
+        others = np.fromiter(chain.from_iterable(o for _, o, _ in pending), np.int64, int(lengths.sum()))
+        keys = np.concatenate([others, items])
+        vals = np.concatenate([np.repeat(weights, lengths), weights * lengths])
+        self._row_sums = grown(self._row_sums, int(keys.max()) + 1)
+        np.add.at(self._row_sums, keys, vals)
 
     def compact(self, full: bool = False) -> None:
         """Fold the dict into ``recent``, and ``recent`` into ``base`` when large (or ``full``)."""
@@ -111,13 +122,23 @@ class CoVisitationIndex:
             self.recent = sp.csr_matrix((0, 0), dtype=np.float64)
 
     def __getstate__(self) -> dict:
+        self.row_sums  # noqa: B018 (folds pending sums first, so the snapshot holds plain arrays)
         state = self.__dict__.copy()
         state["_strongest"] = {}  # a cache: rebuilt on demand
+        state["_dirty"] = set()
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_strongest", {})
+        self.__dict__.setdefault("_dirty", set())
+        pending = state.get("_pending_sums")
+        if isinstance(pending, dict):  # an older snapshot kept pending sums as {item: weight}
+            self._pending_sums = []
+            if pending:
+                keys = np.fromiter(pending.keys(), np.int64, len(pending))
+                self._row_sums = grown(self._row_sums, int(keys.max()) + 1)
+                np.add.at(self._row_sums, keys, np.fromiter(pending.values(), np.float64, len(pending)))
         if not state.get("_pruned_sorted"):
             self.__dict__["pruned"] = None  # an older snapshot's rows were not ordered: re-prune on open
         self.__dict__.setdefault("_touched", set())
@@ -149,6 +170,9 @@ class CoVisitationIndex:
             start, end = pruned.indptr[item], pruned.indptr[item + 1]
             end = min(end, start + k)
             return pruned.indices[start:end], pruned.data[start:end]
+        if item in self._dirty:
+            self._strongest.pop(item, None)
+            self._dirty.discard(item)
         cached = self._strongest.get(item)
         if cached is not None and len(cached[0]) >= min(k, _CACHE_K):
             return cached[0][:k], cached[1][:k]
@@ -183,6 +207,7 @@ class CoVisitationIndex:
         self._pruned_sorted = True
         self._touched = set()
         self._strongest.clear()
+        self._dirty = set()
 
     def entries(self, items: np.ndarray, weights: np.ndarray, per_item: int = 100) -> tuple[np.ndarray, np.ndarray]:
         """Each seed's ``per_item`` strongest neighbours, cosine-weighted; ids may repeat across seeds.
