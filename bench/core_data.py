@@ -91,3 +91,12 @@ def step_import(args, env, tmp: Path, datasets: dict[str, Path], report: Report,
     return served
 
 
+
+
+def step_train(args, env, data: Path, report: Report, results: dict) -> None:
+    """b2. Optional: train a model family with the CLI and promote it, so the server serves it."""
+    secs, stdout = run_cmd([*tastemaker_cmd(), "train", "--family", args.train_family, "--promote", "always",
+                            "--data-dir", str(data)], env, 3600)
+    results["train"] = {"family": args.train_family, "wall_s": secs, "cli_says": stdout[-500:]}
+    report.add("train", f"tastemaker train --family {args.train_family} (incl. evaluation split)", secs, "s",
+               stdout.strip().splitlines()[-1][:60] if stdout.strip() else "")

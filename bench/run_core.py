@@ -1,6 +1,6 @@
 """The core benchmark, end to end, run the way a user runs tastemaker.
 
-generate -> import (CLI) -> serve (CLI, subprocess) -> hello-world ceiling (wrk) ->
+generate -> import (CLI) -> [train (CLI), --train-family] -> serve (CLI, subprocess) -> hello-world ceiling (wrk) ->
 recommendation max RPS (wrk) -> latency at fixed rates (open-loop loadgen, own process) ->
 durable ingest -> freshness -> stop -> warm restart (from the snapshot) -> clean up.
 
@@ -33,7 +33,7 @@ from benchlib import (  # noqa: E402
     BENCH_DIR, LOCALHOST, CpuMonitor, children_of, cpu_seconds, dump_json, free_port, hardware_info,
     python_exe, rss_mib, source_fingerprint, stop_process, tail, tastemaker_cmd, wait_ready,
 )
-from core_data import Report, _verdict, step_generate, step_import  # noqa: E402
+from core_data import Report, _verdict, step_generate, step_import, step_train  # noqa: E402
 from freshness import run_freshness  # noqa: E402
 from ingest_bench import build_batches, run_ingest  # noqa: E402
 
@@ -249,6 +249,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="max seconds to wait after start-up for the server's child processes (background snapshot) to finish; 0 = do not wait")
     p.add_argument("--tmp-dir", default=None, help="where the temporary data set and data dir go")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--train-family", default=None,
+                   help="train and promote this model family before serving (e.g. als): the read path then "
+                        "serves the trained model, warmed for every user at startup")
     p.add_argument("--results-dir", default=str(BENCH_DIR / "results"))
     args = p.parse_args(argv)
     # Bounds: every step is limited in time; reject sizes that would run for ages.
@@ -264,6 +267,8 @@ def run_steps(args, env: dict[str, str], token: str, tmp: Path, report: Report, 
     data = step_import(args, env, tmp, datasets, report, results)
     for path in datasets.values():
         shutil.rmtree(path, ignore_errors=True)
+    if args.train_family:
+        step_train(args, env, data, report, results)
     port, log = free_port(), tmp / "server.log"
     mark = monitor.mark()
     server, startup = start_server(data, port, env, log, args.startup_timeout, monitor)
