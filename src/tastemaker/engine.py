@@ -150,6 +150,8 @@ class Engine:
         self._cancel_preparing()
         self._model_loader.shutdown(wait=True)
         self.ingest.close()
+        if self.recommender.impressions is not None:
+            self.recommender.impressions.close()  # writes what is still buffered
         if snapshot:
             self.processor.maybe_snapshot(force=True)
         self.stores.close()
