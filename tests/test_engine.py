@@ -215,3 +215,22 @@ def test_open_engine_helper(data_dir):
         assert engine.settings.data_dir == data_dir
     finally:
         engine.close()
+
+
+def test_placements_rankers_and_impressions_are_wired_to_the_data_dir(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", durable=False)
+    engine = Engine(settings)
+    add_items(engine, [f"i{k}" for k in range(30)])
+    ingest(engine, events(0, 60))
+    assert engine.recommender.placements.path == settings.data_dir / "placements.yaml"
+    assert engine.recommender.rankers.directory == settings.data_dir / "models" / "rankers"
+    engine.recommender.placements.put("logged", {"sources": {"popular": 1}, "log_impressions": True})
+    body = engine.recommender.recommend(parse_request({"user_id": "u1", "placement": "logged"}))
+    engine.close()  # writes the buffered impression
+    again = Engine(settings)
+    try:
+        assert again.recommender.placements.get("logged").log_impressions  # the admin change was persisted
+        [record] = again.stores.impressions.read("logged")
+        assert record.recommendation_id == body["recommendation_id"] and len(record.items) == 10
+    finally:
+        again.close()
