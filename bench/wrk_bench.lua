@@ -1,7 +1,9 @@
 -- wrk script for the max-RPS runs; prints one machine-readable "JSON {...}" line at the end.
 --
---   wrk -t1 -c32 -d10s -s bench/wrk_bench.lua http://127.0.0.1:PORT/ -- TOKEN N_USERS UNKNOWN_PCT
+--   wrk -t1 -c32 -d10s -s bench/wrk_bench.lua http://127.0.0.1:PORT/ -- TOKEN N_USERS UNKNOWN_PCT [PLACEMENT]
 --
+-- PLACEMENT (optional) adds &placement=PLACEMENT, e.g. a configured placement with rules,
+-- diversity and the learned ranker (see bench/placements_bench.py for such a file).
 -- With N_USERS > 0 it rotates GET /v1/recommendations?user_id=u<k>&n=10 over random real
 -- users u0..u<N_USERS-1>, plus UNKNOWN_PCT percent never-seen users (cold start path).
 -- With N_USERS = 0 (or no arguments) it requests the URL's own path: the hello-world run.
@@ -15,6 +17,10 @@ function init(args)
   local token = args[1]
   local n_users = tonumber(args[2] or "0") or 0
   local unknown_pct = tonumber(args[3] or "5") or 5
+  local placement = ""
+  if args[4] ~= nil and args[4] ~= "" then
+    placement = "&placement=" .. args[4]
+  end
   if token ~= nil and token ~= "" and token ~= "-" then
     wrk.headers["Authorization"] = "Bearer " .. token
   end
@@ -32,7 +38,7 @@ function init(args)
     else
       user = "u" .. math.random(0, n_users - 1)
     end
-    requests[i] = wrk.format("GET", "/v1/recommendations?user_id=" .. user .. "&n=10")
+    requests[i] = wrk.format("GET", "/v1/recommendations?user_id=" .. user .. "&n=10" .. placement)
   end
 end
 
