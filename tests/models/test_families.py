@@ -356,3 +356,106 @@ def test_registry():
     assert reg.create("ease", lambda_=7.0).lambda_ == 7.0
     with pytest.raises(KeyError):
         reg.create("nope")
+
+
+# -- session ALS --------------------------------------------------------------------------
+
+def test_session_rows_known_answer():
+    from tastemaker.models.session_als import session_rows
+
+    # user 0: items 0,1 at t=1000 and item 2 at t=1100; user 1: items 1,2 at t=1005
+    T = sp.csr_matrix(np.array([[1000.0, 1000.0, 1100.0], [0.0, 1005.0, 1005.0]]))
+    X = (T != 0).astype(np.float32).tocsr()
+    Z = session_rows(X, T, (0.0, 200.0), (0.5, 2.0)).toarray()
+    expected = [(0.5, 0.5, 0.0), (0.0, 0.0, 0.5), (0.0, 0.5, 0.5), (2.0, 2.0, 2.0), (0.0, 2.0, 2.0)]
+    assert sorted(map(tuple, Z.tolist())) == sorted(expected)
+    assert session_rows(X, None, (0.0,), (1.0,)).shape == (0, 3)
+    assert session_rows(X, T, (0.0,), (0.0,)).shape == (0, 3)  # a zero weight adds nothing
+    # only the pairs being fitted count: drop (0, 2) from X and its session disappears
+    X2 = X.copy(); X2[0, 2] = 0; X2.eliminate_zeros()
+    assert sorted(map(tuple, session_rows(X2, T, (0.0,), (1.0,)).toarray().tolist())) == [(0, 1, 1), (1, 1, 0)]
+
+
+def test_session_als_is_als_on_the_stacked_matrix():
+    from tastemaker.models.session_als import SessionALS, session_rows
+
+    X, T, _ = tiny()
+    params = {"factors": 3, "regularization": 0.5, "alpha": 5.0, "iterations": 10, "random_state": 1}
+    plain = ALS(**params).fit(X)
+    no_time = SessionALS(**params, session_gaps=(60.0,), session_weights=(0.5,)).fit(X)
+    np.testing.assert_array_equal(no_time.item_factors, plain.item_factors)  # no timestamps: ALS
+    s = SessionALS(**params, session_gaps=(60.0,), session_weights=(0.5,)).fit(X, timestamps=T)
+    Z = session_rows(X, T, (60.0,), (0.5,))
+    assert Z.shape[0] == s.n_session_rows == 12  # tiny(): one event every 30 s, one session per user
+    ref = ALS(**params).fit(sp.vstack([X, Z]).tocsr())
+    np.testing.assert_allclose(s.item_factors, ref.item_factors, rtol=1e-5, atol=1e-6)
+    assert s.user_factors.shape == (X.shape[0], 3)  # the pseudo-users' factors are dropped
+    assert not np.allclose(s.item_factors, plain.item_factors)
+    # serving is ALS's fold-in on the item factors
+    np.testing.assert_allclose(s.score(X[:2]), fold_in_numpy(X[:2], s.item_factors, 0.5, 5.0) @ s.item_factors.T,
+                               rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError):
+        SessionALS(session_gaps=(0.0, 60.0), session_weights=(1.0,))
+
+
+# -- hybrid validation folds and time holdouts --------------------------------------------
+
+def test_time_holdout_split_known_answer():
+    from tastemaker.models.hybrid import time_holdout_split
+
+    X = sp.csr_matrix(np.array([[1, 1, 1, 0], [0, 2, 0, 2], [0, 0, 3, 0]], np.float32))
+    T = sp.csr_matrix(np.array([[5, 9, 1, 0], [0, 3, 0, 7], [0, 0, 8, 0]], np.float64))
+    kept, held = time_holdout_split(X, T, 0.5)  # 6 entries: the 3 latest (t = 7, 8, 9) held out
+    assert held.toarray().tolist() == [[0, 1, 0, 0], [0, 0, 0, 2], [0, 0, 3, 0]]
+    assert (kept + held - X).nnz == 0
+    kept, held = time_holdout_split(X, T, 0.5, per_user=True)  # each user's latest; user 2 has one
+    assert held.toarray().tolist() == [[0, 1, 0, 0], [0, 0, 0, 2], [0, 0, 0, 0]]
+    assert kept.toarray().tolist() == [[1, 0, 1, 0], [0, 2, 0, 0], [0, 0, 3, 0]]
+
+
+_LEARN_WEIGHTS = Hybrid.learn_weights
+
+
+def _captured_validation(monkeypatch, **hybrid_params):
+    seen: dict = {}
+
+    def spy(self, val_scores, kept, held):
+        seen.update(kept=kept, held=held, rows={n: s.shape[0] for n, s in val_scores.items()})
+        return _LEARN_WEIGHTS(self, val_scores, kept, held)
+
+    monkeypatch.setattr(Hybrid, "learn_weights", spy)
+    X, T, items = tiny()
+    members = {"ease": EASE(lambda_=5.0), "popularity": PopularityFamily()}
+    Hybrid(members=members, **hybrid_params).fit(X, items, T)
+    return seen, X
+
+
+def test_hybrid_learns_weights_on_every_validation_fold(monkeypatch):
+    one, X = _captured_validation(monkeypatch, folds=1, seed=4)
+    two, _ = _captured_validation(monkeypatch, folds=2, seed=4)
+    n_users = X.shape[0]  # every tiny() user has 7 items, so every user holds some out
+    assert one["rows"] == {"ease": n_users, "popularity": n_users}
+    assert two["rows"] == {"ease": 2 * n_users, "popularity": 2 * n_users}
+    # fold 0 of the two-fold run is the one-fold split; fold 1 is another random draw
+    k0, h0 = holdout_split(X, 0.25, 4)
+    k1, h1 = holdout_split(X, 0.25, 5)
+    assert (two["held"][:n_users] != h0).nnz == 0 and (two["held"][n_users:] != h1).nnz == 0
+    assert (two["kept"][n_users:] != k1).nnz == 0 and (h0 != h1).nnz > 0
+
+
+def test_hybrid_time_holdouts_hold_out_the_latest_interactions(monkeypatch):
+    X, T, _ = tiny()
+    last, _ = _captured_validation(monkeypatch, holdout_by="last", folds=2)
+    # tiny(): each user's events are 30 s apart in row order; the latest is the 7th entry
+    latest = [max(range(7), key=lambda j: T[u].data[j]) for u in range(X.shape[0])]
+    held = last["held"]
+    assert held.shape[0] == X.shape[0]  # one fold only: a time split is deterministic
+    assert [held[u].indices.tolist() for u in range(X.shape[0])] == [[T[u].indices[latest[u]]] for u in range(X.shape[0])]
+    glob, _ = _captured_validation(monkeypatch, holdout_by="time", holdout=0.25)
+    # one global cut: the latest 21 of 84 events are the last 3 users' 7 events each, so those
+    # users are the validation rows, with everything held out and nothing kept
+    assert (glob["held"] != X[9:]).nnz == 0 and glob["kept"].nnz == 0
+    with pytest.raises(ValueError):
+        Hybrid(members={}, holdout_by="future")
+    with pytest.raises(ValueError):
+        Hybrid(members={}, folds=0)

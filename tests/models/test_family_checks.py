@@ -27,6 +27,8 @@ TINY_PARAMS = {
     "ease": {"lambda_": 5.0},
     "session_ease": {"lambda_": 5.0, "session_gaps": (0.0, 60.0), "session_weights": (1.0, 1.0)},
     "als": {"factors": 2, "regularization": 1.0, "alpha": 10.0, "iterations": 20, "random_state": 3},
+    "session_als": {"factors": 2, "regularization": 1.0, "alpha": 10.0, "iterations": 20, "random_state": 3,
+                    "session_gaps": (60.0,), "session_weights": (0.5,)},
     "bpr": {"factors": 2, "learning_rate": 0.1, "regularization": 0.01, "iterations": 300, "random_state": 3,
             "fold_in_regularization": 1.0, "fold_in_alpha": 5.0},
     "svd": {"factors": 2, "bias_reg": 1.0},

@@ -66,6 +66,39 @@ def holdout_split(X: sp.csr_matrix, holdout: float, seed: int,
     return pick(~out), pick(out)
 
 
+def time_holdout_split(X: sp.csr_matrix, timestamps: sp.csr_matrix, holdout: float,
+                       per_user: bool = False) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(kept, held_out) by time: the latest ``holdout`` share of all stored entries (one
+    global cut, ties at the cut held out), or with ``per_user`` each user's latest entry
+    (users with at least two). ``timestamps`` is shaped like ``X`` (entries of ``X`` without
+    a time count as the oldest). Ties are broken by item index (deterministic)."""
+    X = sp.csr_matrix(X)
+    X.sum_duplicates()
+    X.sort_indices()
+    n = X.shape[1]
+    Tm = sp.csr_matrix(sp.csr_matrix(timestamps).multiply(X != 0))
+    Tm.sum_duplicates()
+    x_keys = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr)) * n + X.indices
+    t_keys = np.repeat(np.arange(Tm.shape[0], dtype=np.int64), np.diff(Tm.indptr)) * n + Tm.indices
+    ts = np.zeros(X.nnz)  # an interaction without a time counts as the oldest
+    ts[np.searchsorted(x_keys, t_keys)] = Tm.data
+    counts = np.diff(X.indptr)
+    user = np.repeat(np.arange(X.shape[0]), counts)
+    if per_user:
+        order = np.lexsort((X.indices, ts, user))  # latest last within each user
+        last = np.zeros(X.nnz, bool)
+        ends = X.indptr[1:][counts >= 2] - 1
+        last[order[ends]] = True
+        out = last
+    else:
+        n_out = max(1, int(round(holdout * X.nnz))) if X.nnz else 0
+        cut = np.partition(ts, X.nnz - n_out)[X.nnz - n_out] if n_out else np.inf
+        out = ts >= cut
+    def pick(mask):
+        return sp.csr_matrix((X.data[mask], (user[mask], X.indices[mask])), shape=X.shape, dtype=X.dtype)
+    return pick(~out), pick(out)
+
+
 def ndcg_at_k(scores: np.ndarray, seen: sp.csr_matrix, relevant: sp.csr_matrix, k: int = 10) -> float:
     """Mean binary NDCG@k over rows with relevant items; ``seen`` items are excluded."""
     S = np.array(scores, dtype=np.float32, copy=True)
@@ -134,13 +167,19 @@ class Hybrid(ModelFamily):
     def __init__(self, members: dict[str, ModelFamily] | None = None, normalization: str = "max",
                  holdout: float = 0.25, seed: int = 0, k: int = 10,
                  grid: tuple[float, ...] = DEFAULT_GRID, rounds: int = 4,
-                 max_validation_users: int = 5_000, knn_fallback: dict | None = None):
+                 max_validation_users: int = 5_000, knn_fallback: dict | None = None,
+                 folds: int = 2, holdout_by: str = "random"):
         if members is None:
             from tastemaker.models.registry_of_families import default_members
             members = default_members()
         super().__init__(members=members, normalization=normalization, holdout=holdout, seed=seed,
                          k=k, grid=tuple(grid), rounds=rounds,
-                         max_validation_users=max_validation_users, knn_fallback=knn_fallback)
+                         max_validation_users=max_validation_users, knn_fallback=knn_fallback,
+                         folds=folds, holdout_by=holdout_by)
+        if int(folds) < 1:
+            raise ValueError("folds must be >= 1")
+        if holdout_by not in ("random", "time", "last"):
+            raise ValueError(f"holdout_by must be 'random', 'time' or 'last', not {holdout_by!r}")
         self.members = dict(members)
         self.normalization = normalization
         self.holdout = float(holdout)
@@ -150,6 +189,8 @@ class Hybrid(ModelFamily):
         self.rounds = int(rounds)
         self.max_validation_users = int(max_validation_users)
         self.knn_fallback = dict(knn_fallback or {"k": 100, "shrink": 10.0})
+        self.folds = int(folds)
+        self.holdout_by = holdout_by
         self.weights: dict[str, float] = {}
         self.fitted: dict[str, ModelFamily] = {}
         self.validation: dict[str, float] = {}
@@ -202,18 +243,34 @@ class Hybrid(ModelFamily):
         X.eliminate_zeros()
         self.n_items = X.shape[1]
         members = self._usable_members(self.n_items, items)
-        kept, held = holdout_split(X, self.holdout, self.seed)
-        if len(members) > 1 and held.nnz:
-            factor = kept.nnz / max(X.nnz, 1)
-            ts_kept = None if timestamps is None else sp.csr_matrix(timestamps).multiply(kept != 0).tocsr()
-            users = np.flatnonzero(np.diff(held.indptr) > 0)
-            if len(users) > self.max_validation_users:
-                users = np.sort(np.random.default_rng(self.seed).choice(users, self.max_validation_users, replace=False))
-            val_scores = {}
-            for name, m in members.items():
-                fitted = fit_member(scaled_clone(m, factor), kept, items, ts_kept)
-                val_scores[name] = normalize_scores(fitted.score(kept[users]), self.normalization)
-            self.weights, best = self.learn_weights(val_scores, kept[users], held[users])
+        val_scores: dict[str, list[np.ndarray]] = {name: [] for name in members}
+        seen_parts: list[sp.csr_matrix] = []
+        held_parts: list[sp.csr_matrix] = []
+        if len(members) > 1 and X.nnz:
+            per_fold = max(1, self.max_validation_users // self.folds)
+            for fold in range(self.folds):
+                if self.holdout_by == "random" or timestamps is None:
+                    kept, held = holdout_split(X, self.holdout, self.seed + fold)
+                else:  # deterministic: one fold is all there is
+                    if fold:
+                        break
+                    kept, held = time_holdout_split(X, timestamps, self.holdout, self.holdout_by == "last")
+                users = np.flatnonzero(np.diff(held.indptr) > 0)
+                if not len(users):
+                    continue
+                if len(users) > per_fold:
+                    users = np.sort(np.random.default_rng(self.seed + fold).choice(users, per_fold, replace=False))
+                factor = kept.nnz / max(X.nnz, 1)
+                ts_kept = None if timestamps is None else sp.csr_matrix(timestamps).multiply(kept != 0).tocsr()
+                for name, m in members.items():
+                    fitted = fit_member(scaled_clone(m, factor), kept, items, ts_kept)
+                    val_scores[name].append(normalize_scores(fitted.score(kept[users]), self.normalization))
+                seen_parts.append(kept[users])
+                held_parts.append(held[users])
+        if seen_parts:
+            stacked = {name: np.vstack(parts) for name, parts in val_scores.items()}
+            self.weights, best = self.learn_weights(stacked, sp.vstack(seen_parts).tocsr(),
+                                                    sp.vstack(held_parts).tocsr())
             self.validation["blend"] = best
         else:
             self.weights = {n: 1.0 for n in members}

@@ -21,6 +21,7 @@ from tastemaker.models.hybrid import Hybrid
 from tastemaker.models.itemknn import ItemKNN
 from tastemaker.models.popularity_family import PopularityFamily
 from tastemaker.models.rp3beta import RP3beta
+from tastemaker.models.session_als import SessionALS
 from tastemaker.models.session_ease import SessionEASE
 from tastemaker.models.svd import ExplicitSVD
 
@@ -31,6 +32,8 @@ FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
     "ease": (EASE, {"lambda_": 800.0}),
     "session_ease": (SessionEASE, {"lambda_": 800.0, "session_gaps": (0.0, 60.0), "session_weights": (3.0, 1.5)}),
     "als": (ALS, {"factors": 128, "regularization": 40.0, "alpha": 4.0, "iterations": 15}),
+    "session_als": (SessionALS, {"factors": 128, "regularization": 40.0, "alpha": 4.0, "iterations": 15,
+                                 "session_gaps": (60.0,), "session_weights": (0.5,)}),
     "bpr": (BPR, {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 50}),
     "svd": (ExplicitSVD, {"factors": 20, "bias_reg": 5.0}),
     "tfidf": (TfidfContent, {"attr_weight": 0.5}),
@@ -42,7 +45,7 @@ FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
 DEFAULT = "hybrid"
 
 #: Members of the default hybrid (the hybrid learns their weights; zero weights drop out).
-DEFAULT_MEMBERS = ("session_ease", "ease", "als", "popularity", "svd", "tfidf")
+DEFAULT_MEMBERS = ("session_ease", "session_als", "als", "popularity", "svd", "tfidf")
 
 
 def create(name: str, **overrides: Any) -> ModelFamily:

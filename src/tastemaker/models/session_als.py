@@ -1,0 +1,79 @@
+"""Session-aware ALS: implicit ALS fitted on the user rows plus one pseudo-user row per session.
+
+The interaction matrix says *which* items a user touched; the event times say which of them
+were touched *together*. :class:`.session_ease.SessionEASE` adds that to EASE's Gram matrix;
+this family gives the same evidence to ALS: for each session gap ``g`` with weight ``w``,
+the rows of ``w * Z_g`` are stacked under the interaction matrix before fitting, where
+``Z_g`` has one binary row per session (a user's events split wherever two consecutive
+events are more than ``g`` seconds apart, see :func:`.session_ease.session_matrix`). The
+item factors then also explain co-occurrence within sessions; the pseudo-users' factors are
+dropped after fit. With no timestamps (or all weights 0) it is plain :class:`.als.ALS`.
+
+Serving is ALS's: ``score(rows)`` solves each row's user factors from the item factors
+(fold-in), so cost per request, real-time behaviour and the fold-in kernel are unchanged.
+
+Params: ALS's (``factors``, ``regularization``, ``alpha``, ``iterations``, ``random_state``,
+``num_threads``, ``use_cg``) plus
+- ``session_gaps`` (tuple of float seconds, default (60.0,)): session split gaps.
+- ``session_weights`` (tuple of float, default (0.5,)): weight of each gap's session rows
+  (the confidence of a session row is ``1 + alpha * w``).
+
+``fit(interactions, items=None, timestamps=None)``: ``timestamps`` is a csr matrix shaped like
+``interactions`` holding each (user, item) pair's event time in seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from tastemaker.models.als import ALS
+from tastemaker.models.session_ease import session_matrix
+
+
+def session_rows(interactions: sp.csr_matrix, timestamps: sp.csr_matrix | None,
+                 gaps: tuple[float, ...], weights: tuple[float, ...]) -> sp.csr_matrix:
+    """The weighted session pseudo-user rows (n_sessions_total, n_items) float32 for the
+    pairs present in ``interactions`` (empty without timestamps)."""
+    n_items = interactions.shape[1]
+    if timestamps is None:
+        return sp.csr_matrix((0, n_items), dtype=np.float32)
+    T = sp.csr_matrix(timestamps)
+    if T.shape == interactions.shape:
+        T = T.multiply(interactions != 0).tocsr()  # only the pairs being fitted
+    blocks = [np.float32(w) * session_matrix(T, g) for g, w in zip(gaps, weights) if w]
+    if not blocks:
+        return sp.csr_matrix((0, n_items), dtype=np.float32)
+    return sp.vstack(blocks).tocsr().astype(np.float32)
+
+
+class SessionALS(ALS):
+    """ALS whose item factors also fit session co-occurrence (pseudo-user rows)."""
+
+    name = "session_als"
+    uses_timestamps: ClassVar[bool] = True
+
+    def __init__(self, factors: int = 128, regularization: float = 40.0, alpha: float = 4.0,
+                 iterations: int = 15, random_state: int = 0, num_threads: int = 0,
+                 use_cg: bool = True, session_gaps: tuple[float, ...] = (60.0,),
+                 session_weights: tuple[float, ...] = (0.5,)):
+        super().__init__(factors=factors, regularization=regularization, alpha=alpha,
+                         iterations=iterations, random_state=random_state,
+                         num_threads=num_threads, use_cg=use_cg)
+        if len(session_gaps) != len(session_weights):
+            raise ValueError("session_gaps and session_weights must have the same length")
+        self.params.update(session_gaps=tuple(session_gaps), session_weights=tuple(session_weights))
+        self.session_gaps = tuple(float(g) for g in session_gaps)
+        self.session_weights = tuple(float(w) for w in session_weights)
+        self.n_session_rows = 0
+
+    def fit(self, interactions: sp.csr_matrix, items: Any = None,
+            timestamps: sp.csr_matrix | None = None) -> "SessionALS":
+        X = sp.csr_matrix(interactions, dtype=np.float32)
+        Z = session_rows(X, timestamps, self.session_gaps, self.session_weights)
+        self.n_session_rows = Z.shape[0]
+        super().fit(sp.vstack([X, Z]).tocsr().astype(np.float32) if Z.shape[0] else X)
+        self.user_factors = np.ascontiguousarray(self.user_factors[: X.shape[0]])
+        return self
