@@ -36,22 +36,37 @@ FEATURE_NAMES: tuple[str, ...] = (
 _DAY = 86400.0
 
 
+class _Rows:
+    """A reusable item -> row lookup (-1: not a candidate), reset after each use. Requests
+    run one at a time on the event loop, so one table per process is safe."""
+
+    table = np.full(0, -1, np.int64)
+
+
 def source_scores(parts: Sequence[tuple[str, float, np.ndarray, np.ndarray]], items: np.ndarray) -> dict[str, np.ndarray]:
-    """Per source, its max-normalised score for each of ``items`` (0 where it did not
-    propose the item); ``parts`` are the ``(source, weight, items, scores)`` given to
-    ``serving.candidates.merge``."""
+    """Per source, its max-normalised score for each of ``items`` (unique; 0 where the source
+    did not propose the item); ``parts`` are the ``(source, weight, items, scores)`` given to
+    ``serving.candidates.merge``. No sort: rows are looked up in a scratch table by item."""
     out: dict[str, np.ndarray] = {}
-    order = np.argsort(items, kind="stable")
-    sorted_items = items[order]
-    for name, _, p_items, p_scores in parts:
-        col = np.zeros(len(items))
-        if len(p_items) and len(items):
-            top = float(p_scores.max()) or 1.0
-            at = np.searchsorted(sorted_items, p_items)
-            at_c = np.minimum(at, len(items) - 1)
-            hit = sorted_items[at_c] == p_items
-            col[order[at_c[hit]]] = p_scores[hit] / top
-        out[name] = col
+    live = [p for p in parts if len(p[2])]
+    if not len(items) or not live:
+        return {name: np.zeros(len(items)) for name, _, _, _ in parts}
+    size = max(int(items.max()), *(int(p[2].max()) for p in live)) + 1
+    if len(_Rows.table) < size:
+        _Rows.table = np.full(max(size, 2 * len(_Rows.table)), -1, np.int64)
+    table = _Rows.table
+    table[items] = np.arange(len(items))
+    try:
+        for name, _, p_items, p_scores in parts:
+            col = np.zeros(len(items))
+            if len(p_items):
+                top = float(p_scores.max()) or 1.0
+                rows = table[p_items]
+                hit = rows >= 0
+                col[rows[hit]] = p_scores[hit] / top
+            out[name] = col
+    finally:
+        table[items] = -1
     return out
 
 

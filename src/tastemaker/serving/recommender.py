@@ -23,13 +23,14 @@ from tastemaker.models.base import CandidateModel
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
+from tastemaker.serving.filters import _catalog_and_request_mask as catalog_and_request_mask
 from tastemaker.serving.filters import allowed, screen
 from tastemaker.serving.placements import Placement, PlacementRegistry, apply_overrides
 from tastemaker.serving.request import RecommendationRequest
 from tastemaker.serving.sources import SOURCES, PipelineContext, category_popular, popular
 
 BACKFILL_EXTRA = 200
-POOL = 150  # candidates the ranking stages see (rules, ranker, diversity, fairness)
+POOL = 100  # candidates the ranking stages see (rules, ranker, diversity, fairness)
 
 
 class UnknownPlacement(ValidationFailed):
@@ -138,13 +139,24 @@ class Recommender:
         keep = []
         for pin in rules.pins:
             pos = index.get(pin.item_id)
-            if pos is None or pos in present or not pin.schedule.active(now):
-                keep.append(pin)
-            elif allowed(ctx, placement, np.array([pos], np.int64), self.require_catalog)[0]:
+            if pos is None or pos in present or not pin.schedule.active(now) or self._pin_allowed(ctx, placement, pos):
                 keep.append(pin)
             elif trace is not None:
                 trace.drop(pos, pin.name, "pin dropped: excluded by the request, the catalog or the user's history")
         return rules if len(keep) == len(rules.pins) else replace(rules, pins=tuple(keep))
+
+    def _pin_allowed(self, ctx: PipelineContext, placement: Placement, pos: int) -> bool:
+        """:func:`~tastemaker.serving.filters.allowed` for one item, with set lookups in the
+        user's history instead of a pass over all of it."""
+        if not catalog_and_request_mask(ctx, placement, np.array([pos], np.int64), self.require_catalog)[0]:
+            return False
+        user = ctx.user
+        if user is None:
+            return True
+        if not (ctx.request.include_purchased or placement.include_purchased) and (
+                pos in user.purchased or pos in user.rated or pos in user.disliked):
+            return False
+        return not (placement.exclude_seen and pos in user.seen)
 
     def _ranked(self, ctx: PipelineContext, placement: Placement, merged: Candidates, parts: list,
                 n: int) -> tuple[Candidates, PipelineContext, _Staged]:
