@@ -451,10 +451,12 @@ def test_hybrid_time_holdouts_hold_out_the_latest_interactions(monkeypatch):
     held = last["held"]
     assert held.shape[0] == X.shape[0]  # one fold only: a time split is deterministic
     assert [held[u].indices.tolist() for u in range(X.shape[0])] == [[T[u].indices[latest[u]]] for u in range(X.shape[0])]
-    glob, _ = _captured_validation(monkeypatch, holdout_by="time", holdout=0.25)
-    # one global cut: the latest 21 of 84 events are the last 3 users' 7 events each, so those
-    # users are the validation rows, with everything held out and nothing kept
-    assert (glob["held"] != X[9:]).nnz == 0 and glob["kept"].nnz == 0
+    glob, _ = _captured_validation(monkeypatch, holdout_by="time", holdout=0.3)
+    # one global cut: the latest 25 of 84 events are the last 3 users' 7 events each and the
+    # last 4 of user 8; users 9-11 keep nothing, so user 8 is the only validation row
+    assert glob["held"].shape[0] == 1
+    assert glob["held"].indices.tolist() == sorted(T[8].indices[np.argsort(T[8].data)[-4:]].tolist())
+    assert (glob["kept"] + glob["held"] != X[8]).nnz == 0
     with pytest.raises(ValueError):
         Hybrid(members={}, holdout_by="future")
     with pytest.raises(ValueError):

@@ -170,3 +170,28 @@ def test_tune_never_sees_test_cells():
         assert mat.nnz < train.nnz                  # the validation cells were held out
     grid_list = tune(Spy, [{"sign": 1.0}], train, k=10)
     assert grid_list.best_params == {"sign": 1.0}
+
+
+def test_evaluate_model_passes_event_times_to_time_aware_models():
+    """Session-aware families (and the hybrid) get each training cell's event time."""
+    got = {}
+
+    class Latest:  # ranks items by their latest training event: needs the times
+        uses_timestamps = True
+
+        def fit(self, m, items=None, timestamps=None):
+            got["ts"] = timestamps
+            self.s = np.asarray(sp.csr_matrix(timestamps).max(axis=0).todense()).ravel()
+            return self
+
+        def score(self, rows):
+            return np.tile(self.s, (rows.shape[0], 1)).astype(np.float32)
+
+    train = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 1, 1]], np.float32))
+    times = sp.csr_matrix(np.array([[10, 20, 0, 0, 0], [0, 30, 90, 0, 0], [0, 0, 0, 50, 60]], np.float64))
+    test = sp.csr_matrix(np.array([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0]], np.float32))
+    res = evaluate_model(Latest, train, test, k=1, timestamps=times)
+    # unseen item with the latest time: user 0 -> item 2 (t=90, a hit), user 1 -> item 4 (t=60,
+    # a hit), user 2 -> item 2 (a miss: item 1 is their test item)
+    assert res["hit_rate@1"] == pytest.approx(2 / 3)
+    assert (got["ts"] != times).nnz == 0

@@ -2,11 +2,17 @@
 
 Fit (``fit(interactions, items=None, timestamps=None)``):
 
-1. **Validation split carved from the training matrix**: for every user with at least two
-   interactions, a random ``holdout`` share (default 25%, at least one) of their stored
-   interactions is held out; members are fitted on the rest. Members whose regularisation
-   grows with the data (``data_scaled_params``, e.g. EASE's lambda) get it scaled by the
-   kept share so they are tuned alike on the smaller matrix.
+1. **Validation splits carved from the training matrix**: ``holdout_by="random"`` (default):
+   for every user with at least two interactions, a random ``holdout`` share (default 25%,
+   at least one) of their stored interactions is held out, drawn ``folds`` times (default 2,
+   seeds ``seed``, ``seed + 1``; the validation users of every fold are pooled, which halves
+   the noise of weights learned on one small holdout). ``holdout_by="time"`` holds out the
+   latest ``holdout`` share of all interactions (one global cut, for temporal evaluation),
+   ``"last"`` each user's latest interaction (leave-last-out); both need ``timestamps`` and
+   are one fold. Validation users are those with something held out and something kept.
+   Members are fitted on the kept part. Members whose regularisation grows with the data
+   (``data_scaled_params``, e.g. EASE's lambda) get it scaled by the kept share so they are
+   tuned alike on the smaller matrix.
 2. Each member scores the validation users' kept rows; scores are normalised per row
    (``normalization``: ``"max"`` divides by the row's largest absolute score, ``"rank"``
    maps scores to ``1 - rank / n_items``, ``"z"`` standardises).
@@ -28,9 +34,10 @@ Params:
 - ``members`` (dict name -> ModelFamily, default: ``registry_of_families.default_members()``).
 - ``normalization`` ("max" | "rank" | "z", default "max").
 - ``holdout`` (float, default 0.25), ``seed`` (int, default 0), ``k`` (int, default 10).
+- ``folds`` (int, default 2), ``holdout_by`` ("random" | "time" | "last", default "random").
 - ``grid`` (tuple of weights, default ``DEFAULT_GRID``), ``rounds`` (int, default 4).
-- ``max_validation_users`` (int, default 5,000): validation users sampled above this
-  (memory of step 3 is members * users * n_items * 4 bytes).
+- ``max_validation_users`` (int, default 5,000): validation users (all folds together)
+  sampled above this (memory of step 3 is members * users * n_items * 4 bytes).
 - ``knn_fallback`` (dict, default ``{"k": 100, "shrink": 10.0}``).
 """
 
@@ -255,7 +262,9 @@ class Hybrid(ModelFamily):
                     if fold:
                         break
                     kept, held = time_holdout_split(X, timestamps, self.holdout, self.holdout_by == "last")
-                users = np.flatnonzero(np.diff(held.indptr) > 0)
+                # validation users: something held out and something kept (a time cut can
+                # hold out all of a late user; an empty row says nothing about the blend)
+                users = np.flatnonzero((np.diff(held.indptr) > 0) & (np.diff(kept.indptr) > 0))
                 if not len(users):
                     continue
                 if len(users) > per_fold:

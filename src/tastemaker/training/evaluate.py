@@ -114,7 +114,8 @@ def evaluate_model(model_factory: Factory, train: sp.csr_matrix, test: sp.csr_ma
                    k: int = 10, batch_size: int = 1024, exclude_train: bool = True, *,
                    item_features: np.ndarray | sp.spmatrix | None = None, items: Any = None,
                    blas_threads: int | None = DEFAULT_BLAS_THREADS,
-                   exclude: sp.spmatrix | None = None) -> dict[str, float]:
+                   exclude: sp.spmatrix | None = None,
+                   timestamps: sp.spmatrix | None = None) -> dict[str, float]:
     """Fit ``model_factory()`` on *train*, recommend k unseen items, score against *test*.
 
     Only users with at least one test item are evaluated. ``items`` (item records aligned
@@ -122,6 +123,8 @@ def evaluate_model(model_factory: Factory, train: sp.csr_matrix, test: sp.csr_ma
     ``precision@k, recall@k, ndcg@k, map@k, mrr@k, hit_rate@k, novelty@k, arp@k,
     pop_lift@k, coverage@k`` (+ ``diversity@k`` given item features), ``n_users``,
     ``fit_s`` and ``score_s``. *exclude* masks further cells (e.g. disliked items).
+    *timestamps* (csr shaped like *train*: each cell's event time) is passed to models that
+    use event times (``uses_timestamps``, e.g. session-aware families and the hybrid).
     """
     train, test = sp.csr_matrix(train), sp.csr_matrix(test)
     if train.shape != test.shape:
@@ -129,7 +132,10 @@ def evaluate_model(model_factory: Factory, train: sp.csr_matrix, test: sp.csr_ma
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     t0 = time.perf_counter()
     model = model_factory()
-    model = (model.fit(train) if items is None else model.fit(train, items=items)) or model
+    if timestamps is not None and getattr(model, "uses_timestamps", False):
+        model = model.fit(train, items, timestamps=sp.csr_matrix(timestamps)) or model
+    else:
+        model = (model.fit(train) if items is None else model.fit(train, items=items)) or model
     t1 = time.perf_counter()
     topk = recommend_top_k(model, train, users, k, batch_size, exclude_train, blas_threads,
                            exclude)
