@@ -461,3 +461,24 @@ def test_hybrid_time_holdouts_hold_out_the_latest_interactions(monkeypatch):
         Hybrid(members={}, holdout_by="future")
     with pytest.raises(ValueError):
         Hybrid(members={}, folds=0)
+
+
+def test_tfidf_dense_similarity_path_equals_the_profile_product():
+    X, _, items = tiny()
+    fast = TfidfContent(attr_weight=0.5).fit(X, items)
+    slow = TfidfContent(attr_weight=0.5).fit(X, items)
+    slow.dense_similarity_below = 0  # force profile @ V^T
+    assert fast._sim is not None and fast._sim.shape == (12, 12) and slow._similarity() is None
+    rows = sp.vstack([X[:3], row([0, 7], value=1.5), sp.csr_matrix(([1.0, -4.0], ([0, 0], [1, 8])), shape=(1, 12))])
+    np.testing.assert_allclose(fast.score(rows), slow.score(rows), rtol=1e-5, atol=1e-6)
+    # the known answer by hand: (R / sum|R|) @ V V^T
+    V = fast.V.toarray()
+    R = rows.toarray()
+    np.testing.assert_allclose(fast.score(rows), (R / np.abs(R).sum(1, keepdims=True)) @ V @ V.T, rtol=1e-5, atol=1e-6)
+    # new items invalidate the cached similarity; the new column is scored like the slow path
+    new = [{"id": "n1", "title": "Scary horror ghosts again", "categories": ["Horror"], "brand": "Dread"}]
+    fast.add_items(new); slow.add_items(new)
+    wide = row([6, 7], n=13)
+    assert fast.score(wide).shape == (1, 13) and fast._sim.shape == (13, 13)
+    np.testing.assert_allclose(fast.score(wide), slow.score(wide), rtol=1e-5, atol=1e-6)
+    assert fast.score(wide)[0, 12] > fast.score(wide)[0, 0]  # the horror newcomer beats a comedy
