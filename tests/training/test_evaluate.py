@@ -195,3 +195,28 @@ def test_evaluate_model_passes_event_times_to_time_aware_models():
     # a hit), user 2 -> item 2 (a miss: item 1 is their test item)
     assert res["hit_rate@1"] == pytest.approx(2 / 3)
     assert (got["ts"] != times).nnz == 0
+
+
+def test_evaluate_families_hands_the_training_cells_times_to_time_aware_models():
+    from tastemaker.training.interactions import InteractionData
+
+    got = []
+
+    class TimeAware:
+        uses_timestamps = True
+
+        def fit(self, m, items=None, timestamps=None):
+            got.append((m, timestamps))
+            return self
+
+        def score(self, rows):
+            return np.zeros(rows.shape, np.float32)
+
+    m = sp.csr_matrix(np.ones((2, 4), np.float32))
+    ts = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])  # aligned with m.data (row-major)
+    data = InteractionData(["u", "v"], list("abcd"), m, timestamps=ts)
+    evaluate_families({"t": TimeAware}, data, protocol="leave_last_out", seeds=[0], k=2)
+    train, times = got[0]
+    assert (times != 0).nnz == train.nnz == 6  # the latest item of each user went to test
+    assert sorted(times.data.tolist()) == [1.0, 2.0, 3.0, 5.0, 6.0, 7.0]
+    assert ((times != 0) != (train != 0)).nnz == 0

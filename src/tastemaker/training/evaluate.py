@@ -156,6 +156,14 @@ def _with_seed(factory: Factory, seed: int) -> Callable[[], Any]:
     return factory
 
 
+def _cell_times(data: InteractionData | sp.spmatrix, train: sp.csr_matrix) -> sp.csr_matrix | None:
+    """Each training cell's event time (csr shaped like *train*), when *data* has times."""
+    if not isinstance(data, InteractionData) or data.timestamps is None:
+        return None
+    sub = data.subset(train)
+    return sp.csr_matrix((sub.timestamps, sub.matrix.indices, sub.matrix.indptr), shape=sub.matrix.shape)
+
+
 def evaluate_families(families: Mapping[str, Factory], data: InteractionData | sp.spmatrix,
                       protocol: Protocol = "random", seeds: Sequence[int] = (0, 1, 2),
                       k: int = 10, *, test_fraction: float | None = None,
@@ -164,7 +172,8 @@ def evaluate_families(families: Mapping[str, Factory], data: InteractionData | s
     """One row per family: every metric averaged over *seeds* (plus ``ndcg@k_std``).
 
     Each seed draws its own split (shared by all families, so they are compared on the
-    same cells) and is passed to factories that accept ``seed``.
+    same cells) and is passed to factories that accept ``seed``. With ``InteractionData``
+    that has timestamps, time-aware models get the training cells' event times.
 
     Example:
         >>> import numpy as np, scipy.sparse as sp
@@ -179,9 +188,10 @@ def evaluate_families(families: Mapping[str, Factory], data: InteractionData | s
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in families}
     for seed in seeds:
         train, test = split(data, protocol, seed=seed, test_fraction=test_fraction)
+        times = _cell_times(data, train)
         for name, factory in families.items():
             res = evaluate_model(_with_seed(factory, seed), train, test, k,
-                                 item_features=item_features, items=items)
+                                 item_features=item_features, items=items, timestamps=times)
             runs[name].append(res)
             if progress is not None:
                 progress(f"{protocol} seed={seed} {name}: ndcg@{k}={res[f'ndcg@{k}']:.4f}")
