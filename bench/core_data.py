@@ -100,3 +100,25 @@ def step_train(args, env, data: Path, report: Report, results: dict) -> None:
     results["train"] = {"family": args.train_family, "wall_s": secs, "cli_says": stdout[-500:]}
     report.add("train", f"tastemaker train --family {args.train_family} (incl. evaluation split)", secs, "s",
                stdout.strip().splitlines()[-1][:60] if stdout.strip() else "")
+
+
+def step_placement(args, data: Path, report: Report) -> None:
+    """b3. Optional: the staged placements of bench/placements_bench.py (rules, MMR, fairness,
+    LambdaMART) written into the data dir, so requests can name ``--placement``."""
+    from placements_bench import PLACEMENTS, synthetic_ranker
+
+    from tastemaker.config import Settings
+    from tastemaker.storage.factory import open_stores
+
+    settings = Settings(data_dir=data)
+    stores = open_stores(settings)
+    try:
+        pin = "i0"
+        brand = (stores.items.get(pin) or stores.items.get("i1")).brand or "none"
+    finally:
+        stores.close()
+    settings.placements_path.write_text(PLACEMENTS.replace("{pin}", pin).replace("{brand}", brand))
+    settings.rankers_dir.mkdir(parents=True, exist_ok=True)
+    synthetic_ranker(settings.rankers_dir / "bench-full.json")
+    report.add("placement", f"requests name placement {args.placement}", "", "",
+               "rules + MMR (+ fairness + a 50-tree LambdaMART fitted on synthetic features, for its cost)")

@@ -33,11 +33,12 @@ from benchlib import (  # noqa: E402
     BENCH_DIR, LOCALHOST, CpuMonitor, children_of, cpu_seconds, dump_json, free_port, hardware_info,
     python_exe, rss_mib, source_fingerprint, stop_process, tail, tastemaker_cmd, wait_ready,
 )
-from core_data import Report, _verdict, step_generate, step_import, step_train  # noqa: E402
+from core_data import Report, _verdict, step_generate, step_import, step_placement, step_train  # noqa: E402
 from freshness import run_freshness  # noqa: E402
 from ingest_bench import build_batches, run_ingest  # noqa: E402
 
 TARGET_P99_MS = 10.0
+TARGET_P99_PLACEMENT_MS = 15.0  # issue 4: with rules, MMR and the ranker
 TARGET_RATE = 1000.0
 TARGET_INGEST_EPS = 20_000.0
 
@@ -96,7 +97,7 @@ def step_hello(args, env, report: Report, results: dict) -> float:
 
 def step_wrk_recs(args, port: int, token: str, pid: int, hello_rps: float, report: Report, results: dict) -> None:
     """e. Recommendation max RPS over varying real users plus 5% unknown ones."""
-    script_args = [token, str(args.users), "5"]
+    script_args = [token, str(args.users), "5", *([args.placement] if args.placement else [])]
     run_wrk(port, "/", 3, args.wrk_connections, script_args)  # warm caches and top lists
     cpu0 = cpu_seconds(pid)
     res = run_wrk(port, "/", args.wrk_seconds, args.wrk_connections, script_args)
@@ -115,19 +116,21 @@ def step_wrk_recs(args, port: int, token: str, pid: int, hello_rps: float, repor
     report.add("recs-max", "ratio recs RPS / hello RPS", res["rps"] / hello_rps if hello_rps else 0.0, "")
 
 
-def write_paths(path: Path, n_users: int, count: int = 20_000, unknown_pct: int = 5, seed: int = 3) -> None:
+def write_paths(path: Path, n_users: int, count: int = 20_000, unknown_pct: int = 5, seed: int = 3,
+                placement: str | None = None) -> None:
     """Request paths for the load generator: random real users and a few unknown ones."""
     rng = random.Random(seed)
     lines = []
     for _ in range(count):
         user = f"anon-{rng.randrange(10**9)}" if rng.randrange(100) < unknown_pct else f"u{rng.randrange(n_users)}"
-        lines.append(f"/v1/recommendations?user_id={user}&n=10")
+        lines.append(f"/v1/recommendations?user_id={user}&n=10" + (f"&placement={placement}" if placement else ""))
     path.write_text("\n".join(lines) + "\n")
 
 
 def step_fixed_rate(args, port: int, token: str, paths: Path, report: Report, results: dict, monitor: CpuMonitor) -> None:
     """f. Open-loop latency at fixed rates, generator in its own process."""
     results["fixed_rate"] = []
+    target_ms = TARGET_P99_PLACEMENT_MS if args.placement else TARGET_P99_MS
     for rate in args.rates:
         mark = monitor.mark()
         cmd = [python_exe(), str(BENCH_DIR / "loadgen.py"), "--port", str(port), "--rate", str(rate),
@@ -139,15 +142,15 @@ def step_fixed_rate(args, port: int, token: str, paths: Path, report: Report, re
         res = json.loads(proc.stdout)
         results["fixed_rate"].append(res)
         lat = res["latency_ms"]
-        ok = lat["p99"] <= TARGET_P99_MS and res["achieved_rate"] >= 0.98 * rate and res["errors_total"] == 0
-        target = f"target p99<={TARGET_P99_MS:g}ms: {_verdict(ok)}" if rate >= TARGET_RATE else ""
+        ok = lat["p99"] <= target_ms and res["achieved_rate"] >= 0.98 * rate and res["errors_total"] == 0
+        target = f"target p99<={target_ms:g}ms: {_verdict(ok)}" if rate >= TARGET_RATE else ""
         report.add(f"rate-{rate:g}", "achieved rate", res["achieved_rate"], "req/s", f"errors {res['errors_total']}")
         report.add(f"rate-{rate:g}", "latency p50 / p90 / p99 / max",
                    f"{lat['p50']:.2f} / {lat['p90']:.2f} / {lat['p99']:.2f} / {lat['max']:.1f}", "ms", target)
         worst = max(res["timeline"], key=lambda b: b["max_ms"], default=None)
         if worst is not None:
-            slow = sum(1 for b in res["timeline"] if b["max_ms"] > TARGET_P99_MS)
-            report.add(f"rate-{rate:g}", "seconds with a request over 10 ms", f"{slow} of {len(res['timeline'])}", "",
+            slow = sum(1 for b in res["timeline"] if b["max_ms"] > target_ms)
+            report.add(f"rate-{rate:g}", f"seconds with a request over {target_ms:g} ms", f"{slow} of {len(res['timeline'])}", "",
                        f"worst: second {worst['second']}, {worst['max_ms']:.1f} ms")
         lag = res.get("dispatch_lag_ms") or {}
         if lag.get("p99", 0) > 1.0:
@@ -249,6 +252,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="max seconds to wait after start-up for the server's child processes (background snapshot) to finish; 0 = do not wait")
     p.add_argument("--tmp-dir", default=None, help="where the temporary data set and data dir go")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--placement", default=None, choices=["bench-rules-mmr", "bench-full"],
+                   help="read requests name this staged placement (bench/placements_bench.py's file is "
+                        "written into the data dir): the issue 4 latency target")
     p.add_argument("--train-family", default=None,
                    help="train and promote this model family before serving (e.g. als): the read path then "
                         "serves the trained model, warmed for every user at startup")
@@ -269,6 +275,8 @@ def run_steps(args, env: dict[str, str], token: str, tmp: Path, report: Report, 
         shutil.rmtree(path, ignore_errors=True)
     if args.train_family:
         step_train(args, env, data, report, results)
+    if args.placement:
+        step_placement(args, data, report)
     port, log = free_port(), tmp / "server.log"
     mark = monitor.mark()
     server, startup = start_server(data, port, env, log, args.startup_timeout, monitor)
@@ -286,7 +294,7 @@ def run_steps(args, env: dict[str, str], token: str, tmp: Path, report: Report, 
     step_wrk_recs(args, port, token, server.pid, hello_rps, report, results)
     record_cpu(report, results, monitor, mark, "recs-max")
     paths = tmp / "paths.txt"
-    write_paths(paths, args.users)
+    write_paths(paths, args.users, placement=args.placement)
     step_fixed_rate(args, port, token, paths, report, results, monitor)
     record_rss(report, results, server.pid, "after read load")
     step_ingest(args, port, token, report, results, monitor)
