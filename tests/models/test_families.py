@@ -482,3 +482,28 @@ def test_tfidf_dense_similarity_path_equals_the_profile_product():
     assert fast.score(wide).shape == (1, 13) and fast._sim.shape == (13, 13)
     np.testing.assert_allclose(fast.score(wide), slow.score(wide), rtol=1e-5, atol=1e-6)
     assert fast.score(wide)[0, 12] > fast.score(wide)[0, 0]  # the horror newcomer beats a comedy
+
+
+def test_candidate_pool_ndcg_equals_the_full_ranking():
+    from tastemaker.models.hybrid import _CandidatePool
+
+    rng = np.random.default_rng(0)
+    n_rows, n_items = 40, 60
+    A, Bm = rng.random((n_rows, n_items)).astype(np.float32), rng.random((n_rows, n_items)).astype(np.float32)
+    kept = sp.csr_matrix((rng.random((n_rows, n_items)) < 0.2).astype(np.float32))
+    held = sp.csr_matrix(((rng.random((n_rows, n_items)) < 0.15) & (kept.toarray() == 0)).astype(np.float32))
+    full = _CandidatePool({"a": A, "b": Bm}, kept, held, 10, None)
+    assert full.ndcg(full.G["a"] + full.mask) == pytest.approx(ndcg_at_k(A, kept, held, 10))
+    blend = A + 0.5 * Bm
+    assert full.ndcg(full.G["a"] + 0.5 * full.G["b"] + full.mask) == pytest.approx(ndcg_at_k(blend, kept, held, 10))
+    # a pool of each member's top 20: its single-member rankings are exact by construction
+    small = _CandidatePool({"a": A, "b": Bm}, kept, held, 10, 20)
+    assert small.G["a"].shape[1] <= 40
+    assert small.ndcg(small.G["a"] + small.mask) == pytest.approx(ndcg_at_k(A, kept, held, 10))
+    assert small.ndcg(small.G["b"] + small.mask) == pytest.approx(ndcg_at_k(Bm, kept, held, 10))
+    # held-out items outside the pool are misses that still count in the ideal DCG
+    S = np.zeros((1, 6), np.float32); S[0, :3] = [3, 2, 1]
+    one = _CandidatePool({"a": S}, sp.csr_matrix((1, 6)), sp.csr_matrix(([1.0, 1.0], ([0, 0], [0, 5])), shape=(1, 6)), 2, 1)
+    # pool = {item 0}; ranking [0]: one hit at rank 1 of two relevant -> 1 / (1 + 1/log2(3))
+    assert one.ndcg(one.G["a"] + one.mask) == pytest.approx(1.0 / (1.0 + 1.0 / np.log2(3)))
+

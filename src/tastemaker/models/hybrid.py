@@ -35,6 +35,8 @@ Params:
 - ``normalization`` ("max" | "rank" | "z", default "max").
 - ``holdout`` (float, default 0.25), ``seed`` (int, default 0), ``k`` (int, default 10).
 - ``folds`` (int, default 2), ``holdout_by`` ("random" | "time" | "last", default "random").
+- ``candidates`` (int or None, default 100): weight learning ranks each validation row within
+  the union of every member's top ``candidates`` unseen items (None: all items).
 - ``grid`` (tuple of weights, default ``DEFAULT_GRID``), ``rounds`` (int, default 4).
 - ``max_validation_users`` (int, default 5,000): validation users (all folds together)
   sampled above this (memory of step 3 is members * users * n_items * 4 bytes).
@@ -165,6 +167,65 @@ def fit_member(member: ModelFamily, X: sp.csr_matrix, items: Any, timestamps: sp
     return member.fit(X, items)
 
 
+class _CandidatePool:
+    """Validation scores gathered on each row's candidate items, for fast NDCG of blends.
+
+    ``G[name]`` (rows, P) float32 member scores at the candidate columns (0 where masked),
+    ``mask`` (rows, P) 0 or -inf (seen items and padding), ``hits`` (rows, P) bool."""
+
+    def __init__(self, val_scores: dict[str, np.ndarray], kept: sp.csr_matrix, held: sp.csr_matrix,
+                 k: int, candidates: int | None):
+        first = next(iter(val_scores.values()))
+        n_rows, n_items = first.shape
+        kept = sp.csr_matrix(kept)
+        seen_r = np.repeat(np.arange(n_rows), np.diff(kept.indptr))
+        if candidates is None or candidates * len(val_scores) >= n_items:
+            cols = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
+            valid = np.ones((n_rows, n_items), bool)
+            valid[seen_r, kept.indices] = False
+        else:
+            tops = []
+            for S in val_scores.values():
+                M = np.array(S, dtype=np.float32, copy=True)
+                M[seen_r, kept.indices] = -np.inf
+                tops.append(np.argpartition(-M, candidates - 1, axis=1)[:, :candidates])
+            cols = np.sort(np.hstack(tops), axis=1)
+            valid = np.ones(cols.shape, bool)
+            valid[:, 1:] = cols[:, 1:] != cols[:, :-1]  # each item once
+            seen = np.zeros((n_rows, n_items), bool)
+            seen[seen_r, kept.indices] = True
+            valid &= ~np.take_along_axis(seen, cols, 1)
+        self.k = min(k, n_items)
+        self.mask = np.where(valid, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
+        self.G = {n: np.where(valid, np.take_along_axis(np.asarray(S, np.float32), cols, 1), np.float32(0.0))
+                  for n, S in val_scores.items()}
+        rel = sp.csr_matrix(held)
+        rel.data = (rel.data != 0)
+        rel.eliminate_zeros()
+        H = np.zeros((n_rows, n_items), bool)
+        H[np.repeat(np.arange(n_rows), np.diff(rel.indptr)), rel.indices] = True
+        self.hits = np.take_along_axis(H, cols, 1) & valid
+        npos = np.diff(rel.indptr)
+        self.disc = 1.0 / np.log2(np.arange(2, self.k + 2))
+        idcg = np.concatenate([[0.0], np.cumsum(self.disc)])[np.minimum(npos, self.k)]
+        self.rows = npos > 0
+        self.idcg = idcg[self.rows]
+
+    def ndcg(self, B: np.ndarray) -> float:
+        """Mean NDCG@k of the blend ``B`` (rows, P) over rows with held-out items."""
+        if not self.rows.any():
+            return 0.0
+        B = B[self.rows] if not self.rows.all() else B
+        hits = self.hits[self.rows] if not self.rows.all() else self.hits
+        kk = min(self.k, B.shape[1])  # a pool may be smaller than k: the rest are misses
+        top = np.argpartition(-B, kk - 1, axis=1)[:, :kk] if kk < B.shape[1] else \
+            np.broadcast_to(np.arange(B.shape[1]), B.shape)
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(B, top, 1), axis=1, kind="stable"), 1)
+        ok = np.isfinite(np.take_along_axis(B, top, 1))
+        dcg = ((np.take_along_axis(hits, top, 1) & ok) * self.disc[:kk]).sum(axis=1)
+        return float((dcg / self.idcg).mean())
+
+
 class Hybrid(ModelFamily):
     """Validation-weighted blend of member families (the default pipeline's model)."""
 
@@ -175,14 +236,14 @@ class Hybrid(ModelFamily):
                  holdout: float = 0.25, seed: int = 0, k: int = 10,
                  grid: tuple[float, ...] = DEFAULT_GRID, rounds: int = 4,
                  max_validation_users: int = 5_000, knn_fallback: dict | None = None,
-                 folds: int = 2, holdout_by: str = "random"):
+                 folds: int = 2, holdout_by: str = "random", candidates: int | None = 100):
         if members is None:
             from tastemaker.models.registry_of_families import default_members
             members = default_members()
         super().__init__(members=members, normalization=normalization, holdout=holdout, seed=seed,
                          k=k, grid=tuple(grid), rounds=rounds,
                          max_validation_users=max_validation_users, knn_fallback=knn_fallback,
-                         folds=folds, holdout_by=holdout_by)
+                         folds=folds, holdout_by=holdout_by, candidates=candidates)
         if int(folds) < 1:
             raise ValueError("folds must be >= 1")
         if holdout_by not in ("random", "time", "last"):
@@ -198,6 +259,7 @@ class Hybrid(ModelFamily):
         self.knn_fallback = dict(knn_fallback or {"k": 100, "shrink": 10.0})
         self.folds = int(folds)
         self.holdout_by = holdout_by
+        self.candidates = None if candidates is None else int(candidates)
         self.weights: dict[str, float] = {}
         self.fitted: dict[str, ModelFamily] = {}
         self.validation: dict[str, float] = {}
@@ -219,15 +281,22 @@ class Hybrid(ModelFamily):
 
     def learn_weights(self, val_scores: dict[str, np.ndarray], kept: sp.csr_matrix,
                       held: sp.csr_matrix) -> tuple[dict[str, float], float]:
-        """Coordinate ascent over ``grid`` maximising NDCG@k; returns (weights, best NDCG)."""
+        """Coordinate ascent over ``grid`` maximising NDCG@k; returns (weights, best NDCG).
+
+        With ``candidates`` set, each row is ranked within a candidate pool: the union of
+        every member's ``candidates`` best unseen items (held-out items outside the pool count
+        as misses; the ideal DCG still counts every held-out item). A blend's top k lies in
+        that pool unless an item outside every member's top ``candidates`` overtakes all of
+        them, so the search is (in practice) the exact one, several times faster."""
         names = list(val_scores)
-        single = {n: ndcg_at_k(val_scores[n], kept, held, self.k) for n in names}
+        pool = _CandidatePool(val_scores, kept, held, self.k, self.candidates)
+        single = {n: pool.ndcg(pool.G[n] + pool.mask) for n in names}
         self.validation = {f"member:{n}": v for n, v in single.items()}
         w = {n: 0.0 for n in names}
         anchor = max(names, key=lambda n: single[n])
         w[anchor] = 1.0
         best = single[anchor]
-        blend = val_scores[anchor].copy()
+        blend = pool.G[anchor] + pool.mask
         for _ in range(self.rounds):
             changed = False
             for n in names:
@@ -236,8 +305,8 @@ class Hybrid(ModelFamily):
                 for g in self.grid:
                     if g == w[n]:
                         continue
-                    cand = blend + (g - w[n]) * val_scores[n]
-                    v = ndcg_at_k(cand, kept, held, self.k)
+                    cand = blend + np.float32(g - w[n]) * pool.G[n]
+                    v = pool.ndcg(cand)
                     if v > best + 1e-6:
                         best, blend, w[n], changed = v, cand, g, True
             if not changed:

@@ -45,7 +45,7 @@ FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
 DEFAULT = "hybrid"
 
 #: Members of the default hybrid (the hybrid learns their weights; zero weights drop out).
-DEFAULT_MEMBERS = ("session_ease", "session_als", "als", "popularity", "svd", "tfidf")
+DEFAULT_MEMBERS = ("session_ease", "session_als", "popularity", "svd", "tfidf")
 
 
 def create(name: str, **overrides: Any) -> ModelFamily:
