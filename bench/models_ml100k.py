@@ -4,19 +4,28 @@ Protocol (a): per-user stratified random 75/25 split of all 100k ratings, binary
 (every rating is an interaction), training items removed from the rankings, k = 10, users
 with at least one test item, mean over seeds 0, 1, 2.
 
-Honest tuning: every family's hyperparameters are chosen on a validation split carved from
-the TRAINING part only (25% of each user's training interactions held out, seed + 1000);
-the test part is used once, for the reported numbers. The hybrid learns its blend weights
-on its own validation split of the training part (see ``tastemaker.models.hybrid``).
-Regularisers that grow with the data (EASE's lambda) are tuned in full-data units: the
-validation fit uses ``lambda * kept_share``.
+Protocol (b): one global temporal cut, the latest 20% of all ratings are the test set
+(users with at least one training and one test rating are evaluated; the split is
+deterministic, so one run). Protocol (c): leave-last-out, each user's latest rating is their
+test item (timestamp ties broken at random by the seed; mean over the seeds).
+
+Honest tuning: every family's hyperparameters are chosen on validation splits carved from
+the TRAINING part only, by the protocol's own rule: (a) two random per-user 25% holdouts of
+the training interactions (seeds seed + 1000 and seed + 1001; the validation nDCG is their
+mean, which halves the selection noise of one 943-user holdout), (b) the latest 20% of the
+training part, (c) each user's latest training interaction. The test part is used once, for
+the reported numbers. The hybrid learns its blend weights on its own validation split(s)
+of the training part (two random folds for (a), ``holdout_by="time"`` for (b), ``"last"``
+for (c); see ``tastemaker.models.hybrid``). Regularisers that grow with the data (EASE's
+lambda) are tuned in full-data units: the validation fit uses ``lambda * kept_share``.
 
 Also timed: our ALS fit vs raw ``implicit`` ALS on the same matrix, a full retrain of every
 family on all of ML-100k, the fold-in of one user, and ANN (faiss HNSW) recall@100 against
 exact search on real vectors (ALS item factors and fold-in user vectors of ML-100k).
 
 Run: ``.venv/bin/python bench/models_ml100k.py`` (``--quick`` for one seed, small grids;
-``--json PATH`` to save the figures).
+``--protocols a`` for (a) only; ``--json PATH`` to save the figures; ``--report DIR`` for the
+HTML report with every protocol's table and chart).
 """
 
 from __future__ import annotations
@@ -41,7 +50,8 @@ from tastemaker.datasets import load_ml100k  # noqa: E402
 from tastemaker.models import registry_of_families as reg  # noqa: E402
 from tastemaker.models.ann import ANNIndex, exact_top_k, recall_at_k  # noqa: E402
 from tastemaker.models.embeddings import available as embeddings_available  # noqa: E402
-from tastemaker.models.hybrid import Hybrid, fit_member, holdout_split, ndcg_at_k, scaled_clone  # noqa: E402
+from tastemaker.models.hybrid import (Hybrid, fit_member, holdout_split, ndcg_at_k, scaled_clone,  # noqa: E402
+                                      time_holdout_split)
 
 K = 10
 ANCHORS = [("BiVAE", 0.475), ("BPR (cornac)", 0.442), ("LightGCN", 0.420), ("NCF", 0.396), ("SAR", 0.382)]
@@ -57,6 +67,10 @@ GRIDS: dict[str, list[dict]] = {
     "als": [{"factors": f, "regularization": r, "alpha": a}
             for f, r, a in [(64, 20.0, 2.0), (128, 24.0, 2.0), (128, 32.0, 4.0), (128, 40.0, 4.0), (128, 64.0, 8.0),
                             (256, 40.0, 4.0)]],
+    # session_als: ALS's default factorisation (reg/alpha = 10, the ridge ALS is best on) with
+    # the weight and gap of the session pseudo-rows searched, plus one stronger-reg point.
+    "session_als": [{"session_weights": (w,), "session_gaps": (g,)} for g in (60.0, 600.0) for w in (0.25, 0.5, 1.0)]
+                   + [{"session_weights": (0.5,), "session_gaps": (60.0,), "regularization": 60.0, "alpha": 6.0}],
     "bpr": [{"factors": f, "learning_rate": lr, "iterations": it}
             for f, lr, it in [(64, 0.01, 50), (64, 0.005, 100), (128, 0.01, 50)]],
     "svd": [{"factors": f} for f in (10, 20, 50, 100)],
@@ -64,8 +78,10 @@ GRIDS: dict[str, list[dict]] = {
     "embeddings": [{}],
 }
 QUICK_GRIDS = {n: g[:2] for n, g in GRIDS.items()}
-ORDER = ["popularity", "itemknn", "rp3beta", "ease", "session_ease", "als", "bpr", "svd", "tfidf",
-         "embeddings", "hybrid"]
+ORDER = ["popularity", "itemknn", "rp3beta", "ease", "session_ease", "als", "session_als", "bpr", "svd",
+         "tfidf", "embeddings", "hybrid"]
+PROTOCOL_NAMES = {"a": "random", "b": "temporal", "c": "leave_last_out"}
+TEMPORAL_TEST = 0.2  # protocol (b): share of the latest ratings in test (and in validation)
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -91,6 +107,34 @@ def stratified_split(user: np.ndarray, n_users: int, frac: float, seed: int) -> 
     rank = np.empty(len(user), np.int64)
     rank[order] = np.arange(len(user)) - np.repeat(starts, counts)
     return rank < np.round(frac * counts).astype(np.int64)[user]
+
+
+def temporal_mask(ts: np.ndarray, test_frac: float) -> np.ndarray:
+    """Boolean train mask of protocol (b): everything before the global cut of the latest
+    ``test_frac`` of events (ties at the cut go to test)."""
+    n_test = max(1, int(round(test_frac * len(ts))))
+    cut = np.partition(ts, len(ts) - n_test)[len(ts) - n_test]
+    return ts < cut
+
+
+def leave_last_out_mask(user: np.ndarray, ts: np.ndarray, n_users: int, seed: int) -> np.ndarray:
+    """Boolean train mask of protocol (c): each user's latest event (ties broken at random by
+    ``seed``) is test, for users with at least two events."""
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(len(user)), ts, user))
+    counts = np.bincount(user, minlength=n_users)
+    last = np.zeros(len(user), bool)
+    ends = np.cumsum(counts)[counts >= 2] - 1
+    last[order[ends]] = True
+    return ~last
+
+
+def train_mask(d: dict, protocol: str, seed: int) -> np.ndarray:
+    if protocol == "a":
+        return stratified_split(d["user"], d["n_users"], 0.75, seed)
+    if protocol == "b":
+        return temporal_mask(d["ts"], TEMPORAL_TEST)
+    return leave_last_out_mask(d["user"], d["ts"], d["n_users"], seed)
 
 
 def matrices(d: dict, mask: np.ndarray) -> dict:
@@ -121,7 +165,7 @@ def metrics(scores: np.ndarray, train: sp.csr_matrix, test: sp.csr_matrix, k: in
     T = test.toarray() > 0
     hits = np.take_along_axis(T, top, 1)
     npos = T.sum(1)
-    m = npos > 0
+    m = (npos > 0) & (np.diff(train.indptr) > 0)  # users with a test and a training item
     disc = 1.0 / np.log2(np.arange(2, k + 2))
     idcg = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(npos, k)]
     return {"ndcg": float(((hits * disc).sum(1)[m] / idcg[m]).mean()),
@@ -144,21 +188,41 @@ def fit_family(name: str, params: dict, mats: dict, items: list) -> tuple:
     return model, time.perf_counter() - t
 
 
-def tune(name: str, grid: list[dict], mats: dict, items: list, seed: int) -> tuple[dict, float]:
-    """Best params of ``name`` on a validation split carved from the training matrices."""
+def validation_splits(X: sp.csr_matrix, ts: sp.csr_matrix, protocol: str, seed: int) -> list:
+    """(kept, held) validation splits carved from the training matrix by the protocol's rule."""
+    if protocol == "a":
+        return [holdout_split(X, 0.25, seed + 1000 + f) for f in range(2)]
+    if protocol == "b":
+        return [time_holdout_split(X, ts, TEMPORAL_TEST)]
+    return [time_holdout_split(X, ts, 0.0, per_user=True)]
+
+
+def hybrid_validation(protocol: str) -> dict:
+    """The hybrid's own weight-learning split for a protocol (matches :func:`validation_splits`)."""
+    return {"a": {}, "b": {"holdout_by": "time", "holdout": TEMPORAL_TEST},
+            "c": {"holdout_by": "last"}}[protocol]
+
+
+def tune(name: str, grid: list[dict], mats: dict, items: list, seed: int, protocol: str = "a") -> tuple[dict, float]:
+    """Best params of ``name`` on validation split(s) carved from the training matrices
+    (mean validation nDCG over the splits; ties keep the earlier grid point)."""
     if len(grid) == 1:
         return grid[0], float("nan")
     X = input_matrix(name, mats)
-    kept, held = holdout_split(X, 0.25, seed + 1000)
-    mask = kept != 0
-    inner = {k: v.multiply(mask).tocsr() for k, v in mats.items()}
-    factor = kept.nnz / X.nnz
-    users = np.flatnonzero(np.diff(held.indptr) > 0)
+    splits = []
+    for kept, held in validation_splits(X, mats["ts"], protocol, seed):
+        mask = kept != 0
+        inner = {k: v.multiply(mask).tocsr() for k, v in mats.items()}
+        users = np.flatnonzero((np.diff(held.indptr) > 0) & (np.diff(kept.indptr) > 0))
+        splits.append((inner, kept, held, users, kept.nnz / X.nnz))
     best, best_v = grid[0], -1.0
     for params in grid:
-        model = scaled_clone(reg.create(name, **params), factor)
-        fit_member(model, input_matrix(name, inner), items, inner["ts"])
-        v = ndcg_at_k(model.score(input_matrix(name, inner)[users]), kept[users], held[users], K)
+        vals = []
+        for inner, kept, held, users, factor in splits:
+            model = scaled_clone(reg.create(name, **params), factor)
+            fit_member(model, input_matrix(name, inner), items, inner["ts"])
+            vals.append(ndcg_at_k(model.score(input_matrix(name, inner)[users]), kept[users], held[users], K))
+        v = float(np.mean(vals))
         if v > best_v:
             best, best_v = params, v
     return best, best_v
@@ -166,16 +230,16 @@ def tune(name: str, grid: list[dict], mats: dict, items: list, seed: int) -> tup
 
 # -- the benchmark ------------------------------------------------------------------------
 
-def run_quality(d: dict, seeds: list[int], grids: dict, families: list[str]) -> dict:
+def run_quality(d: dict, seeds: list[int], grids: dict, families: list[str], protocol: str = "a") -> dict:
     rows: dict[str, list] = {n: [] for n in families}
     for seed in seeds:
-        mask = stratified_split(d["user"], d["n_users"], 0.75, seed)
+        mask = train_mask(d, protocol, seed)
         train, test = matrices(d, mask), matrices(d, ~mask)
         tuned: dict[str, dict] = {}
         for name in families:
             if name == "hybrid":
                 members = {m: reg.create(m, **tuned.get(m, {})) for m in reg.DEFAULT_MEMBERS}
-                model = Hybrid(members=members, seed=seed)
+                model = Hybrid(members=members, seed=seed, **hybrid_validation(protocol))
                 t = time.perf_counter()
                 model.fit(input_matrix(name, train), d["items"], timestamps=train["ts"])
                 ft = time.perf_counter() - t
@@ -183,31 +247,51 @@ def run_quality(d: dict, seeds: list[int], grids: dict, families: list[str]) -> 
                           "val_ndcg": round(model.validation.get("blend", float("nan")), 4)}
                 val = model.validation.get("blend", float("nan"))
             else:
-                params, val = tune(name, grids[name], train, d["items"], seed)
+                params, val = tune(name, grids[name], train, d["items"], seed, protocol)
                 tuned[name] = params
                 model, ft = fit_family(name, params, train, d["items"])
             scores = model.score(input_matrix(name, train))
             m = metrics(scores, train["binary"], test["binary"])
             m.update(fit_s=ft, val_ndcg=val, params=params, seed=seed)
             rows[name].append(m)
-            print(f"  seed {seed} {name:13s} ndcg {m['ndcg']:.4f}  val {val:.4f}  fit {ft:6.2f}s  {params}",
+            print(f"  ({protocol}) seed {seed} {name:13s} ndcg {m['ndcg']:.4f}  val {val:.4f}  fit {ft:6.2f}s  {params}",
                   flush=True)
     return rows
 
 
-def print_table(rows: dict) -> None:
+PROTOCOL_TITLES = {
+    "a": "protocol (a): per-user random 75/25, binary relevance, seen removed",
+    "b": f"protocol (b): global temporal cut, latest {TEMPORAL_TEST:.0%} of ratings in test, users with train "
+         "and test ratings, seen removed",
+    "c": "protocol (c): leave-last-out (each user's latest rating), seen removed",
+}
+
+
+def print_table(rows: dict, protocol: str = "a") -> None:
     print()
-    print(f"ML-100k, protocol (a): per-user random 75/25, binary relevance, seen removed, k={K}, "
-          f"mean of {len(next(iter(rows.values())))} seed(s)")
+    print(f"ML-100k, {PROTOCOL_TITLES[protocol]}, k={K}, mean of {len(next(iter(rows.values())))} seed(s)")
     print(f"{'family':16s} {'NDCG@10':>8s} {'Recall@10':>10s} {'Prec@10':>8s} {'HR@10':>7s} {'fit s':>7s}")
     for name, rs in rows.items():
         mean = {k: float(np.mean([r[k] for r in rs])) for k in ("ndcg", "recall", "precision", "hitrate", "fit_s")}
         sd = float(np.std([r["ndcg"] for r in rs]))
         print(f"{name:16s} {mean['ndcg']:8.4f} {mean['recall']:10.4f} {mean['precision']:8.4f} "
               f"{mean['hitrate']:7.4f} {mean['fit_s']:7.2f}   (ndcg sd {sd:.4f})")
+    if protocol != "a":
+        return
     print("published anchors (same protocol):")
     for name, v in ANCHORS:
         print(f"  {name:14s} {v:8.3f}")
+
+
+def report_rows(rows: dict, protocol: str) -> list[dict]:
+    """Rows in the shape of ``training.report`` (one per family, means over seeds)."""
+    out = []
+    for name, rs in rows.items():
+        mean = {k: float(np.mean([r[k] for r in rs])) for k in ("ndcg", "recall", "precision", "hitrate", "fit_s")}
+        out.append({"family": name, "protocol": PROTOCOL_NAMES[protocol], f"ndcg@{K}": mean["ndcg"],
+                    f"precision@{K}": mean["precision"], f"recall@{K}": mean["recall"],
+                    f"hit_rate@{K}": mean["hitrate"], "fit_s": mean["fit_s"], "seeds": len(rs)})
+    return out
 
 
 def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
@@ -243,6 +327,14 @@ def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
             members = {m: reg.create(m, **tuned_params.get(m, {})) for m in reg.DEFAULT_MEMBERS}
             model = Hybrid(members=members)
             t = time.perf_counter(); model.fit(input_matrix(name, full), d["items"], timestamps=full["ts"]); fits[name] = time.perf_counter() - t
+            out["hybrid_members_served"] = sorted(model.fitted)
+            Xh = input_matrix(name, full)  # serving cost: one request folds one user's row in
+            lat = []
+            for u in range(min(300, Xh.shape[0])):
+                row = Xh[u]
+                t = time.perf_counter(); model.score(row); lat.append(time.perf_counter() - t)
+            out["hybrid_score_one_user_ms_median"] = float(np.median(lat) * 1e3)
+            out["hybrid_score_one_user_ms_p99"] = float(np.quantile(lat, 0.99) * 1e3)
         else:
             _, fits[name] = fit_family(name, tuned_params.get(name, {}), full, d["items"])
     out["retrain_s"] = fits
@@ -283,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-timings", action="store_true")
     ap.add_argument("--timings-only", action="store_true", help="skip the quality table (default params)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--report", type=Path, default=None, help="directory for the HTML/JSON report")
+    ap.add_argument("--protocols", nargs="+", choices=("a", "b", "c"), default=["a", "b", "c"])
     ap.add_argument("--input", choices=("weighted", "binary"), default="weighted",
                     help="training matrix: rating-weighted interactions (default) or binary")
     a = ap.parse_args(argv)
@@ -293,12 +387,31 @@ def main(argv: list[str] | None = None) -> int:
     families = a.families or [f for f in ORDER if f != "embeddings" or embeddings_available()]
     d = load()
     t0 = time.perf_counter()
-    rows = {} if a.timings_only else run_quality(d, seeds, grids, families)
-    if rows:
-        print_table(rows)
-    result: dict = {"protocol": "a", "k": K, "seeds": seeds, "rows": rows, "anchors": dict(ANCHORS)}
+    result: dict = {"k": K, "seeds": seeds, "anchors": dict(ANCHORS), "protocols": {}}
+    rows: dict = {}
+    report: list[dict] = []
+    if not a.timings_only:
+        for protocol in a.protocols:
+            p_seeds = seeds if protocol != "b" else seeds[:1]  # (b) is deterministic: one run
+            p_rows = run_quality(d, p_seeds, grids, families, protocol)
+            result["protocols"][protocol] = p_rows
+            report += report_rows(p_rows, protocol)
+            if protocol == "a":
+                rows = p_rows
+        for protocol in a.protocols:
+            print_table(result["protocols"][protocol], protocol)
+    result["rows"] = rows
+    if a.report and report:
+        from tastemaker.training.report import write_report
+
+        paths = write_report(a.report, report, name="models_ml100k", echo=False,
+                             anchors={n: v for n, v in ANCHORS},
+                             title="ML-100k: every model family under protocols (a), (b), (c)",
+                             notes="nDCG@10 etc., means over seeds; hyperparameters and hybrid weights "
+                                   "chosen on validation splits carved from each training part.")
+        print(f"report: {paths['html']}")
     if not a.no_timings:
-        tuned = {n: rs[0]["params"] for n, rs in rows.items() if n != "hybrid"}
+        tuned = {n: rs[0]["params"] for n, rs in rows.items() if n != "hybrid"}  # (a), first seed
         tm = run_timings(d, families, tuned)
         result["timings"] = tm
         print(f"\nALS fit: ours {tm['als_fit_ours_s']:.3f}s vs raw implicit {tm['als_fit_raw_implicit_s']:.3f}s "
@@ -310,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fold-in of one user (ALS): median {tm['fold_in_one_user_ms_median']:.3f} ms, "
               f"p99 {tm['fold_in_one_user_ms_p99']:.3f} ms (target <= 1 ms); "
               f"full score of one user {tm['als_score_one_user_ms']:.3f} ms")
+        if "hybrid_score_one_user_ms_median" in tm:
+            print(f"hybrid score of one user (serving fold-in of {', '.join(tm['hybrid_members_served'])}): "
+                  f"median {tm['hybrid_score_one_user_ms_median']:.3f} ms, p99 {tm['hybrid_score_one_user_ms_p99']:.3f} ms")
         print("ANN (HNSW, M=32) recall@100 vs exact on ALS factors of ML-100k: "
               + ", ".join(f"{k}: {v:.4f}" for k, v in tm["ann"].items()))
     print(f"\n(total bench time {time.perf_counter() - t0:.0f}s)")
