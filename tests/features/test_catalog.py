@@ -108,3 +108,48 @@ def test_snapshots_from_before_the_rule_columns_still_load(view):
     assert restored.tag_members == {} and restored.numeric_properties == {}
     p = restored.upsert(Item(id="b", margin=0.5, tags=["t"], properties={"k": 1}))
     assert restored.margin[p] == 0.5 and restored.tag_members == {"t": {p}} and restored.price[0] == 3.0
+
+
+def _fresh_block(view: CatalogView):
+    from tastemaker.features.catalog import RULE_COLUMNS
+
+    width = len(view.known)
+    floats = [getattr(view, name)[:width].astype(float) for name in RULE_COLUMNS]
+    return floats, [view.brand_code[:width], view.category_code[:width]]
+
+
+def _assert_block_current(view: CatalogView):
+    import numpy as np
+
+    floats, codes = view.rule_block()
+    want_f, want_c = _fresh_block(view)
+    assert floats.shape[1] == codes.shape[1] == len(view.known)
+    for got, want in zip(floats, want_f):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(codes, want_c):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_rule_block_is_patched_when_items_change(view):
+    """The cached block of rule columns follows every upsert and removal (patched in place,
+    or rebuilt when the catalog grows), and is not pickled with a snapshot."""
+    import pickle
+
+    for i in range(20):
+        view.upsert(Item(id=f"i{i}", price=float(i), margin=0.1, stock=i % 3, brand="b" if i % 2 else None,
+                         categories=["c"] if i % 3 else []))
+    _assert_block_current(view)
+    block = view.rule_block()[0]
+    view.upsert(Item(id="i3", price=99.0, stock=0, brand="new"))  # re-upsert: every column changes
+    view.remove("i4")
+    assert view.rule_block()[0] is block  # patched, not rebuilt
+    _assert_block_current(view)
+    assert view.rule_block()[0][0, pos(view, "i3")] == 99.0 and view.rule_block()[0][4, pos(view, "i4")] == 0.0
+    for i in range(20, 2000):  # growth past the arrays' capacity: a wider block
+        view.upsert(Item(id=f"i{i}", price=1.0))
+    _assert_block_current(view)
+    restored = pickle.loads(pickle.dumps(view))
+    assert "_block" not in restored.__dict__ and "_stale" not in restored.__dict__
+    _assert_block_current(restored)
+    restored.upsert(Item(id="i0", price=7.0))
+    _assert_block_current(restored)

@@ -57,3 +57,34 @@ def test_without_user_or_context():
     X = candidate_features(RuleEnv(cat, np.array([0]), NOW), np.array([1.0]), {})
     col = dict(zip(FEATURE_NAMES, X[0].tolist()))
     assert col["affinity"] == 0.0 and col["seen"] == 0.0 and col["ctx_mobile"] == 0.0 and math.isnan(col["popularity"])
+
+
+def test_features_from_parts_equal_features_from_source_scores():
+    """The fused source rows (one scatter for every source) give the matrix of
+    source_scores + candidate_features: repeated items keep their last entry, items outside
+    the pool are ignored, a source whose best score is 0 is not scaled."""
+    from tastemaker.ranking.features import candidate_features_from_parts
+
+    rng = np.random.default_rng(3)
+    cat = CatalogView(ItemIndex())
+    for i in range(50):
+        cat.upsert(Item(id=f"i{i}", categories=[f"c{i % 4}"], price=float(i), margin=0.1 * (i % 5),
+                        created_at=NOW - 86400 * i))
+    user = UserState()
+    user.affinity = {"c1": 2.0, "c2": 1.0}
+    user.seen = {3, 7, 11}
+    pop = rng.random(50)
+    for trial in range(100):
+        pool = rng.choice(60, int(rng.integers(0, 30)), replace=False)  # some beyond the catalog
+        parts = []
+        for name in ("covisitation", "user_model", "trending", "unknown_source", "popular"):
+            k = int(rng.integers(0, 25))
+            scores = rng.random(k) * (0.0 if trial % 7 == 0 and name == "trending" else 3.0)
+            parts.append((name, 1.0, rng.integers(0, 70, k), scores))  # repeats, items outside the pool
+        env1 = RuleEnv(cat, pool, NOW, user=user, item_columns={"popularity": pop, "trending": pop[::-1].copy()})
+        env2 = RuleEnv(cat, pool, NOW, user=user, item_columns={"popularity": pop, "trending": pop[::-1].copy()})
+        blend = rng.random(len(pool))
+        names = FEATURE_NAMES if trial % 3 else ("margin", "source_trending", "nope", "n_sources")
+        want = candidate_features(env1, blend, source_scores(parts, np.asarray(pool, np.int64)), names)
+        got = candidate_features_from_parts(env2, blend, parts, names)
+        np.testing.assert_array_equal(got, want)

@@ -137,3 +137,68 @@ def test_score_then_arrange_keeps_env_aligned(catalog):
     rev = Candidates(out.items[reversed_order], out.scores[reversed_order], out.sources[reversed_order])
     final = rules.arrange(rev, env.subset(reversed_order), n=3)
     assert names(catalog, final.items) == "hdc"
+
+
+def _arrange_reference(rules, ordered, env, n, trace):
+    """The whole-list form of RuleSet.arrange: every cap over all rows, then the pins."""
+    from tastemaker.rules.caps import over_cap
+    from tastemaker.rules.pins import place_pins
+
+    rows = np.arange(len(ordered))
+    row_of = {item: r for r, item in enumerate(ordered.items.tolist())}
+    pinned_rows, pin_names = [], {}
+    for p in rules.pins:
+        pos = env.catalog.index.get(p.item_id)
+        if pos is not None and pos in row_of and row_of[pos] not in pin_names:
+            pinned_rows.append((row_of[pos], p.position))
+            pin_names[row_of[pos]] = p.name
+    pinned = np.zeros(len(ordered), dtype=bool)
+    pinned[list(pin_names)] = True
+    for cap in rules.caps:
+        if len(rows) <= cap.max_items:
+            continue
+        over = over_cap(env.group_codes(cap.kind)[rows], cap.max_items) & ~pinned[rows]
+        labels = env.group_labels(cap.kind)[rows]
+        for k in np.flatnonzero(over[:n]).tolist():
+            effect = "removed" if cap.strict else "moved down"
+            trace.add(int(ordered.items[rows[k]]), cap.name, f"{effect}: more than {cap.max_items} of {cap.kind} {labels[k]!r}")
+        rows = rows[~over] if cap.strict else np.concatenate([rows[~over], rows[over]])
+    placed = place_pins(rows.tolist(), pinned_rows)
+    for k, r in enumerate(placed[:n]):
+        if r in pin_names:
+            trace.add(int(ordered.items[r]), pin_names[r], f"pinned at position {k + 1}")
+    return ordered.items[np.asarray(placed[:n], np.int64)]
+
+
+def test_lazy_caps_and_pins_agree_with_whole_list_passes():
+    """arrange (and arrange_order) pull the capped list only up to n; the result and the trace
+    are those of capping the whole list, then placing the pins."""
+    from tastemaker.features.catalog import CatalogView
+    from tastemaker.features.item_index import ItemIndex
+    from tastemaker.rules.env import RuleEnv
+    from tastemaker.schema.records import Item
+    from tastemaker.serving.candidates import Candidates
+
+    rng = np.random.default_rng(7)
+    cat = CatalogView(ItemIndex())
+    for i in range(60):
+        brand = None if rng.random() < 0.15 else f"b{rng.integers(4)}"
+        cat.upsert(Item(id=f"i{i}", brand=brand, categories=[] if rng.random() < 0.1 else [f"c{rng.integers(3)}"]))
+    for _ in range(300):
+        m = int(rng.integers(0, 40))
+        items = rng.choice(60, m, replace=False).astype(np.int64)
+        caps = tuple(Cap(str(rng.choice(["brand", "category"])), int(rng.integers(1, 4)), strict=bool(rng.random() < 0.3))
+                     for _ in range(int(rng.integers(0, 3))))
+        pins = tuple(Pin(f"i{rng.integers(60)}", int(rng.integers(1, 8))) for _ in range(int(rng.integers(0, 3))))
+        rules = RuleSet(caps=caps, pins=pins)
+        n = int(rng.integers(1, 12))
+        cands = Candidates(items, rng.random(m), np.full(m, "x", dtype=object))
+        env = RuleEnv(cat, items, 0.0)
+        order = rng.permutation(m)
+        ordered = Candidates(items[order], cands.scores[order], cands.sources[order])
+        want_trace, got_trace, order_trace = RuleTrace(), RuleTrace(), RuleTrace()
+        want = _arrange_reference(rules, ordered, env.subset(order), n, want_trace)
+        got = rules.arrange(ordered, env.subset(order), n, got_trace)
+        top, rows = rules.arrange_order(cands, env, order, n, order_trace)
+        assert got.items.tolist() == want.tolist() == top.items.tolist() == items[rows].tolist()
+        assert got_trace.moves == want_trace.moves == order_trace.moves

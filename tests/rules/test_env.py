@@ -53,3 +53,31 @@ def test_lazy_item_columns(catalog):
     assert env.column("popularity").tolist() == [1.0, 7.0]
     env2 = env.with_items(np.array([2]))
     assert env2.column("popularity").tolist() == [2.0] and calls == [1]
+
+
+def test_block_columns_agree_with_the_catalog_arrays(catalog):
+    from tastemaker.schema.records import Item
+
+    ids = "abcdefgh"
+    env = env_for(catalog, ids)
+    items = env.items
+    for name in ("price", "margin", "stock", "created_at"):
+        np.testing.assert_array_equal(env.column(name), getattr(catalog, name)[items])
+    assert env.available().tolist() == catalog.available[items].tolist()
+    assert env.group_codes("brand").tolist() == catalog.brand_code[items].tolist()
+    assert env.group_codes("category").tolist() == catalog.category_code[items].tolist()
+    # a subset re-indexes the block; its columns agree too
+    sub = env.subset(np.array([7, 0, 3]))
+    assert sub.column("price").tolist()[1:] == [10.0, 40.0] and sub.group_codes("brand").tolist() == \
+        catalog.brand_code[items[[7, 0, 3]]].tolist()
+    # an update shows in the next request's env
+    catalog.upsert(Item(id="b", price=21.0, stock=0, brand="Bolt"))
+    again = env_for(catalog, ids)
+    assert again.column("price")[1] == 21.0 and not again.available()[1]
+    assert again.group_codes("brand")[1] == catalog.brand_ids["Bolt"]
+    # a candidate beyond the catalog's arrays (known from events only): columns by fill values
+    beyond = len(catalog.known) + 5
+    far = RuleEnv(catalog, np.array([items[0], beyond]), 0.0)
+    assert far.block() is None
+    assert far.column("price")[0] == 10.0 and math.isnan(far.column("price")[1])
+    assert far.available().tolist() == [False, False] and far.group_codes("brand")[1] == -1

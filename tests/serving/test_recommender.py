@@ -363,3 +363,14 @@ def test_the_one_item_pin_check_agrees_with_the_filters(shop, placement, kw):
     items = np.arange(12, dtype=np.int64)
     expected = allowed(ctx, p, items, True).tolist()
     assert [shop.recommender._pin_allowed(ctx, p, int(i)) for i in items] == expected
+
+
+def test_rules_see_catalog_updates_between_requests(shop):
+    """The rule columns are cached per catalog (patched on upsert): an update shows in the
+    next request's rules, caps and pins."""
+    configure(shop, rules=[{"where": "not (price > 50)"}, {"cap": "brand", "max": 1}])
+    assert shop.ids("newcomer", n=2) == ["x11", "x10"]
+    shop.items(Item(id="x11", categories=["blue"], brand="acme", stock=10, price=80.0))
+    assert shop.ids("newcomer", n=2) == ["x10", "x7"]  # x11 now too expensive
+    shop.items(Item(id="x11", categories=["blue"], brand="zen", stock=10, price=20.0))
+    assert shop.ids("newcomer", n=2) == ["x11", "x7"]  # back, and now a zen item: x10 (zen) capped

@@ -9,6 +9,12 @@ lists of strings become member sets in ``value_members[(name, value)]``. ``brand
 ``category_code`` (the primary, first category) are int32 columns of codes from
 ``brand_ids`` / ``category_ids`` (-1: none), so caps and diversity group candidates with one
 numpy gather. Every update stays O(1) in the size of the catalog (amortised growth).
+
+:meth:`CatalogView.rule_block` packs the float columns rules and ranking features read
+(``RULE_COLUMNS``) into one (columns x items) matrix and the group codes into another, so a
+request gathers all of them for its candidates with one ``np.take`` each. The matrices are
+built on first use and then patched in place for the items updated since (an upsert or
+removal marks its item stale), so a catalog feed does not rebuild them.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from tastemaker.features.item_index import ItemIndex, grown
 from tastemaker.schema.records import Item
 
 MAX_NUMERIC_PROPERTIES = 64  # columns are per item: bound them against a careless feed
+RULE_COLUMNS: tuple[str, ...] = ("price", "margin", "stock", "created_at", "available")  # rows of rule_block()[0]
+CODE_COLUMNS: tuple[str, ...] = ("brand", "category")  # rows of rule_block()[1] (``*_code``)
+_FILL = {"price": math.nan, "margin": math.nan, "stock": math.nan, "created_at": math.nan, "available": 0.0}
 
 
 class CatalogView:
@@ -44,6 +53,8 @@ class CatalogView:
     stock = np.zeros(0, dtype=np.float64)
     brand_code = np.zeros(0, dtype=np.int32)
     category_code = np.zeros(0, dtype=np.int32)
+    _block: tuple[np.ndarray, np.ndarray] | None = None  # rule_block(), built on first use
+    _stale: set[int] | None = None  # items updated since the block was built (None: no block)
 
     def __init__(self, index: ItemIndex):
         self.index = index
@@ -71,6 +82,12 @@ class CatalogView:
         self.value_members: dict[tuple[str, str], set[int]] = {}
         # what each item contributed, so a re-upsert or delete undoes it in O(its properties)
         self._item_properties: dict[int, tuple[tuple[str, Any], ...]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_block", None)  # derived: rebuilt on first use after a restore
+        state.pop("_stale", None)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -100,9 +117,50 @@ class CatalogView:
             if len(column) < size:
                 self.numeric_properties[name] = grown(column, size, math.nan)
 
+    def rule_block(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(floats, codes)``: a (len(RULE_COLUMNS), width) float64 matrix of the rule columns
+        (``available`` as 1.0/0.0) and a (2, width) int32 matrix of ``brand_code`` and
+        ``category_code``, ``width = len(self.known)``; items at or beyond ``width`` have no
+        entry (their columns are NaN / unavailable / -1). Read-only for callers."""
+        block, stale = self._block, self._stale
+        width = len(self.known)
+        if block is None or stale is None or block[0].shape[1] != width or len(stale) > width // 8:
+            return self._build_block(width)
+        if stale:
+            self._stale = set()
+            try:
+                pos = np.fromiter(stale, np.int64, len(stale))
+            except RuntimeError:  # updated meanwhile from another thread: start over
+                return self._build_block(width)
+            floats, codes = block
+            for j, name in enumerate(RULE_COLUMNS):
+                floats[j, pos] = getattr(self, name)[pos]
+            codes[0, pos] = self.brand_code[pos]
+            codes[1, pos] = self.category_code[pos]
+        return block
+
+    def _build_block(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        self._stale = set()
+        floats = np.empty((len(RULE_COLUMNS), width))
+        for j, name in enumerate(RULE_COLUMNS):
+            col = getattr(self, name)[:width]
+            floats[j, : len(col)] = col
+            floats[j, len(col):] = _FILL[name]
+        codes = np.full((len(CODE_COLUMNS), width), -1, dtype=np.int32)
+        for j, name in enumerate(CODE_COLUMNS):
+            col = getattr(self, name + "_code")[:width]
+            codes[j, : len(col)] = col
+        self._block = (floats, codes)
+        return self._block
+
+    def _touch(self, pos: int) -> None:
+        if self._stale is not None:
+            self._stale.add(pos)
+
     def upsert(self, item: Item) -> int:
         pos = self.index.add(item.id)
         self._grow(pos + 1)
+        self._touch(pos)
         self._forget(pos)
         self.known[pos] = True
         self.available[pos] = item.stock is None or item.stock > 0
@@ -157,6 +215,7 @@ class CatalogView:
         pos = self.index.get(item_id)
         if pos is None or pos >= len(self.known):
             return
+        self._touch(pos)
         self._forget(pos)
         self.known[pos] = False
         self.available[pos] = False

@@ -41,6 +41,11 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
     return features / np.where(norms > 0, norms, 1.0)[:, None]
 
 
+def _by_relevance(relevance: np.ndarray) -> np.ndarray:
+    """Rows by relevance descending, ties by row (``np.lexsort((rows, -relevance))``)."""
+    return np.argsort(-np.asarray(relevance), kind="stable")
+
+
 def normalise(scores: np.ndarray) -> np.ndarray:
     lo, hi = float(scores.min()), float(scores.max())
     return (scores - lo) / (hi - lo) if hi > lo else np.ones_like(scores)
@@ -50,6 +55,8 @@ def _finish(picked: np.ndarray, relevance: np.ndarray, base: np.ndarray, n: int,
     """The picked rows (greedy order, or relevance order: ties by row), then the rest by relevance."""
     if order == "relevance":
         picked = picked[np.lexsort((picked, -np.asarray(relevance)[picked]))]
+    if len(picked) == n:
+        return picked
     taken = np.zeros(n, dtype=bool)
     taken[picked] = True
     return np.concatenate([picked, base[~taken[base]]])
@@ -89,7 +96,7 @@ def mmr(relevance: np.ndarray, features: np.ndarray, k: int, diversity: float,
         raise ValueError("penalty is 'max', 'mean' or 'sum'")
     _check(order, scale)
     n = len(relevance)
-    base = np.lexsort((np.arange(n), -np.asarray(relevance)))
+    base = _by_relevance(relevance)
     if diversity <= 0.0 or n <= 1 or k <= 1:
         return base
     k = min(k, n)
@@ -185,15 +192,16 @@ def _mmr_codes(relevance: np.ndarray, codes: np.ndarray, k: int, diversity: floa
     n = len(relevance)
     rel = (1.0 - diversity) * _scaled(relevance, scale)
     in_base = codes[base]
-    by_group = np.lexsort((np.arange(n), in_base))  # positions in base order, grouped, best first
+    by_group = np.argsort(in_base, kind="stable")  # positions in base order, grouped, best first
     g = in_base[by_group]
     first = np.empty(n, dtype=bool)
     first[0] = True
     np.not_equal(g[1:], g[:-1], out=first[1:])
+    first |= g < 0
     leader = np.empty(n, dtype=bool)
-    leader[base[by_group]] = first | (g < 0)
+    leader[base[by_group]] = first
     key = np.where(leader, rel, rel - diversity)
-    picked = np.lexsort((np.arange(n), -key))[:k]
+    picked = _by_relevance(key)[:k]
     return _finish(picked, relevance, base, n, order)
 
 

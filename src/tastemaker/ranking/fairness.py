@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from itertools import islice
 
 import numpy as np
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 def ensure_min_exposure(order: np.ndarray, labels: np.ndarray, min_share: Mapping[str, float], n: int) -> np.ndarray:
@@ -30,16 +33,25 @@ def ensure_min_exposure(order: np.ndarray, labels: np.ndarray, min_share: Mappin
     count in the first ``n``; ``labels[row]`` is each row's group (None: no group)."""
     if not min_share or len(order) == 0:
         return order
-    out = list(np.asarray(order).tolist())
-    n = min(n, len(out))
+    n = min(n, len(order))
     need = {g: math.ceil(s * n) for g, s in min_share.items() if s > 0}
+    order = np.asarray(order)
+    top_labels = np.asarray(labels)[order[:n]].tolist()
+    if all(top_labels.count(g) >= want for g, want in need.items()):
+        return np.asarray(order, dtype=np.int64)  # every group has its share already: nothing moves
+    first = order.tolist()
+    out = list(first)
     lab = labels.tolist()
     for group, want in need.items():
-        top = out[:n]
-        have = sum(1 for r in top if lab[r] == group)
+        have = sum(1 for r in out[:n] if lab[r] == group)
         if have >= want:
             continue
-        waiting = [r for r in out[n:] if lab[r] == group][: want - have]
+        waiting = []
+        for r in islice(out, n, None):
+            if lab[r] == group:
+                waiting.append(r)
+                if len(waiting) == want - have:
+                    break
         for r in waiting:
             top = out[:n]
             counts: dict[object, int] = {}
@@ -55,8 +67,7 @@ def ensure_min_exposure(order: np.ndarray, labels: np.ndarray, min_share: Mappin
             out.insert(n - 1, r)
             out.insert(n, victim)
     # keep the original relative order inside the top n
-    rank = {r: i for i, r in enumerate(np.asarray(order).tolist())}
-    out[:n] = sorted(out[:n], key=rank.__getitem__)
+    out[:n] = sorted(out[:n], key=first.index)
     return np.asarray(out, dtype=np.int64)
 
 
@@ -64,7 +75,9 @@ def popularity_discount(scores: np.ndarray, popularity: np.ndarray, strength: fl
     """Scores discounted for popularity (see the module docstring)."""
     if strength <= 0 or not len(scores):
         return scores
-    pop = np.nan_to_num(np.asarray(popularity, np.float64), nan=0.0).clip(min=0.0)
+    # nan_to_num(nan=0).clip(min=0): NaN and negatives count 0, +inf the largest float
+    pop = np.fmax(np.asarray(popularity, np.float64), 0.0)
+    np.minimum(pop, _FLOAT_MAX, out=pop)
     top = float(pop.max())
     share = pop / top if top > 0 else np.zeros_like(pop)
     return scores / (share + eps) ** strength

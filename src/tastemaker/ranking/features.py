@@ -43,6 +43,13 @@ class _Rows:
     table = np.full(0, -1, np.int64)
 
 
+class _Slots:
+    """Like :class:`_Rows`, but ``OUT`` (far beyond any matrix) where not a candidate."""
+
+    OUT = 1 << 40
+    table = np.full(0, OUT, np.int64)
+
+
 def source_scores(parts: Sequence[tuple[str, float, np.ndarray, np.ndarray]], items: np.ndarray) -> dict[str, np.ndarray]:
     """Per source, its max-normalised score for each of ``items`` (unique; 0 where the source
     did not propose the item); ``parts`` are the ``(source, weight, items, scores)`` given to
@@ -70,10 +77,13 @@ def source_scores(parts: Sequence[tuple[str, float, np.ndarray, np.ndarray]], it
     return out
 
 
-def _share(env: RuleEnv, name: str) -> np.ndarray:
-    col = env.column(name)
-    top = float(np.nanmax(col, initial=0.0)) if len(col) else 0.0
-    return col / top if top > 0 else col
+_ROW = {name: j for j, name in enumerate(FEATURE_NAMES)}
+_SOURCE_ROW = {s: _ROW[f"source_{s}"] for s in SOURCE_NAMES}
+_FIRST_SOURCE, _N_SOURCES = _ROW[f"source_{SOURCE_NAMES[0]}"], _ROW["n_sources"]
+_POP, _AGE, _MARGIN, _AFFINITY, _SEEN = _ROW["popularity"], _ROW["age_log_days"], _ROW["margin"], _ROW["affinity"], _ROW["seen"]
+_MOBILE, _SIN, _COS = _ROW["ctx_mobile"], _ROW["hour_sin"], _ROW["hour_cos"]
+assert _ROW["trending"] == _POP + 1 and _ROW["price_log"] == _AGE + 1  # filled two rows at a time
+assert list(_SOURCE_ROW.values()) == list(range(_FIRST_SOURCE, _N_SOURCES))
 
 
 def _affinity(env: RuleEnv) -> np.ndarray | float:
@@ -91,36 +101,103 @@ def _affinity(env: RuleEnv) -> np.ndarray | float:
     return lookup[env.group_codes("category")]  # code -1 reads the spare last slot (0)
 
 
+def _fill(env: RuleEnv, out: np.ndarray, blend: np.ndarray) -> None:
+    """Every row of the (len(FEATURE_NAMES), candidates) matrix ``out`` but the sources'."""
+    out[0] = blend
+    np.greater(out[_FIRST_SOURCE:_N_SOURCES], 0.0).sum(axis=0, out=out[_N_SOURCES], dtype=np.float64)
+    # popularity and trending as shares of the highest among the candidates (unchanged when
+    # that is not positive)
+    shares = out[_POP:_POP + 2]
+    shares[0] = env.column("popularity")
+    shares[1] = env.column("trending")
+    tops = np.fmax.reduce(shares, axis=1, initial=0.0).tolist()  # nanmax
+    shares /= np.array([t if t > 0 else 1.0 for t in tops])[:, None]
+    # log days since created, log price: log1p of a non-negative number (or NaN) never warns
+    ages = out[_AGE:_AGE + 2]
+    np.subtract(env.now, env.column("created_at"), out=ages[0])
+    ages[1] = env.column("price")
+    np.maximum(ages, 0.0, out=ages)
+    ages[0] /= _DAY
+    np.log1p(ages, out=ages)
+    out[_MARGIN] = env.column("margin")
+    out[_AFFINITY] = _affinity(env)
+    user = env.user
+    if user is not None and user.seen:
+        out[_SEEN] = env.members(user.seen)
+    else:
+        out[_SEEN] = 0.0
+    out[_MOBILE] = 1.0 if env.context.get("device") == "mobile" else 0.0
+    hour = (env.now % _DAY) / 3600.0
+    out[_SIN], out[_COS] = math.sin(2 * math.pi * hour / 24), math.cos(2 * math.pi * hour / 24)
+
+
+def _named(full: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """The (candidates, len(names)) matrix: a view of ``full`` (features x candidates) when
+    ``names`` are ``FEATURE_NAMES``, else a copy with those columns (NaN for unknown names)."""
+    if tuple(names) == FEATURE_NAMES:
+        return full.T
+    out = np.full((len(names), full.shape[1]), np.nan)
+    for j, name in enumerate(names):
+        row = _ROW.get(name)
+        if row is not None:
+            out[j] = full[row]
+    return out.T
+
+
 def candidate_features(env: RuleEnv, blend: np.ndarray, sources: Mapping[str, np.ndarray],
                        names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
-    """The (candidates, len(names)) float64 feature matrix, columns in ``names`` order.
+    """The (candidates, len(names)) float64 feature matrix, columns in ``names`` order
+    (Fortran-ordered: each feature's column is contiguous; the ranker reads it as is).
 
     ``env.item_columns`` should hold ``popularity`` and ``trending`` (full per-item arrays
     or callables), ``env.user`` the user state (or None), ``env.context`` the request context.
     """
-    n = len(env)
-    cols: dict[str, np.ndarray | float] = {"blend": np.asarray(blend, np.float64)}
-    present = np.zeros(n)
-    for s in SOURCE_NAMES:
+    full = np.zeros((len(FEATURE_NAMES), len(env)))
+    for s, row in _SOURCE_ROW.items():
         v = sources.get(s)
-        cols[f"source_{s}"] = 0.0 if v is None else v
         if v is not None:
-            present += v > 0
-    cols["n_sources"] = present
-    cols["popularity"] = _share(env, "popularity")
-    cols["trending"] = _share(env, "trending")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cols["age_log_days"] = np.log1p(np.maximum(env.column("age"), 0.0) / _DAY)
-        cols["price_log"] = np.log1p(np.maximum(env.column("price"), 0.0))
-    cols["margin"] = env.column("margin")
-    user = env.user
-    cols["affinity"] = _affinity(env)
-    cols["seen"] = env.members(user.seen).astype(np.float64) if user is not None else 0.0
-    ctx = env.context
-    cols["ctx_mobile"] = 1.0 if ctx.get("device") == "mobile" else 0.0
-    hour = (env.now % _DAY) / 3600.0
-    cols["hour_sin"], cols["hour_cos"] = math.sin(2 * math.pi * hour / 24), math.cos(2 * math.pi * hour / 24)
-    out = np.empty((n, len(names)), dtype=np.float64)
-    for j, name in enumerate(names):
-        out[:, j] = cols.get(name, np.nan)
-    return out
+            full[row] = v
+    _fill(env, full, blend)
+    return _named(full, names)
+
+
+def candidate_features_from_parts(env: RuleEnv, blend: np.ndarray,
+                                  parts: Sequence[tuple[str, float, np.ndarray, np.ndarray]],
+                                  names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
+    """``candidate_features(env, blend, source_scores(parts, env.items), names)`` with the
+    sources' rows filled straight from ``parts`` in a few whole-pool operations."""
+    items = env.items
+    n = len(items)
+    live = [p for p in parts if p[0] in _SOURCE_ROW and len(p[2])]
+    if any(p[3].dtype != np.float64 for p in live):  # keep each source's own arithmetic
+        return candidate_features(env, blend, source_scores(parts, items), names)
+    nf = len(FEATURE_NAMES)
+    buf = np.zeros(nf * n + 1)  # the matrix, then one scratch cell for items outside the pool
+    full = buf[: nf * n].reshape(nf, n)
+    if n and live:
+        lens = [len(p[2]) for p in live]
+        p_items = np.concatenate([p[2] for p in live]) if len(live) > 1 else live[0][2]
+        p_scores = np.concatenate([p[3] for p in live]) if len(live) > 1 else live[0][3]
+        starts = [0]
+        for size in lens[:-1]:
+            starts.append(starts[-1] + size)
+        tops = np.maximum.reduceat(p_scores, starts).tolist()  # each source's max
+        divisors = [1.0] * len(SOURCE_NAMES)
+        for p, top in zip(live, tops):
+            divisors[_SOURCE_ROW[p[0]] - _FIRST_SOURCE] = top or 1.0
+        size = max(int(items.max()), int(p_items.max())) + 1
+        if len(_Slots.table) < size:
+            _Slots.table = np.full(max(size, 2 * len(_Slots.table)), _Slots.OUT, np.int64)
+        table = _Slots.table
+        table[items] = np.arange(n)
+        try:
+            cells = table[p_items]
+        finally:
+            table[items] = _Slots.OUT
+        cells += np.repeat([_SOURCE_ROW[p[0]] * n for p in live], lens)
+        # items outside the pool land past the matrix (clipped to the scratch cell); an item
+        # repeated within a source keeps its last entry, as in source_scores
+        np.put(buf, cells, p_scores, mode="clip")
+        full[_FIRST_SOURCE:_N_SOURCES] /= np.array(divisors)[:, None]
+    _fill(env, full, blend)
+    return _named(full, names)

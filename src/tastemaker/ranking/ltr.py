@@ -166,6 +166,7 @@ class LTRRanker:
         self._out = np.zeros(1024)
         self._out_len = ctypes.c_int64(0)
         self._param = ctypes.c_char_p(b"num_threads=1")
+        self._predict: Any = None  # bound predictor, made on first use
 
     @staticmethod
     def train(train: TrainingSet, valid: TrainingSet | None = None, params: Mapping[str, Any] | None = None,
@@ -183,25 +184,46 @@ class LTRRanker:
         return LTRRanker(booster, train.feature_names, {"rounds": rounds, "lists": int(train.lists())})
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        """One score per row (higher is better)."""
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        """One score per row (higher is better). ``X`` in either memory order: a
+        Fortran-ordered matrix (``candidate_features``) is read in place, column-major."""
         n = len(X)
         if n == 0:
             return np.zeros(0)
+        if X.dtype == np.float64 and X.flags.f_contiguous and not X.flags.c_contiguous:
+            data, row_major = X.T, 0
+        else:
+            data, row_major = np.ascontiguousarray(X, dtype=np.float64), 1
         try:
-            from lightgbm.basic import _LIB
-
+            call = self._predict
+            if call is None:
+                call = self._predict = self._predictor()
             if len(self._out) < n:
                 self._out = np.zeros(2 * n)
-            rc = _LIB.LGBM_BoosterPredictForMat(
-                self.booster._handle, X.ctypes.data_as(ctypes.c_void_p), ctypes.c_int(1), ctypes.c_int32(n),
-                ctypes.c_int32(X.shape[1]), ctypes.c_int(1), ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(-1),
-                self._param, ctypes.byref(self._out_len), self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)))
+            rc = call(data.ctypes.data, row_major, n, X.shape[1], self._out.ctypes.data)
             if rc == 0 and self._out_len.value == n:
                 return self._out[:n].copy()
         except (ImportError, AttributeError):  # pragma: no cover - another LightGBM layout
             pass
-        return np.asarray(self.booster.predict(X, num_threads=1), np.float64)  # pragma: no cover
+        return np.asarray(self.booster.predict(np.ascontiguousarray(X, dtype=np.float64), num_threads=1),
+                          np.float64)  # pragma: no cover
+
+    def _predictor(self) -> Any:
+        """``LGBM_BoosterPredictForMat`` bound to this booster (normal prediction, all
+        iterations, one thread), argument types declared once: a call passes plain ints."""
+        from lightgbm.basic import _LIB
+
+        fn = _LIB.LGBM_BoosterPredictForMat
+        handle, param, out_len = self.booster._handle, self._param, ctypes.byref(self._out_len)
+        c_void, c_int, c_int32 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int32
+        proto = ctypes.CFUNCTYPE(c_int, c_void, c_void, c_int, c_int32, c_int32, c_int, c_int, c_int, c_int,
+                                 ctypes.c_char_p, c_void, c_void)
+        bound = proto(ctypes.cast(fn, c_void).value)
+        dtype_f64 = 1  # C_API_DTYPE_FLOAT64
+        out_len_ptr = ctypes.cast(out_len, c_void).value
+
+        def call(data: int, row_major: int, nrow: int, ncol: int, out: int) -> int:
+            return bound(handle, data, dtype_f64, nrow, ncol, row_major, 0, 0, -1, param, out_len_ptr, out)
+        return call
 
     def importance(self) -> dict[str, float]:
         gains = self.booster.feature_importance("gain")

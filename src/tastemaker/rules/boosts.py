@@ -44,7 +44,10 @@ class Boost:
             f = self.factor(env)
             f = np.where(np.isfinite(f), np.maximum(f, 0.0), np.where(f == -np.inf, 0.0, 1.0))
         else:
-            f = np.full(n, max(float(self.factor), 0.0))
+            factor = max(float(self.factor), 0.0)
+            if self.when is not None:
+                return np.where(self.when(env), factor, 1.0)
+            f = np.full(n, factor)
         if self.when is not None:
             f = np.where(self.when(env), f, 1.0)
         return f

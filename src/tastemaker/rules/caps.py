@@ -53,13 +53,14 @@ def over_cap(labels: np.ndarray, max_items: int) -> np.ndarray:
         labels = np.fromiter((-1 if x is None else codes_map.setdefault(x, len(codes_map)) for x in labels.tolist()),
                              np.int64, n)
     codes = labels
+    # In a stable sort by group, a group's items are contiguous and in display order, so an
+    # item is beyond the first max_items of its group exactly when the item max_items places
+    # before it in the sort has the same group.
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
-    new_group = np.empty(n, dtype=bool)
-    new_group[0] = True
-    np.not_equal(sorted_codes[1:], sorted_codes[:-1], out=new_group[1:])
-    starts = np.flatnonzero(new_group)
-    group_start = starts[np.cumsum(new_group) - 1]
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - group_start
-    return (rank >= max_items) & (codes >= 0)
+    beyond = np.zeros(n, dtype=bool)
+    np.equal(sorted_codes[max_items:], sorted_codes[:-max_items], out=beyond[max_items:])
+    over = np.empty(n, dtype=bool)
+    over[order] = beyond
+    over &= codes >= 0
+    return over

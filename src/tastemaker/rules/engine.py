@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from tastemaker.rules.boosts import Boost
-from tastemaker.rules.caps import Cap, over_cap
+from tastemaker.rules.caps import Cap
 from tastemaker.rules.env import RuleEnv
 from tastemaker.rules.filters import Filter, InStock  # noqa: F401  (InStock: doctest)
 from tastemaker.rules.margin import MarginBlend
@@ -80,6 +80,38 @@ def score_order(scores: np.ndarray, items: np.ndarray) -> np.ndarray:
     return np.lexsort((items, -scores))
 
 
+def _capped(stream: Any, codes: list[int], env_rows: Any, cap: Cap, pinned: dict[int, str], n: int,
+            items: np.ndarray, labels: list[Any] | None, trace: RuleTrace | None) -> Any:
+    """``stream`` (display positions) with ``cap`` applied: positions pass in order, except
+    those beyond the first ``cap.max_items`` of their group (every item counts, pinned ones
+    too, but a pinned one is never held back), which follow the others (or are dropped when
+    ``cap.strict``). ``codes`` are indexed by env row (``env_rows[position]``); with a trace,
+    what the cap moved among the first ``n`` positions of its input is recorded."""
+    most, strict = cap.max_items, cap.strict
+    counts: dict[int, int] = {}
+    held: list[int] = []
+    for k, r in enumerate(stream):
+        row = env_rows[r]
+        code = codes[row]
+        if code >= 0:
+            seen = counts.get(code, 0)
+            counts[code] = seen + 1
+            if seen >= most and r not in pinned:
+                if trace is not None and k < n:
+                    assert labels is not None
+                    effect = "removed" if strict else "moved down"
+                    trace.add(int(items[r]), cap.name, f"{effect}: more than {most} of {cap.kind} {labels[row]!r}")
+                if not strict:
+                    held.append(r)
+                continue
+        yield r
+    yield from held
+
+
+def _on(rules: tuple, now: float, always: bool) -> tuple | list:
+    return rules if always else [r for r in rules if r.schedule.active(now)]
+
+
 @dataclass(frozen=True)
 class RuleSet:
     filters: tuple[Filter, ...] = ()
@@ -87,6 +119,11 @@ class RuleSet:
     pins: tuple[Pin, ...] = ()
     caps: tuple[Cap, ...] = ()
     margin: MarginBlend | None = None
+
+    def __post_init__(self) -> None:
+        # with no scheduled rule, every rule is in force at any time: skip the checks per request
+        always = all(r.schedule.always for group in (self.filters, self.boosts, self.pins, self.caps) for r in group)
+        object.__setattr__(self, "_always", always)
 
     def __bool__(self) -> bool:
         return bool(self.filters or self.boosts or self.pins or self.caps or (self.margin and self.margin.weight))
@@ -106,33 +143,34 @@ class RuleSet:
 
     # -- phase 1 --------------------------------------------------------------------------
     def score(self, cands: Candidates, env: RuleEnv, trace: RuleTrace | None = None) -> tuple[Candidates, RuleEnv]:
-        now = env.now
-        pins = [p for p in self.pins if p.schedule.active(now)]
+        now, always = env.now, self._always  # type: ignore[attr-defined]
+        pins = _on(self.pins, now, always)
         if pins:
             cands, env = self._add_pinned(cands, env, pins)
-        filters = [f for f in self.filters if f.schedule.active(now)]
+        filters = _on(self.filters, now, always)
         if filters and len(cands):
-            keep = np.ones(len(cands), dtype=bool)
-            masks = []
-            for f in filters:
-                m = f.mask(env)
+            masks = [f.mask(env) for f in filters]
+            keep = masks[0] & masks[1] if len(masks) > 1 else masks[0].copy()
+            for m in masks[2:]:
                 keep &= m
-                masks.append(m)
-            if trace is not None and not keep.all():
-                self._trace_filtered(cands, env, keep, filters, masks, pins, trace)
             if not keep.all():
+                if trace is not None:
+                    self._trace_filtered(cands, env, keep, list(filters), masks, list(pins), trace)
                 cands, env = cands.keep(keep), env.subset(keep)
-        boosts = [b for b in self.boosts if b.schedule.active(now)]
+        boosts = _on(self.boosts, now, always)
         if boosts and len(cands):
             env.set_scores(cands.scores)
-            total = np.ones(len(cands))
+            total = None
             for b in boosts:
                 f = b.factors(env)
-                total *= f
                 if trace is not None:
                     for row in np.flatnonzero(f != 1.0).tolist():
                         verb = "boosted" if f[row] > 1 else "buried"
                         trace.add(int(cands.items[row]), b.name, f"{verb}: score x{f[row]:.3g}")
+                if total is None:
+                    total = f  # 1.0 * f: the product starts from the first factors
+                else:
+                    total *= f
             cands = Candidates(cands.items, cands.scores * total, cands.sources, cands.because)
         if self.margin is not None and self.margin.weight > 0 and len(cands):
             before = cands.scores
@@ -145,15 +183,22 @@ class RuleSet:
         return cands, env
 
     @staticmethod
-    def _add_pinned(cands: Candidates, env: RuleEnv, pins: list[Pin]) -> tuple[Candidates, RuleEnv]:
+    def _add_pinned(cands: Candidates, env: RuleEnv, pins: list[Pin] | tuple[Pin, ...]) -> tuple[Candidates, RuleEnv]:
         index = env.catalog.index
-        present = set(cands.items.tolist())
-        extra = []
-        for p in pins:
-            pos = index.get(p.item_id)
-            if pos is not None and pos not in present:
-                extra.append(pos)
-                present.add(pos)
+        items = cands.items
+        extra: list[int] = []
+        if len(pins) <= 4:  # a comparison per pin beats building a set of the candidates
+            for p in pins:
+                pos = index.get(p.item_id)
+                if pos is not None and pos not in extra and not (items == pos).any():
+                    extra.append(pos)
+        else:
+            present = set(items.tolist())
+            for p in pins:
+                pos = index.get(p.item_id)
+                if pos is not None and pos not in present:
+                    extra.append(pos)
+                    present.add(pos)
         if not extra:
             return cands, env
         items = np.concatenate([cands.items, np.asarray(extra, np.int64)])
@@ -193,47 +238,73 @@ class RuleSet:
     # -- phase 2 --------------------------------------------------------------------------
     def arrange(self, ordered: Candidates, env: RuleEnv, n: int, trace: RuleTrace | None = None) -> Candidates:
         """Caps and pins on a list in display order (``env`` aligned with it), cut to ``n``."""
-        now = env.now
-        rows = np.arange(len(ordered))
-        pins = [p for p in self.pins if p.schedule.active(now)]
+        return _take(ordered, self._arranged_rows(ordered.items, env, None, n, trace))
+
+    def arrange_order(self, cands: Candidates, env: RuleEnv, order: np.ndarray, n: int,
+                      trace: RuleTrace | None = None) -> tuple[Candidates, np.ndarray]:
+        """``arrange(cands[order], env.subset(order), n, trace)`` (``env`` aligned with
+        ``cands``) without re-indexing every column first; also returns the rows of ``cands``
+        the result holds."""
+        rows = order[self._arranged_rows(cands.items[order], env, order, n, trace)]
+        return _take(cands, rows), rows
+
+    def _arranged_rows(self, items: np.ndarray, env: RuleEnv, base: np.ndarray | None, n: int,
+                       trace: RuleTrace | None) -> np.ndarray:
+        """Positions in ``items`` (display order) of the arranged list, cut to ``n``; row ``k``
+        of the display order is row ``base[k]`` of ``env`` (``k`` when ``base`` is None).
+
+        Only the first ``n`` positions are wanted, so the caps run lazily, one generator per
+        cap chained in order: each passes its input on, holding back the items over its cap
+        (or dropping them when strict) until its input runs out, and the chain is pulled only
+        until ``n`` unpinned items came out. That is the order the whole-list passes give
+        (over_cap, then the rows over it after the others) on every position pulled."""
+        now, always = env.now, self._always  # type: ignore[attr-defined]
+        m = len(items)
+        pins = _on(self.pins, now, always)
+        caps = _on(self.caps, now, always)
+        if not pins and not caps:
+            return np.arange(min(n, m))
+        env_rows = range(m) if base is None else base.tolist()
         pinned_rows: list[tuple[int, int]] = []
         pin_names: dict[int, str] = {}
         if pins:
-            index = env.catalog.index
-            row_of = {item: r for r, item in enumerate(ordered.items.tolist())}
+            index, env_items = env.catalog.index, env.item_list
             for p in pins:
                 pos = index.get(p.item_id)
-                if pos is not None and pos in row_of and row_of[pos] not in pin_names:
-                    pinned_rows.append((row_of[pos], p.position))
-                    pin_names[row_of[pos]] = p.name
-        pinned_mask = None
+                if pos is None:
+                    continue
+                try:  # items are unique
+                    row = env_rows.index(env_items.index(pos))
+                except ValueError:
+                    continue
+                if row not in pin_names:
+                    pinned_rows.append((row, p.position))
+                    pin_names[row] = p.name
+        stream: Any = iter(range(m))
+        for cap in caps:
+            if m <= cap.max_items:  # no group can be over (strict caps only shorten the list)
+                continue
+            codes = env.group_codes(cap.kind).tolist()
+            labels = env.group_labels(cap.kind).tolist() if trace is not None else None
+            stream = _capped(stream, codes, env_rows, cap, pin_names, n, items, labels, trace)
+        head: list[int] = []
         if pin_names:
-            pinned_mask = np.zeros(len(ordered), dtype=bool)
-            pinned_mask[list(pin_names)] = True
-        for cap in self.caps:
-            if not cap.schedule.active(now) or len(rows) <= cap.max_items:
-                continue
-            codes = env.group_codes(cap.kind)[rows]
-            over = over_cap(codes, cap.max_items)
-            if pinned_mask is not None:
-                over &= ~pinned_mask[rows]
-            if not over.any():
-                continue
+            for r in stream:
+                if r not in pin_names:
+                    head.append(r)
+                    if len(head) == n:
+                        break
+            placed = place_pins(head, pinned_rows)[:n]
             if trace is not None:
-                labels = env.group_labels(cap.kind)[rows]
-                for k in np.flatnonzero(over[:n]).tolist():
-                    item = int(ordered.items[rows[k]])
-                    effect = "removed" if cap.strict else "moved down"
-                    trace.add(item, cap.name, f"{effect}: more than {cap.max_items} of {cap.kind} {labels[k]!r}")
-            rows = rows[~over] if cap.strict else np.concatenate([rows[~over], rows[over]])
-        if pinned_rows:
-            placed = place_pins(rows.tolist(), pinned_rows)
-            rows = np.asarray(placed, np.int64)
-            if trace is not None:
-                for k, r in enumerate(placed[:n]):
+                for k, r in enumerate(placed):
                     if r in pin_names:
-                        trace.add(int(ordered.items[r]), pin_names[r], f"pinned at position {k + 1}")
-        return _take(ordered, rows[:n])
+                        trace.add(int(items[r]), pin_names[r], f"pinned at position {k + 1}")
+            return np.asarray(placed, np.int64)
+        for r in stream:
+            head.append(r)
+            if len(head) == n:
+                break
+        return np.asarray(head, np.int64)
 
     # -- both -----------------------------------------------------------------------------
     def apply(self, cands: Candidates, env: RuleEnv, n: int, trace: RuleTrace | None = None) -> Candidates:

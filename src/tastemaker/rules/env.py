@@ -2,7 +2,10 @@
 
 A :class:`RuleEnv` is built once per request over the candidate item indices; every rule
 reads item columns through it, so a column is gathered (``catalog.price[items]``) once per
-request however many rules use it. Membership tests (``brand == "Acme"``, ``"sale" in
+request however many rules use it. The catalog's rule columns (price, margin, stock,
+created_at, availability, brand and category codes) come in one block: the first read of
+any of them gathers all of them with one ``np.take`` of ``CatalogView.rule_block()``, and
+:meth:`RuleEnv.subset` re-indexes the block rather than each column. Membership tests (``brand == "Acme"``, ``"sale" in
 tags``) cost O(candidates) set lookups, independent of how many items a brand or tag has.
 
 >>> from tastemaker.features.catalog import CatalogView
@@ -22,9 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from tastemaker.features.catalog import CatalogView
+from tastemaker.features.catalog import CODE_COLUMNS, RULE_COLUMNS, CatalogView
 
 _COLUMN_ATTRS = {"price": "price", "margin": "margin", "stock": "stock", "created_at": "created_at"}
+_BLOCK_ROW = {name: j for j, name in enumerate(RULE_COLUMNS)}
+_CODE_ROW = {name: j for j, name in enumerate(CODE_COLUMNS)}
+_AVAILABLE = _BLOCK_ROW["available"]
+# cache keys whose values are views of the block (subset() re-derives them from it)
+_BLOCK_KEYS = frozenset([*_COLUMN_ATTRS, "available", *("code:" + k for k in CODE_COLUMNS)])
 
 
 class RuleEnv:
@@ -37,7 +45,8 @@ class RuleEnv:
     channel, locale, geo, ...), read by ``context.NAME`` in expressions.
     """
 
-    __slots__ = ("catalog", "items", "now", "scores", "sources", "user", "item_columns", "context", "_cache", "_list")
+    __slots__ = ("catalog", "items", "now", "scores", "sources", "user", "item_columns", "context", "_cache", "_list",
+                 "_block")
 
     def __init__(self, catalog: CatalogView, items: np.ndarray, now: float, scores: np.ndarray | None = None,
                  sources: np.ndarray | None = None, user: Any = None,
@@ -53,6 +62,7 @@ class RuleEnv:
         self.context = context or {}
         self._cache: dict[str, np.ndarray] = {}
         self._list: list[int] | None = None
+        self._block: tuple[np.ndarray, np.ndarray] | None = None  # the catalog's rule block, gathered
 
     def __len__(self) -> int:
         return len(self.items)
@@ -66,12 +76,32 @@ class RuleEnv:
     def gather(self, array: np.ndarray, fill: float = np.nan) -> np.ndarray:
         """``array[items]``, with ``fill`` for items beyond the array's end."""
         items = self.items
+        try:
+            return array.take(items)
+        except IndexError:  # some candidate beyond the array's end
+            pass
         if len(items) and int(items.max()) >= len(array):
             out = np.full(len(items), fill, dtype=np.result_type(array.dtype, type(fill)))
             inside = items < len(array)
             out[inside] = array[items[inside]]
             return out
         return array[items]
+
+    def block(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The candidates' columns of ``CatalogView.rule_block()`` (floats, codes), gathered on
+        first use; None when some candidate is beyond the catalog's arrays (columns are then
+        gathered one by one, with their fill values)."""
+        block = self._block
+        if block is None:
+            get = getattr(self.catalog, "rule_block", None)
+            if get is None:
+                return None
+            floats, codes = get()
+            try:
+                block = self._block = (floats.take(self.items, axis=1), codes.take(self.items, axis=1))
+            except IndexError:
+                return None
+        return block
 
     def column(self, name: str) -> np.ndarray:
         """A float column for the candidates: price, margin, stock, created_at, age, score,
@@ -81,7 +111,8 @@ class RuleEnv:
             return out
         catalog = self.catalog
         if name in _COLUMN_ATTRS:
-            out = self.gather(getattr(catalog, _COLUMN_ATTRS[name]))
+            block = self.block()
+            out = self.gather(getattr(catalog, _COLUMN_ATTRS[name])) if block is None else block[0][_BLOCK_ROW[name]]
         elif name == "age":
             out = self.now - self.column("created_at")
         elif name == "score":
@@ -105,7 +136,12 @@ class RuleEnv:
     def available(self) -> np.ndarray:
         out = self._cache.get("available")
         if out is None:
-            out = self._cache["available"] = self.gather(self.catalog.available, False).astype(bool)
+            block = self.block()
+            if block is None:
+                out = self.gather(self.catalog.available, False).astype(bool)
+            else:
+                out = block[0][_AVAILABLE] > 0.0
+            self._cache["available"] = out
         return out
 
     def members(self, members: Collection[int]) -> np.ndarray:
@@ -122,7 +158,12 @@ class RuleEnv:
         if out is None:
             if kind not in ("brand", "category"):
                 raise ValueError(f"unknown group kind {kind!r}; use 'brand' or 'category'")
-            out = self._cache[key] = self.gather(getattr(self.catalog, kind + "_code"), -1).astype(np.int32, copy=False)
+            block = self.block()
+            if block is None:
+                out = self.gather(getattr(self.catalog, kind + "_code"), -1).astype(np.int32, copy=False)
+            else:
+                out = block[1][_CODE_ROW[kind]]
+            self._cache[key] = out
         return out
 
     def group_labels(self, kind: str) -> np.ndarray:
@@ -156,6 +197,10 @@ class RuleEnv:
         env = RuleEnv(self.catalog, self.items[sel], self.now,
                       None if self.scores is None else self.scores[sel],
                       None if self.sources is None else self.sources[sel], self.user, self.item_columns, self.context)
+        block = self._block
+        if block is not None:  # one gather per block; its columns are views of it again
+            env._block = (block[0][:, sel], block[1][:, sel])
         for key, value in self._cache.items():
-            env._cache[key] = value[sel]
+            if block is None or key not in _BLOCK_KEYS:
+                env._cache[key] = value[sel]
         return env

@@ -99,6 +99,10 @@ class PriceRange(Filter):
 
     def mask(self, env: RuleEnv) -> np.ndarray:
         price = env.column("price")
+        if self.min == -math.inf:  # NaN fails either comparison
+            return price <= self.max
+        if self.max == math.inf:
+            return price >= self.min
         return (price >= self.min) & (price <= self.max)
 
 

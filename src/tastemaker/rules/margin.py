@@ -30,7 +30,8 @@ class MarginBlend:
             return scores
         top = float(scores.max())
         rel = scores / top if top > 0 else np.zeros_like(scores)
-        m = np.nan_to_num(margins, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
+        m = np.where(np.isfinite(margins), margins, 0.0)  # NaN, +-inf: 0
+        np.maximum(m, 0.0, out=m)
         mtop = float(m.max())
         mnorm = m / mtop if mtop > 0 else m
         return (1.0 - self.weight) * rel + self.weight * mnorm

@@ -20,6 +20,12 @@ import numpy as np
 from tastemaker.features.state import OnlineState
 from tastemaker.features.toplists import TopListCache
 from tastemaker.models.base import CandidateModel
+from tastemaker.ranking.calibration import calibrate_codes, target_by_code
+from tastemaker.ranking.diversity import embedding_features, mmr
+from tastemaker.ranking.fairness import ensure_min_exposure, popularity_discount
+from tastemaker.ranking.features import FEATURE_NAMES, candidate_features_from_parts
+from tastemaker.rules.engine import RuleTrace, score_order
+from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
@@ -135,11 +141,12 @@ class Recommender:
         from dataclasses import replace
 
         index = self.state.index
-        present = set(pool.items.tolist())
+        items = pool.items
         keep = []
         for pin in rules.pins:
             pos = index.get(pin.item_id)
-            if pos is None or pos in present or not pin.schedule.active(now) or self._pin_allowed(ctx, placement, pos):
+            if pos is None or (items == pos).any() or not pin.schedule.active(now) \
+                    or self._pin_allowed(ctx, placement, pos):
                 keep.append(pin)
             elif trace is not None:
                 trace.drop(pos, pin.name, "pin dropped: excluded by the request, the catalog or the user's history")
@@ -158,23 +165,22 @@ class Recommender:
             return False
         return not (placement.exclude_seen and pos in user.seen)
 
+    def _popularity(self) -> np.ndarray:
+        return self._item_column("popularity", self.state.popularity_scores)
+
+    def _trending(self) -> np.ndarray:
+        return self._item_column("trending", self.state.trending)
+
     def _ranked(self, ctx: PipelineContext, placement: Placement, merged: Candidates, parts: list,
                 n: int) -> tuple[Candidates, PipelineContext, _Staged]:
-        from tastemaker.ranking.calibration import calibrate_codes, target_by_code
-        from tastemaker.ranking.diversity import embedding_features, mmr
-        from tastemaker.ranking.fairness import ensure_min_exposure, popularity_discount
-        from tastemaker.rules.engine import RuleTrace, score_order
-        from tastemaker.rules.env import RuleEnv
-
         state, request = self.state, ctx.request
         want = max(n, min(POOL, 3 * n))  # room for what rules filter out
         if len(merged) < want:
             merged = self._backfill(ctx, placement, merged, want)
         pool = merged.top(max(POOL, n))
-        columns = {"popularity": lambda: self._item_column("popularity", state.popularity_scores),
-                   "trending": lambda: self._item_column("trending", state.trending)}
-        env = RuleEnv(state.catalog, pool.items, self.clock(), pool.scores, pool.sources, ctx.user, columns,
-                      request.context)
+        # one env for the request: every stage reads its columns from it, each gathered once
+        env = RuleEnv(state.catalog, pool.items, self.clock(), pool.scores, pool.sources, ctx.user,
+                      {"popularity": self._popularity, "trending": self._trending}, request.context)
         staged = _Staged(trace=RuleTrace() if request.explain else None)
         trace = staged.trace
 
@@ -184,10 +190,8 @@ class Recommender:
         logging_on = self.impressions is not None and (ltr or placement.log_impressions)
         feature_items = X = None
         if (ranker is not None or logging_on) and len(pool):
-            from tastemaker.ranking.features import FEATURE_NAMES, candidate_features, source_scores
-
             names = ranker.feature_names if ranker is not None else FEATURE_NAMES
-            X = candidate_features(env, pool.scores, source_scores(parts, pool.items), names)
+            X = candidate_features_from_parts(env, pool.scores, parts, names)
             feature_items, staged.feature_names = pool.items, tuple(names)
             if ranker is not None:
                 raw = ranker.score(X)
@@ -233,10 +237,9 @@ class Recommender:
                         moved_by = "minimum exposure"
         if trace is not None and moved_by is not None:
             _trace_reorder(pool.items, relevance_order, order, n, moved_by, trace)
-        ordered = Candidates(pool.items[order], pool.scores[order], pool.sources[order], pool.because)
-        top = rules.arrange(ordered, env.subset(order), n, trace)
+        top, rows = rules.arrange_order(pool, env, order, n, trace)
         if X is not None and logging_on:
-            staged.features = _rows_for(feature_items, X, top.items)
+            staged.features = _served_rows(feature_items, X, pool.items, rows, top.items)
         return top, ctx, staged
 
     def _backfill(self, ctx: PipelineContext, placement: Placement, have: Candidates, n: int) -> Candidates:
@@ -303,6 +306,22 @@ class Recommender:
         top = cands.top(n)
         ids = self.state.index.ids
         return [{"id": ids[p], "score": round(s, 6), "source": src} for p, s, src in zip(top.items.tolist(), top.scores.tolist(), top.sources.tolist())]
+
+
+def _served_rows(feature_items: np.ndarray, X: np.ndarray, pool_items: np.ndarray, rows: np.ndarray,
+                 served: np.ndarray) -> np.ndarray:
+    """``_rows_for(feature_items, X, served)``, where ``served = pool_items[rows]``: when the
+    rules kept the featurised candidates in place (at most adding pinned items after them),
+    the rows of ``X`` are ``rows`` themselves, with NaN for the pinned items added."""
+    k = len(feature_items)
+    if pool_items is feature_items or (len(pool_items) >= k and np.array_equal(pool_items[:k], feature_items)):
+        hit = rows < k
+        if hit.all():
+            return np.ascontiguousarray(X[rows])
+        out = np.full((len(rows), X.shape[1]), np.nan)
+        out[hit] = X[rows[hit]]
+        return out
+    return _rows_for(feature_items, X, served)
 
 
 def _rows_for(items: np.ndarray, X: np.ndarray, wanted: np.ndarray) -> np.ndarray:
