@@ -10,7 +10,6 @@ The built-in placements configure none of it and skip all of it.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,6 +30,7 @@ from tastemaker.serving.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
 from tastemaker.serving.filters import _catalog_and_request_mask as catalog_and_request_mask
 from tastemaker.serving.filters import allowed, screen
+from tastemaker.serving.ids import recommendation_ids
 from tastemaker.serving.placements import Placement, PlacementRegistry, apply_overrides
 from tastemaker.serving.request import RecommendationRequest
 from tastemaker.serving.sources import SOURCES, PipelineContext, category_popular, popular
@@ -276,7 +276,7 @@ class Recommender:
                 entry["explanation"] = explain(self.state, pos, entry["source"], top.because.get(entry["source"], []),
                                                rules=trace.for_item(pos) if trace is not None else None)
         body = {
-            "recommendation_id": os.urandom(12).hex(),
+            "recommendation_id": recommendation_ids.next(),
             "placement": request.placement,
             "items": out,
             "model_version": f"{self.model.name}-{self.model.version}",

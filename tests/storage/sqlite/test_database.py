@@ -110,3 +110,31 @@ def test_a_file_with_whole_event_rows_in_events_is_migrated(tmp_path):
         assert log.count() == log.last_seq() == 4
     finally:
         database.close()
+
+
+def test_the_change_token_moves_on_each_commit_only(db, tmp_path):
+    token = db.change_token()
+    db.conn().execute("SELECT COUNT(*) FROM items").fetchone()
+    assert db.change_token() == token  # reads change nothing
+    with pytest.raises(RuntimeError):
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO api_keys VALUES ('k', 'n', 'read', 'h', 0, 0)")
+            raise RuntimeError("rolled back")
+    assert db.change_token() == token
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO api_keys VALUES ('k', 'n', 'read', 'h', 0, 0)")
+    assert db.change_token() != token
+
+
+def test_the_change_token_is_shared_with_other_processes(db, tmp_path):
+    import subprocess
+    import sys
+
+    token = db.change_token()
+    script = (
+        "import sys; from tastemaker.storage.sqlite.database import Database\n"
+        "d = Database(sys.argv[1], durable=False)\n"
+        "with d.transaction() as c: c.execute(\"INSERT INTO api_keys VALUES ('p', 'n', 'read', 'h', 0, 0)\")\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "sub" / "t.db")], check=True, timeout=60)
+    assert db.change_token() != token

@@ -50,6 +50,18 @@ def test_changed_is_true_on_first_call(log):
     assert log.changed() is False
 
 
+def test_changed_sees_another_writers_commit_and_nothing_else(log, tmp_path):
+    other = SQLiteEventLog(Database(tmp_path / "t.db", durable=False))  # another connection and map
+    log.changed()
+    assert log.changed() is False
+    other.append([ev(1)])
+    assert log.changed() is True
+    assert log.changed() is False
+    log.append([ev(2)])  # a connection's own commits are not news to it (as with data_version)
+    assert log.changed() is False
+    other.db.close()
+
+
 # == segments: bulk imports stored as Arrow blobs ========================================
 
 

@@ -119,6 +119,7 @@ class SQLiteEventLog:
     def __init__(self, db: Database):
         self.db = db
         self._data_version = -1
+        self._change_token = b""
         # The segment being read: replay reads one in several chunks, decode it once.
         self._cached: tuple[tuple[int, int], pa.Table] | None = None
 
@@ -222,6 +223,10 @@ class SQLiteEventLog:
         ).fetchone()[0]
 
     def changed(self) -> bool:
+        token = self.db.change_token()
+        if token == self._change_token:
+            return False  # no write transaction committed anywhere since the last look
+        self._change_token = token  # read before data_version: a commit after it changes it again
         version = self.db.data_version()
         if version != self._data_version:
             self._data_version = version
