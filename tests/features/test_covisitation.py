@@ -84,7 +84,7 @@ def test_compact_preserves_neighbors_exactly(cov):
     rows_before = [as_dict(cov, i) for i in range(4)]
     nnz = cov.nnz()
     cov.compact()
-    assert cov.delta == {} and cov.delta_size == 0
+    assert cov.delta_size == 0
     assert cov.nnz() == nnz == cov.base.nnz
     for (items, weights), (ids, scores) in zip(queries, before):
         ids2, scores2 = cov.neighbors(items, weights, n=10)
@@ -95,13 +95,39 @@ def test_compact_preserves_neighbors_exactly(cov):
     assert as_dict(cov, 0)[1] == 2.0 and as_dict(cov, 1)[0] == 2.0
 
 
-def test_compacts_by_itself_when_the_delta_grows():
+def test_compacts_by_itself_when_the_delta_grows(monkeypatch):
+    from tastemaker.features import covisitation as module
+
     cov = CoVisitationIndex(compact_every=4)
     cov.add(0, [1], 1.0)
-    assert cov.delta_size == 2
+    assert cov.delta_size == 2 and cov.fresh.nnz == 0  # pending: a write is two array extends
     cov.add(0, [2], 1.0)
-    assert cov.delta == {} and cov.base.nnz == 4
-    assert as_dict(cov, 0) == {1: 1.0, 2: 1.0}
+    assert as_dict(cov, 0) == {1: 1.0, 2: 1.0}  # a read folds the pending pairs
+    assert cov.delta_size == 0 and cov.recent.nnz == 4  # fresh reached compact_every: merged down
+    monkeypatch.setattr(module, "FOLD_PENDING", 4)
+    cov.add(5, [6, 7], 1.0)  # four pending entries: folded without waiting for a read
+    assert len(cov._rows) == 0 and cov.recent.nnz == 8 and cov.fresh.nnz == 0
+
+
+def test_reads_may_lag_writes_by_at_most_max_lag():
+    now = [100.0]
+    cov = CoVisitationIndex(max_lag_s=1.0, clock=lambda: now[0])
+    cov.add(0, [1], 1.0)
+    cov.row_sums  # noqa: B018 (a read within the lag)
+    assert cov.fresh.nnz == 0 and as_dict_unsynced(cov, 0) == {}
+    now[0] += 1.0
+    assert as_dict(cov, 0) == {1: 1.0}
+    np.testing.assert_array_equal(cov.row_sums[:2], [1.0, 1.0])
+
+
+def as_dict_unsynced(cov: CoVisitationIndex, item: int) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for level in (cov.base, cov.recent, cov.fresh):
+        if item < level.shape[0]:
+            start, end = level.indptr[item], level.indptr[item + 1]
+            for i, v in zip(level.indices[start:end].tolist(), level.data[start:end].tolist()):
+                out[i] = out.get(i, 0.0) + v
+    return out
 
 
 def test_add_matrix_equals_adding_pairs(cov):

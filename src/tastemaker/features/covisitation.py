@@ -1,15 +1,20 @@
 """Item-to-item co-visitation counts, updated per event.
 
-Counts live in two CSR matrices plus a dict of the latest increments, a small LSM tree:
-the dict (cheap writes) is folded into the small ``recent`` matrix every
-``compact_every`` entries, and ``recent`` into the large ``base`` only when it reaches a
-quarter of its size. Each fold costs time proportional to what it merges into, so ingest
-never stalls on copying the whole matrix every few thousand events.
+Counts live in a small LSM tree of CSR matrices. A write appends its pairs to flat arrays
+(no dict operation per pair); the pending pairs are folded, with numpy, into the small
+``fresh`` matrix when a read needs them (at most ``max_lag_s`` late: 0 means every read) or
+when many are pending; ``fresh`` is merged into ``recent`` every ``compact_every`` entries
+and ``recent`` into the large ``base`` when it reaches a quarter of its size. Each merge
+costs time proportional to what it merges into, so ingest never stalls on copying the whole
+matrix, and a write costs a few C-level array extends.
 """
 
 from __future__ import annotations
 
-from itertools import chain
+import time
+from array import array
+from itertools import chain, repeat
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,9 +22,13 @@ import scipy.sparse as sp
 from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
 
-
 _CACHE_K = 200
 _CACHE_ITEMS = 50_000
+FOLD_PENDING = 200_000  # pending pair entries folded without waiting for a read
+
+
+def _empty() -> sp.csr_matrix:
+    return sp.csr_matrix((0, 0), dtype=np.float64)
 
 
 class CoVisitationIndex:
@@ -32,15 +41,17 @@ class CoVisitationIndex:
     [1, 2]
     """
 
-    def __init__(self, compact_every: int = 500_000):
-        self.base = sp.csr_matrix((0, 0), dtype=np.float64)
-        self.recent = sp.csr_matrix((0, 0), dtype=np.float64)
-        self.delta: dict[int, dict[int, float]] = {}
-        self.delta_size = 0
+    def __init__(self, compact_every: int = 200_000, max_lag_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.base = _empty()
+        self.recent = _empty()
+        self.fresh = _empty()
         self.compact_every = compact_every
+        self.max_lag_s = max_lag_s
+        self._clock = clock
+        self._rows, self._cols, self._vals = array("q"), array("q"), array("d")  # pending pairs
+        self._pending_since = 0.0
         self._row_sums = np.zeros(0, dtype=np.float64)
-        # (item, others, weight) of each add, folded into _row_sums on read: one append per write
-        self._pending_sums: list[tuple[int, list[int], float]] = []
         # Strongest neighbours per item, computed on first query; valid while not ``_dirty``.
         self._strongest: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._dirty: set[int] = set()
@@ -52,27 +63,43 @@ class CoVisitationIndex:
         """Record that ``item`` was seen with each of ``others`` (weight added both ways)."""
         if weight <= 0 or not others:
             return
-        delta = self.delta
-        # Set updates run in C: invalidating caches costs no Python loop per pair.
-        self._dirty.add(item)
-        self._dirty.update(others)
+        k = len(others)
+        if not self._rows:
+            self._pending_since = self._clock()
+        rows, cols = self._rows, self._cols
+        rows.extend(repeat(item, k))
+        cols.extend(others)
+        rows.extend(others)
+        cols.extend(repeat(item, k))
+        self._vals.extend(repeat(weight, 2 * k))
+        if len(rows) >= FOLD_PENDING:
+            self._fold()
+
+    def _sync(self) -> None:
+        """Fold pending pairs before a read, unless they are younger than ``max_lag_s``."""
+        if self._rows and (self.max_lag_s <= 0 or self._clock() - self._pending_since >= self.max_lag_s):
+            self._fold()
+
+    def _fold(self) -> None:
+        """Pending pairs -> ``fresh`` (duplicates summed), row sums, and cache invalidation."""
+        if not self._rows:
+            return
+        rows = np.frombuffer(self._rows, np.int64)
+        cols = np.frombuffer(self._cols, np.int64)
+        vals = np.frombuffer(self._vals, np.float64)
+        size = max(int(rows.max()) + 1, self.base.shape[0], self.recent.shape[0], self.fresh.shape[0])
+        update = sp.csr_matrix((vals, (rows, cols)), shape=(size, size))  # sums duplicate pairs
+        update.sum_duplicates()
+        self.fresh = _resized(self.fresh, size) + update
+        self._row_sums = grown(self._row_sums, size)
+        self._row_sums[:size] += np.bincount(rows, weights=vals, minlength=size)
+        changed = np.flatnonzero(np.diff(update.indptr)).tolist()
+        self._dirty.update(changed)
         if self.pruned is not None:
-            self._touched.add(item)
-            self._touched.update(others)
-        self._pending_sums.append((item, others, weight))
-        row = delta.get(item)
-        if row is None:
-            row = delta[item] = {}
-        for other in others:
-            row[other] = row.get(other, 0.0) + weight
-            back = delta.get(other)
-            if back is None:
-                delta[other] = {item: weight}
-            else:
-                back[item] = back.get(item, 0.0) + weight
-        self.delta_size += 2 * len(others)
-        if self.delta_size >= self.compact_every:
-            self.compact()
+            self._touched.update(changed)
+        self._rows, self._cols, self._vals = array("q"), array("q"), array("d")
+        if self.fresh.nnz >= self.compact_every:
+            self._merge_fresh()
 
     def add_matrix(self, counts: sp.spmatrix) -> None:
         """Add a whole (symmetric) count matrix at once: bulk loads and replays."""
@@ -81,82 +108,89 @@ class CoVisitationIndex:
         size = max(counts.shape[0], self.base.shape[0])
         self.base = _resized(self.base, size) + _resized(counts, size)
         sums = np.asarray(counts.sum(axis=1)).ravel()
-        self._row_sums = grown(self.row_sums, size)
+        self._row_sums = grown(self._row_sums, size)
         self._row_sums[: len(sums)] += sums
 
     @property
     def row_sums(self) -> np.ndarray:
         """Each item's total co-visitation weight (normaliser of the cosine)."""
-        if self._pending_sums:
-            self._fold_sums(self._pending_sums)
-            self._pending_sums = []
+        self._sync()
         return self._row_sums
 
-    def _fold_sums(self, pending: list[tuple[int, list[int], float]]) -> None:
-        """Add pending writes to the row sums: each other gets ``weight``, the item ``weight * len(others)``."""
-        lengths = np.fromiter((len(o) for _, o, _ in pending), np.int64, len(pending))
-        weights = np.fromiter((w for _, _, w in pending), np.float64, len(pending))
-        items = np.fromiter((i for i, _, _ in pending), np.int64, len(pending))
-        others = np.fromiter(chain.from_iterable(o for _, o, _ in pending), np.int64, int(lengths.sum()))
-        keys = np.concatenate([others, items])
-        vals = np.concatenate([np.repeat(weights, lengths), weights * lengths])
-        self._row_sums = grown(self._row_sums, int(keys.max()) + 1)
-        np.add.at(self._row_sums, keys, vals)
+    def _merge_fresh(self) -> None:
+        if self.fresh.nnz:
+            size = max(self.fresh.shape[0], self.recent.shape[0])
+            self.recent = _resized(self.recent, size) + _resized(self.fresh, size)
+            self.fresh = _empty()
 
     def compact(self, full: bool = False) -> None:
-        """Fold the dict into ``recent``, and ``recent`` into ``base`` when large (or ``full``)."""
-        if self.delta:
-            rows, cols, vals = [], [], []
-            for i, row in self.delta.items():
-                rows.extend([i] * len(row))
-                cols.extend(row.keys())
-                vals.extend(row.values())
-            size = max(len(self.row_sums), self.base.shape[0], self.recent.shape[0], max(self.delta) + 1)
-            update = sp.csr_matrix((np.asarray(vals, np.float64), (rows, cols)), shape=(size, size))
-            self.recent = _resized(self.recent, size) + update
-            self.delta.clear()
-            self.delta_size = 0
+        """Fold pending pairs, ``fresh`` into ``recent``, and ``recent`` into ``base`` when large (or ``full``)."""
+        self._fold()
+        self._merge_fresh()
         if self.recent.nnz and (full or self.recent.nnz * 4 >= self.base.nnz):
             size = max(self.base.shape[0], self.recent.shape[0])
             self.base = _resized(self.base, size) + _resized(self.recent, size)
-            self.recent = sp.csr_matrix((0, 0), dtype=np.float64)
+            self.recent = _empty()
+
+    @property
+    def delta_size(self) -> int:
+        """Pair entries not yet in ``recent`` or ``base`` (pending and ``fresh``)."""
+        return len(self._rows) + int(self.fresh.nnz)
 
     def __getstate__(self) -> dict:
-        self.row_sums  # noqa: B018 (folds pending sums first, so the snapshot holds plain arrays)
+        self._fold()  # the snapshot holds plain matrices and arrays
         state = self.__dict__.copy()
+        del state["_clock"]  # not picklable in general; restored as time.monotonic
         state["_strongest"] = {}  # a cache: rebuilt on demand
         state["_dirty"] = set()
         return state
 
     def __setstate__(self, state: dict) -> None:
+        delta = state.pop("delta", None)  # an older snapshot: a dict of the latest increments
+        pending_sums = state.pop("_pending_sums", None)
+        state.pop("delta_size", None)
         self.__dict__.update(state)
-        self.__dict__.setdefault("_strongest", {})
-        self.__dict__.setdefault("_dirty", set())
-        pending = state.get("_pending_sums")
-        if isinstance(pending, dict):  # an older snapshot kept pending sums as {item: weight}
-            self._pending_sums = []
-            if pending:
-                keys = np.fromiter(pending.keys(), np.int64, len(pending))
-                self._row_sums = grown(self._row_sums, int(keys.max()) + 1)
-                np.add.at(self._row_sums, keys, np.fromiter(pending.values(), np.float64, len(pending)))
+        d = self.__dict__
+        d.setdefault("_strongest", {})
+        d.setdefault("_dirty", set())
+        d.setdefault("_touched", set())
+        d.setdefault("recent", _empty())
+        d.setdefault("fresh", _empty())
+        d.setdefault("max_lag_s", 0.0)
+        d["_clock"] = time.monotonic
+        d["_rows"], d["_cols"], d["_vals"] = array("q"), array("q"), array("d")
+        d["_pending_since"] = 0.0
+        if pending_sums:  # older formats kept row sums of the latest writes apart
+            if isinstance(pending_sums, dict):  # {item: weight}
+                keys = np.fromiter(pending_sums.keys(), np.int64, len(pending_sums))
+                sums = np.fromiter(pending_sums.values(), np.float64, len(pending_sums))
+            else:  # [(item, others, weight)]: each other gets weight, the item weight * len(others)
+                keys = np.fromiter(chain.from_iterable([i, *o] for i, o, _ in pending_sums), np.int64)
+                sums = np.fromiter(chain.from_iterable([w * len(o), *repeat(w, len(o))] for _, o, w in pending_sums),
+                                   np.float64)
+            self._row_sums = grown(self._row_sums, int(keys.max()) + 1)
+            np.add.at(self._row_sums, keys, sums)
+        if delta:
+            for item, row in delta.items():
+                self._rows.extend(repeat(item, len(row)))
+                self._cols.extend(row.keys())
+                self._vals.extend(row.values())
+            row_sums = self._row_sums.copy()  # the dict's weights are in the row sums already
+            self._fold()
+            self._row_sums = grown(row_sums, len(self._row_sums))
         if not state.get("_pruned_sorted"):
-            self.__dict__["pruned"] = None  # an older snapshot's rows were not ordered: re-prune on open
-        self.__dict__.setdefault("_touched", set())
-        self.__dict__.setdefault("recent", sp.csr_matrix((0, 0), dtype=np.float64))
+            d["pruned"] = None  # an older snapshot's rows were not ordered: re-prune on open
 
     def row(self, item: int) -> tuple[np.ndarray, np.ndarray]:
         """Neighbours of one item and their raw weights (an id may repeat across levels)."""
+        self._sync()
         idx_parts, val_parts = [], []
-        for level in (self.base, self.recent):
+        for level in (self.base, self.recent, self.fresh):
             if item < level.shape[0]:
                 start, end = level.indptr[item], level.indptr[item + 1]
                 if end > start:
                     idx_parts.append(level.indices[start:end])
                     val_parts.append(level.data[start:end])
-        extra = self.delta.get(item)
-        if extra:
-            idx_parts.append(np.fromiter(extra.keys(), np.int32, len(extra)))
-            val_parts.append(np.fromiter(extra.values(), np.float64, len(extra)))
         if not idx_parts:
             return np.zeros(0, np.int32), np.zeros(0)
         if len(idx_parts) == 1:
