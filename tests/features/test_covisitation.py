@@ -254,3 +254,13 @@ def test_pending_sums_survive_pickling():
     cov.add(5, [0], 2.0)  # pending, and beyond the current array: the fold grows it
     restored = pickle.loads(pickle.dumps(cov))
     np.testing.assert_allclose(restored.row_sums[:6], [want[0] + 2.0, want[1], want[2], 0.0, 0.0, 2.0])
+
+
+def test_stale_share_counts_rows_changed_since_the_cut():
+    cov = _random_index(6)
+    assert cov.stale_share() == 1.0  # never cut
+    cov.prune()
+    assert cov.stale_share() == 0.0
+    cov.add(0, [1, 2], 1.0)
+    cov.row_sums  # noqa: B018 (a read folds the write)
+    assert cov.stale_share() == pytest.approx(3 / cov.pruned.shape[0])

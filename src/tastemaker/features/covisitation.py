@@ -243,6 +243,13 @@ class CoVisitationIndex:
         self._strongest.clear()
         self._dirty = set()
 
+    def stale_share(self) -> float:
+        """Share of rows changed since :meth:`prune` (1.0 before any prune): reads of those rows
+        take the slower per-item path, so a high share is a reason to prune again."""
+        if self.pruned is None or not self.pruned.shape[0]:
+            return 1.0
+        return len(self._touched) / self.pruned.shape[0]
+
     def entries(self, items: np.ndarray, weights: np.ndarray, per_item: int = 100) -> tuple[np.ndarray, np.ndarray]:
         """Each seed's ``per_item`` strongest neighbours, cosine-weighted; ids may repeat across seeds.
 

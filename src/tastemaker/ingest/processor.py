@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 _decode_list = msgspec.json.Decoder(list[str]).decode
 _decode_obj = msgspec.json.Decoder(dict).decode
 REPLAY_CHUNK = 100_000
+REPRUNE_STALE_SHARE = 0.1
 
 
 class StreamProcessor:
@@ -45,8 +46,10 @@ class StreamProcessor:
         processor = cls(stores, state, snapshot_path, snapshot_every)
         started = time.perf_counter()
         replayed = processor.catch_up(progress=progress, force=True, snapshot=False)
-        if replayed or state.covisitation.pruned is None:
-            state.covisitation.prune()  # serve from one compact, pre-cut matrix, not a large dict
+        if replayed or state.covisitation.stale_share() > REPRUNE_STALE_SHARE:
+            # Serve from one compact, pre-cut matrix: rows touched since the last cut take the
+            # slower per-item path, so a restart after heavy ingest cuts again.
+            state.covisitation.prune()
         if replayed:
             log.info("replayed %d events in %.1fs", replayed, time.perf_counter() - started)
             # Written before serving, not in a background child that would compete with requests.
