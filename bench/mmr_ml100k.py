@@ -69,11 +69,7 @@ MAX_COST, TARGET_GAIN = -3.0, 20.0  # percent
 
 def load() -> tuple[sp.csr_matrix, sp.csr_matrix]:
     ds = load_ml100k()
-    ev = ds.events
-    col = {it["id"]: j for j, it in enumerate(ds.items)}
-    uids = np.asarray(ev.column("user_id").to_pylist())
-    _, user = np.unique(uids, return_inverse=True)
-    item = np.fromiter((col[i] for i in ev.column("item_id").to_pylist()), np.int64, count=ev.num_rows)
+    user, item, _ = ds.interaction_indices()
     m = sp.csr_matrix((np.ones(len(item), np.float32), (user, item)), shape=(user.max() + 1, len(ds.items)))
     m.sum_duplicates()
     m.data[:] = 1.0

@@ -84,17 +84,23 @@ PROTOCOL_NAMES = {"a": "random", "b": "temporal", "c": "leave_last_out"}
 TEMPORAL_TEST = 0.2  # protocol (b): share of the latest ratings in test (and in validation)
 
 
+def per_user_ms(fn, X: sp.csr_matrix, users: int) -> tuple[float, float]:
+    """Median and p99 milliseconds of ``fn(one user's row)`` over the first ``users`` rows."""
+    times = []
+    for u in range(min(users, X.shape[0])):
+        row = X[u]
+        t = time.perf_counter(); fn(row); times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e3), float(np.quantile(times, 0.99) * 1e3)
+
+
 # -- data ---------------------------------------------------------------------------------
 
 def load() -> dict:
     ds = load_ml100k()
     ev = ds.events
-    col = {it["id"]: j for j, it in enumerate(ds.items)}
-    uids = np.asarray(ev.column("user_id").to_pylist())
-    uniq, user = np.unique(uids, return_inverse=True)
-    item = np.fromiter((col[i] for i in ev.column("item_id").to_pylist()), np.int64, count=ev.num_rows)
-    return {"user": user.astype(np.int64), "item": item, "rating": ev.column("value").to_numpy(),
-            "ts": ev.column("timestamp").to_numpy(), "n_users": len(uniq), "n_items": len(ds.items),
+    user, item, n_users = ds.interaction_indices()
+    return {"user": user, "item": item, "rating": ev.column("value").to_numpy(),
+            "ts": ev.column("timestamp").to_numpy(), "n_users": n_users, "n_items": len(ds.items),
             "items": ds.items}
 
 
@@ -328,13 +334,9 @@ def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
             model = Hybrid(members=members)
             t = time.perf_counter(); model.fit(input_matrix(name, full), d["items"], timestamps=full["ts"]); fits[name] = time.perf_counter() - t
             out["hybrid_members_served"] = sorted(model.fitted)
-            Xh = input_matrix(name, full)  # serving cost: one request folds one user's row in
-            lat = []
-            for u in range(min(300, Xh.shape[0])):
-                row = Xh[u]
-                t = time.perf_counter(); model.score(row); lat.append(time.perf_counter() - t)
-            out["hybrid_score_one_user_ms_median"] = float(np.median(lat) * 1e3)
-            out["hybrid_score_one_user_ms_p99"] = float(np.quantile(lat, 0.99) * 1e3)
+            # serving cost: one request folds one user's row in
+            median, p99 = per_user_ms(model.score, input_matrix(name, full), 300)
+            out["hybrid_score_one_user_ms_median"], out["hybrid_score_one_user_ms_p99"] = median, p99
         else:
             _, fits[name] = fit_family(name, tuned_params.get(name, {}), full, d["items"])
     out["retrain_s"] = fits
@@ -348,12 +350,7 @@ def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
     # Fold-in of one user (ALS), per user, median and p99 over 500 users.
     als = ALS(**{**reg.FAMILIES["als"][1], **als_params}).fit(full["binary"])
     X = full["binary"]
-    times = []
-    for u in range(min(500, X.shape[0])):
-        row = X[u]
-        t = time.perf_counter(); als.recalculate_user(row); times.append(time.perf_counter() - t)
-    out["fold_in_one_user_ms_median"] = float(np.median(times) * 1e3)
-    out["fold_in_one_user_ms_p99"] = float(np.quantile(times, 0.99) * 1e3)
+    out["fold_in_one_user_ms_median"], out["fold_in_one_user_ms_p99"] = per_user_ms(als.recalculate_user, X, 500)
     t = time.perf_counter(); als.score(X[:1]); out["als_score_one_user_ms"] = (time.perf_counter() - t) * 1e3
     # ANN recall@100 on real vectors: ALS item factors, fold-in user vectors as queries.
     Q = als.recalculate_user(X)

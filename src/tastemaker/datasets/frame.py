@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
-import numpy as np
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -180,6 +180,20 @@ class Dataset:
     users: list[dict]
     events: pa.Table
     name: str
+
+    def interaction_indices(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Each event's user row (users by sorted id) and item column (catalogue order), and the user count.
+
+            >>> ds = Dataset(items=[{"id": "a"}, {"id": "b"}], users=[], name="t",
+            ...              events=pa.table({"user_id": ["y", "x"], "item_id": ["b", "a"]}))
+            >>> [a.tolist() if hasattr(a, "tolist") else a for a in ds.interaction_indices()]
+            [[1, 0], [1, 0], 2]
+        """
+        column = {item["id"]: j for j, item in enumerate(self.items)}
+        users, user = np.unique(np.asarray(self.events.column("user_id").to_pylist()), return_inverse=True)
+        item = np.fromiter((column[i] for i in self.events.column("item_id").to_pylist()), np.int64,
+                           count=self.events.num_rows)
+        return user.astype(np.int64), item, len(users)
 
     def write(self, directory: Path, fmt: str = "parquet") -> dict[str, Path]:
         """Write ``items/users/events.<ext>`` into *directory*; return the paths.
