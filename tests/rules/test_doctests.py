@@ -10,7 +10,8 @@ import pytest
 MODULES = [f"tastemaker.rules.{m}" for m in ("env", "parser", "expressions", "filters", "boosts", "pins", "schedule",
                                               "caps", "margin", "engine")] + \
           [f"tastemaker.ranking.{m}" for m in ("diversity", "calibration", "fairness", "evaluation", "features")] + \
-          ["tastemaker.serving.placements", "tastemaker.serving.placement_config", "tastemaker.features.catalog"]
+          ["tastemaker.serving.placements", "tastemaker.serving.placement_config", "tastemaker.serving.config_document",
+           "tastemaker.features.catalog"]
 
 
 @pytest.mark.parametrize("name", MODULES)

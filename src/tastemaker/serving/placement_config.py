@@ -55,31 +55,14 @@ Format (every key but ``sources`` optional)::
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 from typing import Any
 
-import yaml
-
-from tastemaker.rules.boosts import Boost
-from tastemaker.rules.caps import Cap
 from tastemaker.rules.engine import RuleSet
-from tastemaker.rules.expressions import Expression, ExpressionError, compile_expression
-from tastemaker.rules.filters import (
-    AgeRange,
-    BrandFilter,
-    CategoryFilter,
-    ExpressionFilter,
-    Filter,
-    InStock,
-    NotPurchased,
-    PriceRange,
-)
-from tastemaker.rules.margin import MarginBlend
-from tastemaker.rules.pins import Pin
-from tastemaker.rules.schedule import ALWAYS, Schedule
-from tastemaker.schema.errors import FieldError, ValidationFailed
+from tastemaker.rules.schedule import ALWAYS
+from tastemaker.schema.errors import ValidationFailed
+from tastemaker.serving.config_document import ConfigChecker, Marks, parse_yaml  # noqa: F401 (parse_yaml: API)
+from tastemaker.serving.rule_config import promotions_from_config, rules_from_config
 from tastemaker.serving.placements import (
     OVERRIDABLE,
     DiversitySpec,
@@ -89,293 +72,11 @@ from tastemaker.serving.placements import (
 )
 
 RANKERS = ("blend", "ltr")
-RULE_KINDS = ("filter", "where", "boost", "bury", "pin", "cap", "margin")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-class Marks:
-    """Where each JSON pointer starts in the source text (empty for JSON documents)."""
-
-    def __init__(self) -> None:
-        self.at: dict[str, tuple[int, int]] = {}
-        self.quoted: dict[str, bool] = {}
-
-    def where(self, path: str, offset: int = 0) -> str:
-        mark = self.at.get(path)
-        if mark is None:
-            return ""
-        line, col = mark
-        return f"line {line}, column {col + offset + (1 if self.quoted.get(path) else 0)}: "
-
-
-def parse_yaml(text: str, source: str = "placements.yaml") -> tuple[Any, Marks]:
-    """The document as plain Python values, and the line/column of every node."""
-    marks = Marks()
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ValidationFailed([FieldError("", f"{where}{source} is not valid YAML: {getattr(exc, 'problem', exc)}")],
-                               title="Invalid placement configuration") from None
-    if node is None:
-        return {}, marks
-    constructor = yaml.SafeLoader("")
-    errors: list[FieldError] = []
-
-    def walk(n: yaml.Node, path: str) -> Any:
-        marks.at[path] = (n.start_mark.line + 1, n.start_mark.column + 1)
-        if isinstance(n, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for k, v in n.value:
-                key = str(constructor.construct_object(k, deep=True))
-                child = f"{path}/{key}"
-                if key in out:
-                    errors.append(FieldError(child, f"line {k.start_mark.line + 1}, column {k.start_mark.column + 1}: "
-                                                    f"duplicate key '{key}'"))
-                out[key] = walk(v, child)
-            return out
-        if isinstance(n, yaml.SequenceNode):
-            return [walk(v, f"{path}/{i}") for i, v in enumerate(n.value)]
-        marks.quoted[path] = isinstance(n, yaml.ScalarNode) and n.style in ("'", '"')
-        return constructor.construct_object(n, deep=True)
-
-    value = walk(node, "")
-    if errors:
-        raise ValidationFailed(errors, title="Invalid placement configuration")
-    return value, marks
-
-
-class _Checker:
-    """Validates one document, collecting every error with its field and position."""
-
-    def __init__(self, marks: Marks):
-        self.marks = marks
-        self.errors: list[FieldError] = []
-
-    def fail(self, path: str, reason: str, offset: int = 0) -> None:
-        self.errors.append(FieldError(path, self.marks.where(path, offset) + reason))
-
-    def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.fail(path, "must be a mapping")
-            return None
-        for key in value:
-            if key not in allowed:
-                self.fail(f"{path}/{key}", f"unknown field '{key}' (allowed: {', '.join(allowed)})")
-        return value
-
-    def number(self, value: Any, path: str, lo: float = -math.inf, hi: float = math.inf, default: float | None = None,
-               integer: bool = False) -> float | None:
-        if value is None and default is not None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-            self.fail(path, "must be an integer" if integer else "must be a number")
-            return None
-        if not lo <= value <= hi:
-            self.fail(path, f"must be between {lo:g} and {hi:g}")
-            return None
-        return value
-
-    def duration(self, value: Any, path: str) -> float | None:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-            return float(value)
-        m = _DURATION.match(value) if isinstance(value, str) else None
-        if m is None:
-            self.fail(path, "must be seconds or a duration such as 30d, 12h, 90m")
-            return None
-        return float(m.group(1)) * _UNITS[m.group(2)]
-
-    def strings(self, value: Any, path: str) -> frozenset[str]:
-        if isinstance(value, str):
-            return frozenset([value])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(path, "must be a string or a list of strings")
-            return frozenset()
-        return frozenset(value)
-
-    def expression(self, value: Any, path: str, kind: str = "condition") -> Expression | None:
-        if not isinstance(value, str):
-            self.fail(path, "must be an expression (a string)")
-            return None
-        try:
-            return compile_expression(value, kind)
-        except ExpressionError as exc:
-            self.fail(path, str(exc), offset=exc.position)
-            return None
-
-    def time(self, value: Any, path: str) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
-        if isinstance(value, dt.date):
-            return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp()
-        try:
-            return Schedule.parse(value).start
-        except (ValueError, TypeError) as exc:
-            self.fail(path, str(exc))
-            return None
-
-
-def _rule(c: _Checker, doc: Any, path: str, schedule: Schedule, out: dict[str, list]) -> None:
-    if not isinstance(doc, dict):
-        c.fail(path, f"a rule is a mapping with one of: {', '.join(RULE_KINDS)}")
-        return
-    kinds = [k for k in RULE_KINDS if k in doc]
-    if len(kinds) != 1:
-        c.fail(path, f"a rule has exactly one of: {', '.join(RULE_KINDS)}" + (f" (found {', '.join(kinds)})" if kinds else ""))
-        return
-    kind = kinds[0]
-    name = doc.get("name")
-    if name is not None and not isinstance(name, str):
-        c.fail(f"{path}/name", "must be a string")
-        name = None
-    common = ("name",)
-    at = f"{path}/{kind}"
-    value = doc[kind]
-    if kind in ("filter", "where"):
-        f = _filter(c, doc, path, kind, value, schedule)
-        if f is not None:
-            out["filters"].append(f)
-        return
-    if kind in ("boost", "bury"):
-        c.mapping(doc, path, (kind, "factor", *common))
-        when = c.expression(value, at)
-        raw = doc.get("factor", 1.5 if kind == "boost" else 0.5)
-        factor: float | Expression | None
-        if isinstance(raw, str):
-            factor = c.expression(raw, f"{path}/factor", kind="number")
-        else:
-            factor = c.number(raw, f"{path}/factor", 0.0, 1e6)
-            if factor is not None and kind == "bury" and factor >= 1:
-                c.fail(f"{path}/factor", "a bury factor is below 1")
-            if factor is not None and kind == "boost" and factor < 1:
-                c.fail(f"{path}/factor", "a boost factor is at least 1 (use bury to lower scores)")
-        if when is not None and factor is not None:
-            out["boosts"].append(Boost(name or f"{kind}:{value}", when, factor, schedule=schedule))
-        return
-    if kind == "pin":
-        c.mapping(doc, path, ("pin", "position", *common))
-        position = c.number(doc.get("position"), f"{path}/position", 1, 500, integer=True)
-        if not isinstance(value, str) or not value:
-            c.fail(at, "must be an item id")
-        elif position is not None:
-            out["pins"].append(Pin(value, int(position), name or "", schedule=schedule))
-        return
-    if kind == "cap":
-        c.mapping(doc, path, ("cap", "max", "strict", *common))
-        if value not in ("brand", "category"):
-            c.fail(at, "must be 'brand' or 'category'")
-        most = c.number(doc.get("max"), f"{path}/max", 1, 500, integer=True)
-        strict = doc.get("strict", False)
-        if not isinstance(strict, bool):
-            c.fail(f"{path}/strict", "must be true or false")
-        elif value in ("brand", "category") and most is not None:
-            out["caps"].append(Cap(value, int(most), name or "", strict, schedule=schedule))
-        return
-    c.mapping(doc, path, ("margin", *common))
-    weight = c.number(value, at, 0.0, 1.0)
-    if weight is not None:
-        if not schedule.always:
-            c.fail(at, "the margin trade-off cannot be scheduled; set it on the placement")
-        elif out["margin"]:
-            c.fail(at, "the margin trade-off is set twice")
-        else:
-            out["margin"].append(MarginBlend(weight, name or "margin"))
-
-
-_FILTER_FIELDS: dict[str, tuple[str, ...]] = {
-    "in_stock": ("min_stock",), "category": ("include", "exclude"), "brand": ("include", "exclude"),
-    "price": ("min", "max"), "age": ("min", "max"), "not_purchased": (), "expression": ("when",),
-}
-
-
-def _filter(c: _Checker, doc: dict, path: str, kind: str, value: Any, schedule: Schedule) -> Filter | None:
-    name_kw = {"name": doc["name"]} if isinstance(doc.get("name"), str) else {}
-    if kind == "where":
-        c.mapping(doc, path, ("where", "name"))
-        expr = c.expression(value, f"{path}/where")
-        return None if expr is None else ExpressionFilter(expr=expr, schedule=schedule, **{"name": "where", **name_kw})
-    if value not in _FILTER_FIELDS:
-        c.fail(f"{path}/filter", f"unknown filter '{value}' (known: {', '.join(_FILTER_FIELDS)})")
-        return None
-    fields = _FILTER_FIELDS[value]
-    c.mapping(doc, path, ("filter", "name", *fields))
-    n_errors = len(c.errors)
-    kw: dict[str, Any] = {"schedule": schedule, **name_kw}
-    if value == "in_stock":
-        f: Filter = InStock(min_stock=c.number(doc.get("min_stock"), f"{path}/min_stock", 0, default=0.0) or 0.0, **kw)
-    elif value in ("category", "brand"):
-        include = c.strings(doc.get("include", []), f"{path}/include")
-        exclude = c.strings(doc.get("exclude", []), f"{path}/exclude")
-        cls = CategoryFilter if value == "category" else BrandFilter
-        f = cls(include=include, exclude=exclude, **kw)
-    elif value == "price":
-        lo = c.number(doc.get("min"), f"{path}/min", 0, default=-math.inf)
-        hi = c.number(doc.get("max"), f"{path}/max", 0, default=math.inf)
-        if lo is not None and hi is not None and lo > hi:
-            c.fail(f"{path}/max", "must be at least min")
-        f = PriceRange(min=lo if lo is not None else 0.0, max=hi if hi is not None else math.inf, **kw)
-    elif value == "age":
-        lo = c.duration(doc["min"], f"{path}/min") if "min" in doc else 0.0
-        hi = c.duration(doc["max"], f"{path}/max") if "max" in doc else math.inf
-        f = AgeRange(min_age=lo or 0.0, max_age=math.inf if hi is None else hi, **kw)
-    elif value == "not_purchased":
-        f = NotPurchased(**kw)
-    else:
-        expr = c.expression(doc.get("when"), f"{path}/when")
-        f = ExpressionFilter(expr=expr, **kw)
-    return f if len(c.errors) == n_errors else None
-
-
-def _rules(c: _Checker, value: Any, path: str, schedule: Schedule, out: dict[str, list]) -> None:
-    if value is None:
-        return
-    if not isinstance(value, list):
-        c.fail(path, "must be a list of rules")
-        return
-    for i, doc in enumerate(value):
-        _rule(c, doc, f"{path}/{i}", schedule, out)
-
-
-def _promotions(c: _Checker, value: Any, path: str, out: dict[str, list]) -> None:
-    if value is None:
-        return
-    if not isinstance(value, list):
-        c.fail(path, "must be a list of promotions")
-        return
-    for i, doc in enumerate(value):
-        at = f"{path}/{i}"
-        if c.mapping(doc, at, ("name", "start", "end", "rules")) is None:
-            continue
-        start, end = c.time(doc.get("start"), f"{at}/start"), c.time(doc.get("end"), f"{at}/end")
-        try:
-            schedule = Schedule(-math.inf if start is None else start, math.inf if end is None else end)
-        except ValueError as exc:
-            c.fail(f"{at}/end", str(exc))
-            continue
-        before = {k: len(v) for k, v in out.items()}
-        _rules(c, doc.get("rules"), f"{at}/rules", schedule, out)
-        prefix = doc.get("name")
-        if isinstance(prefix, str):  # name the rules after their campaign in explanations
-            for key in ("filters", "boosts", "pins", "caps"):
-                for j in range(before[key], len(out[key])):
-                    r = out[key][j]
-                    out[key][j] = _renamed(r, f"{prefix}/{r.name}")
-
-
-def _renamed(rule: Any, name: str) -> Any:
-    from dataclasses import replace
-    return replace(rule, name=name)
-
-
 PLACEMENT_FIELDS = ("description", "n", "sources", "ranker", "diversity", "fairness", "rules", "promotions",
                     "overrides", "seen_penalty", "include_purchased", "exclude_seen", "log_impressions")
 
 
-def _placement(c: _Checker, name: str, doc: Any, path: str, known_sources: frozenset[str] | None) -> Placement | None:
+def _placement(c: ConfigChecker, name: str, doc: Any, path: str, known_sources: frozenset[str] | None) -> Placement | None:
     n_errors = len(c.errors)
     if c.mapping(doc, path, PLACEMENT_FIELDS) is None:
         return None
@@ -434,8 +135,8 @@ def _placement(c: _Checker, name: str, doc: Any, path: str, known_sources: froze
             if pen is not None:
                 fairness = FairnessSpec(pen, {k: tuple(v.items()) for k, v in shares.items()})
     out: dict[str, list] = {"filters": [], "boosts": [], "pins": [], "caps": [], "margin": []}
-    _rules(c, doc.get("rules"), f"{path}/rules", ALWAYS, out)
-    _promotions(c, doc.get("promotions"), f"{path}/promotions", out)
+    rules_from_config(c, doc.get("rules"), f"{path}/rules", ALWAYS, out)
+    promotions_from_config(c, doc.get("promotions"), f"{path}/promotions", out)
     overrides = c.strings(doc.get("overrides", []), f"{path}/overrides")
     for o in sorted(overrides - OVERRIDABLE):
         c.fail(f"{path}/overrides", f"'{o}' cannot be overridden (allowed: {', '.join(sorted(OVERRIDABLE))})")
@@ -466,7 +167,7 @@ def default_known_sources() -> frozenset[str]:
 def validate_placements(doc: Any, marks: Marks | None = None, prefix: str = "",
                         known_sources: frozenset[str] | None = None) -> dict[str, Placement]:
     """Placements from a parsed document ``{"placements": {name: {...}}}``."""
-    c = _Checker(marks or Marks())
+    c = ConfigChecker(marks or Marks())
     known = default_known_sources() if known_sources is None else known_sources
     top = c.mapping(doc, prefix or "", ("placements",))
     out: dict[str, Placement] = {}
@@ -496,7 +197,7 @@ def load_placements(text: str, source: str = "placements.yaml",
 
 def placement_from_json(name: str, body: Any, known_sources: frozenset[str] | None = None) -> Placement:
     """One placement from an admin API body (fields are JSON pointers into the body)."""
-    c = _Checker(Marks())
+    c = ConfigChecker(Marks())
     known = default_known_sources() if known_sources is None else known_sources
     p = _placement(c, name, body, "", known)
     if c.errors or p is None:
