@@ -443,6 +443,15 @@ def test_hybrid_learns_weights_on_every_validation_fold(monkeypatch):
     assert (two["kept"][n_users:] != k1).nnz == 0 and (h0 != h1).nnz > 0
 
 
+def test_hybrid_samples_fewer_validation_users_on_large_catalogues(monkeypatch):
+    from tastemaker.models import hybrid as module
+
+    # room for 4 users' scores of 2 members over tiny()'s 12 items: 2 users per fold
+    monkeypatch.setattr(module, "VALIDATION_SCORE_BYTES", 4 * 2 * 12 * 4)
+    seen, _ = _captured_validation(monkeypatch, folds=2, seed=4)
+    assert seen["rows"] == {"ease": 4, "popularity": 4}
+
+
 def test_hybrid_time_holdouts_hold_out_the_latest_interactions(monkeypatch):
     X, T, _ = tiny()
     last, _ = _captured_validation(monkeypatch, holdout_by="last", folds=2)

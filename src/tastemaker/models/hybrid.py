@@ -39,7 +39,8 @@ Params:
   the union of every member's top ``candidates`` unseen items (None: all items).
 - ``grid`` (tuple of weights, default ``DEFAULT_GRID``), ``rounds`` (int, default 4).
 - ``max_validation_users`` (int, default 5,000): validation users (all folds together)
-  sampled above this (memory of step 3 is members * users * n_items * 4 bytes).
+  sampled above this, and fewer on large catalogues: the validation scores (members * users *
+  n_items * 4 bytes) stay within ``VALIDATION_SCORE_BYTES`` (1 GiB; 500 users at 100k items).
 - ``knn_fallback`` (dict, default ``{"k": 100, "shrink": 10.0}``).
 """
 
@@ -52,6 +53,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
+
+VALIDATION_SCORE_BYTES = 1 << 30  # bound on the weight-learning score matrices
 
 DEFAULT_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
@@ -323,7 +326,9 @@ class Hybrid(ModelFamily):
         seen_parts: list[sp.csr_matrix] = []
         held_parts: list[sp.csr_matrix] = []
         if len(members) > 1 and X.nnz:
-            per_fold = max(1, self.max_validation_users // self.folds)
+            # the validation scores are members * users * n_items floats: bound their memory too
+            affordable = VALIDATION_SCORE_BYTES // (4 * len(members) * max(self.n_items, 1))
+            per_fold = max(1, min(self.max_validation_users, affordable) // self.folds)
             for fold in range(self.folds):
                 if self.holdout_by == "random" or timestamps is None:
                     kept, held = holdout_split(X, self.holdout, self.seed + fold)
