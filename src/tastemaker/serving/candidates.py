@@ -30,10 +30,12 @@ class Candidates:
         return Candidates(self.items[mask], self.scores[mask], self.sources[mask], self.because)
 
     def top(self, n: int) -> Candidates:
-        """The ``n`` best, ties broken by item index so answers are deterministic."""
+        """The ``n`` best, best first, equal scores in item index order.
+
+        Which of several items tied exactly at the cut gets in depends on the candidate
+        order, itself a deterministic function of state and request: same input, same answer.
+        """
         if len(self.items) > n:
-            # Selection is a deterministic function of the (deterministic) candidate order, so
-            # equal inputs pick equal items even when scores tie at the cut.
             idx = np.argpartition(-self.scores, n - 1)[:n]
         else:
             idx = np.arange(len(self.items))
@@ -66,7 +68,7 @@ def merge(parts: list[tuple[str, float, np.ndarray, np.ndarray]]) -> Candidates:
     entries add up, e.g. co-visitation from several seeds). An item's ``source`` is the one
     that contributed most to its blended score. Items come back in no particular order.
 
-    No sort: entries are scattered into a dense (item x source) board, the distinct items
+    No sort: entries are scattered into a dense (source x item) board, the distinct items
     found by letting each position claim its item's slot, and the board read back.
     """
     parts = [p for p in parts if len(p[2])]
