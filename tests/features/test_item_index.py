@@ -29,3 +29,22 @@ def test_grown_doubles_and_fills():
     small = grown(np.zeros(0, dtype=bool), 3, True)
     assert small.dtype == bool and len(small) == 1024 and small.all()
     assert len(grown(np.zeros(0), 5000)) == 5000
+
+
+def test_concurrent_inserts_never_share_a_position():
+    import threading
+
+    index = ItemIndex()
+    ids = [f"item-{k}" for k in range(20_000)]
+
+    def insert(chunk):
+        for item_id in chunk:
+            index.add(item_id)
+
+    threads = [threading.Thread(target=insert, args=(ids[k::3] + ids[::7],)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(index) == len(ids) == len(set(index.ids))
+    assert all(index.ids[index.get(i)] == i for i in ids)

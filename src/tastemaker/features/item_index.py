@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+
+# New ids are rare next to lookups, and a model being loaded in the background adds its items
+# while ingest adds others: one lock for the (rare) insert keeps two ids off one position.
+_INSERT = threading.Lock()
 
 
 class ItemIndex:
@@ -25,9 +31,12 @@ class ItemIndex:
     def add(self, item_id: str) -> int:
         pos = self.positions.get(item_id)
         if pos is None:
-            pos = len(self.ids)
-            self.positions[item_id] = pos
-            self.ids.append(item_id)
+            with _INSERT:
+                pos = self.positions.get(item_id)
+                if pos is None:
+                    pos = len(self.ids)
+                    self.ids.append(item_id)  # before the mapping: a reader never sees a position past ids
+                    self.positions[item_id] = pos
         return pos
 
     def get(self, item_id: str) -> int | None:
