@@ -26,7 +26,12 @@ from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 
 
 def shrunk_cosine_topk(X: sp.csr_matrix, k: int | None, shrink: float, block: int = 2048) -> sp.csr_matrix:
-    """Sparse top-k shrunk cosine item-item matrix of ``X`` (n_users, n_items)."""
+    """Sparse top-k shrunk cosine item-item matrix of ``X`` (n_users, n_items).
+
+    Works on the sparse co-occurrence rows of a block of items at a time (never a dense
+    block x n_items matrix): the cost follows the number of co-occurring pairs, so large,
+    sparse catalogues stay cheap.
+    """
     X = sp.csr_matrix(X, dtype=np.float32)
     n = X.shape[1]
     Xc = X.tocsc()
@@ -35,20 +40,22 @@ def shrunk_cosine_topk(X: sp.csr_matrix, k: int | None, shrink: float, block: in
     rows, cols, vals = [], [], []
     for start in range(0, n, block):
         stop = min(n, start + block)
-        G = (XT[start:stop] @ Xc).toarray().astype(np.float64)  # (b, n) co-occurrence
+        G = (XT[start:stop] @ Xc).tocsr()  # (b, n) co-occurrence, sparse
+        G.sum_duplicates()
+        r = np.repeat(np.arange(stop - start), np.diff(G.indptr))
+        c = G.indices.astype(np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            S = G / (norms[start:stop, None] * norms[None, :] + shrink)
-        S[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        S[~np.isfinite(S)] = 0.0
-        if k is not None and k < n:
-            idx = np.argpartition(-S, k - 1, axis=1)[:, :k]
-            v = np.take_along_axis(S, idx, axis=1)
-        else:
-            idx = np.broadcast_to(np.arange(n), S.shape)
-            v = S
-        keep = v > 0
-        r = np.broadcast_to(np.arange(start, stop)[:, None], idx.shape)
-        rows.append(r[keep]); cols.append(idx[keep]); vals.append(v[keep].astype(np.float32))
+            v = G.data.astype(np.float64) / (norms[start + r] * norms[c] + shrink)
+        keep = (c != start + r) & np.isfinite(v) & (v > 0)
+        r, c, v = r[keep], c[keep], v[keep]
+        if k is not None and k < n and len(v):
+            order = np.lexsort((-v, r))  # by row, strongest first within a row
+            r, c, v = r[order], c[order], v[order]
+            first = np.searchsorted(r, np.arange(stop - start))
+            rank = np.arange(len(r)) - first[r]
+            top = rank < k
+            r, c, v = r[top], c[top], v[top]
+        rows.append(r + start); cols.append(c); vals.append(v.astype(np.float32))
     return sp.csr_matrix((np.concatenate(vals) if vals else np.zeros(0, np.float32),
                           (np.concatenate(rows) if rows else np.zeros(0, int),
                            np.concatenate(cols) if cols else np.zeros(0, int))),
