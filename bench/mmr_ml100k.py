@@ -111,6 +111,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--svg", type=Path)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--report", type=Path, help="directory for mmr_ml100k.html/.json: the curve table and plot")
     ap.add_argument("--lambdas", type=lambda s: tuple(float(x) for x in s.split(",")), default=LAMBDAS)
     ap.add_argument("--candidates", type=int, default=CANDIDATES)
     args = ap.parse_args()
@@ -244,13 +245,24 @@ def main() -> None:
                         f"ILD {r['ild_change_pct']:+.1f}%, nDCG {r['ndcg_change_pct']:+.1f}%")
     print(verdict)
     print(f"({time.perf_counter() - t0:.1f} s)")
+    series, notes = {}, {}
+    for name, rows in curves.items():
+        series[name] = ([r["ild"] for r in rows], [r["ndcg@10"] for r in rows])
+        notes[name] = [f"{r['lambda']:g}" if name in ("mmr-sum", "calibration") else "" for r in rows]
+    svg = line_plot_svg(series, title="ML-100k: diversity vs accuracy over lambda",
+                        x_label="intra-list diversity (genres)", y_label="nDCG@10", annotate=notes)
     if args.svg:
-        series, notes = {}, {}
-        for name, rows in curves.items():
-            series[name] = ([r["ild"] for r in rows], [r["ndcg@10"] for r in rows])
-            notes[name] = [f"{r['lambda']:g}" if name in ("mmr-sum", "calibration") else "" for r in rows]
-        args.svg.write_text(line_plot_svg(series, title="ML-100k: diversity vs accuracy over lambda",
-                                          x_label="intra-list diversity (genres)", y_label="nDCG@10", annotate=notes))
+        args.svg.write_text(svg)
+    if args.report:
+        from tastemaker.training.report import write_report
+
+        table = [{"protocol": "random 75/25, EASE top-100 re-ranked", "family": f"{name} λ={r['lambda']:g}",
+                  "ndcg@10": r["ndcg@10"], "recall@10": r["recall@10"], "diversity@10": r["ild"],
+                  "coverage@10": r["coverage"]}
+                 for name, rows in curves.items() for r in rows if r["lambda"] > 0.0 or name == "mmr"]
+        paths = write_report(args.report, table, name="mmr_ml100k", echo=False, anchors=None, plots=[svg],
+                             title="Diversity re-ranking on ML-100k: the trade-off over lambda", notes=verdict)
+        print(f"report: {paths['html']}")
     if args.json:
         args.json.write_text(json.dumps({"curves": curves, "chosen_on_validation": chosen, "us_per_call": timing,
                                          "dpp_jitter": jitter, "verdict": verdict}, indent=2))
