@@ -81,6 +81,17 @@ def test_oracle_is_perfect_random_is_not():
         assert np.isfinite(oracle[key])
 
 
+def test_max_users_scores_the_same_sample_for_every_model():
+    m = taste_matrix()
+    train, test = random_split(m, 0.25, seed=0)
+    some = evaluate_model(Popularity, train, test, k=10, max_users=5)
+    again = evaluate_model(Popularity, train, test, k=10, max_users=5)
+    everyone = evaluate_model(Popularity, train, test, k=10)
+    assert some["n_users"] == 5.0 < everyone["n_users"]
+    assert some["ndcg@10"] == again["ndcg@10"]
+    assert evaluate_model(lambda: Oracle(train, test), train, test, k=10, max_users=5)["ndcg@10"] == pytest.approx(1.0)
+
+
 def test_seen_items_are_excluded():
     m = taste_matrix()
     train, _ = random_split(m, 0.25, seed=1)

@@ -115,7 +115,8 @@ def evaluate_model(model_factory: Factory, train: sp.csr_matrix, test: sp.csr_ma
                    item_features: np.ndarray | sp.spmatrix | None = None, items: Any = None,
                    blas_threads: int | None = DEFAULT_BLAS_THREADS,
                    exclude: sp.spmatrix | None = None,
-                   timestamps: sp.spmatrix | None = None) -> dict[str, float]:
+                   timestamps: sp.spmatrix | None = None,
+                   max_users: int | None = None) -> dict[str, float]:
     """Fit ``model_factory()`` on *train*, recommend k unseen items, score against *test*.
 
     Only users with at least one test item are evaluated. ``items`` (item records aligned
@@ -125,11 +126,15 @@ def evaluate_model(model_factory: Factory, train: sp.csr_matrix, test: sp.csr_ma
     ``fit_s`` and ``score_s``. *exclude* masks further cells (e.g. disliked items).
     *timestamps* (csr shaped like *train*: each cell's event time) is passed to models that
     use event times (``uses_timestamps``, e.g. session-aware families and the hybrid).
+    *max_users* scores a fixed random sample (seed 0) of that many test users instead of all
+    of them: the same sample for every model evaluated on the same split.
     """
     train, test = sp.csr_matrix(train), sp.csr_matrix(test)
     if train.shape != test.shape:
         raise ValueError(f"train {train.shape} and test {test.shape} differ in shape")
     users = np.flatnonzero(np.diff(test.indptr) > 0)
+    if max_users is not None and len(users) > max_users:
+        users = np.sort(np.random.default_rng(0).choice(users, max_users, replace=False))
     t0 = time.perf_counter()
     model = model_factory()
     if timestamps is not None and getattr(model, "uses_timestamps", False):

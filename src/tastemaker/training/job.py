@@ -27,6 +27,7 @@ from tastemaker.training.snapshot import snapshot_events
 from tastemaker.training.splits import random_split
 
 DEFAULT_FAMILY = "hybrid"
+EVAL_MAX_USERS = 10_000  # users scored when comparing a new version with the serving one
 Progress = Callable[[str], None]
 
 
@@ -95,12 +96,13 @@ def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params
     if evaluate:
         train_m, test_m = random_split(data, test_fraction=0.25, seed=seed)
         ts_train = _timestamps(data.subset(train_m))  # session-aware families use event times
-        metrics = evaluate_model(factory, train_m, test_m, k=10, items=items, timestamps=ts_train)
+        metrics = evaluate_model(factory, train_m, test_m, k=10, items=items, timestamps=ts_train,
+                                 max_users=EVAL_MAX_USERS)
         say(f"{family}: ndcg@10 {metrics['ndcg@10']:.4f} on a 75/25 split")
         if serving is not None:
             compared_with = serving.version
             baseline = evaluate_model(family_factory(serving.family, serving.params), train_m, test_m, k=10,
-                                      items=items, timestamps=ts_train)
+                                      items=items, timestamps=ts_train, max_users=EVAL_MAX_USERS)
             metrics["serving_ndcg@10"] = baseline["ndcg@10"]
             better = metrics["ndcg@10"] >= baseline["ndcg@10"]
             say(f"serving v{serving.version} ({serving.family}): ndcg@10 {baseline['ndcg@10']:.4f}")
