@@ -15,7 +15,7 @@ from tastemaker.models.bpr import BPR
 from tastemaker.models.content import TfidfContent
 from tastemaker.models.ease import EASE, CatalogueTooLarge
 from tastemaker.models.embeddings import EmbeddingsUnavailable, SentenceEmbeddingContent, available
-from tastemaker.models.hybrid import Hybrid, holdout_split, ndcg_at_k, normalize_scores, scaled_clone
+from tastemaker.models.hybrid import Hybrid
 from tastemaker.models.itemknn import ItemKNN
 from tastemaker.models.popularity_family import PopularityFamily
 from tastemaker.models.rp3beta import RP3beta
@@ -264,64 +264,6 @@ def test_sentence_embeddings_missing_package_is_a_clear_error(monkeypatch):
 
 # -- hybrid -------------------------------------------------------------------------------
 
-def test_holdout_split_is_a_stratified_partition():
-    rng = np.random.default_rng(0)
-    X = sp.csr_matrix((rng.random((30, 40)) < 0.3).astype(np.float32))
-    kept, held = holdout_split(X, 0.25, seed=1)
-    assert (kept + held - X).nnz == 0
-    assert kept.multiply(held).nnz == 0
-    n = np.diff(X.indptr)
-    h = np.diff(held.indptr)
-    expect = np.where(n >= 2, np.clip(np.round(0.25 * n), 1, n - 1), 0)
-    np.testing.assert_array_equal(h, expect)
-    k2, h2 = holdout_split(X, 0.25, seed=1)
-    assert (k2 != kept).nnz == 0 and (h2 != held).nnz == 0
-
-
-def test_ndcg_at_k_hand_computed():
-    scores = np.array([[0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.4]], dtype=np.float32)
-    seen = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 0]], dtype=np.float32))
-    rel = sp.csr_matrix(np.array([[0, 0, 1, 1], [1, 0, 0, 0]], dtype=np.float32))
-    # user 0: ranking (seen removed) 1, 2, 3 -> hits at ranks 2, 3; ideal 2 hits at 1, 2
-    u0 = (1 / np.log2(3) + 1 / np.log2(4)) / (1 + 1 / np.log2(3))
-    # user 1: ranking 3, 2, 1 (k=3) -> item 0 not in the top 3
-    assert ndcg_at_k(scores, seen, rel, k=3) == pytest.approx((u0 + 0.0) / 2)
-    assert ndcg_at_k(scores, seen, rel, k=4) == pytest.approx((u0 + 1 / np.log2(5)) / 2)
-
-
-def test_normalize_scores():
-    S = np.array([[2.0, -4.0, 1.0]], np.float32)
-    np.testing.assert_allclose(normalize_scores(S, "max"), [[0.5, -1.0, 0.25]])
-    np.testing.assert_allclose(normalize_scores(S, "rank"), [[1.0, 1 / 3, 2 / 3]], rtol=1e-6)
-    assert abs(normalize_scores(S, "z").mean()) < 1e-6
-    with pytest.raises(ValueError):
-        normalize_scores(S, "nope")
-
-
-def test_hybrid_learns_weights_on_validation():
-    X, T, items = tiny()
-    members = {"popularity": PopularityFamily(), "itemknn": ItemKNN(k=5, shrink=1.0)}
-    model = Hybrid(members=members, seed=0).fit(X, items, T)
-    assert set(model.weights) == {"popularity", "itemknn"}
-    assert model.weights["itemknn"] > 0
-    assert model.validation["blend"] >= max(model.validation["member:itemknn"], model.validation["member:popularity"]) - 1e-9
-    expected = sum(w * normalize_scores(m.score(X), "max") for n, m in model.fitted.items()
-                   for w in [model.weights[n]])
-    np.testing.assert_allclose(model.score(X), expected, rtol=1e-6)
-
-
-def test_hybrid_skips_members_needing_items_when_none_are_given():
-    X, _, _ = tiny()
-    model = Hybrid(members={"tfidf": TfidfContent(), "itemknn": ItemKNN(k=5)}).fit(X)
-    assert set(model.weights) == {"itemknn"}
-
-
-def test_scaled_clone_scales_only_data_scaled_params():
-    c = scaled_clone(EASE(lambda_=100.0), 0.5)
-    assert c.lambda_ == 50.0 and isinstance(c, EASE)
-    a = scaled_clone(ALS(factors=8, regularization=3.0), 0.5)
-    assert a.regularization == 3.0
-
 
 # -- ANN ----------------------------------------------------------------------------------
 
@@ -400,77 +342,6 @@ def test_session_als_is_als_on_the_stacked_matrix():
 
 # -- hybrid validation folds and time holdouts --------------------------------------------
 
-def test_time_holdout_split_known_answer():
-    from tastemaker.models.hybrid import time_holdout_split
-
-    X = sp.csr_matrix(np.array([[1, 1, 1, 0], [0, 2, 0, 2], [0, 0, 3, 0]], np.float32))
-    T = sp.csr_matrix(np.array([[5, 9, 1, 0], [0, 3, 0, 7], [0, 0, 8, 0]], np.float64))
-    kept, held = time_holdout_split(X, T, 0.5)  # 6 entries: the 3 latest (t = 7, 8, 9) held out
-    assert held.toarray().tolist() == [[0, 1, 0, 0], [0, 0, 0, 2], [0, 0, 3, 0]]
-    assert (kept + held - X).nnz == 0
-    kept, held = time_holdout_split(X, T, 0.5, per_user=True)  # each user's latest; user 2 has one
-    assert held.toarray().tolist() == [[0, 1, 0, 0], [0, 0, 0, 2], [0, 0, 0, 0]]
-    assert kept.toarray().tolist() == [[1, 0, 1, 0], [0, 2, 0, 0], [0, 0, 3, 0]]
-
-
-_LEARN_WEIGHTS = Hybrid.learn_weights
-
-
-def _captured_validation(monkeypatch, **hybrid_params):
-    seen: dict = {}
-
-    def spy(self, val_scores, kept, held):
-        seen.update(kept=kept, held=held, rows={n: s.shape[0] for n, s in val_scores.items()})
-        return _LEARN_WEIGHTS(self, val_scores, kept, held)
-
-    monkeypatch.setattr(Hybrid, "learn_weights", spy)
-    X, T, items = tiny()
-    members = {"ease": EASE(lambda_=5.0), "popularity": PopularityFamily()}
-    Hybrid(members=members, **hybrid_params).fit(X, items, T)
-    return seen, X
-
-
-def test_hybrid_learns_weights_on_every_validation_fold(monkeypatch):
-    one, X = _captured_validation(monkeypatch, folds=1, seed=4)
-    two, _ = _captured_validation(monkeypatch, folds=2, seed=4)
-    n_users = X.shape[0]  # every tiny() user has 7 items, so every user holds some out
-    assert one["rows"] == {"ease": n_users, "popularity": n_users}
-    assert two["rows"] == {"ease": 2 * n_users, "popularity": 2 * n_users}
-    # fold 0 of the two-fold run is the one-fold split; fold 1 is another random draw
-    k0, h0 = holdout_split(X, 0.25, 4)
-    k1, h1 = holdout_split(X, 0.25, 5)
-    assert (two["held"][:n_users] != h0).nnz == 0 and (two["held"][n_users:] != h1).nnz == 0
-    assert (two["kept"][n_users:] != k1).nnz == 0 and (h0 != h1).nnz > 0
-
-
-def test_hybrid_samples_fewer_validation_users_on_large_catalogues(monkeypatch):
-    from tastemaker.models import hybrid as module
-
-    # room for 4 users' scores of 2 members over tiny()'s 12 items: 2 users per fold
-    monkeypatch.setattr(module, "VALIDATION_SCORE_BYTES", 4 * 2 * 12 * 4)
-    seen, _ = _captured_validation(monkeypatch, folds=2, seed=4)
-    assert seen["rows"] == {"ease": 4, "popularity": 4}
-
-
-def test_hybrid_time_holdouts_hold_out_the_latest_interactions(monkeypatch):
-    X, T, _ = tiny()
-    last, _ = _captured_validation(monkeypatch, holdout_by="last", folds=2)
-    # tiny(): each user's events are 30 s apart in row order; the latest is the 7th entry
-    latest = [max(range(7), key=lambda j: T[u].data[j]) for u in range(X.shape[0])]
-    held = last["held"]
-    assert held.shape[0] == X.shape[0]  # one fold only: a time split is deterministic
-    assert [held[u].indices.tolist() for u in range(X.shape[0])] == [[T[u].indices[latest[u]]] for u in range(X.shape[0])]
-    glob, _ = _captured_validation(monkeypatch, holdout_by="time", holdout=0.3)
-    # one global cut: the latest 25 of 84 events are the last 3 users' 7 events each and the
-    # last 4 of user 8; users 9-11 keep nothing, so user 8 is the only validation row
-    assert glob["held"].shape[0] == 1
-    assert glob["held"].indices.tolist() == sorted(T[8].indices[np.argsort(T[8].data)[-4:]].tolist())
-    assert (glob["kept"] + glob["held"] != X[8]).nnz == 0
-    with pytest.raises(ValueError):
-        Hybrid(members={}, holdout_by="future")
-    with pytest.raises(ValueError):
-        Hybrid(members={}, folds=0)
-
 
 def test_tfidf_dense_similarity_path_equals_the_profile_product():
     X, _, items = tiny()
@@ -492,27 +363,4 @@ def test_tfidf_dense_similarity_path_equals_the_profile_product():
     np.testing.assert_allclose(fast.score(wide), slow.score(wide), rtol=1e-5, atol=1e-6)
     assert fast.score(wide)[0, 12] > fast.score(wide)[0, 0]  # the horror newcomer beats a comedy
 
-
-def test_candidate_pool_ndcg_equals_the_full_ranking():
-    from tastemaker.models.hybrid import _CandidatePool
-
-    rng = np.random.default_rng(0)
-    n_rows, n_items = 40, 60
-    A, Bm = rng.random((n_rows, n_items)).astype(np.float32), rng.random((n_rows, n_items)).astype(np.float32)
-    kept = sp.csr_matrix((rng.random((n_rows, n_items)) < 0.2).astype(np.float32))
-    held = sp.csr_matrix(((rng.random((n_rows, n_items)) < 0.15) & (kept.toarray() == 0)).astype(np.float32))
-    full = _CandidatePool({"a": A, "b": Bm}, kept, held, 10, None)
-    assert full.ndcg(full.G["a"] + full.mask) == pytest.approx(ndcg_at_k(A, kept, held, 10))
-    blend = A + 0.5 * Bm
-    assert full.ndcg(full.G["a"] + 0.5 * full.G["b"] + full.mask) == pytest.approx(ndcg_at_k(blend, kept, held, 10))
-    # a pool of each member's top 20: its single-member rankings are exact by construction
-    small = _CandidatePool({"a": A, "b": Bm}, kept, held, 10, 20)
-    assert small.G["a"].shape[1] <= 40
-    assert small.ndcg(small.G["a"] + small.mask) == pytest.approx(ndcg_at_k(A, kept, held, 10))
-    assert small.ndcg(small.G["b"] + small.mask) == pytest.approx(ndcg_at_k(Bm, kept, held, 10))
-    # held-out items outside the pool are misses that still count in the ideal DCG
-    S = np.zeros((1, 6), np.float32); S[0, :3] = [3, 2, 1]
-    one = _CandidatePool({"a": S}, sp.csr_matrix((1, 6)), sp.csr_matrix(([1.0, 1.0], ([0, 0], [0, 5])), shape=(1, 6)), 2, 1)
-    # pool = {item 0}; ranking [0]: one hit at rank 1 of two relevant -> 1 / (1 + 1/log2(3))
-    assert one.ndcg(one.G["a"] + one.mask) == pytest.approx(1.0 / (1.0 + 1.0 / np.log2(3)))
 
