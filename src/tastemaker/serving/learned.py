@@ -24,6 +24,7 @@ from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.state import OnlineState
 from tastemaker.features.user_state import UserState
 from tastemaker.features.weights import interest_weight
+from tastemaker.training.evaluate import top_k
 from tastemaker.training.registry import ModelArtifact
 
 CACHE_USERS = 100_000
@@ -76,13 +77,16 @@ class LearnedModel:
         row = self.user_row(state, user)
         if not row.nnz:
             return np.zeros(0, np.int64), np.zeros(0)
-        cols, scores = self.artifact.model.recommend(row, n)
-        keep = np.isfinite(scores) & (scores > 0)
-        items, values = self.positions[cols[keep]], scores[keep].astype(np.float64)
+        cols, scores = top_per_row(self.artifact.model.score(row), row, n)
         if len(self._cache) >= CACHE_USERS:
             self._cache.clear()
-        self._cache[id(user)] = (user, user.event_count, n, items, values)
-        return items, values
+        entry = self._cache[id(user)] = self._entry(user, user.event_count, n, cols[0], scores[0])
+        return entry[3], entry[4]
+
+    def _entry(self, user: UserState, count: int, n: int, cols: np.ndarray, scores: np.ndarray) -> tuple:
+        """A cache entry: online-state positions and scores of the model's useful proposals."""
+        keep = (cols >= 0) & np.isfinite(scores) & (scores > 0)
+        return user, count, n, self.positions[cols[keep]], scores[keep].astype(np.float64)
 
     def warm(self, state: OnlineState, should_stop: Callable[[], bool] = lambda: False,
              limit: int = CACHE_USERS) -> int:
@@ -116,24 +120,22 @@ class LearnedModel:
                 batch = sp.vstack(rows, format="csr")
                 cols, scores = top_per_row(self.artifact.model.score(batch), batch, WARM_CANDIDATES)
                 for user, count, c, v in zip(chunk, counts, cols, scores):
-                    keep = np.isfinite(v) & (v > 0)
-                    self._cache[id(user)] = (user, count, WARM_CANDIDATES, self.positions[c[keep]], v[keep].astype(np.float64))
+                    self._cache[id(user)] = self._entry(user, count, WARM_CANDIDATES, c, v)
                 done += len(chunk)
         return done
 
 
 def top_per_row(scores: np.ndarray, seen: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` best columns, best first, with the row's own (seen) columns removed.
+    """Each row's ``k`` best columns, best first, with the row's own (seen) columns removed;
+    column ``-1`` (score ``-inf``) pads a row with fewer than ``k`` candidates.
 
     >>> cols, vals = top_per_row(np.array([[0.1, 0.9, 0.5]]), sp.csr_matrix([[0, 1, 0]]), 2)
     >>> cols.tolist(), vals.tolist()
     ([[2, 0]], [[0.5, 0.10000000149011612]])
     """
     scores = np.array(scores, dtype=np.float32)  # a copy: seen items are masked in place
-    rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
-    scores[rows, seen.indices] = -np.inf
-    k = min(k, scores.shape[1])
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(scores, top, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
+    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
+    cols = top_k(scores, k)
+    vals = np.take_along_axis(scores, np.maximum(cols, 0), axis=1)
+    vals[cols < 0] = -np.inf
+    return cols, vals
