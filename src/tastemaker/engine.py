@@ -85,12 +85,11 @@ class Engine:
         A new version is loaded and warmed (every active user's candidates precomputed) in a
         background thread while the current one keeps serving; a later call swaps it in
         once ready. ``force`` checks now and blocks until the swap (async callers run it in
-        an executor so the event loop keeps serving meanwhile). The swap is one reference assignment
-        between requests, so no request ever sees a mix of two versions and none fails during
-        it. Returns True when this call swapped.
+        an executor so the event loop keeps serving meanwhile). The swap is one reference
+        assignment between requests, so no request ever sees a mix of two versions and none
+        fails during it. Returns True when this call swapped.
         """
-        wait = force
-        if not self._refresh_lock.acquire(blocking=wait):
+        if not self._refresh_lock.acquire(blocking=force):
             return False  # another thread is refreshing
         try:
             self._next_model_check = time.monotonic() + MODEL_CHECK_S
@@ -108,7 +107,7 @@ class Engine:
                 stop = threading.Event()
                 future = self._model_loader.submit(self._prepare_model, version, stop)
                 pending = self._preparing = (version, future, stop)
-            if wait:
+            if force:
                 pending[1].result()
             if not pending[1].done():
                 return False

@@ -263,23 +263,19 @@ class CoVisitationIndex:
             items, weights = items[known], weights[known]
         factors = weights / np.sqrt(np.maximum(row_sums[items], 1e-9))
         parts_idx, parts_val = [], []
-        slow = range(len(items))
-        if pruned is not None:
-            size, touched = pruned.shape[0], self._touched
-            fast = [i for i, item in enumerate(items.tolist()) if item < size and item not in touched]
-            if fast:
-                seeds = items[fast]
-                starts = pruned.indptr[seeds]
-                lengths = np.minimum(pruned.indptr[seeds + 1] - starts, per_item)
-                total = int(lengths.sum())
-                offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-                parts_idx.append(pruned.indices[offsets])
-                parts_val.append(pruned.data[offsets] * np.repeat(factors[fast], lengths))
-            if len(fast) < len(items):
-                fast_set = set(fast)
-                slow = [i for i in range(len(items)) if i not in fast_set]
-            else:
-                slow = []
+        # seeds whose pre-cut row is still valid are gathered together; the others one by one
+        fast, slow = [], []
+        size = pruned.shape[0] if pruned is not None else 0
+        for i, item in enumerate(items.tolist()):
+            (fast if item < size and item not in self._touched else slow).append(i)
+        if fast:
+            seeds = items[fast]
+            starts = pruned.indptr[seeds]
+            lengths = np.minimum(pruned.indptr[seeds + 1] - starts, per_item)
+            total = int(lengths.sum())
+            offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+            parts_idx.append(pruned.indices[offsets])
+            parts_val.append(pruned.data[offsets] * np.repeat(factors[fast], lengths))
         for i in slow:
             idx, val = self.strongest(int(items[i]), per_item)
             if len(idx):
