@@ -78,6 +78,9 @@ def test_full_document():
     assert home.n == 12 and home.ranker == "ltr" and home.description == "personal picks"
     assert home.sources["covisitation"].weight == 1.0 and home.sources["trending"].n == 100
     assert home.diversity.lambda_ == 0.3 and home.diversity.calibration == 0.2 and home.diversity.by == "categories"
+    assert home.diversity.method == "mmr"  # the default
+    swapped = load_placements("placements:\n  p:\n    sources: {trending: 1}\n    diversity: {lambda: 0.2, method: swap}\n")
+    assert swapped["p"].diversity.method == "swap" and swapped["p"].diversity.lambda_ == 0.2
     assert home.fairness.popularity_penalty == 0.2 and dict(home.fairness.min_exposure["brand"]) == {"Acme": 0.2, "Bolt": 0.1}
     kinds = [type(f) for f in home.rules.filters]
     assert kinds == [InStock, CategoryFilter, BrandFilter, PriceRange, AgeRange, NotPurchased, ExpressionFilter, ExpressionFilter]
@@ -143,6 +146,7 @@ def test_expression_errors_point_into_the_line():
     ("    sources: {trending: 1}\n    promotions: [{start: someday}]\n", "/placements/p/promotions/0/start", "ISO 8601"),
     ("    sources: {trending: 1}\n    fairness: {min_exposure: {brand: {A: 0.7, B: 0.6}}}\n", "/placements/p/fairness/min_exposure/brand", "more than 1"),
     ("    sources: {trending: 1}\n    diversity: {by: colour}\n", "/placements/p/diversity/by", "categories"),
+    ("    sources: {trending: 1}\n    diversity: {method: exact}\n", "/placements/p/diversity/method", "swap"),
     ("    sources: {trending: 1}\n    exclude_seen: maybe\n", "/placements/p/exclude_seen", "true or false"),
 ])
 def test_each_error(snippet, field, fragment):

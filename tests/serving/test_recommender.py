@@ -240,6 +240,15 @@ def test_mmr_diversity_mixes_categories(shop):
     assert any(r["rule"] == "diversity" for e in explained for r in e["explanation"].get("rules", []))
 
 
+@pytest.mark.parametrize("method", ["mmr-sum", "swap"])
+def test_diversity_methods_mix_categories(shop, method):
+    configure(shop, diversity={"lambda": 0.9, "method": method})
+    ids = shop.ids("newcomer", n=3)
+    assert ids[0] == "x11" and not set(ids) <= BLUE
+    explained = shop.recommend("newcomer", n=3, explain=True)["items"]
+    assert any(r["rule"] == "diversity" for e in explained for r in e["explanation"].get("rules", []))
+
+
 def test_calibration_follows_the_users_categories(shop):
     shop.event("view", "fan", "x3")  # all this user's affinity is red
     configure(shop, exclude_seen=True, diversity={"calibration": 0.95})

@@ -106,7 +106,7 @@ def build_openapi() -> dict[str, Any]:
                 {"type": "number", "minimum": 0},
                 {"type": "object", "properties": {"weight": {"type": "number"}, "n": {"type": "integer"}}}]}},
             "ranker": {"type": "string", "enum": ["blend", "ltr"]},
-            "diversity": {"type": "object", "properties": {"lambda": {"type": "number"}, "by": {"type": "string", "enum": ["categories", "embeddings"]}, "calibration": {"type": "number"}}},
+            "diversity": {"type": "object", "properties": {"lambda": {"type": "number"}, "by": {"type": "string", "enum": ["categories", "embeddings"]}, "calibration": {"type": "number"}, "method": {"type": "string", "enum": ["mmr", "mmr-sum", "swap"]}}},
             "fairness": {"type": "object", "properties": {"popularity_penalty": {"type": "number"}, "min_exposure": {"type": "object"}}},
             "rules": {"type": "array", "items": {"type": "object"}},
             "promotions": {"type": "array", "items": {"type": "object"}},

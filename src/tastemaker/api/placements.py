@@ -35,7 +35,7 @@ def describe(placement: Placement) -> dict[str, Any]:
         "ranker": placement.ranker,
         "diversity": None if placement.diversity is None else {
             "lambda": placement.diversity.lambda_, "by": placement.diversity.by,
-            "calibration": placement.diversity.calibration},
+            "calibration": placement.diversity.calibration, "method": placement.diversity.method},
         "fairness": None if placement.fairness is None else {
             "popularity_penalty": placement.fairness.popularity_penalty,
             "min_exposure": {k: dict(v) for k, v in placement.fairness.min_exposure.items()}},

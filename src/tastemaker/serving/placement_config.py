@@ -17,7 +17,7 @@ Format (every key but ``sources`` optional)::
           covisitation: 1.0
           trending: {weight: 0.15, n: 100}
         ranker: blend                  # blend | ltr (the learned ranker once trained)
-        diversity: {lambda: 0.3, by: categories, calibration: 0.2}
+        diversity: {lambda: 0.3, by: categories, calibration: 0.2}   # method: mmr | mmr-sum | swap
         fairness:
           popularity_penalty: 0.2
           min_exposure: {brand: {Acme: 0.2}}
@@ -64,6 +64,7 @@ from tastemaker.schema.errors import ValidationFailed
 from tastemaker.serving.config_document import ConfigChecker, Marks, parse_yaml  # noqa: F401 (parse_yaml: API)
 from tastemaker.serving.rule_config import promotions_from_config, rules_from_config
 from tastemaker.serving.placements import (
+    DIVERSITY_METHODS,
     OVERRIDABLE,
     DiversitySpec,
     FairnessSpec,
@@ -104,15 +105,18 @@ def _placement(c: ConfigChecker, name: str, doc: Any, path: str, known_sources: 
         c.fail(f"{path}/ranker", f"must be one of: {', '.join(RANKERS)}")
     diversity = None
     if doc.get("diversity") is not None:
-        d = c.mapping(doc["diversity"], f"{path}/diversity", ("lambda", "by", "calibration"))
+        d = c.mapping(doc["diversity"], f"{path}/diversity", ("lambda", "by", "calibration", "method"))
         if d is not None:
             lam = c.number(d.get("lambda", 0.0), f"{path}/diversity/lambda", 0.0, 1.0)
             cal = c.number(d.get("calibration", 0.0), f"{path}/diversity/calibration", 0.0, 1.0)
             by = d.get("by", "categories")
-            if by not in ("categories", "embeddings"):
+            method = d.get("method", "mmr")
+            if method not in DIVERSITY_METHODS:
+                c.fail(f"{path}/diversity/method", f"must be one of: {', '.join(DIVERSITY_METHODS)}")
+            elif by not in ("categories", "embeddings"):
                 c.fail(f"{path}/diversity/by", "must be 'categories' or 'embeddings'")
             elif lam is not None and cal is not None:
-                diversity = DiversitySpec(lam, by, cal)
+                diversity = DiversitySpec(lam, by, cal, method)
     fairness = None
     if doc.get("fairness") is not None:
         f = c.mapping(doc["fairness"], f"{path}/fairness", ("popularity_penalty", "min_exposure"))

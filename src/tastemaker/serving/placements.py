@@ -39,12 +39,19 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class DiversitySpec:
-    """MMR weight ``lambda_`` (0: relevance order), over ``by`` = categories or embeddings;
-    ``calibration`` weight of the category-mix calibration (0: off)."""
+    """Diversity weight ``lambda_`` (0: relevance order), over ``by`` = categories or
+    embeddings, re-ranked by ``method`` (one of :data:`DIVERSITY_METHODS`: ``mmr`` classic
+    MMR, ``mmr-sum`` sum-penalty MMR with the picks in relevance order, ``swap`` the
+    position-aware local search of ``tastemaker.ranking.diversity.swap``); ``calibration``
+    weight of the category-mix calibration (0: off; it takes precedence over ``lambda_``)."""
 
     lambda_: float = 0.0
     by: str = "categories"
     calibration: float = 0.0
+    method: str = "mmr"
+
+
+DIVERSITY_METHODS = ("mmr", "mmr-sum", "swap")
 
 
 @dataclass(frozen=True)

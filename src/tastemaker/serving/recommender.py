@@ -20,7 +20,7 @@ from tastemaker.features.state import OnlineState
 from tastemaker.features.toplists import TopListCache
 from tastemaker.models.base import CandidateModel
 from tastemaker.ranking.calibration import calibrate_codes, target_by_code
-from tastemaker.ranking.diversity import embedding_features, mmr
+from tastemaker.ranking.diversity import embedding_features, mmr, swap
 from tastemaker.ranking.fairness import ensure_min_exposure, popularity_discount
 from tastemaker.ranking.features import FEATURE_NAMES, candidate_features_from_parts
 from tastemaker.rules.engine import RuleTrace, score_order
@@ -224,7 +224,12 @@ class Recommender:
             elif diversity.lambda_ > 0:
                 table = self._embedding_table() if diversity.by == "embeddings" else None
                 features = embedding_features(env, table) if table is not None else env.group_codes("category")
-                order = mmr(scores, features, n, diversity.lambda_)
+                if diversity.method == "swap":
+                    order = swap(scores, features, n, diversity.lambda_)
+                elif diversity.method == "mmr-sum":
+                    order = mmr(scores, features, n, diversity.lambda_, penalty="sum", order="relevance")
+                else:
+                    order = mmr(scores, features, n, diversity.lambda_)
                 moved_by = "diversity"
         if fairness is not None and fairness.min_exposure:
             for kind, groups in fairness.min_exposure.items():
