@@ -10,12 +10,14 @@ from starlette.applications import Starlette
 from tastemaker.api.app import build_app
 from tastemaker.config import Settings
 from tastemaker.engine import Engine
+from tastemaker.kernels import warm_up
 
 
 def create_app() -> Starlette:
     """Open the engine for ``TASTEMAKER_DATA_DIR`` and build the app (a uvicorn factory)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build_app(Engine(Settings()))
+    warm_up()  # compile the read path's kernels (or load them from the disk cache) before the first request
     freeze_heap()
     return app
 

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
+from tastemaker.kernels import gather_rows
 
 _CACHE_K = 200
 _CACHE_ITEMS = 50_000
@@ -254,7 +255,8 @@ class CoVisitationIndex:
         """Each seed's ``per_item`` strongest neighbours, cosine-weighted; ids may repeat across seeds.
 
         The cheap half of :meth:`neighbors` for callers that sum duplicates themselves (the
-        serving merge does). Untouched rows of the pruned matrix are gathered in one step.
+        serving merge does). Untouched rows of the pruned matrix are gathered in one compiled
+        call (:func:`tastemaker.kernels.gather_rows`).
         """
         row_sums = self.row_sums
         pruned = self.pruned
@@ -269,23 +271,19 @@ class CoVisitationIndex:
         for i, item in enumerate(items.tolist()):
             (fast if item < size and item not in self._touched else slow).append(i)
         if fast:
-            seeds = items[fast]
-            starts = pruned.indptr[seeds]
-            lengths = np.minimum(pruned.indptr[seeds + 1] - starts, per_item)
-            total = int(lengths.sum())
-            offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-            parts_idx.append(pruned.indices[offsets])
-            parts_val.append(pruned.data[offsets] * np.repeat(factors[fast], lengths))
+            parts = gather_rows(pruned.indptr, pruned.indices, pruned.data, items[fast], factors[fast], per_item, row_sums)
+            if not slow:
+                return parts
+            parts_idx.append(parts[0])
+            parts_val.append(parts[1])
         for i in slow:
             idx, val = self.strongest(int(items[i]), per_item)
             if len(idx):
-                parts_idx.append(idx)
-                parts_val.append(val * factors[i])
+                parts_idx.append(idx.astype(np.int64))
+                parts_val.append(val * factors[i] / np.sqrt(np.maximum(row_sums[idx], 1e-9)))
         if not parts_idx:
             return np.zeros(0, np.int64), np.zeros(0)
-        idx = np.concatenate(parts_idx) if len(parts_idx) > 1 else parts_idx[0]
-        val = np.concatenate(parts_val) if len(parts_val) > 1 else parts_val[0]
-        return idx.astype(np.int64), val / np.sqrt(np.maximum(row_sums[idx], 1e-9))
+        return np.concatenate(parts_idx), np.concatenate(parts_val)
 
     def neighbors(self, items: np.ndarray, weights: np.ndarray, n: int, per_item: int = 100) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` items co-visited with ``items`` (each weighted), cosine-normalised.

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tastemaker.kernels import blend_parts
+
 
 @dataclass
 class Candidates:
@@ -43,22 +45,17 @@ class Candidates:
         return Candidates(self.items[order], self.scores[order], self.sources[order], self.because)
 
 
-class _Board:
-    """Scratch accumulators indexed by item (and source), reused across requests.
+class _Slots:
+    """Item -> row scratch for :func:`merge`, all ``-1`` between calls and reused across
+    requests (they run one at a time on the event loop, so one per process is safe)."""
 
-    Requests run one at a time on the event loop, so one board per process is safe; every
-    entry a merge writes is zeroed again before it returns, so the board stays all-zero.
-    """
-
-    acc = np.zeros(0)
-    slot = np.zeros(0, np.int64)
+    slot = np.full(0, -1, np.int64)
 
     @classmethod
-    def reserve(cls, size: int, k: int) -> None:
+    def reserve(cls, size: int) -> np.ndarray:
         if len(cls.slot) < size:
-            cls.slot = np.zeros(max(size, 2 * len(cls.slot)), np.int64)
-        if len(cls.acc) < size * k:
-            cls.acc = np.zeros(max(size * k, 2 * len(cls.acc)))
+            cls.slot = np.full(max(size, 2 * len(cls.slot)), -1, np.int64)
+        return cls.slot
 
 
 def merge(parts: list[tuple[str, float, np.ndarray, np.ndarray]]) -> Candidates:
@@ -67,29 +64,19 @@ def merge(parts: list[tuple[str, float, np.ndarray, np.ndarray]]) -> Candidates:
     Each part is ``(source, weight, items, scores)``; an item may repeat within a part (its
     entries add up, e.g. co-visitation from several seeds). An item's ``source`` is the one
     that contributed most to its blended score. Items come back in no particular order.
-
-    No sort: entries are scattered into a dense (source x item) board, the distinct items
-    found by letting each position claim its item's slot, and the board read back.
+    One compiled pass (:func:`tastemaker.kernels.blend_parts`) does the arithmetic.
     """
     parts = [p for p in parts if len(p[2])]
     if not parts:
         return Candidates.empty()
-    k = len(parts)
-    items = np.concatenate([p[2] for p in parts]) if k > 1 else parts[0][2]
-    scores = np.concatenate([p[3] for p in parts]) if k > 1 else parts[0][3]
-    size = int(items.max()) + 1
-    _Board.reserve(size, k)
-    # (source x item): reductions run along contiguous rows (an (item x source) table's
-    # per-row max/argmax over 5 columns cost ten times more).
-    board = _Board.acc[: size * k].reshape(k, size)
-    cells = items + np.repeat(np.arange(0, k * size, size), [len(p[2]) for p in parts])
-    np.add.at(_Board.acc, cells, scores)
-    positions = np.arange(len(items))
-    _Board.slot[items] = positions  # the last position of each item wins its slot
-    uniq = items[_Board.slot[items] == positions]
-    table = np.take(board, uniq, axis=1)  # C-contiguous (board[:, uniq] is not: slow reductions)
-    _Board.acc[cells] = 0.0
-    peak = table.max(axis=1)
-    table *= (np.array([p[1] for p in parts]) / np.where(peak > 0, peak, 1.0))[:, None]
+    if len(parts) > 1:
+        items = np.concatenate([p[2] for p in parts]).astype(np.int64, copy=False)
+        scores = np.concatenate([p[3] for p in parts]).astype(np.float64, copy=False)
+    else:
+        items, scores = np.asarray(parts[0][2], np.int64), np.asarray(parts[0][3], np.float64)
+    slot = _Slots.reserve(int(items.max()) + 1)
+    lengths = np.fromiter((len(p[2]) for p in parts), np.int64, len(parts))
+    weights = np.fromiter((p[1] for p in parts), np.float64, len(parts))
+    uniq, blended, best = blend_parts(items, scores, lengths, weights, slot)
     names = np.array([p[0] for p in parts], dtype=object)
-    return Candidates(uniq, table.sum(axis=0), names[table.argmax(axis=0)])
+    return Candidates(uniq, blended, names[best])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tastemaker.kernels import history_codes, screen_history
+
 from tastemaker.serving.candidates import Candidates
 from tastemaker.serving.placements import Placement
 from tastemaker.serving.sources import PipelineContext
@@ -40,14 +42,12 @@ def _member_mask(items: np.ndarray, *member_sets: set[int] | frozenset[int]) -> 
 _SEEN, _EXCLUDED = 1, 2
 
 
-def _history_codes(ctx: PipelineContext, placement: Placement, items: np.ndarray) -> np.ndarray | None:
-    """Per candidate: 2 if the user's history excludes it, 1 if the user only saw it, else 0.
-
-    One pass over the user's sets serves both the exclusion filter and the seen penalty.
-    None when the user has nothing that could mark a candidate.
-    """
+def _history_sets(ctx: PipelineContext, placement: Placement) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(excluded, seen, marks)``: the user's items the placement excludes, the items it only
+    penalises, and the scratch buffer the kernels mark them in. None when the user has
+    nothing that could mark a candidate."""
     user, request = ctx.user, ctx.request
-    if user is None or not len(items):
+    if user is None:
         return None
     excluding = [] if (request.include_purchased or placement.include_purchased) else [user.purchased, user.rated, user.disliked]
     if placement.exclude_seen:
@@ -58,18 +58,20 @@ def _history_codes(ctx: PipelineContext, placement: Placement, items: np.ndarray
         return None
     excluded = np.fromiter((i for m in excluding for i in m), np.int64, n_excluded)
     seen = np.fromiter(penalised, np.int64, len(penalised))
-    # Marks are index positions; one spare cell past them is never marked, so reading with
-    # mode="clip" gives 0 for any candidate beyond the index without a bounds check.
-    size = len(ctx.state.index) + 1
+    size = len(ctx.state.index)  # marks are index positions
     if len(_Scratch.codes) < size:
         _Scratch.codes = np.zeros(max(size, 2 * len(_Scratch.codes)), dtype=np.uint8)
-    buffer = _Scratch.codes
-    buffer[seen] = _SEEN
-    buffer[excluded] = _EXCLUDED  # after: an excluded item that was also seen stays excluded
-    codes = np.take(buffer, items, mode="clip")
-    buffer[seen] = 0
-    buffer[excluded] = 0
-    return codes
+    return excluded, seen, _Scratch.codes
+
+
+def _history_codes(ctx: PipelineContext, placement: Placement, items: np.ndarray) -> np.ndarray | None:
+    """Per candidate: 2 if the user's history excludes it, 1 if the user only saw it, else 0.
+
+    One pass over the user's sets serves both the exclusion filter and the seen penalty.
+    None when the user has nothing that could mark a candidate.
+    """
+    history = _history_sets(ctx, placement) if len(items) else None
+    return None if history is None else history_codes(np.asarray(items, np.int64), *history)
 
 
 def _catalog_and_request_mask(ctx: PipelineContext, placement: Placement, items: np.ndarray, require_catalog: bool) -> np.ndarray:
@@ -119,9 +121,10 @@ def penalise_seen(ctx: PipelineContext, placement: Placement, candidates: Candid
 def screen(ctx: PipelineContext, placement: Placement, candidates: Candidates, require_catalog: bool) -> Candidates:
     """:func:`allowed` then :func:`penalise_seen`, reading the user's history once."""
     mask = _catalog_and_request_mask(ctx, placement, candidates.items, require_catalog)
-    codes = _history_codes(ctx, placement, candidates.items)
-    if codes is None:
+    history = _history_sets(ctx, placement) if len(candidates) else None
+    if history is None:
         return candidates.keep(mask)
-    mask &= codes != _EXCLUDED
-    scores = np.where(codes == _SEEN, candidates.scores * placement.seen_penalty, candidates.scores)
-    return Candidates(candidates.items[mask], scores[mask], candidates.sources[mask], candidates.because)
+    excluded, seen, marks = history
+    keep, scores = screen_history(candidates.items, candidates.scores, mask, excluded, seen,
+                                  float(placement.seen_penalty), marks)
+    return Candidates(candidates.items[keep], scores, candidates.sources[keep], candidates.because)

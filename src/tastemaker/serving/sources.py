@@ -22,6 +22,8 @@ RECENCY_DECAY = 0.8  # weight of the k-th most recent item: 0.8**k
 SEED_ITEMS = 8
 _weight = itemgetter(1)
 PER_SEED = 60  # strongest neighbours taken per seed item
+_DECAY = [RECENCY_DECAY**rank for rank in range(SEED_ITEMS)]
+_SEED_STRENGTH: dict[str, float] = {}  # event type -> seed weight (event weights are fixed at import)
 
 
 @dataclass
@@ -54,7 +56,10 @@ def _recent_seeds(user: UserState | None, session_only: bool = False) -> tuple[n
     for r in reversed(user.recent):
         if r.item in seeds or (session is not None and r.item not in session):
             continue
-        seeds[r.item] = RECENCY_DECAY**rank * max(interest_weight(r.type, None), 1.0)
+        strength = _SEED_STRENGTH.get(r.type)
+        if strength is None:
+            strength = _SEED_STRENGTH[r.type] = max(interest_weight(r.type, None), 1.0)
+        seeds[r.item] = _DECAY[rank] * strength
         rank += 1
         if rank == SEED_ITEMS:
             break
