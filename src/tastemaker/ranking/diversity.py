@@ -22,6 +22,18 @@ diversity (+14.1% on calibrated hit probabilities with ``scale="none"``); +20% c
 6%. :func:`dpp` (determinantal point process, greedy MAP) is the alternative re-ranker,
 below sum-penalty MMR on that benchmark.
 
+:func:`swap` optimises the list as shown instead of greedily: a local search (best single
+swap while it improves) of ``(1 - λ) * DCG / ideal + λ * ILD`` with the DCG position
+discounts, so it knows that diversity at the bottom of the list is cheaper than at the top.
+On the same benchmark, over hit probabilities calibrated on a validation split with the
+user's genre mix as features and ``ideal`` the user's expected ideal DCG (the relevance term
+is then the expected nDCG@10), it reaches +18.4% intra-list diversity at -2.8% nDCG@10
+(λ 0.2; λ 0.175, the one chosen on validation, gives +16.5% at -1.8%). Most of that gain is
+the better relevance: over the plain calibrated probabilities it is level with sum-penalty
+MMR, and greedy sum-penalty MMR over the genre-aware probabilities reaches +18.0% at -3.0%.
+About 0.1-0.3 ms per list of 100 candidates (k = 10); placements select it with
+``diversity: {method: swap}``.
+
 >>> rel = np.array([1.0, 0.99, 0.5])
 >>> f = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
 >>> mmr(rel, f, k=2, diversity=0.0).tolist(), mmr(rel, f, k=2, diversity=0.5).tolist()
