@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     import gc
 
     gc.collect()
-    gc.freeze()  # as the server does after start (tastemaker.api.asgi.freeze_heap)
+    gc.freeze()  # as the server does after start (tastemaker.heap.freeze_heap)
     rng = random.Random(1)
     users = [f"anon-{rng.randrange(10**9)}" if rng.randrange(100) < 5 else f"u{rng.randrange(args.users)}"
              for _ in range(args.calls)]

@@ -38,10 +38,11 @@ def run_demo(data_dir: Path, dataset: str, host: str, port: int) -> int:
     import uvicorn
 
     from tastemaker.api.app import build_app
-    from tastemaker.api.asgi import freeze_heap
     from tastemaker.api.keys import ensure_env_admin_key
     from tastemaker.datasets import DatasetUnavailable
     from tastemaker.engine import Engine
+    from tastemaker.heap import freeze_heap, tune_collector
+    from tastemaker.kernels import warm_up
     from tastemaker.ingest.dataset_loader import load_into
 
     _fresh_dir(data_dir)
@@ -62,6 +63,7 @@ def run_demo(data_dir: Path, dataset: str, host: str, port: int) -> int:
     finally:
         stores.close()
     print(f"trained model v{result.version.version} ({result.version.family}) in {result.seconds:.1f}s", flush=True)
+    tune_collector()
     engine = Engine(settings)
     engine.processor.maybe_snapshot(force=True)
     print(f"built real-time state in {time.perf_counter() - started:.1f}s", flush=True)
@@ -72,6 +74,7 @@ def run_demo(data_dir: Path, dataset: str, host: str, port: int) -> int:
     url = f"http://{host}:{port}"
     print(f"\nTastemaker is serving {dataset} at {url}\nadmin key: {key}\n\nTry:\n{_examples(url, key, user, item)}\n", flush=True)
     app = build_app(engine)
+    warm_up()
     freeze_heap()
     uvicorn.run(app, host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning")
     return 0

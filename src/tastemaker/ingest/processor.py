@@ -17,6 +17,7 @@ from typing import Callable
 import msgspec
 
 from tastemaker.features.state import OnlineState, StateConfig
+from tastemaker.heap import note_applied
 from tastemaker.schema.records import Event
 from tastemaker.storage.factory import Stores
 
@@ -85,6 +86,7 @@ class StreamProcessor:
             for row in rows:
                 self.state.apply_row(row, _decode_list, _decode_obj)
             applied += len(rows)
+            note_applied(len(rows))
             if progress is not None:
                 total = total or self.stores.events.last_seq()
                 progress(self.state.applied_seq, total)
@@ -102,6 +104,7 @@ class StreamProcessor:
             if e.item_ids:
                 items.extend(e.item_ids)
             apply(seq, e.type, e.user_id, e.session_id, items, e.value, e.timestamp, e.context, e.query)
+        note_applied(len(accepted))
         self.maybe_snapshot()
 
     def maybe_snapshot(self, force: bool = False) -> bool:
