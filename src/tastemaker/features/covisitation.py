@@ -21,11 +21,14 @@ import scipy.sparse as sp
 
 from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
+from tastemaker.features.covisitation_cut import RecutJob, cut
 from tastemaker.kernels import gather_rows
 
 _CACHE_K = 200
 _CACHE_ITEMS = 50_000
 FOLD_PENDING = 200_000  # pending pair entries folded without waiting for a read
+RECUT_SHARE = 0.02  # re-cut changed rows in the background once this share of rows changed...
+RECUT_MIN_ROWS = 1024  # ...and at least this many
 
 
 def _empty() -> sp.csr_matrix:
@@ -59,6 +62,9 @@ class CoVisitationIndex:
         # Every row of ``base`` cut to its strongest entries, valid for rows not touched since.
         self.pruned: sp.csr_matrix | None = None
         self._touched: set[int] = set()
+        # Rows being re-cut in the background (read the slow way until the job is installed).
+        self._recut: RecutJob | None = None
+        self._recutting: set[int] = set()
 
     def add(self, item: int, others: list[int], weight: float) -> None:
         """Record that ``item`` was seen with each of ``others`` (weight added both ways)."""
@@ -80,6 +86,8 @@ class CoVisitationIndex:
         """Fold pending pairs before a read, unless they are younger than ``max_lag_s``."""
         if self._rows and (self.max_lag_s <= 0 or self._clock() - self._pending_since >= self.max_lag_s):
             self._fold()
+        elif self._recut is not None and self._recut.done():
+            self._maybe_recut()
 
     def _fold(self) -> None:
         """Pending pairs -> ``fresh`` (duplicates summed), row sums, and cache invalidation."""
@@ -101,6 +109,27 @@ class CoVisitationIndex:
         self._rows, self._cols, self._vals = array("q"), array("q"), array("d")
         if self.fresh.nnz >= self.compact_every:
             self._merge_fresh()
+        self._maybe_recut()
+
+    def _maybe_recut(self) -> None:
+        """Install a finished background re-cut, or start one when enough rows changed."""
+        if self._recut is not None:
+            if not self._recut.done():
+                return
+            self._install_recut()  # then maybe the next one: rows written meanwhile
+        if self.pruned is not None and len(self._touched) >= max(RECUT_MIN_ROWS, RECUT_SHARE * self.pruned.shape[0]):
+            self._recutting, self._touched = self._touched, set()
+            self._recut = RecutJob(self.pruned, [self.base, self.recent, self.fresh], self._recutting, _CACHE_K)
+
+    def _install_recut(self) -> None:
+        job, self._recut = self._recut, None
+        try:
+            if job.pruned is self.pruned:  # else a full prune replaced the cut meanwhile
+                self.pruned = job.result()
+                self._recutting = set()
+        finally:
+            self._touched |= self._recutting  # a failed job: those rows stay on the slow path
+            self._recutting = set()
 
     def add_matrix(self, counts: sp.spmatrix) -> None:
         """Add a whole (symmetric) count matrix at once: bulk loads and replays."""
@@ -144,6 +173,8 @@ class CoVisitationIndex:
         del state["_clock"]  # not picklable in general; restored as time.monotonic
         state["_strongest"] = {}  # a cache: rebuilt on demand
         state["_dirty"] = set()
+        state["_touched"] = self._touched | self._recutting  # a job in flight is not saved
+        state["_recut"], state["_recutting"] = None, set()
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -155,6 +186,8 @@ class CoVisitationIndex:
         d.setdefault("_strongest", {})
         d.setdefault("_dirty", set())
         d.setdefault("_touched", set())
+        d.setdefault("_recut", None)
+        d.setdefault("_recutting", set())
         d.setdefault("recent", _empty())
         d.setdefault("fresh", _empty())
         d.setdefault("max_lag_s", 0.0)
@@ -201,7 +234,7 @@ class CoVisitationIndex:
     def strongest(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` heaviest entries of a row, heaviest first (cached: hot items are everyone's seeds)."""
         pruned = self.pruned
-        if pruned is not None and item < pruned.shape[0] and item not in self._touched:
+        if pruned is not None and item < pruned.shape[0] and item not in self._touched and item not in self._recutting:
             start, end = pruned.indptr[item], pruned.indptr[item + 1]
             end = min(end, start + k)
             return pruned.indices[start:end], pruned.data[start:end]
@@ -231,16 +264,10 @@ class CoVisitationIndex:
         :meth:`strongest`'s per-item cache.
         """
         self.compact(full=True)
-        base = self.base
-        rows = np.repeat(np.arange(base.shape[0], dtype=np.int32), np.diff(base.indptr))
-        order = np.lexsort((-base.data, rows))  # by row, heaviest first within a row
-        rank = np.arange(base.nnz) - base.indptr[rows[order]]
-        order = order[rank < k]
-        counts = np.bincount(rows[order], minlength=base.shape[0])
-        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(base.indptr.dtype)
-        self.pruned = sp.csr_matrix((base.data[order], base.indices[order], indptr), shape=base.shape)
+        self.pruned = cut(self.base, k)
         self._pruned_sorted = True
         self._touched = set()
+        self._recut, self._recutting = None, set()
         self._strongest.clear()
         self._dirty = set()
 
@@ -249,7 +276,7 @@ class CoVisitationIndex:
         take the slower per-item path, so a high share is a reason to prune again."""
         if self.pruned is None or not self.pruned.shape[0]:
             return 1.0
-        return len(self._touched) / self.pruned.shape[0]
+        return (len(self._touched) + len(self._recutting)) / self.pruned.shape[0]
 
     def entries(self, items: np.ndarray, weights: np.ndarray, per_item: int = 100) -> tuple[np.ndarray, np.ndarray]:
         """Each seed's ``per_item`` strongest neighbours, cosine-weighted; ids may repeat across seeds.
@@ -268,8 +295,9 @@ class CoVisitationIndex:
         # seeds whose pre-cut row is still valid are gathered together; the others one by one
         fast, slow = [], []
         size = pruned.shape[0] if pruned is not None else 0
+        touched, recutting = self._touched, self._recutting
         for i, item in enumerate(items.tolist()):
-            (fast if item < size and item not in self._touched else slow).append(i)
+            (fast if item < size and item not in touched and item not in recutting else slow).append(i)
         if fast:
             parts = gather_rows(pruned.indptr, pruned.indices, pruned.data, items[fast], factors[fast], per_item, row_sums)
             if not slow:
