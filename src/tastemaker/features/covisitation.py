@@ -29,6 +29,7 @@ _CACHE_ITEMS = 50_000
 FOLD_PENDING = 200_000  # pending pair entries folded without waiting for a read
 RECUT_SHARE = 0.02  # re-cut changed rows in the background once this share of rows changed...
 RECUT_MIN_ROWS = 1024  # ...and at least this many
+RECUT_IDLE_FACTOR = 4.0  # after a re-cut of d seconds, none for 4 d: at most a fifth of a core under ingest
 
 
 def _empty() -> sp.csr_matrix:
@@ -65,6 +66,7 @@ class CoVisitationIndex:
         # Rows being re-cut in the background (read the slow way until the job is installed).
         self._recut: RecutJob | None = None
         self._recutting: set[int] = set()
+        self._recut_after = 0.0  # time.monotonic() before which no re-cut starts
 
     def add(self, item: int, others: list[int], weight: float) -> None:
         """Record that ``item`` was seen with each of ``others`` (weight added both ways)."""
@@ -117,12 +119,15 @@ class CoVisitationIndex:
             if not self._recut.done():
                 return
             self._install_recut()  # then maybe the next one: rows written meanwhile
+        if time.monotonic() < self._recut_after:
+            return
         if self.pruned is not None and len(self._touched) >= max(RECUT_MIN_ROWS, RECUT_SHARE * self.pruned.shape[0]):
             self._recutting, self._touched = self._touched, set()
             self._recut = RecutJob(self.pruned, [self.base, self.recent, self.fresh], self._recutting, _CACHE_K)
 
     def _install_recut(self) -> None:
         job, self._recut = self._recut, None
+        self._recut_after = time.monotonic() + RECUT_IDLE_FACTOR * job.seconds
         try:
             if job.pruned is self.pruned:  # else a full prune replaced the cut meanwhile
                 self.pruned = job.result()
@@ -188,6 +193,7 @@ class CoVisitationIndex:
         d.setdefault("_touched", set())
         d.setdefault("_recut", None)
         d.setdefault("_recutting", set())
+        d["_recut_after"] = 0.0
         d.setdefault("recent", _empty())
         d.setdefault("fresh", _empty())
         d.setdefault("max_lag_s", 0.0)

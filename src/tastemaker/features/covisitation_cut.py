@@ -9,6 +9,7 @@ background thread and splices them into the cut, without stopping reads or write
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -74,11 +75,19 @@ class RecutJob:
     def __init__(self, pruned: sp.csr_matrix, levels: list[sp.csr_matrix], rows: set[int], k: int):
         self.pruned = pruned
         self.rows = rows
+        self.seconds = 0.0  # how long the re-cut took, once done
         self.size = max([pruned.shape[0], *(m.shape[0] for m in levels)])
         captured = [(m.indptr, m.indices, m.data) for m in levels if m.nnz]
         self._future: Future = _worker.submit(self._run, captured, np.fromiter(rows, np.int64, len(rows)), k)
 
     def _run(self, levels: list[tuple[np.ndarray, ...]], rows: np.ndarray, k: int) -> sp.csr_matrix:
+        started = time.perf_counter()
+        try:
+            return self._recut(levels, rows, k)
+        finally:
+            self.seconds = time.perf_counter() - started
+
+    def _recut(self, levels: list[tuple[np.ndarray, ...]], rows: np.ndarray, k: int) -> sp.csr_matrix:
         parts = [_level_rows(level, rows) for level in levels]
         r = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
         c = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
