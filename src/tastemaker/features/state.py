@@ -56,6 +56,22 @@ def context_segments(context: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def _covisited(recent: list, item: int, ts: float) -> list[int]:
+    """The distinct items among the user's last ``COVISIT_RECENT`` that are not ``item`` and
+    lie within ``COVISIT_WINDOW_S`` before ``ts`` (or after it: a late event), newest first.
+
+    ``recent`` is in time order, so the scan stops at the first item too old to pair.
+    """
+    out: list[int] = []
+    for k in range(len(recent) - 1, max(len(recent) - COVISIT_RECENT, 0) - 1, -1):
+        r = recent[k]
+        if ts - r.ts > COVISIT_WINDOW_S:
+            break
+        if r.item != item and r.item not in out:
+            out.append(r.item)
+    return out
+
+
 @dataclass
 class OnlineState:
     config: StateConfig = field(default_factory=StateConfig)
@@ -125,8 +141,7 @@ class OnlineState:
                     counter = self.segments[segment] = DecayedCounter(self.config.popularity_half_life_s)
                 if counter is not None:
                     counter.add(pos, weight, ts)
-            others = [r.item for r in user.recent[-COVISIT_RECENT:] if r.item != pos and ts - r.ts <= COVISIT_WINDOW_S]
-            self.covisitation.add(pos, list(dict.fromkeys(others)), weight)
+            self.covisitation.add(pos, _covisited(user.recent, pos, ts), weight)
             for category in self.catalog.categories.get(pos, ()):
                 user.affinity[category] = user.affinity.get(category, 0.0) + weight
             user.remember(pos, ts, event_type)
