@@ -24,6 +24,9 @@ class Settings:
     # A snapshot pickles the whole state in a forked child (a core for seconds): not too often.
     snapshot_every_events: int = 1_000_000
     require_catalog: bool = True
+    # Logged impressions (ranker training data) older than this are deleted; 0 keeps them all.
+    impression_retention_days: float = field(
+        default_factory=lambda: float(os.environ.get("TASTEMAKER_IMPRESSION_RETENTION_DAYS", "90")))
     # Placement configuration (YAML); default ``<data dir>/placements.yaml`` when it exists.
     placements_file: Path | None = field(
         default_factory=lambda: Path(os.environ["TASTEMAKER_PLACEMENTS"]) if os.environ.get("TASTEMAKER_PLACEMENTS") else None)

@@ -52,7 +52,8 @@ class Engine:
         self.recommender = Recommender(
             self.processor.state, PopularityModel(self.toplists), self.toplists, placements, settings.require_catalog,
             rankers=RankerSet(settings.rankers_dir),
-            impressions=ImpressionLogger(self.stores.impressions) if self.stores.impressions is not None else None,
+            impressions=ImpressionLogger(self.stores.impressions, retention_s=settings.impression_retention_days * 86_400.0)
+            if self.stores.impressions is not None else None,
         )
         self.ingest = IngestService(self.processor, self.registry)
         self.models = ModelRegistry(self.stores.models, settings.models_dir)

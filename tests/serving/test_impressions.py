@@ -73,3 +73,34 @@ def test_the_buffer_is_bounded():
         logger.log(rec(i))
     assert logger.pending() == 3 and logger.dropped == 2
     logger.close()
+
+
+def test_retention_deletes_old_impressions_at_most_once_per_check(tmp_path):
+    from tastemaker.storage.sqlite.database import Database
+    from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
+
+    db = Database(tmp_path / "t.db", durable=False)
+    now = [1_000.0]
+    try:
+        store = SQLiteImpressionLog(db)
+        logger = ImpressionLogger(store, flush_every_s=60, retention_s=100.0, retention_check_s=50.0,
+                                  clock=lambda: now[0])
+        for i, ts in enumerate((850.0, 899.0, 900.0, 990.0)):
+            logger.log(ImpressionRecord(f"r{i}", "home", "u", ts, ["a"]))
+        logger.flush()
+        assert logger.apply_retention() == 2  # older than now - 100 = 900
+        assert [r.recommendation_id for r in store.read()] == ["r2", "r3"]
+        now[0] = 1_030.0  # 30 s later: within the check interval, nothing runs
+        assert logger.apply_retention() == 0 and store.count() == 2
+        now[0] = 1_060.0
+        assert logger.apply_retention() == 1 and logger.expired == 3
+        logger.close()
+    finally:
+        db.close()
+
+
+def test_no_retention_keeps_everything():
+    store = Store()
+    logger = ImpressionLogger(store, flush_every_s=60, retention_s=0)
+    assert logger.retention_s is None and logger.apply_retention(force=True) == 0
+    logger.close()

@@ -6,13 +6,18 @@ every ``flush_every_s`` in one transaction, so a durable database pays one fsync
 never one per request. ``flush()`` writes now (tests, the CLI, shutdown). If the store
 cannot keep up, the buffer is capped at ``max_buffer`` records and the oldest are dropped
 (counted in ``dropped``): impressions are training data, not the source of truth.
+
+Retention: with ``retention_s`` set, impressions older than that are deleted after a flush,
+at most once per ``retention_check_s`` (an hour by default), so the log stays bounded.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
+from typing import Callable
 
 from tastemaker.storage.protocols import ImpressionLog, ImpressionRecord
 
@@ -32,8 +37,15 @@ class ImpressionLogger:
     >>> logger.close()
     """
 
-    def __init__(self, store: ImpressionLog, flush_every_s: float = 0.25, max_buffer: int = 100_000):
+    def __init__(self, store: ImpressionLog, flush_every_s: float = 0.25, max_buffer: int = 100_000,
+                 retention_s: float | None = None, retention_check_s: float = 3600.0,
+                 clock: Callable[[], float] = time.time):
         self.store = store
+        self.retention_s = retention_s if retention_s and retention_s > 0 else None
+        self.retention_check_s = retention_check_s
+        self.clock = clock
+        self.expired = 0  # deleted by retention
+        self._next_retention = -float("inf")
         self.flush_every_s = flush_every_s
         self.max_buffer = max_buffer
         self.dropped = 0
@@ -64,8 +76,20 @@ class ImpressionLogger:
         while not self._stop.wait(self.flush_every_s):
             try:
                 self.flush()
+                self.apply_retention()
             except Exception:  # the next flush retries what is still buffered
                 log.exception("writing impressions failed")
+
+    def apply_retention(self, force: bool = False) -> int:
+        """Delete impressions older than ``retention_s`` (at most once per ``retention_check_s``
+        unless ``force``); returns how many."""
+        now = self.clock()
+        if self.retention_s is None or (not force and now < self._next_retention):
+            return 0
+        self._next_retention = now + self.retention_check_s
+        n = self.store.delete_before(now - self.retention_s)
+        self.expired += n
+        return n
 
     def pending(self) -> int:
         return len(self._buffer)
