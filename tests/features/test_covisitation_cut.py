@@ -61,14 +61,21 @@ def test_background_recut_serves_what_a_full_prune_would(monkeypatch) -> None:
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
 
 
-def test_rows_written_during_a_recut_stay_on_the_exact_path(monkeypatch) -> None:
+def _recutting_index(monkeypatch, seed: int) -> CoVisitationIndex:
+    """An index cut once, then written to until a background re-cut started."""
     monkeypatch.setattr(cv, "RECUT_MIN_ROWS", 50)
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(seed)
     cov = _random_index(rng, 300, 2_000)
     cov.prune()
     for _ in range(1_000):
         cov.add(int(rng.integers(300)), rng.integers(0, 300, 3).tolist(), 1.0)
-    cov.row_sums  # noqa: B018 (starts the re-cut)
+    cov.row_sums  # noqa: B018 (folds; starts the re-cut)
+    assert cov._recut is not None
+    return cov
+
+
+def test_rows_written_during_a_recut_stay_on_the_exact_path(monkeypatch) -> None:
+    cov = _recutting_index(monkeypatch, 5)
     cov.add(7, [8], 50.0)  # written while the job runs: not in its capture
     cov.row_sums  # noqa: B018
     while cov._recut is not None:
@@ -80,13 +87,7 @@ def test_rows_written_during_a_recut_stay_on_the_exact_path(monkeypatch) -> None
 
 
 def test_a_snapshot_taken_during_a_recut_keeps_its_rows_marked(monkeypatch) -> None:
-    monkeypatch.setattr(cv, "RECUT_MIN_ROWS", 50)
-    rng = np.random.default_rng(7)
-    cov = _random_index(rng, 300, 2_000)
-    cov.prune()
-    for _ in range(1_000):
-        cov.add(int(rng.integers(300)), rng.integers(0, 300, 3).tolist(), 1.0)
-    cov.row_sums  # noqa: B018
+    cov = _recutting_index(monkeypatch, 7)
     marked = cov._touched | cov._recutting
     restored = pickle.loads(pickle.dumps(cov))
     assert restored._recut is None and restored._touched == marked
