@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tastemaker.kernels import blend_parts, gather_rows, history_codes, screen_history
+from tastemaker.kernels import blend_parts, cut_rows, gather_rows, history_codes, screen_history
 
 
 def reference_blend(parts: list[tuple[list[int], list[float]]], weights: list[float]) -> dict[int, tuple[float, int]]:
@@ -91,3 +91,25 @@ def test_screen_history_keeps_order_applies_mask_and_penalty() -> None:
     assert keep.tolist() == [0, 2]  # 1 excluded, 3 masked out
     assert scores.tolist() == [4.0, 0.5]
     assert not marks.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 8))
+def test_cut_rows_equals_cutting_the_summed_levels(seed, k) -> None:
+    from tastemaker.features.covisitation_cut import cut
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 12, 3)  # levels of different heights, as the LSM has
+    levels = [sp.random(n, 12, density=0.3, format="csr", random_state=rng) for n in sizes]
+    for level in levels:  # integer-valued weights: ties are common, as with counts
+        level.data = np.ceil(level.data * 3)
+    total = sum(sp.csr_matrix((lv.data, lv.indices, np.concatenate([lv.indptr, np.full(12 - lv.shape[0], lv.nnz)])),
+                              shape=(12, 12)) for lv in levels)
+    rows = np.sort(rng.choice(12, size=int(rng.integers(1, 12)), replace=False))
+    indptr, indices, data = cut_rows(rows, k, *(a for lv in levels for a in (lv.indptr, lv.indices, lv.data)))
+    expected = cut(sp.csr_matrix(total), k)
+    for j, row in enumerate(rows):
+        got = list(zip(indices[indptr[j]:indptr[j + 1]].tolist(), data[indptr[j]:indptr[j + 1]].tolist()))
+        want = list(zip(expected.indices[expected.indptr[row]:expected.indptr[row + 1]].tolist(),
+                        expected.data[expected.indptr[row]:expected.indptr[row + 1]].tolist()))
+        assert got == want

@@ -153,6 +153,70 @@ def screen_history(items: np.ndarray, scores: np.ndarray, mask: np.ndarray, excl
     return keep[:m].copy(), out[:m].copy()
 
 
+@njit(cache=True, nogil=True)
+def _append_row(level_ptr: np.ndarray, level_idx: np.ndarray, level_val: np.ndarray, row: int,
+                cols: np.ndarray, vals: np.ndarray, n: int) -> int:
+    if row + 1 < len(level_ptr):
+        for t in range(level_ptr[row], level_ptr[row + 1]):
+            cols[n] = level_idx[t]
+            vals[n] = level_val[t]
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _row_length(level_ptr: np.ndarray, row: int) -> int:
+    return level_ptr[row + 1] - level_ptr[row] if row + 1 < len(level_ptr) else 0
+
+
+@njit(cache=True, nogil=True)
+def cut_rows(rows: np.ndarray, k: int,
+             p0: np.ndarray, i0: np.ndarray, d0: np.ndarray, p1: np.ndarray, i1: np.ndarray, d1: np.ndarray,
+             p2: np.ndarray, i2: np.ndarray, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` heaviest entries of each of ``rows`` in the sum of three CSR levels
+    (``p``/``i``/``d``: indptr, indices, data; rows past a level's end are empty there),
+    heaviest first, ties in column order; returns ``(indptr, indices, data)`` over ``rows``.
+
+    >>> import numpy as np
+    >>> one = (np.array([0, 2]), np.array([0, 1]), np.array([1.0, 2.0]))
+    >>> two = (np.array([0, 1]), np.array([0]), np.array([5.0]))
+    >>> none = (np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    >>> cut_rows(np.array([0]), 5, *one, *two, *none)
+    (array([0, 2]), array([0, 1]), array([6., 2.]))
+    """
+    longest = 0
+    bound = 0
+    for row in rows:
+        n = _row_length(p0, row) + _row_length(p1, row) + _row_length(p2, row)
+        longest = max(longest, n)
+        bound += min(n, k)
+    cols, vals = np.empty(longest, np.int64), np.empty(longest)
+    merged_cols, merged_vals = np.empty(longest, np.int64), np.empty(longest)
+    out_ptr = np.zeros(len(rows) + 1, np.int64)
+    out_idx = np.empty(bound, np.int64)
+    out_val = np.empty(bound)
+    o = 0
+    for j in range(len(rows)):
+        n = _append_row(p0, i0, d0, rows[j], cols, vals, 0)
+        n = _append_row(p1, i1, d1, rows[j], cols, vals, n)
+        n = _append_row(p2, i2, d2, rows[j], cols, vals, n)
+        by_col = np.argsort(cols[:n], kind="mergesort")  # stable: a column's levels add in level order
+        m = 0
+        for t in by_col:
+            if m and merged_cols[m - 1] == cols[t]:
+                merged_vals[m - 1] += vals[t]
+            else:
+                merged_cols[m] = cols[t]
+                merged_vals[m] = vals[t]
+                m += 1
+        for t in np.argsort(-merged_vals[:m], kind="mergesort")[:k]:  # stable: ties in column order
+            out_idx[o] = merged_cols[t]
+            out_val[o] = merged_vals[t]
+            o += 1
+        out_ptr[j + 1] = o
+    return out_ptr, out_idx[:o].copy(), out_val[:o].copy()
+
+
 def warm_up() -> None:
     """Compile (or load from the disk cache) every kernel for the dtypes the read path uses."""
     ptr, idx = np.array([0, 1], np.int32), np.array([0], np.int32)

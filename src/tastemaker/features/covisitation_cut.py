@@ -4,7 +4,8 @@
 (one gather for all of a user's seeds). Rows written after the cut take a slower per-item
 path, so a server under steady ingest drifts towards it: after 600k events on 100k items,
 a recommendation cost twice the CPU. :class:`RecutJob` re-cuts just the changed rows in a
-background thread and splices them into the cut, without stopping reads or writes.
+background thread (one compiled pass per row, :func:`tastemaker.kernels.cut_rows`, which
+releases the GIL) and splices them into the cut, without stopping reads or writes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.kernels import cut_rows
+
 _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="covisitation-recut")
+_EMPTY_LEVEL = (np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0))
 
 
 def cut(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -33,17 +37,6 @@ def cut(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     counts = np.bincount(rows[order], minlength=matrix.shape[0])
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(matrix.indptr.dtype)
     return sp.csr_matrix((matrix.data[order], matrix.indices[order], indptr), shape=matrix.shape)
-
-
-def _level_rows(level: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(row, column, value) of every entry of ``rows`` in one CSR level (arrays captured)."""
-    indptr, indices, data = level
-    rows = rows[rows < len(indptr) - 1]
-    starts = indptr[rows]
-    lengths = indptr[rows + 1] - starts
-    total = int(lengths.sum())
-    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-    return np.repeat(rows, lengths), indices[offsets], data[offsets]
 
 
 def splice(pruned: sp.csr_matrix, rows: np.ndarray, fresh_cut: sp.csr_matrix) -> sp.csr_matrix:
@@ -88,13 +81,13 @@ class RecutJob:
             self.seconds = time.perf_counter() - started
 
     def _recut(self, levels: list[tuple[np.ndarray, ...]], rows: np.ndarray, k: int) -> sp.csr_matrix:
-        parts = [_level_rows(level, rows) for level in levels]
-        r = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-        c = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-        v = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
-        merged = sp.csr_matrix((v, (r, c)), shape=(self.size, self.size))  # sums the levels' duplicates
-        merged.sum_duplicates()
-        return splice(self.pruned, rows, cut(merged, k))
+        rows = np.sort(rows)
+        padded = [*levels, *[_EMPTY_LEVEL] * (3 - len(levels))]
+        indptr, indices, data = cut_rows(rows, k, *(a for level in padded for a in level))
+        counts = np.zeros(self.size, np.int64)
+        counts[rows] = np.diff(indptr)
+        full_indptr = np.concatenate([[0], np.cumsum(counts)])
+        return splice(self.pruned, rows, sp.csr_matrix((data, indices, full_indptr), shape=(self.size, self.size)))
 
     def done(self) -> bool:
         return self._future.done()
