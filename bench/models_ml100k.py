@@ -68,10 +68,11 @@ GRIDS: dict[str, list[dict]] = {
     "als": [{"factors": f, "regularization": r, "alpha": a}
             for f, r, a in [(64, 20.0, 2.0), (128, 24.0, 2.0), (128, 32.0, 4.0), (128, 40.0, 4.0), (128, 64.0, 8.0),
                             (256, 40.0, 4.0)]],
-    # session_als: ALS's default factorisation (reg/alpha = 10, the ridge ALS is best on) with
-    # the weight and gap of the session pseudo-rows searched, plus one stronger-reg point.
+    # session_als: its default factorisation (reg 60 / alpha 6: reg/alpha = 10, the ridge ALS is
+    # best on, one step stronger than plain ALS's because of the extra session rows) with the
+    # weight and gap of the session pseudo-rows searched, plus ALS's reg 40 / alpha 4 point.
     "session_als": [{"session_weights": (w,), "session_gaps": (g,)} for g in (60.0, 600.0) for w in (0.25, 0.5, 1.0)]
-                   + [{"session_weights": (0.5,), "session_gaps": (60.0,), "regularization": 60.0, "alpha": 6.0}],
+                   + [{"session_weights": (0.5,), "session_gaps": (60.0,), "regularization": 40.0, "alpha": 4.0}],
     "bpr": [{"factors": f, "learning_rate": lr, "iterations": it}
             for f, lr, it in [(64, 0.01, 50), (64, 0.005, 100), (128, 0.01, 50)]],
     "svd": [{"factors": f} for f in (10, 20, 50, 100)],

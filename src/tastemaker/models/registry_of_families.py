@@ -32,7 +32,7 @@ FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
     "ease": (EASE, {"lambda_": 800.0}),
     "session_ease": (SessionEASE, {"lambda_": 800.0, "session_gaps": (0.0, 60.0), "session_weights": (3.0, 1.5)}),
     "als": (ALS, {"factors": 128, "regularization": 40.0, "alpha": 4.0, "iterations": 15}),
-    "session_als": (SessionALS, {"factors": 128, "regularization": 40.0, "alpha": 4.0, "iterations": 15,
+    "session_als": (SessionALS, {"factors": 128, "regularization": 60.0, "alpha": 6.0, "iterations": 15,
                                  "session_gaps": (60.0,), "session_weights": (0.5,)}),
     "bpr": (BPR, {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 50}),
     "svd": (ExplicitSVD, {"factors": 20, "bias_reg": 5.0}),
