@@ -82,6 +82,7 @@ CANDIDATES = 100
 LAMBDAS = (0.0, 0.05, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8)
 DPP_JITTERS = (0.05, 0.2, 0.5)
 MAX_COST, TARGET_GAIN = -3.0, 20.0  # percent
+UNPLOTTED = ("mmr-mean", "calibration")  # in the table, not the plot: seven curves, seven colours
 
 
 def load() -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -321,6 +322,8 @@ def main() -> None:
     print(f"({time.perf_counter() - t0:.1f} s)")
     series, notes = {}, {}
     for name, rows in curves.items():
+        if name in UNPLOTTED:
+            continue
         series[name] = ([r["ild"] for r in rows], [r["ndcg@10"] for r in rows])
         notes[name] = [f"{r['lambda']:g}" if name in ("mmr-sum-cal", "swap-gcal") else "" for r in rows]
     svg = line_plot_svg(series, title="ML-100k: diversity vs accuracy over lambda",
