@@ -33,7 +33,13 @@ use event times (``uses_timestamps``) get ``timestamps``.
 Params:
 - ``members`` (dict name -> ModelFamily, default: ``registry_of_families.default_members()``).
 - ``normalization`` ("max" | "rank" | "z", default "max").
-- ``holdout`` (float, default 0.25), ``seed`` (int, default 0), ``k`` (int, default 10).
+- ``holdout`` (float, default 0.25), ``seed`` (int, default 0).
+- ``k`` (int, default 20): the cut-off of the weight-learning objective. Served lists are
+  judged at 10, but NDCG@20 counts more hits per validation row, a smoother objective
+  whose weights generalise better: on ML-100k (protocol (a), three seeds) weights learned at
+  20 scored higher NDCG@10 on unseen validation data than weights learned at 10 (+0.0017
+  learning on one train-carved fold and scoring the other; +0.0008 in a nested check), and
+  better than 15, 25 or 30.
 - ``folds`` (int, default 2), ``holdout_by`` ("random" | "time" | "last", default "random").
 - ``candidates`` (int or None, default 100): weight learning ranks each validation row within
   the union of every member's top ``candidates`` unseen items (None: all items).
@@ -236,7 +242,7 @@ class Hybrid(ModelFamily):
     uses_timestamps: ClassVar[bool] = True
 
     def __init__(self, members: dict[str, ModelFamily] | None = None, normalization: str = "max",
-                 holdout: float = 0.25, seed: int = 0, k: int = 10,
+                 holdout: float = 0.25, seed: int = 0, k: int = 20,
                  grid: tuple[float, ...] = DEFAULT_GRID, rounds: int = 4,
                  max_validation_users: int = 5_000, knn_fallback: dict | None = None,
                  folds: int = 2, holdout_by: str = "random", candidates: int | None = 100):
