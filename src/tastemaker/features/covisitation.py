@@ -19,9 +19,9 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.features.covisitation_cut import RecutJob, cut
 from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
-from tastemaker.features.covisitation_cut import RecutJob, cut
 from tastemaker.kernels import gather_rows
 
 _CACHE_K = 200
