@@ -147,6 +147,15 @@ def test_hybrid_time_holdouts_hold_out_the_latest_interactions(monkeypatch):
         Hybrid(members={}, folds=0)
 
 
+def test_weight_learning_cutoff_defaults_by_holdout_rule():
+    from tastemaker.models.hybrid import DEFAULT_K
+
+    assert {h: Hybrid(members={}, holdout_by=h).k for h in ("random", "time", "last")} == DEFAULT_K
+    assert DEFAULT_K == {"random": 20, "time": 20, "last": 10}
+    assert Hybrid(members={}, holdout_by="last", k=15).k == 15  # an explicit k wins
+    assert Hybrid(members={}, holdout_by="last").params["k"] is None  # a clone re-resolves it
+
+
 def test_candidate_pool_ndcg_equals_the_full_ranking():
     from tastemaker.models.hybrid import _CandidatePool
 
