@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["interactions", "splits", "metrics", "evaluate", "report"]
+MODULES = ["interactions", "splits", "metrics", "evaluate", "report", "offline"]
 
 
 @pytest.mark.parametrize("name", MODULES)

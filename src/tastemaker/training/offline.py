@@ -10,6 +10,25 @@ from typing import Any
 PROTOCOLS = ("random", "temporal", "leave_last_out")
 
 
+def protocol_params(name: str, protocol: str) -> dict[str, Any]:
+    """Parameters that make a family validate the way ``protocol`` tests: a family that
+    carves its own validation split (``holdout_by``, the hybrid) carves it by the same rule.
+
+    >>> protocol_params("hybrid", "leave_last_out"), protocol_params("ease", "temporal")
+    ({'holdout_by': 'last'}, {})
+    """
+    import inspect
+
+    from tastemaker.models.registry_of_families import FAMILIES
+    from tastemaker.training.splits import DEFAULT_TEST_FRACTION
+
+    if "holdout_by" not in inspect.signature(FAMILIES[name][0]).parameters:
+        return {}
+    return {"random": {},
+            "temporal": {"holdout_by": "time", "holdout": DEFAULT_TEST_FRACTION["temporal"]},
+            "leave_last_out": {"holdout_by": "last"}}[protocol]
+
+
 def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
     """The interactions and aligned item records of the chosen data set."""
     from tastemaker.training.interactions import build_interactions
@@ -61,7 +80,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     protocols = PROTOCOLS if args.protocol == "all" else (args.protocol,)
     rows = []
     for protocol in protocols:
-        for row in evaluate_families({n: family_factory(n) for n in names}, data, protocol=protocol, seeds=seeds,
+        for row in evaluate_families({n: family_factory(n, protocol_params(n, protocol)) for n in names}, data, protocol=protocol, seeds=seeds,
                                      item_features=features, items=items,
                                      progress=lambda msg: print(msg, file=sys.stderr, flush=True)):
             rows.append({"protocol": protocol, **row})
