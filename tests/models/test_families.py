@@ -202,6 +202,13 @@ def test_svd_biases_are_shrunk_means():
     np.testing.assert_allclose(empty[0], mu + model.item_bias, rtol=1e-6)
 
 
+def test_svd_on_binary_input_has_no_residual_to_factorise():
+    R = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], dtype=np.float32))
+    model = ExplicitSVD(factors=2).fit(R)  # used to fail: ARPACK's start vector on an all-zero matrix
+    assert model.V.shape == (3, 0)
+    assert np.isfinite(model.score(R)).all()
+
+
 # -- content ------------------------------------------------------------------------------
 
 def test_tfidf_scores_items_without_interactions_and_new_items():

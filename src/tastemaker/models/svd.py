@@ -73,6 +73,7 @@ class ExplicitSVD(ModelFamily):
         sums_i = _segment_sums(Rc.data - self.mu, Rc.indptr)
         self.item_bias = sums_i / (counts_i + self.bias_reg)
         E = self._residuals(R, self._user_bias(R))
+        E.eliminate_zeros()  # binary input leaves no residual at all: nothing to factorise
         k = min(self.factors, min(R.shape) - 1)
         if k >= 1 and E.nnz:
             v0 = np.full(min(E.shape), 1.0 / np.sqrt(min(E.shape)))  # deterministic start
