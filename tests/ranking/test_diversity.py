@@ -47,12 +47,17 @@ def test_catalog_features():
     assert embedding_features(env, emb).tolist() == [[0, 0], [2, 3], [4, 5]]
 
 
-def test_group_codes_match_one_hot_rows():
-    rng = np.random.default_rng(1)
-    codes = rng.integers(-1, 4, 40)
-    onehot = np.zeros((40, 4))
+def _codes_and_one_hot(seed: int, n: int, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random group codes (-1: no group), the same as one-hot rows, and random relevance."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-1, groups, n)
+    onehot = np.zeros((n, groups))
     onehot[codes >= 0, codes[codes >= 0]] = 1
-    rel = rng.random(40)
+    return codes, onehot, rng.random(n)
+
+
+def test_group_codes_match_one_hot_rows():
+    codes, onehot, rel = _codes_and_one_hot(1, 40, 4)
     for lam in (0.2, 0.5, 0.9):
         assert mmr(rel, codes, 10, lam).tolist() == mmr(rel, onehot, 10, lam).tolist()
 
@@ -234,11 +239,7 @@ def test_swap_is_a_local_optimum_and_matches_brute_force():
 def test_swap_feature_forms_agree():
     from tastemaker.ranking.diversity import swap
 
-    rng = np.random.default_rng(4)
-    codes = rng.integers(-1, 5, 60)
-    onehot = np.zeros((60, 5))
-    onehot[codes >= 0, codes[codes >= 0]] = 1
-    rel = rng.random(60)
+    codes, onehot, rel = _codes_and_one_hot(4, 60, 5)
     unit = unit_rows(onehot)
     for lam in (0.1, 0.4, 0.8):
         want = swap(rel, onehot, 10, lam).tolist()
