@@ -91,3 +91,21 @@ def test_a_snapshot_taken_during_a_recut_keeps_its_rows_marked(monkeypatch) -> N
     marked = cov._touched | cov._recutting
     restored = pickle.loads(pickle.dumps(cov))
     assert restored._recut is None and restored._touched == marked
+
+
+def test_a_failed_recut_leaves_its_rows_on_the_exact_path(monkeypatch) -> None:
+    cov = _recutting_index(monkeypatch, 9)
+
+    def broken(*args):
+        raise MemoryError("no room for the re-cut")
+
+    monkeypatch.setattr(cov._recut, "result", broken)
+    while not cov._recut.done():
+        time.sleep(0.01)
+    rows = set(cov._recutting)
+    old_cut = cov.pruned
+    cov._maybe_recut()  # installs: the failure is logged, not raised into a read
+    assert cov.pruned is old_cut and cov._recut is None
+    assert rows <= cov._touched and not cov._recutting
+    idx, _ = cov.strongest(next(iter(rows)), 5)  # still answered, the exact way
+    assert len(idx)

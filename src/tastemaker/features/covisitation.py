@@ -11,6 +11,7 @@ matrix, and a write costs a few C-level array extends.
 
 from __future__ import annotations
 
+import logging
 import time
 from array import array
 from itertools import chain, repeat
@@ -24,6 +25,7 @@ from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
 from tastemaker.kernels import gather_rows
 
+log = logging.getLogger(__name__)
 _CACHE_K = 200
 _CACHE_ITEMS = 50_000
 FOLD_PENDING = 200_000  # pending pair entries folded without waiting for a read
@@ -132,9 +134,10 @@ class CoVisitationIndex:
             if job.pruned is self.pruned:  # else a full prune replaced the cut meanwhile
                 self.pruned = job.result()
                 self._recutting = set()
-        finally:
-            self._touched |= self._recutting  # a failed job: those rows stay on the slow path
-            self._recutting = set()
+        except Exception:  # reads must not fail for an optimisation: those rows stay on the exact path
+            log.exception("re-cutting %d co-visitation rows failed", len(self._recutting))
+        self._touched |= self._recutting
+        self._recutting = set()
 
     def add_matrix(self, counts: sp.spmatrix) -> None:
         """Add a whole (symmetric) count matrix at once: bulk loads and replays."""
