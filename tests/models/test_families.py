@@ -15,7 +15,7 @@ from tastemaker.models.bpr import BPR
 from tastemaker.models.content import TfidfContent
 from tastemaker.models.ease import EASE, CatalogueTooLarge
 from tastemaker.models.embeddings import EmbeddingsUnavailable, SentenceEmbeddingContent, available
-from tastemaker.models.hybrid import Hybrid
+from tastemaker.models.hybrid import Hybrid, scaled_clone
 from tastemaker.models.itemknn import ItemKNN
 from tastemaker.models.popularity_family import PopularityFamily
 from tastemaker.models.rp3beta import RP3beta
@@ -43,6 +43,21 @@ def test_ease_matches_the_closed_form_on_a_4x4_gram():
     np.testing.assert_allclose(model.B, B, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.score(X4[:2]), X4[:2].toarray() @ B, rtol=1e-5, atol=1e-6)
     assert np.allclose(np.diag(model.B), 0.0)
+
+
+def test_ease_frequency_dependent_penalty_matches_the_closed_form():
+    lam, c, beta = 0.5, 2.0, 1.5
+    n = np.array([3.0, 3.0, 4.0, 2.0])  # users per item in X4
+    G = X4.toarray().T @ X4.toarray() + np.diag(lam + c * (n / n.mean()) ** beta)
+    P = np.linalg.inv(G)
+    B = np.eye(4) - P / np.diag(P)[None, :]
+    np.fill_diagonal(B, 0.0)
+    model = EASE(lambda_=lam, freq_lambda=c, freq_power=beta).fit(X4)
+    np.testing.assert_allclose(model.B, B, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(EASE(lambda_=lam, freq_lambda=0.0, freq_power=beta).fit(X4).B,
+                          EASE(lambda_=lam).fit(X4).B)
+    half = scaled_clone(SessionEASE(lambda_=8.0, freq_lambda=4.0), 0.5)
+    assert (half.lambda_, half.freq_lambda) == (4.0, 2.0)
 
 
 def test_ease_float32_path_agrees_with_float64():

@@ -14,6 +14,14 @@ Params:
 - ``lambda_`` (float, default 500.0): L2 regularisation added to the Gram diagonal. Its
   best value grows with the amount of data (the Gram entries grow with it), so it is listed
   in ``data_scaled_params`` and scaled by the data ratio when fitted on a subsample.
+- ``freq_lambda`` (float, default 0.0) and ``freq_power`` (float, default 1.0):
+  frequency-dependent regularisation. Item ``i``'s diagonal penalty is
+  ``lambda_ + freq_lambda * (n_i / mean(n))^freq_power``, where ``n_i`` is the number of
+  users who interacted with ``i`` in the fitted matrix and ``mean(n)`` the mean over items
+  with ``n_i > 0``; popular items are shrunk harder (``freq_power = 1`` is close to the
+  dropout-style penalty of Steck 2020, EDLAE). ``freq_lambda`` is data-scaled like
+  ``lambda_``; the ratio ``n_i / mean(n)`` is not, so the two keep their meaning on a
+  subsample. ``freq_lambda = 0`` is plain EASE.
 - ``max_items`` (int, default 20,000): the size limit above.
 - ``float64_below`` (int, default 8,192): invert in float64 for catalogues up to this size
   (exact and cheap), float32 above it (half the memory).
@@ -49,15 +57,16 @@ def _spd_inverse(G: np.ndarray) -> np.ndarray:
     return P
 
 
-def ease_from_gram(G: np.ndarray, lambda_: float) -> np.ndarray:
+def ease_from_gram(G: np.ndarray, lambda_: float | np.ndarray) -> np.ndarray:
     """EASE weights from a dense Gram matrix ``G`` (consumed): ``B`` float32 (n, n).
 
-    ``P = (G + lambda I)^-1``, ``B = -P / diag(P)`` column-wise, ``diag(B) = 0``."""
+    ``P = (G + diag(lambda))^-1`` (``lambda_`` a scalar or one penalty per item),
+    ``B = -P / diag(P)`` column-wise, ``diag(B) = 0``."""
     n = G.shape[0]
     G = np.asfortranarray(G)
     G[np.diag_indices(n)] += lambda_
     try:
-        P = _spd_inverse(G.copy() if lambda_ <= 0 else G)
+        P = _spd_inverse(G.copy() if np.min(lambda_) <= 0 else G)
     except np.linalg.LinAlgError:  # lambda_ == 0 on a singular Gram: pseudo-inverse
         P = np.linalg.pinv(G)
     d = np.diag(P).copy()
@@ -71,11 +80,15 @@ class EASE(ModelFamily):
     """Closed-form item-item linear autoencoder; exact, deterministic, no seed needed."""
 
     name = "ease"
-    data_scaled_params: ClassVar[tuple[str, ...]] = ("lambda_",)
+    data_scaled_params: ClassVar[tuple[str, ...]] = ("lambda_", "freq_lambda")
 
-    def __init__(self, lambda_: float = 500.0, max_items: int = 20_000, float64_below: int = 8_192):
-        super().__init__(lambda_=lambda_, max_items=max_items, float64_below=float64_below)
+    def __init__(self, lambda_: float = 500.0, max_items: int = 20_000, float64_below: int = 8_192,
+                 freq_lambda: float = 0.0, freq_power: float = 1.0):
+        super().__init__(lambda_=lambda_, max_items=max_items, float64_below=float64_below,
+                         freq_lambda=freq_lambda, freq_power=freq_power)
         self.lambda_ = float(lambda_)
+        self.freq_lambda = float(freq_lambda)
+        self.freq_power = float(freq_power)
         self.max_items = int(max_items)
         self.float64_below = int(float64_below)
         self.B = np.zeros((0, 0), np.float32)
@@ -83,6 +96,14 @@ class EASE(ModelFamily):
     def fits(self, n_items: int) -> bool:
         """Whether a catalogue of ``n_items`` is within the documented size limit."""
         return n_items <= self.max_items
+
+    def penalties(self, X: sp.csr_matrix) -> float | np.ndarray:
+        """The diagonal penalty: ``lambda_``, plus the frequency term when ``freq_lambda`` > 0."""
+        if not self.freq_lambda:
+            return self.lambda_
+        n = np.diff(sp.csc_matrix(X).indptr).astype(np.float64)
+        mean = n[n > 0].mean() if (n > 0).any() else 1.0
+        return self.lambda_ + self.freq_lambda * (n / mean) ** self.freq_power
 
     def gram(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         dtype = np.float64 if X.shape[1] <= self.float64_below else np.float32
@@ -95,7 +116,7 @@ class EASE(ModelFamily):
                 f"EASE needs a dense {X.shape[1]}x{X.shape[1]} matrix; the limit is "
                 f"max_items={self.max_items} (use ItemKNN above it)")
         self.n_items = X.shape[1]
-        self.B = ease_from_gram(self.gram(X, timestamps), self.lambda_)
+        self.B = ease_from_gram(self.gram(X, timestamps), self.penalties(X))
         return self
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray:
