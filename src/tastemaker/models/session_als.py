@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.models.als import ALS
-from tastemaker.models.session_ease import session_matrix
+from tastemaker.models.session_ease import session_matrix, set_sessions
 
 
 def session_rows(interactions: sp.csr_matrix, timestamps: sp.csr_matrix | None,
@@ -62,11 +62,7 @@ class SessionALS(ALS):
         super().__init__(factors=factors, regularization=regularization, alpha=alpha,
                          iterations=iterations, random_state=random_state,
                          num_threads=num_threads, use_cg=use_cg)
-        if len(session_gaps) != len(session_weights):
-            raise ValueError("session_gaps and session_weights must have the same length")
-        self.params.update(session_gaps=tuple(session_gaps), session_weights=tuple(session_weights))
-        self.session_gaps = tuple(float(g) for g in session_gaps)
-        self.session_weights = tuple(float(w) for w in session_weights)
+        set_sessions(self, session_gaps, session_weights)
         self.n_session_rows = 0
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None,

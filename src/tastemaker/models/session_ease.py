@@ -30,6 +30,15 @@ import scipy.sparse as sp
 from tastemaker.models.ease import EASE
 
 
+def set_sessions(model: Any, gaps: tuple[float, ...], weights: tuple[float, ...]) -> None:
+    """Check a session family's gaps and weights and record them (params and attributes)."""
+    if len(gaps) != len(weights):
+        raise ValueError("session_gaps and session_weights must have the same length")
+    model.params.update(session_gaps=tuple(gaps), session_weights=tuple(weights))
+    model.session_gaps = tuple(float(g) for g in gaps)
+    model.session_weights = tuple(float(w) for w in weights)
+
+
 def session_matrix(timestamps: sp.csr_matrix, gap: float) -> sp.csr_matrix:
     """Binary (n_sessions, n_items) matrix: a user's events split where time gaps exceed ``gap``."""
     c = sp.coo_matrix(timestamps)
@@ -57,11 +66,7 @@ class SessionEASE(EASE):
                  float64_below: int = 8_192, freq_lambda: float = 0.0, freq_power: float = 1.0):
         super().__init__(lambda_=lambda_, max_items=max_items, float64_below=float64_below,
                          freq_lambda=freq_lambda, freq_power=freq_power)
-        if len(session_gaps) != len(session_weights):
-            raise ValueError("session_gaps and session_weights must have the same length")
-        self.params.update(session_gaps=tuple(session_gaps), session_weights=tuple(session_weights))
-        self.session_gaps = tuple(float(g) for g in session_gaps)
-        self.session_weights = tuple(float(w) for w in session_weights)
+        set_sessions(self, session_gaps, session_weights)
 
     def gram(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         G = super().gram(X)
