@@ -142,23 +142,23 @@ def _filter(c: ConfigChecker, doc: dict, path: str, kind: str, value: Any, sched
     return f if len(c.errors) == n_errors else None
 
 
-def rules_from_config(c: ConfigChecker, value: Any, path: str, schedule: Schedule, out: dict[str, list]) -> None:
+def _listed(c: ConfigChecker, value: Any, path: str, what: str) -> list:
+    """``value`` when it is a list; nothing (and an error unless absent) otherwise."""
     if value is None:
-        return
+        return []
     if not isinstance(value, list):
-        c.fail(path, "must be a list of rules")
-        return
-    for i, doc in enumerate(value):
+        c.fail(path, f"must be a list of {what}")
+        return []
+    return value
+
+
+def rules_from_config(c: ConfigChecker, value: Any, path: str, schedule: Schedule, out: dict[str, list]) -> None:
+    for i, doc in enumerate(_listed(c, value, path, "rules")):
         _rule(c, doc, f"{path}/{i}", schedule, out)
 
 
 def promotions_from_config(c: ConfigChecker, value: Any, path: str, out: dict[str, list]) -> None:
-    if value is None:
-        return
-    if not isinstance(value, list):
-        c.fail(path, "must be a list of promotions")
-        return
-    for i, doc in enumerate(value):
+    for i, doc in enumerate(_listed(c, value, path, "promotions")):
         at = f"{path}/{i}"
         if c.mapping(doc, at, ("name", "start", "end", "rules")) is None:
             continue
