@@ -23,6 +23,10 @@ Params:
 - ``random_state`` (int, default 0): seed of the factor initialisation (fits are deterministic).
 - ``num_threads`` (int, default 0): implicit's threads for fit and batch fold-in.
 - ``use_cg`` (bool, default True): conjugate-gradient solver during fit (implicit's default).
+- ``content_weight`` (float, default 0.0): item metadata as side information: the rows of
+  ``w * V^T`` (one pseudo-user per metadata feature) are stacked under the interaction
+  matrix at fit, so the item factors also explain shared metadata (see
+  :mod:`.side_information`); needs ``items`` at fit. 0 is plain ALS.
 
 State at serving time is plain arrays: ``item_factors`` (n_items, factors) float32,
 ``user_factors`` (n_users, factors) float32, ``YtY`` (factors, factors) float32.
@@ -37,6 +41,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
+from tastemaker.models.side_information import content_rows
 
 
 def fold_in(rows: sp.csr_matrix, item_factors: np.ndarray, YtY: np.ndarray, regularization: float,
@@ -85,10 +90,11 @@ class ALS(ModelFamily):
 
     def __init__(self, factors: int = 64, regularization: float = 20.0, alpha: float = 2.0,
                  iterations: int = 15, random_state: int = 0, num_threads: int = 0,
-                 use_cg: bool = True):
+                 use_cg: bool = True, content_weight: float = 0.0):
         super().__init__(factors=factors, regularization=regularization, alpha=alpha,
                          iterations=iterations, random_state=random_state,
-                         num_threads=num_threads, use_cg=use_cg)
+                         num_threads=num_threads, use_cg=use_cg, content_weight=content_weight)
+        self.content_weight = float(content_weight)
         self.factors = int(factors)
         self.regularization = float(regularization)
         self.alpha = float(alpha)
@@ -114,11 +120,13 @@ class ALS(ModelFamily):
         X = interactions if (sp.isspmatrix_csr(interactions) and interactions.dtype == np.float32) \
             else sp.csr_matrix(interactions, dtype=np.float32)
         self.n_items = X.shape[1]
+        side = content_rows(items, self.n_items, self.content_weight)
+        fitted = sp.vstack([X, side], format="csr", dtype=np.float32) if side.shape[0] else X
         with threadpool_limits(1, "blas"):
             model = self.implicit_model()
-            model.fit(X, show_progress=False)
+            model.fit(fitted, show_progress=False)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
-        self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+        self.user_factors = np.ascontiguousarray(model.user_factors[: X.shape[0]], dtype=np.float32)
         self.YtY = (self.item_factors.T @ self.item_factors).astype(np.float32)
         return self
 

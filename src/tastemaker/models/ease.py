@@ -22,6 +22,9 @@ Params:
   dropout-style penalty of Steck 2020, EDLAE). ``freq_lambda`` is data-scaled like
   ``lambda_``; the ratio ``n_i / mean(n)`` is not, so the two keep their meaning on a
   subsample. ``freq_lambda = 0`` is plain EASE.
+- ``content_weight`` (float, default 0.0): item metadata as side information, ``w * V V^T``
+  added to the Gram matrix (see :mod:`.side_information`); needs ``items`` at fit. It is
+  data-scaled like ``lambda_``. 0 is plain EASE.
 - ``max_items`` (int, default 20,000): the size limit above.
 - ``float64_below`` (int, default 8,192): invert in float64 for catalogues up to this size
   (exact and cheap), float32 above it (half the memory).
@@ -36,6 +39,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
+from tastemaker.models.side_information import add_content_gram
 
 
 class CatalogueTooLarge(ValueError):
@@ -80,13 +84,14 @@ class EASE(ModelFamily):
     """Closed-form item-item linear autoencoder; exact, deterministic, no seed needed."""
 
     name = "ease"
-    data_scaled_params: ClassVar[tuple[str, ...]] = ("lambda_", "freq_lambda")
+    data_scaled_params: ClassVar[tuple[str, ...]] = ("lambda_", "freq_lambda", "content_weight")
 
     def __init__(self, lambda_: float = 500.0, max_items: int = 20_000, float64_below: int = 8_192,
-                 freq_lambda: float = 0.0, freq_power: float = 1.0):
+                 freq_lambda: float = 0.0, freq_power: float = 1.0, content_weight: float = 0.0):
         super().__init__(lambda_=lambda_, max_items=max_items, float64_below=float64_below,
-                         freq_lambda=freq_lambda, freq_power=freq_power)
+                         freq_lambda=freq_lambda, freq_power=freq_power, content_weight=content_weight)
         self.lambda_ = float(lambda_)
+        self.content_weight = float(content_weight)
         self.freq_lambda = float(freq_lambda)
         self.freq_power = float(freq_power)
         self.max_items = int(max_items)
@@ -116,7 +121,9 @@ class EASE(ModelFamily):
                 f"EASE needs a dense {X.shape[1]}x{X.shape[1]} matrix; the limit is "
                 f"max_items={self.max_items} (use ItemKNN above it)")
         self.n_items = X.shape[1]
-        self.B = ease_from_gram(self.gram(X, timestamps), self.penalties(X))
+        G = self.gram(X, timestamps)
+        add_content_gram(G, items, self.content_weight)
+        self.B = ease_from_gram(G, self.penalties(X))
         return self
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray:

@@ -30,14 +30,18 @@ FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
     "itemknn": (ItemKNN, {"k": 100, "shrink": 10.0}),
     "rp3beta": (RP3beta, {"alpha": 0.8, "beta": 0.5, "k": 200}),
     "ease": (EASE, {"lambda_": 800.0}),
-    "session_ease": (SessionEASE, {"lambda_": 800.0, "session_gaps": (0.0, 60.0), "session_weights": (3.0, 1.5)}),
+    # content_weight (item metadata as side information, models.side_information): on the
+    # validation of protocol (a) (three seeds, train-carved folds) session_ease gained +0.006
+    # at 100 (50: +0.005, 200: +0.005) and session_als +0.0017 at 4 (8 alike, 16 worse).
+    "session_ease": (SessionEASE, {"lambda_": 800.0, "session_gaps": (0.0, 60.0), "session_weights": (3.0, 1.5),
+                                   "content_weight": 100.0}),
     "als": (ALS, {"factors": 128, "regularization": 40.0, "alpha": 4.0, "iterations": 15}),
     # session_als reg 60 / alpha 6: best on the validation of protocol (a), the random per-user
     # holdout the default pipeline trains and judges with; on ML-100k's temporal protocols
     # (global time cut, leave-last-out) ALS's reg 40 / alpha 4 validates better, and the bench
     # chooses between the two per protocol on validation.
     "session_als": (SessionALS, {"factors": 128, "regularization": 60.0, "alpha": 6.0, "iterations": 15,
-                                 "session_gaps": (60.0,), "session_weights": (0.5,)}),
+                                 "session_gaps": (60.0,), "session_weights": (0.5,), "content_weight": 4.0}),
     "bpr": (BPR, {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 50}),
     "svd": (ExplicitSVD, {"factors": 20, "bias_reg": 5.0}),
     "tfidf": (TfidfContent, {"attr_weight": 0.5}),

@@ -13,7 +13,7 @@ Serving is ALS's: ``score(rows)`` solves each row's user factors from the item f
 (fold-in), so cost per request, real-time behaviour and the fold-in kernel are unchanged.
 
 Params: ALS's (``factors``, ``regularization``, ``alpha``, ``iterations``, ``random_state``,
-``num_threads``, ``use_cg``) plus
+``num_threads``, ``use_cg``, ``content_weight``) plus
 - ``session_gaps`` (tuple of float seconds, default (60.0,)): session split gaps.
 - ``session_weights`` (tuple of float, default (0.5,)): weight of each gap's session rows
   (the confidence of a session row is ``1 + alpha * w``).
@@ -58,10 +58,10 @@ class SessionALS(ALS):
     def __init__(self, factors: int = 128, regularization: float = 40.0, alpha: float = 4.0,
                  iterations: int = 15, random_state: int = 0, num_threads: int = 0,
                  use_cg: bool = True, session_gaps: tuple[float, ...] = (60.0,),
-                 session_weights: tuple[float, ...] = (0.5,)):
+                 session_weights: tuple[float, ...] = (0.5,), content_weight: float = 0.0):
         super().__init__(factors=factors, regularization=regularization, alpha=alpha,
                          iterations=iterations, random_state=random_state,
-                         num_threads=num_threads, use_cg=use_cg)
+                         num_threads=num_threads, use_cg=use_cg, content_weight=content_weight)
         set_sessions(self, session_gaps, session_weights)
         self.n_session_rows = 0
 
@@ -70,6 +70,6 @@ class SessionALS(ALS):
         X = sp.csr_matrix(interactions, dtype=np.float32)
         Z = session_rows(X, timestamps, self.session_gaps, self.session_weights)
         self.n_session_rows = Z.shape[0]
-        super().fit(sp.vstack([X, Z]).tocsr().astype(np.float32) if Z.shape[0] else X)
+        super().fit(sp.vstack([X, Z]).tocsr().astype(np.float32) if Z.shape[0] else X, items)
         self.user_factors = np.ascontiguousarray(self.user_factors[: X.shape[0]])
         return self

@@ -12,7 +12,8 @@ Params:
 - ``lambda_`` (float, default 500.0): as in EASE (data-scaled).
 - ``session_gaps`` (tuple of float seconds, default (0.0, 60.0)): session split gaps.
 - ``session_weights`` (tuple of float, default (2.0, 1.0)): weight of each session Gram.
-- ``freq_lambda``, ``freq_power`` (frequency-dependent penalty), ``max_items``,
+- ``freq_lambda``, ``freq_power`` (frequency-dependent penalty), ``content_weight`` (item
+  metadata as side information, :mod:`.side_information`), ``max_items``,
   ``float64_below``: as in EASE.
 
 ``fit(interactions, items=None, timestamps=None)``: ``timestamps`` is a csr matrix of the
@@ -59,13 +60,13 @@ class SessionEASE(EASE):
 
     name = "session_ease"
     uses_timestamps: ClassVar[bool] = True
-    data_scaled_params: ClassVar[tuple[str, ...]] = ("lambda_", "freq_lambda")
-
+    
     def __init__(self, lambda_: float = 500.0, session_gaps: tuple[float, ...] = (0.0, 60.0),
                  session_weights: tuple[float, ...] = (2.0, 1.0), max_items: int = 20_000,
-                 float64_below: int = 8_192, freq_lambda: float = 0.0, freq_power: float = 1.0):
+                 float64_below: int = 8_192, freq_lambda: float = 0.0, freq_power: float = 1.0,
+                 content_weight: float = 0.0):
         super().__init__(lambda_=lambda_, max_items=max_items, float64_below=float64_below,
-                         freq_lambda=freq_lambda, freq_power=freq_power)
+                         freq_lambda=freq_lambda, freq_power=freq_power, content_weight=content_weight)
         set_sessions(self, session_gaps, session_weights)
 
     def gram(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:

@@ -1,0 +1,93 @@
+"""Item metadata as side information: the helpers, and EASE / ALS fitted with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from tastemaker.models.als import ALS
+from tastemaker.models.ease import EASE, ease_from_gram
+from tastemaker.models.hybrid import scaled_clone
+from tastemaker.models.session_als import SessionALS
+from tastemaker.models.session_ease import SessionEASE
+from tastemaker.models.side_information import add_content_gram, content_rows, item_vectors
+
+from tests.models.conftest_tiny import row, tiny
+
+# Five films; nobody watched 3 ("The Empire Strikes Back"), which shares words with 0 and 1.
+FILMS = [{"title": "Star Wars", "categories": ["Sci-Fi"]},
+         {"title": "Return of the Jedi", "categories": ["Sci-Fi"]},
+         {"title": "Fargo", "categories": ["Crime"]},
+         {"title": "The Empire Strikes Back (Star Wars)", "categories": ["Sci-Fi"]},
+         {"title": "Heat", "categories": ["Crime"]}]
+X5 = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [1, 1, 0, 0, 1], [0, 0, 1, 0, 1], [1, 0, 1, 0, 1]],
+                            np.float32))
+
+
+def test_item_vectors_are_aligned_to_the_columns():
+    assert item_vectors(None, 5) is None
+    assert item_vectors([{}, {}], 2) is None  # no text and no attribute at all
+    V = item_vectors(FILMS[:3], 5)  # two trailing items without a record
+    assert V.shape[0] == 5
+    np.testing.assert_allclose(sp.linalg.norm(V, axis=1), [1, 1, 1, 0, 0], atol=1e-6)
+
+
+def test_add_content_gram_adds_w_v_vt_block_by_block():
+    V = item_vectors(FILMS, 5).toarray().astype(np.float64)
+    G = np.arange(25, dtype=np.float64).reshape(5, 5)
+    expected = G + 3.0 * V @ V.T
+    assert add_content_gram(G, FILMS, 3.0, block=2)  # blocks of 2 rows: 3 blocks
+    np.testing.assert_allclose(G, expected, rtol=1e-6)
+    assert expected[0, 3] > expected[0, 2]  # Star Wars is closer to Empire than to Fargo
+    untouched = np.zeros((5, 5))
+    assert not add_content_gram(untouched, FILMS, 0.0) and not add_content_gram(untouched, None, 3.0)
+    assert not untouched.any()
+
+
+def test_ease_with_side_information_is_the_closed_form_of_the_sum():
+    V = item_vectors(FILMS, 5).toarray().astype(np.float64)
+    G = X5.toarray().astype(np.float64).T @ X5.toarray() + 2.0 * V @ V.T
+    expected = ease_from_gram(G, 0.5)
+    model = EASE(lambda_=0.5, content_weight=2.0).fit(X5, FILMS)
+    np.testing.assert_allclose(model.B, expected, rtol=1e-5, atol=1e-6)
+    # without items (or with weight 0) it is plain EASE
+    plain = EASE(lambda_=0.5).fit(X5).B
+    np.testing.assert_array_equal(EASE(lambda_=0.5, content_weight=2.0).fit(X5).B, plain)
+    np.testing.assert_array_equal(EASE(lambda_=0.5, content_weight=0.0).fit(X5, FILMS).B, plain)
+    # the weight is data-scaled like lambda
+    half = scaled_clone(SessionEASE(lambda_=8.0, content_weight=6.0), 0.5)
+    assert (half.lambda_, half.content_weight) == (4.0, 3.0)
+
+
+def test_side_information_reaches_an_item_nobody_touched():
+    fan = row([0], n=5)  # watched Star Wars only
+    plain = EASE(lambda_=0.5).fit(X5).score(fan)[0]
+    side = EASE(lambda_=0.5, content_weight=2.0).fit(X5, FILMS).score(fan)[0]
+    assert plain[3] == 0.0  # no co-occurrence: collaborative EASE cannot score it
+    assert side[3] > 0.0 and side[3] > side[2]  # the sequel ranks above Fargo
+
+
+def test_als_with_side_information_is_implicit_on_the_stacked_matrix():
+    from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    X, _, items = tiny()
+    params = dict(factors=4, regularization=1.0, alpha=5.0, iterations=8, random_state=2)
+    ours = ALS(**params, content_weight=2.0).fit(X, items)
+    F = content_rows(items, X.shape[1], 2.0)
+    assert F.shape[1] == X.shape[1] and F.shape[0] > 0
+    with threadpool_limits(1, "blas"):
+        raw = AlternatingLeastSquares(**params)
+        raw.fit(sp.vstack([X, F]).tocsr().astype(np.float32), show_progress=False)
+    np.testing.assert_allclose(ours.item_factors, raw.item_factors, rtol=1e-5, atol=1e-6)
+    assert ours.user_factors.shape == (X.shape[0], 4)  # the feature pseudo-users are dropped
+    assert content_rows(None, 12, 2.0).shape == (0, 12) and content_rows(items, 12, 0.0).shape == (0, 12)
+
+
+def test_session_als_passes_the_items_on():
+    X, T, items = tiny()
+    params = dict(factors=4, regularization=1.0, alpha=5.0, iterations=8, random_state=2)
+    with_items = SessionALS(**params, content_weight=2.0).fit(X, items, timestamps=T)
+    without = SessionALS(**params, content_weight=2.0).fit(X, timestamps=T)
+    assert not np.allclose(with_items.item_factors, without.item_factors)
+    assert with_items.user_factors.shape[0] == X.shape[0]
