@@ -10,8 +10,13 @@ from tastemaker.models.ease import EASE, ease_from_gram
 from tastemaker.models.hybrid import scaled_clone
 from tastemaker.models.session_als import SessionALS
 from tastemaker.models.session_ease import SessionEASE
-from tastemaker.models.side_information import add_content_gram, content_rows, item_vectors
-
+from tastemaker.models.side_information import (
+    TIME_BINS,
+    add_content_gram,
+    content_rows,
+    item_vectors,
+    time_vectors,
+)
 from tests.models.conftest_tiny import row, tiny
 
 # Five films; nobody watched 3 ("The Empire Strikes Back"), which shares words with 0 and 1.
@@ -72,7 +77,7 @@ def test_als_with_side_information_is_implicit_on_the_stacked_matrix():
     from threadpoolctl import threadpool_limits
 
     X, _, items = tiny()
-    params = dict(factors=4, regularization=1.0, alpha=5.0, iterations=8, random_state=2)
+    params = {"factors": 4, "regularization": 1.0, "alpha": 5.0, "iterations": 8, "random_state": 2}
     ours = ALS(**params, content_weight=2.0).fit(X, items)
     F = content_rows(items, X.shape[1], 2.0)
     assert F.shape[1] == X.shape[1] and F.shape[0] > 0
@@ -86,8 +91,33 @@ def test_als_with_side_information_is_implicit_on_the_stacked_matrix():
 
 def test_session_als_passes_the_items_on():
     X, T, items = tiny()
-    params = dict(factors=4, regularization=1.0, alpha=5.0, iterations=8, random_state=2)
+    params = {"factors": 4, "regularization": 1.0, "alpha": 5.0, "iterations": 8, "random_state": 2}
     with_items = SessionALS(**params, content_weight=2.0).fit(X, items, timestamps=T)
     without = SessionALS(**params, content_weight=2.0).fit(X, timestamps=T)
     assert not np.allclose(with_items.item_factors, without.item_factors)
     assert with_items.user_factors.shape[0] == X.shape[0]
+
+
+def test_time_vectors_relate_items_published_close_together():
+    year = 365.25 * 86400
+    dated = [{"created_at": 25 * year}, {"created_at": 25.5 * year}, {"created_at": 60 * year}, {},
+             {"created_at": "not a number"}]
+    T = time_vectors(dated).toarray()
+    assert T.shape == (5, TIME_BINS)
+    np.testing.assert_allclose(np.linalg.norm(T, axis=1), [1, 1, 1, 0, 0], atol=1e-6)
+    assert T[0] @ T[1] > 0.9 and T[0] @ T[2] == 0.0  # half a year apart vs 35 years apart
+    assert time_vectors([{"created_at": 5.0}, {"created_at": 5.0}]) is None  # no spread
+    assert time_vectors([{}, {}]) is None
+
+
+def test_item_vectors_carry_the_time_block_beside_the_text():
+    year = 365.25 * 86400
+    films = [dict(f, created_at=y * year) for f, y in zip(FILMS, (7, 26, 26, 10, 25))]
+    V = item_vectors(films, 5)
+    text = item_vectors(FILMS, 5)
+    assert V.shape[1] == text.shape[1] + TIME_BINS
+    np.testing.assert_allclose(sp.linalg.norm(V, axis=1), 1.0, atol=1e-6)
+    sim = (V @ V.T).toarray()
+    # "Return of the Jedi" (Sci-Fi) and "Fargo" (Crime) share no word, only their year
+    assert (text @ text.T).toarray()[1, 2] == 0.0
+    assert sim[1, 2] > 0.0 and sim[1, 2] > sim[0, 2]  # Star Wars is 19 years from Fargo

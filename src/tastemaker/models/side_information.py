@@ -7,9 +7,10 @@ collective matrix factorisation) give the metadata to the collaborative model it
 metadata feature becomes a pseudo-user whose row holds the items that carry it.
 
 The features are the content family's own item vectors (:class:`.content.TfidfContent`:
-TF-IDF of title, description, categories and tags plus the attribute one-hot; rows
-L2-normalised), so one representation of an item serves the content scores and the side
-information. With weight ``w``:
+TF-IDF of title, description, categories and tags plus the attribute one-hot), so one
+representation of an item serves the content scores and the side information, plus a small
+publication-time block (:func:`time_vectors`: items published around the same time, from
+``created_at``, e.g. films of the same years); rows L2-normalised. With weight ``w``:
 
 - EASE adds ``w * V V^T`` to its Gram matrix (:func:`add_content_gram`): the pseudo-users'
   co-occurrence, the same form as the session Grams of :mod:`.session_ease`;
@@ -30,13 +31,45 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 
 #: The attribute block's weight in the side-information vectors (the tfidf family's default).
 ATTRIBUTE_WEIGHT = 0.5
+#: The publication-time block: its weight beside the (unit-norm) text vector, the number of
+#: bins over the catalogue's ``created_at`` range and the Gaussian width in bins. On ML-100k
+#: (protocol (a), validation carved from training, three seeds) the block raised the
+#: validation nDCG of session_ease by 0.001 and of the hybrid's blend by 0.0002..0.0012.
+TIME_WEIGHT = 0.3
+TIME_BINS = 64
+TIME_SIGMA_BINS = 1.5
+
+
+def _created_at(item: dict | None) -> float:
+    value = (item or {}).get("created_at")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
+
+
+def time_vectors(items: Sequence[dict | None]) -> sp.csr_matrix | None:
+    """(len(items), TIME_BINS) L2-normalised Gaussian memberships of each item's ``created_at``
+    in bins spanning the catalogue's range (items without a time get an empty row); None when
+    fewer than two items have distinct times."""
+    t = np.array([_created_at(it) for it in items], np.float64)
+    known = np.isfinite(t)
+    if known.sum() < 2 or np.ptp(t[known]) == 0:
+        return None
+    lo, hi = float(t[known].min()), float(t[known].max())
+    centres = np.linspace(lo, hi, TIME_BINS)
+    sigma = TIME_SIGMA_BINS * (hi - lo) / (TIME_BINS - 1)
+    M = np.exp(-0.5 * ((np.where(known, t, lo)[:, None] - centres[None, :]) / sigma) ** 2)
+    M[~known] = 0.0
+    M[M < 1e-3] = 0.0  # beyond ~3.7 sigma: keep the block sparse
+    M /= np.maximum(np.linalg.norm(M, axis=1, keepdims=True), 1e-12)
+    return sp.csr_matrix(M.astype(np.float32))
 
 
 def item_vectors(items: Sequence[dict | None] | None, n_items: int) -> sp.csr_matrix | None:
@@ -48,6 +81,9 @@ def item_vectors(items: Sequence[dict | None] | None, n_items: int) -> sp.csr_ma
 
     aligned = list(items[:n_items]) + [None] * max(0, n_items - len(items))
     V = TfidfContent(attr_weight=ATTRIBUTE_WEIGHT).fit(None, aligned).V
+    T = time_vectors(aligned)
+    if T is not None:
+        V = normalize(sp.hstack([V, T * np.float32(TIME_WEIGHT)]).tocsr()).astype(np.float32)
     return V if V is not None and V.nnz else None
 
 
