@@ -112,8 +112,8 @@ def test_hybrid_learns_weights_on_every_validation_fold(monkeypatch):
     assert one["rows"] == {"ease": n_users, "popularity": n_users}
     assert two["rows"] == {"ease": 2 * n_users, "popularity": 2 * n_users}
     # fold 0 of the two-fold run is the one-fold split; fold 1 is another random draw
-    k0, h0 = holdout_split(X, 0.25, 4)
-    k1, h1 = holdout_split(X, 0.25, 5)
+    k0, h0 = holdout_split(X, 0.4, 4)  # the default share of a random holdout
+    k1, h1 = holdout_split(X, 0.4, 5)
     assert (two["held"][:n_users] != h0).nnz == 0 and (two["held"][n_users:] != h1).nnz == 0
     assert (two["kept"][n_users:] != k1).nnz == 0 and (h0 != h1).nnz > 0
 
@@ -147,13 +147,18 @@ def test_hybrid_time_holdouts_hold_out_the_latest_interactions(monkeypatch):
         Hybrid(members={}, folds=0)
 
 
-def test_weight_learning_cutoff_defaults_by_holdout_rule():
-    from tastemaker.models.hybrid import DEFAULT_K
+def test_weight_learning_cutoff_and_holdout_default_by_holdout_rule():
+    from tastemaker.models.hybrid import DEFAULT_HOLDOUT, DEFAULT_K
 
-    assert {h: Hybrid(members={}, holdout_by=h).k for h in ("random", "time", "last")} == DEFAULT_K
-    assert DEFAULT_K == {"random": 20, "time": 20, "last": 10}
+    rules = ("random", "time", "last")
+    assert {h: Hybrid(members={}, holdout_by=h).k for h in rules} == DEFAULT_K
+    assert DEFAULT_K == {"random": 50, "time": 20, "last": 10}
+    assert {h: Hybrid(members={}, holdout_by=h).holdout for h in rules} == DEFAULT_HOLDOUT
+    assert DEFAULT_HOLDOUT["random"] == 0.4 and DEFAULT_HOLDOUT["time"] == 0.25
     assert Hybrid(members={}, holdout_by="last", k=15).k == 15  # an explicit k wins
-    assert Hybrid(members={}, holdout_by="last").params["k"] is None  # a clone re-resolves it
+    assert Hybrid(members={}, holdout_by="time", holdout=0.2).holdout == 0.2  # and an explicit share
+    hybrid = Hybrid(members={}, holdout_by="last")
+    assert hybrid.params["k"] is None and hybrid.params["holdout"] is None  # a clone re-resolves them
 
 
 def test_candidate_pool_ndcg_equals_the_full_ranking():
