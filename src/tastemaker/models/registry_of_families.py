@@ -31,8 +31,8 @@ FAMILIES: dict[str, tuple[type[ModelFamily], dict[str, Any]]] = {
     "rp3beta": (RP3beta, {"alpha": 0.8, "beta": 0.5, "k": 200}),
     "ease": (EASE, {"lambda_": 800.0}),
     # content_weight (item metadata as side information, models.side_information): on the
-    # validation of protocol (a) (three seeds, train-carved folds) session_ease gained +0.006
-    # at 100 (50: +0.005, 200: +0.005) and session_als +0.0017 at 4 (8 alike, 16 worse).
+    # validation of protocol (a) (three seeds, train-carved folds) session_ease gained +0.0036
+    # at 100 (50: +0.0027, 200: +0.0029) and session_als +0.0017 at 4 (8 alike, 16: +0.0000).
     "session_ease": (SessionEASE, {"lambda_": 800.0, "session_gaps": (0.0, 60.0), "session_weights": (3.0, 1.5),
                                    "content_weight": 100.0}),
     "als": (ALS, {"factors": 128, "regularization": 40.0, "alpha": 4.0, "iterations": 15}),
