@@ -121,3 +121,15 @@ def test_item_vectors_carry_the_time_block_beside_the_text():
     # "Return of the Jedi" (Sci-Fi) and "Fargo" (Crime) share no word, only their year
     assert (text @ text.T).toarray()[1, 2] == 0.0
     assert sim[1, 2] > 0.0 and sim[1, 2] > sim[0, 2]  # Star Wars is 19 years from Fargo
+
+
+def test_item_vectors_are_reused_for_the_same_catalogue_and_rebuilt_when_it_changes():
+    first = item_vectors(FILMS, 5)
+    assert item_vectors([dict(f) for f in FILMS], 5) is first  # equal content: the same result
+    renamed = [dict(f) for f in FILMS]
+    renamed[2]["title"] = "Star Wars Holiday Special"  # Fargo becomes a Star Wars film
+    changed = item_vectors(renamed, 5)
+    assert changed is not first
+    assert (first[2] @ first[0].T).toarray()[0, 0] == 0.0
+    assert (changed[2] @ changed[0].T).toarray()[0, 0] > 0.0
+    assert item_vectors(FILMS, 6) is not first and item_vectors(FILMS, 6).shape[0] == 6

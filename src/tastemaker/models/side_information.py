@@ -31,9 +31,12 @@ True
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
@@ -47,6 +50,11 @@ ATTRIBUTE_WEIGHT = 0.5
 TIME_WEIGHT = 0.3
 TIME_BINS = 64
 TIME_SIGMA_BINS = 1.5
+#: How many catalogues' vectors :func:`item_vectors` keeps.
+RECENT_CATALOGUES = 2
+
+_RECENT: OrderedDict[tuple, sp.csr_matrix | None] = OrderedDict()
+_ENCODER = msgspec.json.Encoder(enc_hook=str)  # any value hashes (by its text)
 
 
 def _created_at(item: dict | None) -> float:
@@ -74,12 +82,29 @@ def time_vectors(items: Sequence[dict | None]) -> sp.csr_matrix | None:
 
 def item_vectors(items: Sequence[dict | None] | None, n_items: int) -> sp.csr_matrix | None:
     """(n_items, d) L2-normalised content vectors of ``items`` aligned to the matrix columns
-    (missing trailing items get empty rows); None without items or without any feature."""
+    (missing trailing items get empty rows); None without items or without any feature.
+
+    The result is shared (do not modify it): a hybrid fits each member several times on the
+    same catalogue, so the last few results are kept, keyed by a digest of the items' content
+    (1.1 s of TF-IDF at 100k items against 35 ms of hashing)."""
     if items is None:
         return None
+    aligned = list(items[:n_items]) + [None] * max(0, n_items - len(items))
+    key = (n_items, ATTRIBUTE_WEIGHT, TIME_WEIGHT, TIME_BINS, TIME_SIGMA_BINS,
+           hashlib.blake2b(_ENCODER.encode(aligned), digest_size=16).digest())
+    if key in _RECENT:
+        _RECENT.move_to_end(key)
+        return _RECENT[key]
+    V = _vectors(aligned)
+    _RECENT[key] = V
+    while len(_RECENT) > RECENT_CATALOGUES:
+        _RECENT.popitem(last=False)
+    return V
+
+
+def _vectors(aligned: list[dict | None]) -> sp.csr_matrix | None:
     from tastemaker.models.content import TfidfContent
 
-    aligned = list(items[:n_items]) + [None] * max(0, n_items - len(items))
     V = TfidfContent(attr_weight=ATTRIBUTE_WEIGHT).fit(None, aligned).V
     T = time_vectors(aligned)
     if T is not None:
