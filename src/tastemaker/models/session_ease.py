@@ -60,7 +60,7 @@ class SessionEASE(EASE):
 
     name = "session_ease"
     uses_timestamps: ClassVar[bool] = True
-    
+
     def __init__(self, lambda_: float = 500.0, session_gaps: tuple[float, ...] = (0.0, 60.0),
                  session_weights: tuple[float, ...] = (2.0, 1.0), max_items: int = 20_000,
                  float64_below: int = 8_192, freq_lambda: float = 0.0, freq_power: float = 1.0,

@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -126,7 +125,7 @@ def add_content_gram(G: np.ndarray, items: Sequence[dict | None] | None, weight:
     return True
 
 
-def content_rows(items: Any, n_items: int, weight: float) -> sp.csr_matrix:
+def content_rows(items: Sequence[dict | None] | None, n_items: int, weight: float) -> sp.csr_matrix:
     """The pseudo-user rows ``weight * V^T`` (d, n_items) float32 (0 rows when there are none)."""
     V = item_vectors(items, n_items) if weight else None
     if V is None:
