@@ -83,6 +83,7 @@ GRIDS: dict[str, list[dict]] = {
     # 0.75 at 600 s and 3600 s; 1.5 was never close, so it is not searched.)
     "session_als": [{"session_weights": (w,), "session_gaps": (g,), "regularization": r, "alpha": r / 10.0}
                     for r in (60.0, 40.0) for g in (60.0, 600.0, 3600.0) for w in (0.25, 0.5, 0.75, 1.0)],
+    "gfcf": [{"factors": f, "alpha": a} for f in (16, 32, 64, 128) for a in (0.5, 1.0, 2.0)],
     "bpr": [{"factors": f, "learning_rate": lr, "iterations": it}
             for f, lr, it in [(64, 0.01, 50), (64, 0.005, 100), (128, 0.01, 50)]],
     "svd": [{"factors": f} for f in (10, 20, 50, 100)],
@@ -97,7 +98,7 @@ STAGE_TWO: dict[str, list[dict]] = {
     "session_als": [{"content_weight": c} for c in (0.0, 2.0, 4.0, 8.0)],
 }
 QUICK_GRIDS = {n: g[:2] for n, g in GRIDS.items()}
-ORDER = ["popularity", "itemknn", "rp3beta", "ease", "session_ease", "als", "session_als", "bpr", "svd",
+ORDER = ["popularity", "itemknn", "rp3beta", "ease", "session_ease", "als", "session_als", "gfcf", "bpr", "svd",
          "tfidf", "embeddings", "hybrid"]
 PROTOCOL_NAMES = {"a": "random", "b": "temporal", "c": "leave_last_out"}
 

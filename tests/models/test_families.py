@@ -15,6 +15,7 @@ from tastemaker.models.bpr import BPR
 from tastemaker.models.content import TfidfContent
 from tastemaker.models.ease import EASE, CatalogueTooLarge
 from tastemaker.models.embeddings import EmbeddingsUnavailable, SentenceEmbeddingContent, available
+from tastemaker.models.gfcf import GraphFilterCF
 from tastemaker.models.hybrid import Hybrid, scaled_clone
 from tastemaker.models.itemknn import ItemKNN
 from tastemaker.models.popularity_family import PopularityFamily
@@ -75,6 +76,10 @@ def test_ease_size_limit_raises_and_the_hybrid_falls_back_to_itemknn():
     assert "ease->itemknn" in hybrid.weights
     assert all(not isinstance(m, EASE) for m in hybrid.fitted.values())
     assert np.isfinite(hybrid.score(X)).all()
+    # two dense members over the limit share one item-kNN stand-in
+    both = Hybrid(members={"ease": EASE(lambda_=5.0, max_items=5), "gfcf": GraphFilterCF(max_items=5),
+                           "popularity": PopularityFamily()}).fit(X, items, T)
+    assert set(both.weights) == {"ease->itemknn", "popularity"}
 
 
 def test_session_matrix_and_session_ease():

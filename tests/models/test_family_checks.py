@@ -30,6 +30,7 @@ TINY_PARAMS = {
     "als": {"factors": 2, "regularization": 1.0, "alpha": 10.0, "iterations": 20, "random_state": 3},
     "session_als": {"factors": 2, "regularization": 1.0, "alpha": 10.0, "iterations": 20, "random_state": 3,
                     "session_gaps": (60.0,), "session_weights": (0.5,), "content_weight": 0.5},
+    "gfcf": {"factors": 2, "alpha": 1.0},
     "bpr": {"factors": 2, "learning_rate": 0.1, "regularization": 0.01, "iterations": 300, "random_state": 3,
             "fold_in_regularization": 1.0, "fold_in_alpha": 5.0},
     "svd": {"factors": 2, "bias_reg": 1.0},

@@ -26,7 +26,8 @@ Serving: ``score(rows) = sum_m w_m * normalise(member_m.score(rows))`` (batch, n
 float32; every member folds rows in, so the hybrid is real time too.
 
 Catalogue size: a member that cannot hold the catalogue (EASE-like, ``fits(n_items)`` is
-False) is replaced by ``ItemKNN(**knn_fallback)`` before anything is fitted. Members that
+False) is replaced by ``ItemKNN(**knn_fallback)`` before anything is fitted (once: further
+members over the limit would be the same item-kNN again and are dropped). Members that
 need item metadata (``needs_items``) are skipped when ``items`` is not given; members that
 use event times (``uses_timestamps``) get ``timestamps``.
 
@@ -297,11 +298,14 @@ class Hybrid(ModelFamily):
         from tastemaker.models.itemknn import ItemKNN
 
         usable = {}
+        fallback_taken = False
         for name, m in self.members.items():
             if getattr(m, "needs_items", False) and items is None:
                 continue
             if hasattr(m, "fits") and not m.fits(n_items):
-                name, m = f"{name}->itemknn", ItemKNN(**self.knn_fallback)
+                if fallback_taken:  # one item-kNN stands in for every dense member: the same model twice adds nothing
+                    continue
+                name, m, fallback_taken = f"{name}->itemknn", ItemKNN(**self.knn_fallback), True
             usable[name] = m
         if not usable:
             raise ValueError("the hybrid has no usable member")

@@ -1,0 +1,59 @@
+"""GF-CF: known answers of both filters, binarised input, the size limit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from tastemaker.models.ease import CatalogueTooLarge
+from tastemaker.models.gfcf import GraphFilterCF, inverse_sqrt_degrees
+
+
+def csr(rows: list[list[float]]) -> sp.csr_matrix:
+    return sp.csr_matrix(np.asarray(rows, np.float32))
+
+
+def test_linear_filter_known_answer() -> None:
+    # users {0, 1} and {1, 2}: user degrees 2, 2; item degrees 1, 2, 1
+    # R~ = [[1/sqrt2, 1/2, 0], [0, 1/2, 1/sqrt2]], P = R~^T R~
+    model = GraphFilterCF(factors=0, alpha=0.0).fit(csr([[1, 1, 0], [0, 1, 1]]))
+    s = 0.5 / np.sqrt(2)
+    expected = np.array([[0.5, s, 0.0], [s, 0.5, s], [0.0, s, 0.5]], np.float32)
+    np.testing.assert_allclose(model.B, expected, rtol=1e-6)
+    np.testing.assert_allclose(model.score(csr([[1, 0, 0]])), expected[:1], rtol=1e-6)
+
+
+def test_ideal_low_pass_known_answer() -> None:
+    # all ones, 2 x 3: R~ = ones / sqrt(6), P = ones / 3; its one singular vector is
+    # ones / sqrt(3) and degrees are equal, so the low-pass filter is ones / 3 too
+    X = csr([[1, 1, 1], [1, 1, 1]])
+    linear = GraphFilterCF(factors=1, alpha=0.0).fit(X)
+    both = GraphFilterCF(factors=1, alpha=2.0).fit(X)
+    np.testing.assert_allclose(linear.B, np.full((3, 3), 1 / 3), rtol=1e-6)
+    np.testing.assert_allclose(both.B, np.full((3, 3), 1 / 3 + 2 / 3), rtol=1e-5)
+
+
+def test_weights_are_binarised_at_fit_and_at_scoring() -> None:
+    X = sp.random(30, 12, density=0.3, random_state=1, format="csr", dtype=np.float32)
+    weighted = GraphFilterCF(factors=4).fit(X * 3.0)
+    binary = GraphFilterCF(factors=4).fit((X > 0).astype(np.float32))
+    np.testing.assert_allclose(weighted.B, binary.B, rtol=1e-5, atol=1e-7)
+    row = X[:2]
+    np.testing.assert_allclose(weighted.score(row * 5.0), binary.score((row > 0).astype(np.float32)), rtol=1e-5)
+
+
+def test_items_nobody_touched_score_zero_and_stay_finite() -> None:
+    model = GraphFilterCF(factors=1).fit(csr([[1, 1, 0, 0], [0, 1, 1, 0]]))
+    S = model.score(csr([[1, 1, 1, 0]]))
+    assert np.isfinite(S).all() and S[0, 3] == 0.0
+    assert (inverse_sqrt_degrees(np.array([0.0, 4.0])) == [0.0, 0.5]).all()
+
+
+def test_size_limit() -> None:
+    model = GraphFilterCF(max_items=5)
+    assert model.fits(5) and not model.fits(6)
+    with pytest.raises(CatalogueTooLarge, match="max_items=5"):
+        model.fit(sp.csr_matrix((2, 6), dtype=np.float32))
+    with pytest.raises(ValueError, match="factors"):
+        GraphFilterCF(factors=-1)
