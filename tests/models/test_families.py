@@ -171,6 +171,24 @@ def test_als_fold_in_equals_implicits_recalculate_user(ml_like):
     np.testing.assert_allclose(model.score(rows), ref @ model.item_factors.T, rtol=1e-4, atol=1e-5)
 
 
+def test_fold_in_of_a_long_row_solves_the_same_system_as_implicits_kernel(ml_like):
+    model = ALS(factors=8, regularization=0.5, alpha=3.0, iterations=5).fit(ml_like)
+    rng = np.random.default_rng(4)
+    items = np.sort(rng.choice(ml_like.shape[1], 40, replace=False))  # 40 > factors / 2: the GEMM path
+    values = rng.uniform(0.5, 1.5, 40).astype(np.float32)
+    values[3] = -1.0  # a dislike: confidence |c|, preference 0
+    long_row = sp.csr_matrix((values, (np.zeros(40, int), items)), shape=(1, ml_like.shape[1]))
+    dense = model.recalculate_user(long_row)
+    batch = sp.vstack([long_row] * 17).tocsr()  # a batch above 16 rows: implicit's kernel
+    np.testing.assert_allclose(dense, model.recalculate_user(batch)[:1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dense, fold_in_numpy(long_row, model.item_factors, 0.5, 3.0), rtol=1e-3, atol=1e-4)
+    short_row = sp.csr_matrix((values[:3], (np.zeros(3, int), items[:3])), shape=long_row.shape)
+    mixed = sp.vstack([short_row, long_row]).tocsr()  # one row for each path
+    np.testing.assert_allclose(model.recalculate_user(mixed)[1:], dense, rtol=1e-5, atol=1e-6)
+    kernel = model.recalculate_user(sp.vstack([short_row] * 17).tocsr())[:1]
+    np.testing.assert_allclose(model.recalculate_user(mixed)[:1], kernel, rtol=1e-5, atol=1e-6)
+
+
 def test_als_partial_fit_users_stores_new_users(ml_like):
     model = ALS(factors=8, regularization=0.5, alpha=3.0, iterations=5).fit(ml_like)
     new = model.partial_fit_users(np.array([250]), ml_like[7])
