@@ -43,7 +43,7 @@ Params:
   (a) of ML-100k (per-user random holdout), nested validation: the weights were learned on
   a fold carved from a training part and judged on NDCG@10 of that part's held-out items,
   18 folds over three seeds, with the default members (session families with side
-  information): k 50 with a 40% holdout scored 0.2865 / 0.2844 (two runs of 6 and 12
+  information, before GF-CF joined them): k 50 with a 40% holdout scored 0.2865 / 0.2844 (two runs of 6 and 12
   folds), k 30 with 25% 0.2861 / 0.2842, k 50 with 25% 0.2854 / 0.2838, k 20 with 25% (the
   earlier default) 0.2843 / 0.2834; 50 / 40% beat 20 / 25% in 13 of the 18 folds. (With the
   earlier members, 20 had beaten 10, 15, 25 and 30.) Protocol
