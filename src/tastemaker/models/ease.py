@@ -46,6 +46,23 @@ class CatalogueTooLarge(ValueError):
     """A dense item-item family was asked to fit more items than its documented limit."""
 
 
+class DenseItemItem:
+    """The size limit of a family that holds a dense (n_items, n_items) matrix (``max_items``)."""
+
+    max_items: int
+
+    def fits(self, n_items: int) -> bool:
+        """Whether a catalogue of ``n_items`` is within the documented size limit."""
+        return n_items <= self.max_items
+
+    def check_fits(self, n_items: int) -> None:
+        """Raise :class:`CatalogueTooLarge` above the limit (the hybrid uses item-kNN there)."""
+        if not self.fits(n_items):
+            raise CatalogueTooLarge(
+                f"{type(self).__name__} needs a dense {n_items}x{n_items} matrix; the limit is "
+                f"max_items={self.max_items} (use ItemKNN above it)")
+
+
 def _spd_inverse(G: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix via Cholesky (LAPACK potrf/potri),
     in place: no identity matrix or second n^2 buffer is allocated."""
@@ -80,7 +97,7 @@ def ease_from_gram(G: np.ndarray, lambda_: float | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(P, dtype=np.float32)
 
 
-class EASE(ModelFamily):
+class EASE(DenseItemItem, ModelFamily):
     """Closed-form item-item linear autoencoder; exact, deterministic, no seed needed."""
 
     name = "ease"
@@ -98,10 +115,6 @@ class EASE(ModelFamily):
         self.float64_below = int(float64_below)
         self.B = np.zeros((0, 0), np.float32)
 
-    def fits(self, n_items: int) -> bool:
-        """Whether a catalogue of ``n_items`` is within the documented size limit."""
-        return n_items <= self.max_items
-
     def penalties(self, X: sp.csr_matrix) -> float | np.ndarray:
         """The diagonal penalty: ``lambda_``, plus the frequency term when ``freq_lambda`` > 0."""
         if not self.freq_lambda:
@@ -116,10 +129,7 @@ class EASE(ModelFamily):
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None, timestamps: sp.csr_matrix | None = None) -> "EASE":
         X = sp.csr_matrix(interactions, dtype=np.float32)
-        if not self.fits(X.shape[1]):
-            raise CatalogueTooLarge(
-                f"EASE needs a dense {X.shape[1]}x{X.shape[1]} matrix; the limit is "
-                f"max_items={self.max_items} (use ItemKNN above it)")
+        self.check_fits(X.shape[1])
         self.n_items = X.shape[1]
         G = self.gram(X, timestamps)
         add_content_gram(G, items, self.content_weight)

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-from tastemaker.models.ease import CatalogueTooLarge
+from tastemaker.models.ease import DenseItemItem
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 
 
@@ -50,7 +50,7 @@ def inverse_sqrt_degrees(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-class GraphFilterCF(ModelFamily):
+class GraphFilterCF(DenseItemItem, ModelFamily):
     """Degree-normalised linear filter plus ideal low-pass filter of the item graph."""
 
     name = "gfcf"
@@ -66,16 +66,9 @@ class GraphFilterCF(ModelFamily):
         self.seed = int(seed)
         self.B = np.zeros((0, 0), np.float32)
 
-    def fits(self, n_items: int) -> bool:
-        """Whether a catalogue of ``n_items`` is within the documented size limit."""
-        return n_items <= self.max_items
-
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "GraphFilterCF":
         X = sp.csr_matrix(interactions, dtype=np.float32)
-        if not self.fits(X.shape[1]):
-            raise CatalogueTooLarge(
-                f"GF-CF needs a dense {X.shape[1]}x{X.shape[1]} matrix; the limit is "
-                f"max_items={self.max_items} (use ItemKNN above it)")
+        self.check_fits(X.shape[1])
         self.n_items = X.shape[1]
         R = (X > 0).astype(np.float64)
         du = inverse_sqrt_degrees(np.asarray(R.sum(axis=1)).ravel())
