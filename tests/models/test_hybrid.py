@@ -183,3 +183,17 @@ def test_candidate_pool_ndcg_equals_the_full_ranking():
     one = _CandidatePool({"a": S}, sp.csr_matrix((1, 6)), sp.csr_matrix(([1.0, 1.0], ([0, 0], [0, 5])), shape=(1, 6)), 2, 1)
     # pool = {item 0}; ranking [0]: one hit at rank 1 of two relevant -> 1 / (1 + 1/log2(3))
     assert one.ndcg(one.G["a"] + one.mask) == pytest.approx(1.0 / (1.0 + 1.0 / np.log2(3)))
+
+
+def test_a_member_does_not_change_what_the_others_are_validated_on():
+    # binary input: ExplicitSVD once emptied the shared validation matrix in place, so every
+    # member after it was judged with nothing seen (and the blend learned from that)
+    from tastemaker.models.svd import ExplicitSVD
+
+    rng = np.random.default_rng(3)
+    X = sp.csr_matrix((rng.random((60, 30)) < 0.25).astype(np.float32))
+    base = {"popularity": PopularityFamily(), "itemknn": ItemKNN(k=5, shrink=1.0)}
+    alone = Hybrid(members=dict(base)).fit(X)
+    with_svd = Hybrid(members={**base, "svd": ExplicitSVD(factors=2)}).fit(X)
+    for name in base:
+        assert with_svd.validation[f"member:{name}"] == pytest.approx(alone.validation[f"member:{name}"])
