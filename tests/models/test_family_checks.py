@@ -163,3 +163,15 @@ def test_fit_leaves_its_input_untouched(name: str, binary: bool) -> None:
     after = (X.data, X.indices, X.indptr, T.data, T.indices, T.indptr)
     for b, a in zip(before, after):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_score_leaves_its_rows_untouched(models: dict, name: str) -> None:
+    model = get(models, name)
+    X, _, _ = tiny()
+    rows = X[[0, 7]].copy()
+    before = (rows.data.copy(), rows.indices.copy(), rows.indptr.copy())
+    model.score(rows)
+    model.recommend(rows[:1], 3)
+    for b, a in zip(before, (rows.data, rows.indices, rows.indptr)):
+        np.testing.assert_array_equal(a, b)
