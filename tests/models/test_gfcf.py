@@ -43,6 +43,13 @@ def test_weights_are_binarised_at_fit_and_at_scoring() -> None:
     np.testing.assert_allclose(weighted.score(row * 5.0), binary.score((row > 0).astype(np.float32)), rtol=1e-5)
 
 
+def test_float32_path_agrees_with_float64() -> None:
+    X = sp.random(40, 25, density=0.3, random_state=2, format="csr", dtype=np.float32)
+    exact = GraphFilterCF(factors=5).fit(X)
+    single = GraphFilterCF(factors=5, float64_below=0).fit(X)
+    np.testing.assert_allclose(single.B, exact.B, rtol=1e-3, atol=1e-5)
+
+
 def test_items_nobody_touched_score_zero_and_stay_finite() -> None:
     model = GraphFilterCF(factors=1).fit(csr([[1, 1, 0, 0], [0, 1, 1, 0]]))
     S = model.score(csr([[1, 1, 1, 0]]))

@@ -28,6 +28,8 @@ Params:
   matrix's smaller side).
 - ``alpha`` (float, default 1.0): weight of the ideal low-pass filter (0: linear filter only).
 - ``max_items`` (int, default 20,000), ``seed`` (int, default 0).
+- ``float64_below`` (int, default 8,192): build the filters in float64 for catalogues up to
+  this size, in float32 above it (half the fit memory), as EASE does.
 """
 
 from __future__ import annotations
@@ -56,32 +58,34 @@ class GraphFilterCF(DenseItemItem, ModelFamily):
     name = "gfcf"
     data_scaled_params: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, factors: int = 64, alpha: float = 1.0, max_items: int = 20_000, seed: int = 0):
-        super().__init__(factors=factors, alpha=alpha, max_items=max_items, seed=seed)
+    def __init__(self, factors: int = 32, alpha: float = 1.0, max_items: int = 20_000, seed: int = 0,
+                 float64_below: int = 8_192):
+        super().__init__(factors=factors, alpha=alpha, max_items=max_items, seed=seed, float64_below=float64_below)
         if int(factors) < 0:
             raise ValueError("factors must be >= 0")
         self.factors = int(factors)
         self.alpha = float(alpha)
         self.max_items = int(max_items)
         self.seed = int(seed)
+        self.float64_below = int(float64_below)
         self.B = np.zeros((0, 0), np.float32)
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "GraphFilterCF":
         X = sp.csr_matrix(interactions, dtype=np.float32)
         self.check_fits(X.shape[1])
         self.n_items = X.shape[1]
-        R = (X > 0).astype(np.float64)
-        du = inverse_sqrt_degrees(np.asarray(R.sum(axis=1)).ravel())
-        di = inverse_sqrt_degrees(np.asarray(R.sum(axis=0)).ravel())
+        R = (X > 0).astype(np.float64 if X.shape[1] <= self.float64_below else np.float32)
+        du = inverse_sqrt_degrees(np.asarray(R.sum(axis=1)).ravel()).astype(R.dtype)
+        di = inverse_sqrt_degrees(np.asarray(R.sum(axis=0)).ravel()).astype(R.dtype)
         Rn = sp.csr_matrix(sp.diags(du) @ R @ sp.diags(di))
         B = (Rn.T @ Rn).toarray()
         k = min(self.factors, min(Rn.shape) - 1)
         if self.alpha and k > 0 and Rn.nnz:
-            v0 = np.random.default_rng(self.seed).standard_normal(min(Rn.shape))
+            v0 = np.random.default_rng(self.seed).standard_normal(min(Rn.shape)).astype(R.dtype)
             _, _, vt = svds(Rn, k=k, v0=v0)
             # D_I^-1/2 V V^T D_I^1/2: the sqrt degree is 1 / di where the item has any degree
             sqrt_deg = np.divide(1.0, di, out=np.zeros_like(di), where=di > 0)
-            B += self.alpha * ((di[:, None] * vt.T) @ (vt * sqrt_deg[None, :]))
+            B += (self.alpha * di[:, None] * vt.T).astype(B.dtype) @ (vt * sqrt_deg[None, :])  # one n^2 temporary
         self.B = np.ascontiguousarray(B, dtype=np.float32)
         return self
 
