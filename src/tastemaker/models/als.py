@@ -62,12 +62,10 @@ def fold_in(rows: sp.csr_matrix, item_factors: np.ndarray, YtY: np.ndarray, regu
         return out
     data = (R.data * np.float32(alpha)).astype(np.float32) if alpha != 1.0 else R.data.astype(np.float32)
     counts = np.diff(R.indptr)
-    dense = counts > item_factors.shape[1] // 2 if R.shape[0] <= 16 else np.zeros(R.shape[0], bool)
-    if dense.all():
-        light = None
-    else:
-        light = R if not dense.any() else R[np.flatnonzero(~dense)]
-        light_data = data if light is R else (light.data * np.float32(alpha)).astype(np.float32)
+    dense = (counts > item_factors.shape[1] // 2) & (R.shape[0] <= 16)
+    if not dense.all():
+        light = R if not dense.any() else R[np.flatnonzero(~dense)]  # row slicing keeps entry order
+        light_data = data if light is R else data[np.repeat(~dense, counts)]
         part = np.zeros((light.shape[0], out.shape[1]), np.float32)
         _als._least_squares(YtY, light.indptr.astype(np.int32), light.indices.astype(np.int32), light_data,
                             part, item_factors, np.float32(regularization), num_threads=num_threads)

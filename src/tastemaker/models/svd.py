@@ -61,12 +61,12 @@ class ExplicitSVD(ModelFamily):
     def _residuals(self, R: sp.csr_matrix, b_u: np.ndarray) -> sp.csr_matrix:
         rows = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
         data = R.data - self.mu - self.item_bias[R.indices] - b_u[rows]
-        # own index arrays: R may share them with the caller's matrix (a float64 view of a
-        # float64 input, or scipy's astype), and fit's eliminate_zeros compacts them in place
-        return sp.csr_matrix((data, R.indices.copy(), R.indptr.copy()), shape=R.shape)
+        return sp.csr_matrix((data, R.indices, R.indptr), shape=R.shape)
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "ExplicitSVD":
-        R = sp.csr_matrix(interactions, dtype=np.float64)
+        # a copy the fit owns: eliminate_zeros compacts index arrays in place, and R (and the
+        # residuals built on its arrays) would otherwise share them with the caller's matrix
+        R = sp.csr_matrix(interactions, dtype=np.float64, copy=True)
         R.eliminate_zeros()
         self.n_items = R.shape[1]
         self.mu = float(R.data.mean()) if R.nnz else 0.0
