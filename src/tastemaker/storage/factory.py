@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tastemaker.config import Settings
-from tastemaker.storage.protocols import EventLog, ImpressionLog, ItemCatalog, KeyStore, SchemaStore, UserStore
-from tastemaker.storage.sqlite.models import SQLiteModelStore as ModelStore
+from tastemaker.storage.protocols import (EventLog, ImpressionLog, ItemCatalog, KeyStore, ModelStore, SchemaStore,
+                                          UserStore)
 
 
 @dataclass
@@ -31,6 +31,7 @@ def open_stores(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite.events import SQLiteEventLog
     from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
     from tastemaker.storage.sqlite.keys import SQLiteKeyStore
+    from tastemaker.storage.sqlite.models import SQLiteModelStore
     from tastemaker.storage.sqlite.schemas import SQLiteSchemaStore
 
     db = Database(settings.db_path, durable=settings.durable)
@@ -40,7 +41,7 @@ def open_stores(settings: Settings) -> Stores:
         users=SQLiteUserStore(db),
         keys=SQLiteKeyStore(db),
         schemas=SQLiteSchemaStore(db),
-        models=ModelStore(db),
+        models=SQLiteModelStore(db),
         close=db.close,
         impressions=SQLiteImpressionLog(db),
     )

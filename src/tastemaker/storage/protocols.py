@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -48,6 +48,28 @@ class ImpressionRecord:
     features: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
     log_seq: int = 0
+
+
+@dataclass
+class ModelVersion:
+    """One trained model in the registry: what was fitted on which data, how it scored, where
+    its artifact lives, and whether it serves (``candidate``, ``serving`` or ``retired``)."""
+
+    version: int
+    family: str
+    params: dict[str, Any]
+    created_at: float
+    data_from_seq: int
+    data_to_seq: int
+    n_events: int
+    metrics: dict[str, Any]
+    artifact: str
+    status: str = "candidate"
+    promoted_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "extra"}
 
 
 class EventLog(Protocol):
@@ -139,3 +161,26 @@ class SchemaStore(Protocol):
     def save(self, schema: EventSchema) -> None: ...
 
     def load_all(self) -> list[EventSchema]: ...
+
+
+class ModelStore(Protocol):
+    """Versions of trained models; exactly one (or none) has status ``serving``."""
+
+    def add(self, record: ModelVersion) -> ModelVersion:
+        """Record a new version, numbered in the same transaction that stores it (two trainers
+        that finish at once get two numbers); ``record.version`` is ignored. Returns the record
+        with its number."""
+
+    def get(self, version: int) -> ModelVersion | None: ...
+
+    def list(self) -> list[ModelVersion]:
+        """Every version, oldest first."""
+
+    def serving(self) -> ModelVersion | None: ...
+
+    def promote(self, version: int) -> ModelVersion:
+        """Make ``version`` the serving one (the previous serving version is retired); KeyError
+        when there is no such version."""
+
+    def previous_serving(self) -> ModelVersion | None:
+        """The version that served before the current one (by promotion time)."""

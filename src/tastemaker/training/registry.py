@@ -1,12 +1,16 @@
 """The model registry: versions with parameters, data range, metrics and artifact files.
 
 Records live in the model store (SQLite by default); artifacts are pickles under
-``<data dir>/models/``. Promotion and rollback only flip statuses, so they are instant and
-every server process notices them on its next check.
+``<data dir>/models/``, named by the SHA-256 of their bytes, so two trainers that finish at
+once never write the same file and a record always names exactly the bytes it was given.
+Promotion and rollback only flip statuses, so they are instant and every server process
+notices them on its next check.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import pickle
 import tempfile
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tastemaker.storage.sqlite.models import ModelVersion, SQLiteModelStore
+from tastemaker.storage.protocols import ModelStore, ModelVersion
 
 
 @dataclass
@@ -29,24 +33,30 @@ class ModelArtifact:
 
 
 class ModelRegistry:
-    def __init__(self, store: SQLiteModelStore, directory: Path):
+    def __init__(self, store: ModelStore, directory: Path):
         self.store = store
         self.directory = directory
 
     def register(self, artifact: ModelArtifact, *, data_from_seq: int, data_to_seq: int, n_events: int,
                  metrics: dict[str, Any]) -> ModelVersion:
-        """Write the artifact atomically, then its record (a crash never leaves a record without a file)."""
-        version = self.store.next_version()
+        """Write the artifact atomically, then its record, numbered as it is stored (a crash
+        never leaves a record without a file; concurrent trainers get distinct versions)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"v{version}.pkl"
+        payload = pickle.dumps(artifact, protocol=pickle.HIGHEST_PROTOCOL)
+        name = f"sha256-{hashlib.sha256(payload).hexdigest()}.pkl"
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".model-")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(artifact, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        record = ModelVersion(version, artifact.family, artifact.params, time.time(), data_from_seq, data_to_seq,
-                              n_events, metrics, str(path.name))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.directory / name)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        record = ModelVersion(0, artifact.family, artifact.params, time.time(), data_from_seq, data_to_seq,
+                              n_events, metrics, name)
         return self.store.add(record)
 
     def load(self, version: int) -> ModelArtifact:

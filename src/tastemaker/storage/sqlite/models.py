@@ -1,13 +1,13 @@
-"""The model registry's records in SQLite; artifacts live as files next to the database."""
+"""The model registry's records in SQLite (artifacts live in the artifact directory)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 
+from tastemaker.storage.protocols import ModelVersion
 from tastemaker.storage.sqlite.database import Database
 
 _SCHEMA = """
@@ -25,26 +25,6 @@ CREATE TABLE IF NOT EXISTS model_versions (
     promoted_at REAL
 );
 """
-STATUSES = ("candidate", "serving", "retired")
-
-
-@dataclass
-class ModelVersion:
-    version: int
-    family: str
-    params: dict[str, Any]
-    created_at: float
-    data_from_seq: int
-    data_to_seq: int
-    n_events: int
-    metrics: dict[str, Any]
-    artifact: str
-    status: str = "candidate"
-    promoted_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "extra"}
 
 
 def _version(row: tuple) -> ModelVersion:
@@ -62,18 +42,18 @@ class SQLiteModelStore:
         self.db = db
         db.conn().executescript(_SCHEMA)
 
-    def next_version(self) -> int:
-        return self.db.conn().execute("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions").fetchone()[0]
-
-    def add(self, version: ModelVersion) -> ModelVersion:
+    def add(self, record: ModelVersion) -> ModelVersion:
+        # The number is taken inside the write transaction (BEGIN IMMEDIATE holds the write
+        # lock), so two trainers finishing at once, in any processes, get distinct versions.
         with self.db.transaction() as conn:
+            version = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions").fetchone()[0]
             conn.execute(
                 f"INSERT INTO model_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (version.version, version.family, msgspec.json.encode(version.params).decode(), version.created_at,
-                 version.data_from_seq, version.data_to_seq, version.n_events,
-                 msgspec.json.encode(version.metrics).decode(), version.artifact, version.status, version.promoted_at),
+                (version, record.family, msgspec.json.encode(record.params).decode(), record.created_at,
+                 record.data_from_seq, record.data_to_seq, record.n_events,
+                 msgspec.json.encode(record.metrics).decode(), record.artifact, record.status, record.promoted_at),
             )
-        return version
+        return dataclasses.replace(record, version=version)
 
     def get(self, version: int) -> ModelVersion | None:
         row = self.db.conn().execute(f"SELECT {_COLUMNS} FROM model_versions WHERE version = ?", (version,)).fetchone()

@@ -1,0 +1,73 @@
+"""training.registry: artifacts are content-addressed and versions are numbered atomically,
+so trainers that overlap (CLI, API, periodic retrain) never take the same version."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from pathlib import Path
+
+from tastemaker.config import Settings
+from tastemaker.datasets import generate
+from tastemaker.ingest.dataset_loader import load_dataset
+from tastemaker.storage.factory import open_stores
+from tastemaker.training.job import run_train_job
+from tastemaker.training.registry import ModelArtifact, ModelRegistry
+
+
+def _register_many(data_dir: str, worker: int, count: int, start) -> list[int]:
+    settings = Settings(data_dir=Path(data_dir), durable=False)
+    stores = open_stores(settings)
+    registry = ModelRegistry(stores.models, settings.models_dir)
+    start.wait()
+    try:
+        return [registry.register(ModelArtifact({"worker": worker, "n": j}, ["a"], "fake", {"worker": worker}),
+                                  data_from_seq=1, data_to_seq=1, n_events=1, metrics={}).version
+                for j in range(count)]
+    finally:
+        stores.close()
+
+
+def test_two_processes_registering_at_once_get_distinct_loadable_versions(tmp_path: Path):
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        start = manager.Barrier(2)
+        with ctx.Pool(2) as pool:
+            results = pool.starmap(_register_many, [(str(tmp_path), w, 15, start) for w in range(2)])
+    assert sorted(results[0] + results[1]) == list(range(1, 31))
+    stores = open_stores(Settings(data_dir=tmp_path, durable=False))
+    registry = ModelRegistry(stores.models, Settings(data_dir=tmp_path).models_dir)
+    for worker, versions in enumerate(results):
+        loaded = [registry.load(v).model for v in versions]
+        assert loaded == [{"worker": worker, "n": j} for j in range(15)]
+    stores.close()
+
+
+def test_artifact_is_named_by_its_content_and_the_same_bytes_share_a_file(tmp_path: Path):
+    stores = open_stores(Settings(data_dir=tmp_path, durable=False))
+    registry = ModelRegistry(stores.models, tmp_path / "models")
+    artifact = ModelArtifact({"w": [1.0, 2.0]}, ["a", "b"], "fake", {})
+    first = registry.register(artifact, data_from_seq=1, data_to_seq=2, n_events=2, metrics={})
+    second = registry.register(artifact, data_from_seq=1, data_to_seq=2, n_events=2, metrics={})
+    assert first.version != second.version and first.artifact == second.artifact
+    assert first.artifact.startswith("sha256-")
+    assert pickle.loads((tmp_path / "models" / first.artifact).read_bytes()).model == {"w": [1.0, 2.0]}
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [first.artifact]  # no temp file left
+    stores.close()
+
+
+def test_two_train_jobs_at_once_produce_two_distinct_loadable_versions(tmp_path: Path):
+    stores = open_stores(Settings(data_dir=tmp_path, durable=False))
+    load_dataset(stores, generate(200, 100, 3_000, seed=7))
+    stores.close()
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        results = pool.starmap(run_train_job, [(str(tmp_path), "popularity", None, "never")] * 2)
+    versions = sorted(r["version"]["version"] for r in results)
+    assert versions == [1, 2]
+    stores = open_stores(Settings(data_dir=tmp_path, durable=False))
+    registry = ModelRegistry(stores.models, Settings(data_dir=tmp_path).models_dir)
+    for v in versions:
+        artifact = registry.load(v)
+        assert artifact.family == "popularity" and len(artifact.item_ids) > 0
+    stores.close()
