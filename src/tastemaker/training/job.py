@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from tastemaker.models.family import ModelFamily
 from tastemaker.models.hybrid import fit_member
 from tastemaker.storage.factory import Stores
-from tastemaker.storage.sqlite.models import ModelVersion
+from tastemaker.storage.protocols import ModelVersion
 from tastemaker.training.evaluate import evaluate_model
 from tastemaker.training.interactions import build_interactions
 from tastemaker.training.registry import ModelArtifact, ModelRegistry
