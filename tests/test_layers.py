@@ -9,7 +9,7 @@ from pathlib import Path
 import tastemaker
 
 SRC = Path(tastemaker.__file__).parent
-BACKENDS = ("tastemaker.storage.sqlite",)  # postgres, redis, nats join when they land
+BACKENDS = ("tastemaker.storage.sqlite", "tastemaker.storage.local")  # postgres, redis, nats join them
 
 
 def backend_imports(path: Path) -> list[str]:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tastemaker.config import Settings
-from tastemaker.storage.protocols import (EventLog, ImpressionLog, ItemCatalog, KeyStore, ModelStore, SchemaStore,
-                                          UserStore)
+from tastemaker.storage.protocols import (ArtifactStore, EventLog, ImpressionLog, ItemCatalog, KeyStore, ModelStore,
+                                          SchemaStore, UserStore)
 
 
 @dataclass
@@ -18,6 +18,7 @@ class Stores:
     keys: KeyStore
     schemas: SchemaStore
     models: ModelStore
+    artifacts: ArtifactStore  # model pickles, rankers, placements, snapshots
     close: Callable[[], None]
     impressions: ImpressionLog | None = None  # served lists, for training the learned ranker
 
@@ -26,6 +27,7 @@ def open_stores(settings: Settings) -> Stores:
     """Open the stores of ``settings.backend`` (``sqlite``, the embedded default)."""
     if settings.backend != "sqlite":
         raise ValueError(f"unknown backend {settings.backend!r}; available: sqlite")
+    from tastemaker.storage.local.artifacts import LocalArtifactStore
     from tastemaker.storage.sqlite import Database
     from tastemaker.storage.sqlite.documents import SQLiteItemCatalog, SQLiteUserStore
     from tastemaker.storage.sqlite.events import SQLiteEventLog
@@ -42,6 +44,7 @@ def open_stores(settings: Settings) -> Stores:
         keys=SQLiteKeyStore(db),
         schemas=SQLiteSchemaStore(db),
         models=SQLiteModelStore(db),
+        artifacts=LocalArtifactStore(settings.data_dir),
         close=db.close,
         impressions=SQLiteImpressionLog(db),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -184,3 +184,32 @@ class ModelStore(Protocol):
 
     def previous_serving(self) -> ModelVersion | None:
         """The version that served before the current one (by promotion time)."""
+
+
+class ArtifactStore(Protocol):
+    """Named blobs every process of a deployment shares: model artifacts, learned rankers,
+    the placement file, online-state snapshots. Keys are ``/``-separated relative names
+    (``models/sha256-….pkl``); a write is atomic (a reader sees the old bytes or the new,
+    never a mix) and durable before it returns."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def put_stream(self, key: str, write: Callable[[BinaryIO], None]) -> None:
+        """Store what ``write`` writes to the file it is given (large values, no copy in
+        memory); if ``write`` raises, nothing is stored and the old value stays."""
+
+    def get(self, key: str) -> bytes | None:
+        """The bytes under ``key``, or None."""
+
+    def open(self, key: str) -> BinaryIO | None:
+        """A readable binary stream of ``key`` (the caller closes it), or None."""
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; False when it was absent."""
+
+    def list(self, prefix: str = "") -> list[str]:
+        """The keys that start with ``prefix``, sorted."""
+
+    def stamp(self, key: str) -> str | None:
+        """A cheap token that changes whenever ``key`` is replaced or removed (None when
+        absent): a reader polls it to notice a change made by another process."""

@@ -1,0 +1,1 @@
+"""Backends on the local file system (the embedded default's artifacts)."""
