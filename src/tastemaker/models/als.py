@@ -181,6 +181,9 @@ class ALS(ModelFamily):
         self.user_factors[userids] = new
         return new
 
+    def item_vectors(self) -> np.ndarray:
+        return self.item_factors
+
     def score(self, rows: sp.csr_matrix) -> np.ndarray:
         U = self.recalculate_user(rows)
         return to_width(U @ self.item_factors.T, rows.shape[1])

@@ -82,6 +82,9 @@ class BPR(ModelFamily):
         return fold_in(R, self.item_factors, self.YtY, self.fold_in_regularization,
                        self.fold_in_alpha, 0 if R.shape[0] > 16 else 1)
 
+    def item_vectors(self) -> np.ndarray:
+        return self.item_factors
+
     def score(self, rows: sp.csr_matrix) -> np.ndarray:
         U = self.recalculate_user(rows)
         return to_width(U @ self.item_factors.T, rows.shape[1])

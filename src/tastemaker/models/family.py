@@ -17,8 +17,6 @@ Shapes (exact):
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,9 +24,18 @@ import scipy.sparse as sp
 
 
 class ModelFamily:
-    """Tiny base class: subclasses implement ``fit`` and ``score``; the rest is shared."""
+    """Tiny base class: subclasses implement ``fit`` and ``score``; the rest is shared.
+
+    Capabilities are declared on the class, never probed: ``needs_items`` (fit needs the
+    item metadata), ``uses_timestamps`` (fit takes ``timestamps=``, each cell's event time),
+    ``data_scaled_params`` (params that scale with the amount of data, for subsampled fits),
+    :meth:`fits` (the size limit) and :meth:`item_vectors` (a vector per fitted item).
+    """
 
     name: ClassVar[str] = "base"
+    needs_items: ClassVar[bool] = False
+    uses_timestamps: ClassVar[bool] = False
+    data_scaled_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any):
         self.params = params
@@ -39,6 +46,14 @@ class ModelFamily:
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError
+
+    def fits(self, n_items: int) -> bool:
+        """Whether a catalogue of ``n_items`` is within this family's size limit."""
+        return True
+
+    def item_vectors(self) -> np.ndarray | None:
+        """A vector per fitted item (n_items, d) float32 for similarity and diversity, or None."""
+        return None
 
     def recommend(self, row: sp.csr_matrix, n: int, exclude: np.ndarray | None = None,
                   filter_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -53,15 +68,6 @@ class ModelFamily:
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
         return top.astype(np.int64), scores[top]
-
-    def save(self, path: Path) -> None:
-        with open(path, "wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @staticmethod
-    def load(path: Path) -> "ModelFamily":
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
 
 
 # --- shared helpers for the families (added with the model families; small and generic) ---

@@ -184,14 +184,14 @@ def normalize_scores(S: np.ndarray, how: str) -> np.ndarray:
 def scaled_clone(member: ModelFamily, factor: float) -> ModelFamily:
     """A fresh, unfitted copy of ``member`` whose data-scaled params are multiplied by ``factor``."""
     params = dict(member.params)
-    for p in getattr(member, "data_scaled_params", ()):
+    for p in member.data_scaled_params:
         params[p] = params[p] * factor
     return type(member)(**params)
 
 
 def fit_member(member: ModelFamily, X: sp.csr_matrix, items: Any, timestamps: sp.csr_matrix | None) -> ModelFamily:
     """Fit one member, passing items / timestamps to the families that take them."""
-    if getattr(member, "uses_timestamps", False):
+    if member.uses_timestamps:
         return member.fit(X, items, timestamps=timestamps)
     return member.fit(X, items)
 
@@ -300,9 +300,9 @@ class Hybrid(ModelFamily):
         usable = {}
         fallback_taken = False
         for name, m in self.members.items():
-            if getattr(m, "needs_items", False) and items is None:
+            if m.needs_items and items is None:
                 continue
-            if hasattr(m, "fits") and not m.fits(n_items):
+            if not m.fits(n_items):
                 if fallback_taken:  # one item-kNN stands in for every dense member: the same model twice adds nothing
                     continue
                 name, m, fallback_taken = f"{name}->itemknn", ItemKNN(**self.knn_fallback), True

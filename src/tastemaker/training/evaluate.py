@@ -137,7 +137,7 @@ def evaluate_model(model_factory: Factory, train: sp.csr_matrix, test: sp.csr_ma
         users = np.sort(np.random.default_rng(0).choice(users, max_users, replace=False))
     t0 = time.perf_counter()
     model = model_factory()
-    if timestamps is not None and getattr(model, "uses_timestamps", False):
+    if timestamps is not None and model.uses_timestamps:
         model = model.fit(train, items, timestamps=sp.csr_matrix(timestamps)) or model
     else:
         model = (model.fit(train) if items is None else model.fit(train, items=items)) or model
