@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
+from tastemaker.api.metrics import CONTENT_TYPE
 from tastemaker.api.responses import JSONResponse
 
 
@@ -41,4 +42,4 @@ async def metrics(request: Request) -> Response:
         "catalog_items": state.catalog.size(),
         "covisitation_pairs": state.covisitation.nnz(),
     }
-    return PlainTextResponse(request.app.state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+    return Response(request.app.state.metrics.render(gauges), media_type=CONTENT_TYPE)
