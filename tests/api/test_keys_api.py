@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from starlette.testclient import TestClient
 
 from tastemaker import cli
+from tastemaker.api.app import build_app
 from tastemaker.api.keys import KeyVerifier, create_key, key_id_of
+from tastemaker.engine import Engine
 
 from .helpers import assert_problem
 
@@ -89,9 +92,8 @@ def test_key_created_with_the_cli_works(client, anon, settings, capsys):
     assert_problem(anon.post("/v1/items", json=[{"id": "a"}], headers=bearer(token)), 403)
     key_id = key_id_of(token)
     assert [k["name"] for k in client.get("/v1/keys").json()["keys"] if k["key_id"] == key_id] == ["dashboard"]
-    # revoked from the CLI: refused (the verifier may cache a key for a few seconds, so forget)
+    # revoked from the CLI (its own stores, as another process would be): refused on the next request
     assert cli.main(["keys", "revoke", key_id, "--data-dir", str(settings.data_dir)]) == 0
-    client.app.state.verifier.forget()
     assert_problem(anon.get("/v1/items/nothing", headers=bearer(token)), 401)
 
 
@@ -103,9 +105,23 @@ def test_verifier_unit(client):
     assert verifier.verify(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
     assert verifier.verify("tm_nokey_secret") is None
     store.revoke(record.key_id)
-    verifier.forget()
-    assert verifier.verify(token) is None
+    assert verifier.verify(token) is None  # the store's change token moved: no stale cache
     with pytest.raises(ValueError):
         create_key(store, "bad", {"root"})
     with pytest.raises(ValueError):
         create_key(store, "none", set())
+
+
+def test_revocation_holds_at_once_on_another_server_of_the_data_dir(client, anon, settings):
+    """Two apps on one data dir (two server processes, in-process here): revoke through one,
+    the other refuses the key on its very next request, though it had just cached it."""
+    token = client.post("/v1/keys", json={"name": "shared", "scopes": ["read"]}).json()["token"]
+    second = build_app(Engine(settings))
+    with TestClient(second) as other:
+        for _ in range(3):  # verified, then served from the other app's cache
+            assert other.get("/v1/items/nothing", headers=bearer(token)).status_code == 404
+            assert other.get("/v1/recommendations", params={"user_id": "u"}, headers=bearer(token)).status_code == 200
+        assert client.delete(f"/v1/keys/{key_id_of(token)}").status_code == 204
+        assert_problem(other.get("/v1/items/nothing", headers=bearer(token)), 401)
+        assert_problem(other.get("/v1/recommendations", params={"user_id": "u"}, headers=bearer(token)), 401)
+        assert_problem(anon.get("/v1/items/nothing", headers=bearer(token)), 401)

@@ -293,6 +293,18 @@ class TestKeyStore:
         assert record.revoked is True and secret_hash == "h"
         assert [k.revoked for k in stores.keys.list()] == [True]
 
+    def test_change_token_moves_on_every_key_write_seen_by_other_stores(self, stores: Stores, other_stores: Stores):
+        seen = other_stores.keys.change_token()
+        assert stores.keys.change_token() == seen  # one token per data dir
+        stores.keys.create("bot", frozenset({"a"}), "h", "k1")
+        assert other_stores.keys.change_token() != seen
+        seen = other_stores.keys.change_token()
+        assert other_stores.keys.change_token() == seen  # reads alone move nothing
+        stores.keys.find("k1"), stores.keys.list()
+        assert other_stores.keys.change_token() == seen
+        stores.keys.revoke("k1")
+        assert other_stores.keys.change_token() != seen
+
     def test_key_ids_are_unique(self, stores: Stores):
         stores.keys.create("a", frozenset({"a"}), "h1", "k1")
         with pytest.raises(Exception):

@@ -14,7 +14,7 @@ import time
 from tastemaker.storage.protocols import ApiKeyRecord, KeyStore
 
 SCOPES = frozenset({"ingest", "read", "admin"})
-_CACHE_TTL = 5.0  # seconds a verified key is trusted before the store is asked again
+_CACHE_TTL = 5.0  # seconds a cached key is trusted when no change token moved (see KeyVerifier)
 
 
 def _hash(secret: str) -> str:
@@ -65,13 +65,24 @@ def ensure_env_admin_key(store: KeyStore, token: str) -> ApiKeyRecord:
 
 
 class KeyVerifier:
-    """Verifies bearer tokens against the store, with a short positive cache."""
+    """Verifies bearer tokens against the store, with a positive cache.
+
+    The cache is dropped whenever the store's change token moves, so a key revoked through
+    any process sharing the data dir is refused on the very next request here (the token is
+    a shared memory read: ~0.1 us per request). The TTL is only a backstop for edits made
+    behind the store's back (a hand-run SQL UPDATE), which move no token.
+    """
 
     def __init__(self, store: KeyStore):
         self.store = store
         self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
+        self._seen = store.change_token()
 
     def verify(self, token: str) -> ApiKeyRecord | None:
+        changed = self.store.change_token()
+        if changed != self._seen:  # read before the lookup: a write after this moves it again
+            self._cache.clear()
+            self._seen = changed
         now = time.monotonic()
         cached = self._cache.get(token)
         if cached is not None and now - cached[0] < _CACHE_TTL:

@@ -156,6 +156,10 @@ class KeyStore(Protocol):
 
     def revoke(self, key_id: str) -> bool: ...
 
+    def change_token(self) -> bytes:
+        """A cheap value that every key write (create, revoke), in any process, changes:
+        a verifier that caches keys checks it on every request so a revocation holds at once."""
+
 
 class SchemaStore(Protocol):
     def save(self, schema: EventSchema) -> None: ...

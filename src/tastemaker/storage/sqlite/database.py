@@ -75,9 +75,9 @@ CREATE TABLE IF NOT EXISTS event_schemas (
 """
 
 
-def _change_token_file(db_path: Path) -> mmap.mmap:
-    """``<db>-changes``: 8 shared bytes, mapped by every process that opens the database."""
-    fd = os.open(db_path.with_name(db_path.name + "-changes"), os.O_RDWR | os.O_CREAT, 0o644)
+def change_token_file(db_path: Path, suffix: str = "-changes") -> mmap.mmap:
+    """``<db><suffix>``: 8 shared bytes, mapped by every process that opens the database."""
+    fd = os.open(db_path.with_name(db_path.name + suffix), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         if os.fstat(fd).st_size < 8:
             os.ftruncate(fd, 8)  # two processes racing here both write zeros: harmless
@@ -102,7 +102,7 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._changes = _change_token_file(self.path)
+        self._changes = change_token_file(self.path)
         self._migrate()  # before SCHEMA, which would create an empty event_rows
         self.conn().executescript(SCHEMA)
 
@@ -156,6 +156,7 @@ class Database:
         SQLite (``PRAGMA data_version``: file locks and a stat) while nothing was written.
         """
         return self._changes[:8]
+
     def data_version(self) -> int:
         """Changes whenever another connection commits (SQLite's ``PRAGMA data_version``)."""
         return self.conn().execute("PRAGMA data_version").fetchone()[0]
