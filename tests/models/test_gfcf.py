@@ -9,6 +9,8 @@ import scipy.sparse as sp
 from tastemaker.models.ease import CatalogueTooLarge
 from tastemaker.models.gfcf import GraphFilterCF, inverse_sqrt_degrees
 
+from tests.models.conftest_tiny import tiny
+
 
 def csr(rows: list[list[float]]) -> sp.csr_matrix:
     return sp.csr_matrix(np.asarray(rows, np.float32))
@@ -64,3 +66,16 @@ def test_size_limit() -> None:
         model.fit(sp.csr_matrix((2, 6), dtype=np.float32))
     with pytest.raises(ValueError, match="factors"):
         GraphFilterCF(factors=-1)
+
+
+def test_a_tie_at_the_rank_cut_does_not_pick_a_machine_dependent_basis() -> None:
+    # the two-cluster set has sigma_2 == sigma_3 in R~: with factors=2 the old fit kept one
+    # arbitrary vector of the tied pair (ARPACK's pick, which varied by machine) and scored
+    # items of the wrong cluster there; the whole pair is kept now, so B keeps the data's
+    # symmetry (swap the clusters: items i <-> i + 6, users u <-> u + 6)
+    X, _, _ = tiny()
+    swap = np.r_[6:12, 0:6]
+    assert (X[swap][:, swap] != X).nnz == 0
+    B = GraphFilterCF(factors=2, alpha=1.0).fit(X).B
+    np.testing.assert_allclose(B[swap][:, swap], B, atol=1e-6)
+    np.testing.assert_allclose(B, GraphFilterCF(factors=3, alpha=1.0).fit(X).B, atol=1e-6)

@@ -14,6 +14,11 @@ one dense item-item matrix at fit time, so serving is EASE's ``rows @ B``: a new
 user is scored from their current row, with no retraining. Nothing is learned by gradient
 descent; the only randomness is the start vector of the sparse SVD, fixed by ``seed``.
 
+``V`` spans whole clusters of tied singular values (:mod:`tastemaker.models.spectral`): when
+``sigma_factors`` equals ``sigma_{factors+1}`` a rank cut between them is not unique, the
+solver's pick of basis depends on the machine's BLAS, and so did the scores; the projector
+onto the whole cluster does not. So ``V`` may have a few more than ``factors`` columns.
+
 Why it is in the default blend: its errors differ from the EASE and ALS families' (a
 normalised graph filter, not a regression), so the blend gains where they disagree. On
 ML-100k protocol (a) it is weaker alone (nDCG@10 0.46 against their 0.49) but lifts the
@@ -27,7 +32,7 @@ Params:
 - ``factors`` (int, default 32): rank of the ideal low-pass filter (capped below the
   matrix's smaller side).
 - ``alpha`` (float, default 1.0): weight of the ideal low-pass filter (0: linear filter only).
-- ``max_items`` (int, default 20,000), ``seed`` (int, default 0).
+- ``max_items`` (int, default 20,000), ``seed`` (int, default 0): the sparse SVD's start vector.
 - ``float64_below`` (int, default 8,192): build the filters in float64 for catalogues up to
   this size, in float32 above it (half the fit memory), as EASE does.
 """
@@ -38,10 +43,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import svds
 
 from tastemaker.models.ease import DenseItemItem
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
+from tastemaker.models.spectral import leading_subspace
 
 
 def inverse_sqrt_degrees(counts: np.ndarray) -> np.ndarray:
@@ -81,8 +86,7 @@ class GraphFilterCF(DenseItemItem, ModelFamily):
         B = (Rn.T @ Rn).toarray()
         k = min(self.factors, min(Rn.shape) - 1)
         if self.alpha and k > 0 and Rn.nnz:
-            v0 = np.random.default_rng(self.seed).standard_normal(min(Rn.shape)).astype(R.dtype)
-            _, _, vt = svds(Rn, k=k, v0=v0)
+            _, vt = leading_subspace(Rn, k, seed=self.seed)
             # D_I^-1/2 V V^T D_I^1/2: the sqrt degree is 1 / di where the item has any degree
             sqrt_deg = np.divide(1.0, di, out=np.zeros_like(di), where=di > 0)
             B += (self.alpha * di[:, None] * vt.T).astype(B.dtype) @ (vt * sqrt_deg[None, :])  # one n^2 temporary

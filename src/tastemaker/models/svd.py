@@ -6,8 +6,9 @@ values. Fit:
 1. global mean ``mu`` of the stored ratings, item biases ``b_i = sum(r - mu) / (n_i + reg)``
    and user biases ``b_u = sum(r - mu - b_i) / (n_u + reg)`` (shrunk means);
 2. the residuals ``r - mu - b_u - b_i`` on the stored entries (zero elsewhere) are
-   factorised by ``scipy.sparse.linalg.svds`` into ``factors`` components, keeping the item
-   basis ``V`` (n_items, factors).
+   factorised by a truncated SVD into ``factors`` components, keeping the item basis ``V``
+   (n_items, factors; a few more when the cut falls inside a tie of singular values, see
+   :mod:`tastemaker.models.spectral`).
 
 Score (fold-in, no stored user state): for a row of ratings ``r_u``, its bias ``b_u`` and
 residual ``e_u`` are computed the same way, projected on the item basis and reconstructed:
@@ -28,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import svds
 
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
+from tastemaker.models.spectral import leading_subspace
 
 
 def _segment_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -78,9 +79,10 @@ class ExplicitSVD(ModelFamily):
         E.eliminate_zeros()  # binary input leaves no residual at all: nothing to factorise
         k = min(self.factors, min(R.shape) - 1)
         if k >= 1 and E.nnz:
-            v0 = np.full(min(E.shape), 1.0 / np.sqrt(min(E.shape)))  # deterministic start
-            _, s, vt = svds(E, k=k, v0=v0)
-            self.V = np.ascontiguousarray(vt[s > 1e-9].T, dtype=np.float32)
+            # whole tied clusters at the cut: a basis chosen inside a tie is the solver's (and
+            # the machine's) pick, the span of the whole cluster is not (models.spectral)
+            _, vt = leading_subspace(E, k)
+            self.V = np.ascontiguousarray(vt.T, dtype=np.float32)
         else:
             self.V = np.zeros((self.n_items, 0), np.float32)
         self.item_bias = self.item_bias.astype(np.float32)
