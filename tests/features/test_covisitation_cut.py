@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,9 +46,7 @@ def test_background_recut_serves_what_a_full_prune_would(monkeypatch) -> None:
         cov.add(int(rng.integers(450)), rng.integers(0, 450, 3).tolist(), 1.0)
     cov.row_sums  # noqa: B018 (folds; starts the re-cut)
     assert cov._recut is not None
-    deadline = time.monotonic() + 10
-    while not cov._recut.done() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert cov._recut.wait()  # the job's completion, however long a loaded machine takes
     seeds, weights = np.arange(450), np.ones(450)
     cov.row_sums  # noqa: B018 (installs it)
     assert cov._recut is None and not cov._recutting and cov.stale_share() == 0.0
@@ -78,8 +75,10 @@ def test_rows_written_during_a_recut_stay_on_the_exact_path(monkeypatch) -> None
     cov = _recutting_index(monkeypatch, 5)
     cov.add(7, [8], 50.0)  # written while the job runs: not in its capture
     cov.row_sums  # noqa: B018
+    cov._recut.wait()
+    cov.row_sums  # noqa: B018 (installs it; rows written meanwhile may start the next one)
     while cov._recut is not None:
-        time.sleep(0.01)
+        cov._recut.wait()
         cov.row_sums  # noqa: B018
     assert 7 in cov._touched  # still read the slow, exact way
     idx, val = cov.strongest(7, 1)
@@ -100,8 +99,7 @@ def test_a_failed_recut_leaves_its_rows_on_the_exact_path(monkeypatch) -> None:
         raise MemoryError("no room for the re-cut")
 
     monkeypatch.setattr(cov._recut, "result", broken)
-    while not cov._recut.done():
-        time.sleep(0.01)
+    cov._recut.wait()
     rows = set(cov._recutting)
     old_cut = cov.pruned
     cov._maybe_recut()  # installs: the failure is logged, not raised into a read

@@ -11,7 +11,7 @@ releases the GIL) and splices them into the cut, without stopping reads or write
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numpy as np
 import scipy.sparse as sp
@@ -91,6 +91,16 @@ class RecutJob:
 
     def done(self) -> bool:
         return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the re-cut has finished (or failed); ``True`` once it has.
+
+        For callers that must observe the outcome (tests, shutdown): waiting on the job's own
+        completion signal rather than polling :meth:`done` against a clock, which gives a
+        wrong verdict on a loaded machine.
+        """
+        done, _ = wait([self._future], timeout=timeout)
+        return bool(done)
 
     def result(self) -> sp.csr_matrix:
         return self._future.result()
