@@ -89,8 +89,12 @@ async def train_model(request: Request) -> Response:
 async def promote_model(request: Request) -> Response:
     engine = request.app.state.engine
     raw = request.path_params["version"]
-    if not raw.isdigit():
+    # ASCII digits only ('²'.isdigit() is true but int() refuses it), and at most 18 of them:
+    # versions are SQLite integers, and a longer number cannot name one.
+    if not (raw.isascii() and raw.isdigit()):
         return problem(400, "Invalid version", errors=[FieldError("version", "must be an integer")])
+    if len(raw) > 18:
+        return problem(404, "Unknown model version", errors=[FieldError("version", f"no version {raw}")])
     try:
         record = engine.models.promote(int(raw))
     except KeyError:
