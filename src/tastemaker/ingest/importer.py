@@ -40,10 +40,22 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     raise ValueError(f"cannot tell the format of {path.name}; pass --format {'|'.join(FORMATS)}")
 
 
-def count_rows(path: Path, fmt: str) -> int | None:
+def count_rows(path: Path, fmt: str) -> int:
+    """The rows of a file, before importing it (the total of a progress bar).
+
+    Parquet: exact, from the footer. JSON Lines: the lines; CSV: the lines after the
+    header (both an upper bound when the file has blank lines or a quoted value holds a
+    line break). Text files are scanned in 1 MiB blocks, a fraction of the import's cost.
+    """
     if fmt == "parquet":
         return pq.ParquetFile(path).metadata.num_rows
-    return None
+    lines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    lines += last != b"\n"  # a last line without its newline
+    return max(lines - 1, 0) if fmt == "csv" else lines
 
 
 def read_batches(path: Path, fmt: str) -> Iterator[pa.Table]:

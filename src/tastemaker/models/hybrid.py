@@ -72,6 +72,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
+from tastemaker.models.fit_progress import report
 
 VALIDATION_SCORE_BYTES = 1 << 30  # bound on the weight-learning score matrices
 
@@ -375,11 +376,13 @@ class Hybrid(ModelFamily):
                 factor = kept.nnz / max(X.nnz, 1)
                 ts_kept = None if timestamps is None else sp.csr_matrix(timestamps).multiply(kept != 0).tocsr()
                 for name, m in members.items():
+                    report(f"{name}: validation fit {fold + 1}/{self.folds}")
                     fitted = fit_member(scaled_clone(m, factor), kept, items, ts_kept)
                     val_scores[name].append(normalize_scores(fitted.score(kept[users]), self.normalization))
                 seen_parts.append(kept[users])
                 held_parts.append(held[users])
         if seen_parts:
+            report("learning the blend weights")
             stacked = {name: np.vstack(parts) for name, parts in val_scores.items()}
             self.weights, best = self.learn_weights(stacked, sp.vstack(seen_parts).tocsr(),
                                                     sp.vstack(held_parts).tocsr())
@@ -389,6 +392,7 @@ class Hybrid(ModelFamily):
         self.fitted = {}
         for name, m in members.items():
             if self.weights.get(name, 0.0) != 0.0:
+                report(f"{name}: fit (weight {self.weights[name]:g})")
                 self.fitted[name] = fit_member(copy.deepcopy(m), X, items, timestamps)
         return self
 

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.models.family import ModelFamily
+from tastemaker.models.fit_progress import reporting
 from tastemaker.models.hybrid import fit_member
 from tastemaker.storage.factory import Stores
 from tastemaker.storage.protocols import ModelVersion
@@ -28,7 +29,31 @@ from tastemaker.training.splits import random_split
 
 DEFAULT_FAMILY = "hybrid"
 EVAL_MAX_USERS = 10_000  # users scored when comparing a new version with the serving one
-Progress = Callable[[str], None]
+#: The stages of :func:`train`, in order (``evaluate`` is skipped with ``evaluate=False``).
+STAGES = ("snapshot", "interactions", "evaluate", "fit", "register")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One progress report of :func:`train`: the stage it belongs to and what happens.
+
+    A stage's first report has ``begins=True``; reports within a stage (a member fit of
+    the hybrid, a metric) follow with ``begins=False``. ``number`` of ``total`` counts the
+    stages this run goes through (4 without evaluation). The library never prints: the
+    caller renders steps (the CLI as numbered stage lines). ``str(step)`` reads as a line.
+    """
+
+    stage: str
+    message: str
+    begins: bool = False
+    number: int = 1
+    total: int = len(STAGES)
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {self.message}"
+
+
+Progress = Callable[[Step], None]
 
 
 def family_factory(name: str, params: dict[str, Any] | None = None) -> Callable[[], ModelFamily]:
@@ -77,37 +102,56 @@ def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params
 
     ``promote``: ``"always"``, ``"never"`` or ``"if_better"`` (nDCG@10 on a per-user
     random 75/25 split of the same snapshot is at least the serving version's, which is
-    refitted on the same split so the comparison is fair).
+    refitted on the same split so the comparison is fair). ``progress`` receives a
+    :class:`Step` as each stage of :data:`STAGES` begins and as work within it proceeds.
+    An unknown ``family`` raises ``ValueError`` before the log is read.
     """
-    say = progress or (lambda message: None)
+    notify = progress or (lambda step: None)
+    stages = [s for s in STAGES if evaluate or s != "evaluate"]
+    stage = stages[0]
+
+    def say(message: str, begins: bool = False, at: str | None = None) -> None:
+        nonlocal stage
+        stage = at or stage
+        notify(Step(stage, message, begins, stages.index(stage) + 1, len(stages)))
+
     started = time.perf_counter()
+    # refuse an unknown family before any work (a snapshot of a large log takes a while)
+    factory = family_factory(family, params)
     registry = ModelRegistry(stores.models, models_dir)
+    say("reading the event log", True, "snapshot")
     snapshot = snapshot_events(stores.events)
     if not len(snapshot):
         raise ValueError("the event log is empty: nothing to train on")
-    say(f"snapshot: {len(snapshot)} interactions up to event {snapshot.to_seq}")
+    say(f"{len(snapshot):,} interactions up to event {snapshot.to_seq}")
+    say("weighting, decaying and deduplicating events", True, "interactions")
     data = build_interactions(snapshot.columns())
     items = _items_aligned(stores, data.item_ids)
-    factory = family_factory(family, params)
+    say(f"{data.matrix.shape[0]:,} users x {data.matrix.shape[1]:,} items, {data.matrix.nnz:,} cells")
     metrics: dict[str, Any] = {}
     serving = registry.serving()
     compared_with = None
     better = True
-    if evaluate:
-        train_m, test_m = random_split(data, test_fraction=0.25, seed=seed)
-        ts_train = _timestamps(data.subset(train_m))  # session-aware families use event times
-        metrics = evaluate_model(factory, train_m, test_m, k=10, items=items, timestamps=ts_train,
-                                 max_users=EVAL_MAX_USERS)
-        say(f"{family}: ndcg@10 {metrics['ndcg@10']:.4f} on a 75/25 split")
-        if serving is not None:
-            compared_with = serving.version
-            baseline = evaluate_model(family_factory(serving.family, serving.params), train_m, test_m, k=10,
-                                      items=items, timestamps=ts_train, max_users=EVAL_MAX_USERS)
-            metrics["serving_ndcg@10"] = baseline["ndcg@10"]
-            better = metrics["ndcg@10"] >= baseline["ndcg@10"]
-            say(f"serving v{serving.version} ({serving.family}): ndcg@10 {baseline['ndcg@10']:.4f}")
-    model = fit_member(factory(), data.matrix, items, _timestamps(data))
+    with reporting(lambda message: say(message)):  # the hybrid's member fits, in the current stage
+        if evaluate:
+            say(f"{family} on a per-user random 75/25 split", True, "evaluate")
+            train_m, test_m = random_split(data, test_fraction=0.25, seed=seed)
+            ts_train = _timestamps(data.subset(train_m))  # session-aware families use event times
+            metrics = evaluate_model(factory, train_m, test_m, k=10, items=items, timestamps=ts_train,
+                                     max_users=EVAL_MAX_USERS)
+            say(f"{family}: ndcg@10 {metrics['ndcg@10']:.4f}")
+            if serving is not None:
+                compared_with = serving.version
+                say(f"serving v{serving.version} ({serving.family}) on the same split")
+                baseline = evaluate_model(family_factory(serving.family, serving.params), train_m, test_m, k=10,
+                                          items=items, timestamps=ts_train, max_users=EVAL_MAX_USERS)
+                metrics["serving_ndcg@10"] = baseline["ndcg@10"]
+                better = metrics["ndcg@10"] >= baseline["ndcg@10"]
+                say(f"serving v{serving.version}: ndcg@10 {baseline['ndcg@10']:.4f}")
+        say(f"{family} on all {data.matrix.nnz:,} cells", True, "fit")
+        model = fit_member(factory(), data.matrix, items, _timestamps(data))
     metrics = {k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in metrics.items()}
+    say("writing the artifact", True, "register")
     record = registry.register(
         ModelArtifact(model, list(data.item_ids), family, dict(params or {})),
         data_from_seq=snapshot.from_seq, data_to_seq=snapshot.to_seq, n_events=len(snapshot), metrics=metrics,
@@ -115,7 +159,7 @@ def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params
     promoted = promote == "always" or (promote == "if_better" and (serving is None or better))
     if promoted:
         record = registry.promote(record.version)
-    say(f"registered v{record.version} ({'serving' if promoted else 'candidate'})")
+    say(f"v{record.version} ({'serving' if promoted else 'candidate'})")
     return TrainResult(record, promoted, compared_with, time.perf_counter() - started)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 PROTOCOLS = ("random", "temporal", "leave_last_out")
 
@@ -62,7 +62,10 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]]]:
     return data, items
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
+def evaluate_command(args: argparse.Namespace,
+                     progress: Callable[[int, int, str], None] | None = None) -> int:
+    """Evaluate, write the report; ``progress(done, total, message)`` once before the first
+    run (``done`` 0) and after each fitted run (a family on one seed of one protocol)."""
     from tastemaker.models.registry_of_families import FAMILIES
     from tastemaker.training.evaluate import evaluate_families
     from tastemaker.training.job import family_factory
@@ -79,10 +82,19 @@ def evaluate_command(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     protocols = PROTOCOLS if args.protocol == "all" else (args.protocol,)
     rows = []
+    total, done = len(protocols) * len(seeds) * len(names), 0
+
+    def one_run(message: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, message)
+
+    if progress is not None:
+        progress(0, total, f"{len(names)} families x {len(seeds)} seeds x {len(protocols)} protocols")
     for protocol in protocols:
         for row in evaluate_families({n: family_factory(n, protocol_params(n, protocol)) for n in names}, data, protocol=protocol, seeds=seeds,
-                                     item_features=features, items=items,
-                                     progress=lambda msg: print(msg, file=sys.stderr, flush=True)):
+                                     item_features=features, items=items, progress=one_run):
             rows.append({"protocol": protocol, **row})
     paths = write_report(Path(args.out), rows, anchors=ML100K_ANCHORS if args.dataset == "movielens" else None)
     print(f"report: {paths['html']} and {paths['json']}")

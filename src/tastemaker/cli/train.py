@@ -1,0 +1,170 @@
+"""``tastemaker train``, ``train-ranker``, ``evaluate`` and ``models``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tastemaker.cli.base import FAMILIES, add_data_dir, add_quiet, family_list, quiet, settings
+
+PROMOTE = ["if_better", "always", "never"]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    # the family is checked by argparse (choices) before anything is opened or read
+    try:
+        params = json.loads(args.params) if args.params else {}
+    except json.JSONDecodeError as exc:
+        print(f"train refused: --params is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(params, dict):
+        print("train refused: --params must be a JSON object such as '{\"factors\": 64}'", file=sys.stderr)
+        return 2
+    from tastemaker.cli.progress import StageLog
+    from tastemaker.storage.factory import open_stores
+    from tastemaker.training.job import train
+
+    config = settings(args)
+    stores = open_stores(config)
+    try:
+        result = train(stores, config.models_dir, args.family, params, promote=args.promote,
+                       progress=StageLog("train", quiet=quiet(args)))
+    except (ValueError, TypeError) as exc:
+        print(f"train refused: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    v = result.version
+    print(f"v{v.version} {v.family} {'serving' if result.promoted else 'candidate'} "
+          f"ndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f} in {result.seconds:.1f}s")
+    return 0
+
+
+def cmd_train_ranker(args: argparse.Namespace) -> int:
+    from tastemaker.storage.factory import open_stores
+    from tastemaker.training.ranker_job import train_rankers
+
+    config = settings(args)
+    stores = open_stores(config)
+    say = (lambda message: None) if quiet(args) else (lambda message: print(message, file=sys.stderr, flush=True))
+    try:
+        reports = train_rankers(stores, config.rankers_dir, args.placement, window_s=args.window,
+                                min_lists=args.min_lists, rounds=args.rounds, progress=say)
+    finally:
+        stores.close()
+    if not reports:
+        print("no impressions logged yet: configure a placement with ranker: ltr (or log_impressions: true)")
+        return 1
+    for name, r in reports.items():
+        ndcg = "  ".join(f"{k}={v:.4f}" for k, v in r.items() if k.startswith("ndcg"))
+        verdict = f"serving {r['path']}" if r.get("path") else f"keeping the blend ({r.get('reason', 'it did not win')})"
+        print(f"{name}: {r.get('lists', 0)} labelled lists  {ndcg}  -> {verdict}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tastemaker.cli.progress import bar
+    from tastemaker.training.offline import evaluate_command
+
+    code = 0
+    if not args.placements_only:
+        progress = None
+
+        def advance(done: int, total: int, message: str) -> None:
+            nonlocal progress
+            if progress is None:  # the total is known once the data set is loaded
+                progress = bar(total, "evaluate", unit="runs", quiet=quiet(args))
+            if done:
+                progress.update(1)
+                progress.set_postfix_str(message, refresh=True)
+
+        try:
+            code = evaluate_command(args, progress=advance)
+        finally:
+            if progress is not None:
+                progress.close()
+    if code == 0 and (args.dataset == "data-dir" or args.placements_only):
+        from tastemaker.training.placement_eval import placements_command
+
+        code = placements_command(args)  # per-placement coverage, diversity, exposure, popularity bias
+    return code
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from tastemaker.storage.factory import open_stores
+    from tastemaker.training.registry import ModelRegistry
+
+    config = settings(args)
+    stores = open_stores(config)
+    registry = ModelRegistry(stores.models, config.models_dir)
+    try:
+        if args.action == "list":
+            for v in registry.list():
+                print(f"v{v.version}\t{v.family}\t{v.status}\tndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f}"
+                      f"\tevents {v.data_from_seq}..{v.data_to_seq}")
+        elif args.action == "promote":
+            print(f"serving v{registry.promote(args.version).version}")
+        else:
+            print(f"serving v{registry.rollback().version}")
+    except (KeyError, LookupError) as exc:
+        print(f"models {args.action}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
+    p = sub.add_parser(
+        "train", help="train a model on the event log, evaluate it, register it", formatter_class=formatter,
+        description="Stages: snapshot of the event log, interaction matrix, evaluation against the serving\n"
+                    "version on the same 75/25 split, fit on everything, registration (and promotion).")
+    p.add_argument("--family", default="hybrid", choices=FAMILIES, metavar="FAMILY",
+                   help="model family, one of: %(choices)s")
+    p.add_argument("--params", metavar="JSON", help="hyperparameters overriding the family's defaults, as a JSON object")
+    p.add_argument("--promote", choices=PROMOTE, default="if_better",
+                   help="serve the new version: if its ndcg@10 is at least the serving one's, always, or never")
+    add_data_dir(p)
+    add_quiet(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-ranker", help="train the learned ranker of placements on their logged impressions",
+                       formatter_class=formatter)
+    p.add_argument("--placement", help="only this placement (default: every placement with impressions)")
+    p.add_argument("--window", type=float, default=86_400.0, metavar="SECONDS", help="attribution window in seconds")
+    p.add_argument("--min-lists", type=int, default=200, help="labelled lists needed before training")
+    p.add_argument("--rounds", type=int, default=50, help="boosting rounds")
+    add_data_dir(p)
+    add_quiet(p)
+    p.set_defaults(func=cmd_train_ranker)
+
+    p = sub.add_parser(
+        "evaluate", help="offline evaluation of model families (table, JSON, HTML report)", formatter_class=formatter,
+        description="Every family (or --families) under each protocol and seed; a report in --out.")
+    p.add_argument("--dataset", choices=["movielens", "data-dir"], default="movielens",
+                   help="MovieLens 100k (binary relevance, the published protocol) or the data dir's event log")
+    p.add_argument("--protocol", choices=["random", "temporal", "leave_last_out", "all"], default="all",
+                   help="split: per-user random 75/25, global temporal, leave-last-out, or all three")
+    p.add_argument("--families", type=family_list, metavar="A,B",
+                   help="comma-separated family names (default: all registered families)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated split seeds; metrics are averaged over them")
+    p.add_argument("--out", default="reports", metavar="DIR", help="where the HTML and JSON report go")
+    p.add_argument("--placements-only", action="store_true",
+                   help="only the per-placement list metrics of the data dir (no model evaluation)")
+    p.add_argument("--placement-users", type=int, default=500, help="users sampled per placement")
+    add_data_dir(p)
+    add_quiet(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("models", help="list, promote or roll back model versions", formatter_class=formatter)
+    models = p.add_subparsers(dest="action", metavar="ACTION")
+    m = models.add_parser("list", help="every version: family, status, ndcg@10, events it was trained on",
+                          formatter_class=formatter)
+    add_data_dir(m)
+    m = models.add_parser("promote", help="serve a version (servers swap it in within a second)", formatter_class=formatter)
+    m.add_argument("version", type=int, help="the version number, as `models list` shows it")
+    add_data_dir(m)
+    m = models.add_parser("rollback", help="serve the previously serving version again", formatter_class=formatter)
+    add_data_dir(m)
+    p.set_defaults(func=cmd_models, group=p)
