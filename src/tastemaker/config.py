@@ -6,9 +6,35 @@ knows which one runs.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tastemaker.schema.registry import DEFAULT_RATING_SCALE
+from tastemaker.schema.validation import InputLimits
+
+
+def rating_scale_from_env(text: str | None = None) -> tuple[float, float]:
+    """``TASTEMAKER_RATING_SCALE`` (``"1,5"``) as ``(low, high)``; the default when unset.
+
+    >>> rating_scale_from_env("1,10")
+    (1.0, 10.0)
+    """
+    text = os.environ.get("TASTEMAKER_RATING_SCALE") if text is None else text
+    if not text:
+        return DEFAULT_RATING_SCALE
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"TASTEMAKER_RATING_SCALE must be 'low,high' (e.g. '1,5'), not {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"TASTEMAKER_RATING_SCALE needs finite low < high, got {text!r}")
+    return low, high
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
 
 
 @dataclass
@@ -30,6 +56,21 @@ class Settings:
     # Placement configuration (YAML); default ``<data dir>/placements.yaml`` when it exists.
     placements_file: Path | None = field(
         default_factory=lambda: Path(os.environ["TASTEMAKER_PLACEMENTS"]) if os.environ.get("TASTEMAKER_PLACEMENTS") else None)
+    # Ratings outside this scale are refused at ingest (422 naming /value) and clipped in training.
+    rating_scale: tuple[float, float] = field(default_factory=rating_scale_from_env)
+    # Free-form JSON (event context/properties, item properties, user traits) is bounded so one
+    # request cannot store megabytes or nest deep enough to exhaust the decoder's stack.
+    max_string_bytes: int = field(default_factory=lambda: _env_int("TASTEMAKER_MAX_STRING_BYTES", 64 * 1024))
+    max_document_bytes: int = field(default_factory=lambda: _env_int("TASTEMAKER_MAX_DOCUMENT_BYTES", 1024 * 1024))
+    max_depth: int = field(default_factory=lambda: _env_int("TASTEMAKER_MAX_JSON_DEPTH", 32))
+    # Request bodies: a 10,000-event batch of ordinary events is 2-5 MB, 10,000 catalogue items
+    # with descriptions some tens of MB; the cap is checked before a byte is decoded.
+    max_events_body_bytes: int = field(default_factory=lambda: _env_int("TASTEMAKER_MAX_EVENTS_BODY_BYTES", 16 * 1024 * 1024))
+    max_body_bytes: int = field(default_factory=lambda: _env_int("TASTEMAKER_MAX_BODY_BYTES", 64 * 1024 * 1024))
+
+    @property
+    def input_limits(self) -> InputLimits:
+        return InputLimits(self.max_string_bytes, self.max_document_bytes, self.max_depth)
 
     @property
     def db_path(self) -> Path:

@@ -70,3 +70,23 @@ def test_str_lists_every_error_and_root_as_slash():
     failed = ValidationFailed([FieldError("/0/value", "bad"), FieldError("", "empty")])
     assert str(failed) == "/0/value: bad; /: empty"
     assert FieldError("/a", "b").to_dict() == {"field": "/a", "reason": "b"}
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "what"),
+    [
+        (b'[{"id": "a",,}]', "line 1, column 13 (byte 12)", "object keys must be strings"),
+        (b'[\n  {"id": "a",\n   "type": vew}\n]', "line 3, column 12 (byte 27)", "invalid character"),
+    ],
+)
+def test_malformed_json_says_where_and_what(body, where, what):
+    with pytest.raises(msgspec.DecodeError) as info:
+        msgspec.json.decode(body, type=list[Event])
+    reason = from_msgspec(info.value, body=body).errors[0].reason
+    assert reason.startswith(f"malformed JSON at {where}: {what}"), reason
+    assert "JSON is malformed" not in reason
+
+
+def test_truncated_json_says_the_body_ends_early():
+    reason = _error(b'[{"id": "a"').errors[0].reason
+    assert reason == "malformed JSON: the body ends before the JSON value does (a missing closing bracket or quote?)"

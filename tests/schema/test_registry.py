@@ -104,8 +104,8 @@ def test_value_range_is_checked(registry):
     registry.register(EventSchema(type="stars", value_min=1.0, value_max=5.0))
     assert registry.check(ev("stars", value=1.0), "") == []
     assert registry.check(ev("stars", value=5.0), "") == []
-    assert registry.check(ev("stars", value=0.5), "") == [FieldError("/value", "must be >= 1.0")]
-    assert registry.check(ev("stars", value=5.5), "") == [FieldError("/value", "must be <= 5.0")]
+    assert registry.check(ev("stars", value=0.5), "") == [FieldError("/value", "must be >= 1 ('stars' values range from 1 to 5)")]
+    assert registry.check(ev("stars", value=5.5), "") == [FieldError("/value", "must be <= 5 ('stars' values range from 1 to 5)")]
 
 
 # -- evolution -------------------------------------------------------------------------
@@ -211,3 +211,73 @@ def test_registry_is_rebuilt_from_stored_schemas_in_version_order():
     assert registry.latest("play") == v2
     assert [s.version for s in registry.versions("view")] == [1, 2]
     assert registry.versions("nothing") == [] and registry.latest("nothing") is None
+
+
+# -- errors that say how to fix them (issue 11) -----------------------------------------
+
+
+def test_misspelt_type_names_the_closest_the_known_ones_and_where_to_register(registry):
+    (error,) = registry.check(ev("veiw", item_id="i"), "/0")
+    assert error.field == "/0/type"
+    assert "unknown event type 'veiw'" in error.reason
+    assert "did you mean 'view'?" in error.reason
+    assert all(t in error.reason for t in BUILTIN_EVENT_TYPES)
+    assert "POST /v1/event-schemas" in error.reason
+
+
+@pytest.mark.parametrize("given, hint", [("View", "view"), ("ADD_TO_CART", "add_to_cart"), ("Rating", "rating")])
+def test_mis_cased_type_gets_a_case_hint_not_a_regex(registry, given, hint):
+    (error,) = registry.check(ev(given, item_id="i", value=4.0), "")
+    assert error.reason.startswith(f"event types are lower case: did you mean '{hint}'?")
+    assert "^[a-z]" not in error.reason
+
+
+def test_malformed_type_says_what_a_type_looks_like(registry):
+    (error,) = registry.check(ev("1view", item_id="i"), "")
+    assert "'1view' is not a valid event type" in error.reason
+    assert "did you mean 'view'?" in error.reason and "POST /v1/event-schemas" in error.reason
+
+
+def test_custom_types_are_among_the_suggestions(registry):
+    registry.register(EventSchema(type="wishlist_add", requires=["item"]))
+    (error,) = registry.check(ev("wishlist_ad", item_id="i"), "")
+    assert "did you mean 'wishlist_add'?" in error.reason
+
+
+def test_rating_values_follow_the_default_scale(registry):
+    assert registry.check(ev("rating", item_id="i", value=0.0), "") == []
+    assert registry.check(ev("rating", item_id="i", value=5.0), "") == []
+    (error,) = registry.check(ev("rating", item_id="i", value=11.0), "/2")
+    assert error == FieldError("/2/value", "must be <= 5 ('rating' values range from 0 to 5)")
+    assert registry.check(ev("rating", item_id="i", value=-1.0), "")[0].reason.startswith("must be >= 0")
+
+
+def test_rating_scale_is_configurable():
+    registry = EventSchemaRegistry(rating_scale=(1.0, 10.0))
+    assert registry.check(ev("rating", item_id="i", value=10.0), "") == []
+    assert registry.check(ev("rating", item_id="i", value=0.5), "")[0].reason == "must be >= 1 ('rating' values range from 1 to 10)"
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_values_are_refused_for_every_type(registry, value):
+    for type_ in ("view", "rating", "purchase"):
+        errors = registry.check(ev(type_, item_id="i", value=value), "")
+        assert errors == [FieldError("/value", "must be a finite number")], type_
+
+
+def test_values_of_unranged_types_stay_within_the_sane_limit(registry):
+    assert registry.check(ev("purchase", item_id="i", value=1e12), "") == []
+    (error,) = registry.check(ev("purchase", item_id="i", value=1e308), "")
+    assert error.field == "/value" and "between -1e+12 and 1e+12" in error.reason and "value_max" in error.reason
+
+
+@pytest.mark.parametrize("fields, field", [({"value_min": float("inf")}, "/value_min"),
+                                           ({"value_max": float("nan")}, "/value_max"),
+                                           ({"value_min": 5.0, "value_max": 1.0}, "/value_min")])
+def test_a_schema_range_must_be_finite_and_non_empty(registry, fields, field):
+    from tastemaker.schema.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as info:
+        registry.register(EventSchema(type="stars", **fields))
+    assert info.value.errors[0].field == field and info.value.status == 422
+    assert registry.latest("stars") is None

@@ -15,6 +15,8 @@ from tastemaker.schema.registry import EventSchema, EventSchemaRegistry, Propert
 from tastemaker.schema.validation import (
     FUTURE_TOLERANCE_S,
     MAX_BATCH,
+    InputLimits,
+    check_free_form,
     decode_batch,
     decode_events,
     normalize_documents,
@@ -251,7 +253,9 @@ def valid_events(draw, index: int = 0) -> dict:
             event["item_id"] = draw(ids)
         else:
             event["item_ids"] = draw(st.lists(ids, min_size=1, max_size=5))
-    if type_ == "rating" or draw(st.booleans()):
+    if type_ == "rating":  # on the default 0..5 scale
+        event["value"] = draw(st.floats(0, 5, allow_nan=False))
+    elif draw(st.booleans()):  # other types: any finite value within VALUE_LIMIT
         event["value"] = draw(st.floats(-1e9, 1e9, allow_nan=False))
     if draw(st.booleans()):
         event["session_id"] = draw(ids)
@@ -274,3 +278,74 @@ def test_valid_events_pass_and_round_trip(events):
         assert msgspec.to_builtins(event) == {**source, "timestamp": event.timestamp}
     again = decode_events(msgspec.json.encode(decoded), REGISTRY, now=NOW + 1)
     assert again == decoded
+
+
+# -- bounds on free-form JSON (issue 11) ----------------------------------------------
+
+
+def nested(depth: int, leaf: object = 1) -> object:
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("depth", [1_000, 5_000, 100_000])
+def test_json_nested_beyond_the_decoders_stack_is_a_400(depth):
+    raw = b'{"id":"e","type":"view","user_id":"u","item_id":"i","context":' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(ValidationFailed) as info:
+        decode_events(raw, REGISTRY, now=NOW)
+    assert info.value.status == 400 and info.value.title == "JSON nested too deeply"
+    assert "nested more than" in info.value.errors[0].reason
+
+
+def test_nesting_within_the_decoder_but_over_the_limit_names_the_field():
+    event = {"id": "e", "type": "view", "user_id": "u", "item_id": "i", "properties": {"a": nested(40)}}
+    with pytest.raises(ValidationFailed) as info:
+        decode_events(body([event]), REGISTRY, now=NOW)
+    assert info.value.status == 400
+    assert info.value.errors[0].field.startswith("/0/properties/a/0/k/")
+
+
+def test_nesting_up_to_the_limit_is_accepted():
+    event = {"id": "e", "type": "view", "user_id": "u", "item_id": "i", "context": nested(31)}
+    assert decode_events(body(event), REGISTRY, now=NOW)[0].context == nested(31)
+
+
+@pytest.mark.parametrize("field", ["context", "properties"])
+def test_long_strings_in_event_free_form_fields_are_refused(field):
+    limits = InputLimits(max_string_bytes=1000)
+    event = {"id": "e", "type": "view", "user_id": "u", "item_id": "i", field: {"note": "x" * 1001}}
+    with pytest.raises(ValidationFailed) as info:
+        decode_events(body([event]), REGISTRY, now=NOW, limits=limits)
+    assert info.value.status == 422
+    assert [(e.field, e.reason) for e in info.value.errors] == [(f"/0/{field}/note", "string of 1001 bytes; at most 1000 bytes allowed")]
+    event[field] = {"note": "x" * 1000}
+    assert decode_events(body([event]), REGISTRY, now=NOW, limits=limits)
+
+
+def test_strings_are_measured_in_utf8_bytes_and_keys_count():
+    limits = InputLimits(max_string_bytes=8)
+    assert check_free_form({"k": "é" * 4}, "", limits) == []  # 8 bytes
+    assert [e.field for e in check_free_form({"k": "é" * 5}, "/p", limits)] == ["/p/k"]
+    assert [e.field for e in check_free_form({"k" * 9: 1}, "/p", limits)] == ["/p"]
+    assert [e.field for e in check_free_form({"a/b": ["x" * 9]}, "/p", limits)] == ["/p/a~1b/0"]
+
+
+def test_a_record_over_the_document_limit_is_a_413_naming_the_largest_field():
+    limits = InputLimits(max_string_bytes=1000, max_document_bytes=5000)
+    event = {"id": "e", "type": "view", "user_id": "u", "item_id": "i",
+             "context": {"a": "x"}, "properties": {f"p{k}": "y" * 900 for k in range(6)}}
+    with pytest.raises(ValidationFailed) as info:
+        decode_events(body(event), REGISTRY, now=NOW, limits=limits)
+    assert info.value.status == 413 and info.value.errors[0].field == "/properties"
+    assert "at most 5000 bytes per record" in info.value.errors[0].reason
+
+
+@pytest.mark.parametrize("cls, field", [(Item, "properties"), (User, "traits")])
+def test_documents_free_form_fields_are_bounded(cls, field):
+    limits = InputLimits(max_string_bytes=100)
+    doc = msgspec.convert({"id": "d", field: {"bio": "z" * 101}}, cls)
+    with pytest.raises(ValidationFailed) as info:
+        normalize_documents([doc], limits=limits)
+    assert info.value.errors[0].field == f"/0/{field}/bio"

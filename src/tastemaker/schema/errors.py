@@ -45,7 +45,36 @@ def msgspec_path_to_pointer(path: str) -> str:
     return "/" + "/".join(parts) if parts else ""
 
 
-def from_msgspec(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "") -> ValidationFailed:
+_BYTE_OFFSET = re.compile(r"\(byte (\d+)\)$")
+
+
+def describe_malformed(message: str, body: bytes | None = None) -> str:
+    r"""msgspec's decode error as a reason a person can act on: what, and where.
+
+    >>> print(describe_malformed("JSON is malformed: object keys must be strings (byte 8)", b'{"a": 1,,}'))
+    malformed JSON at line 1, column 9 (byte 8): object keys must be strings, near `{"a": 1,,}`
+    >>> print(describe_malformed("JSON is malformed: invalid character (byte 11)", b'{\n"a": tru}'))
+    malformed JSON at line 2, column 10 (byte 11): invalid character, near `\n"a": tru}`
+    >>> describe_malformed("Input data was truncated")
+    'malformed JSON: the body ends before the JSON value does (a missing closing bracket or quote?)'
+    """
+    if message == "Input data was truncated":
+        return "malformed JSON: the body ends before the JSON value does (a missing closing bracket or quote?)"
+    what = message.removeprefix("JSON is malformed: ")
+    offset = _BYTE_OFFSET.search(what)
+    if offset is None or body is None:
+        return f"malformed JSON: {what}"
+    at = int(offset.group(1))
+    what = what[: offset.start()].rstrip()
+    line = body.count(b"\n", 0, at) + 1
+    column = at - (body.rfind(b"\n", 0, at) + 1) + 1
+    # msgspec's offset may be just past the bad token: show a little on both sides
+    near = body[max(at - 10, 0): at + 10].decode("utf-8", "replace").replace("\n", "\\n")
+    return f"malformed JSON at line {line}, column {column} (byte {at}): {what}, near `{near}`"
+
+
+def from_msgspec(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "",
+                 body: bytes | None = None) -> ValidationFailed:
     """Convert a msgspec failure (``Expected `int`, got `str` - at `$[0].value```) into a field error."""
     message = str(exc)
     if isinstance(exc, msgspec.ValidationError):
@@ -59,4 +88,4 @@ def from_msgspec(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str
         if missing:
             return ValidationFailed([FieldError(f"{pointer}/{missing.group(1)}", "is required")])
         return ValidationFailed([FieldError(pointer, reason)])
-    return ValidationFailed([FieldError(prefix, f"malformed JSON: {message}")], title="Malformed JSON", status=400)
+    return ValidationFailed([FieldError(prefix, describe_malformed(message, body))], title="Malformed JSON", status=400)

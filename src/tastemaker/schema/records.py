@@ -13,7 +13,13 @@ import msgspec
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 ShortText = Annotated[str, msgspec.Meta(max_length=1024)]
 LongText = Annotated[str, msgspec.Meta(max_length=65536)]
-EventType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+EventType = Annotated[str, msgspec.Meta(pattern=EVENT_TYPE_PATTERN)]
+# An event's type is checked against the registry (which only holds well-formed names), so a
+# misspelt or mis-cased type gets "did you mean 'view'?" instead of msgspec's raw regex; the
+# pattern stays in the JSON Schema for the documentation.
+EventTypeRef = Annotated[str, msgspec.Meta(min_length=1, max_length=64,
+                                           extra_json_schema={"pattern": EVENT_TYPE_PATTERN})]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Timestamp = float | str  # epoch seconds or ISO 8601; normalised by schema.timestamps
 
@@ -36,7 +42,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fie
     """One thing a user did. ``id`` is the idempotency key: a resent event is a duplicate."""
 
     id: Id
-    type: EventType
+    type: EventTypeRef
     user_id: Id
     session_id: Id | None = None
     item_id: Id | None = None

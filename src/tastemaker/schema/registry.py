@@ -8,11 +8,14 @@ imports never break. Anything else is refused with the reasons.
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
 from typing import Literal
 
 import msgspec
 
-from tastemaker.schema.errors import FieldError
+from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.records import BUILTIN_EVENT_TYPES, Event, EventType
 
 Requirement = Literal["item", "value", "query", "recommendation_id", "session_id"]
@@ -26,6 +29,17 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
 }
+
+
+#: Values of types without a declared range must still be ordinary numbers: anything
+#: larger is a unit mistake or an attack, and would overflow the arithmetic of training.
+VALUE_LIMIT = 1e12
+#: Ratings must lie on this scale unless ``TASTEMAKER_RATING_SCALE`` (or a registered version
+#: of ``rating``) says otherwise: 0..5 admits both the 1..5 stars of MovieLens-100k and the
+#: 0.5..5 half stars of later sets.
+DEFAULT_RATING_SCALE: tuple[float, float] = (0.0, 5.0)
+_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+REGISTER_HINT = "register a custom type with POST /v1/event-schemas"
 
 
 class PropertySpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -53,12 +67,36 @@ class SchemaConflict(Exception):
         self.reasons = reasons
 
 
-def builtin_schemas() -> list[EventSchema]:
+def builtin_schemas(rating_scale: tuple[float, float] = DEFAULT_RATING_SCALE) -> list[EventSchema]:
+    """Version 1 of every built-in type; ``rating`` values must lie on ``rating_scale``."""
     requires: dict[str, list[Requirement]] = {"rating": ["item", "value"], "search": ["query"]}
+    low, high = rating_scale
     return [
-        EventSchema(type=t, version=1, requires=requires.get(t, ["item"]), description=f"built-in {t} event")
+        EventSchema(type=t, version=1, requires=requires.get(t, ["item"]), description=f"built-in {t} event",
+                    value_min=low if t == "rating" else None, value_max=high if t == "rating" else None)
         for t in BUILTIN_EVENT_TYPES
     ]
+
+
+def unknown_type_reason(event_type: str, known: list[str]) -> str:
+    """Why ``event_type`` is refused, with the closest known type and where custom types come from.
+
+    >>> unknown_type_reason("veiw", ["view", "click"])
+    "unknown event type 'veiw'; did you mean 'view'? Known types: click, view; register a custom type with POST /v1/event-schemas"
+    >>> unknown_type_reason("View", ["view"])[:80]
+    "event types are lower case: did you mean 'view'? Known types: view; register a c"
+    """
+    listing = f"Known types: {', '.join(sorted(known))}; {REGISTER_HINT}"
+    if event_type.lower() in known:
+        return f"event types are lower case: did you mean '{event_type.lower()}'? {listing}"
+    if not _TYPE_PATTERN.match(event_type):
+        shape = "a type is 1-64 characters of a-z, 0-9 and _, starting with a letter"
+        close = difflib.get_close_matches(event_type.lower(), known, n=1)
+        guess = f"; did you mean '{close[0]}'?" if close else ""
+        return f"'{event_type}' is not a valid event type ({shape}){guess} {listing}"
+    close = difflib.get_close_matches(event_type, known, n=1)
+    guess = f"; did you mean '{close[0]}'?" if close else ";"
+    return f"unknown event type '{event_type}'{guess} {listing}"
 
 
 def breaking_changes(old: EventSchema, new: EventSchema) -> list[str]:
@@ -91,9 +129,10 @@ class EventSchemaRegistry:
     [FieldError(field='/0/value', reason="a 'rating' event requires value")]
     """
 
-    def __init__(self, stored: list[EventSchema] | None = None):
+    def __init__(self, stored: list[EventSchema] | None = None,
+                 rating_scale: tuple[float, float] = DEFAULT_RATING_SCALE):
         self._versions: dict[str, list[EventSchema]] = {}
-        for schema in builtin_schemas() + sorted(stored or [], key=lambda s: (s.type, s.version)):
+        for schema in builtin_schemas(rating_scale) + sorted(stored or [], key=lambda s: (s.type, s.version)):
             versions = self._versions.setdefault(schema.type, [])
             if not versions or schema.version > versions[-1].version:
                 versions.append(schema)
@@ -109,7 +148,16 @@ class EventSchemaRegistry:
         return [versions[-1] for versions in self._versions.values()]
 
     def register(self, schema: EventSchema) -> EventSchema:
-        """Add a new version; raise :class:`SchemaConflict` if it is not backward compatible."""
+        """Add a new version; raise :class:`SchemaConflict` if it is not backward compatible.
+
+        A range that is not finite or empty is refused first (:class:`ValidationFailed`, 422).
+        """
+        bad = [FieldError(f"/{name}", "must be a finite number") for name in ("value_min", "value_max")
+               if getattr(schema, name) is not None and not math.isfinite(getattr(schema, name))]
+        if not bad and None not in (schema.value_min, schema.value_max) and schema.value_min > schema.value_max:
+            bad = [FieldError("/value_min", "must not be greater than value_max")]
+        if bad:
+            raise ValidationFailed(bad, title="Invalid event schema")
         current = self.latest(schema.type)
         if current is None:
             # A brand-new type may require anything: no earlier events exist.
@@ -126,7 +174,7 @@ class EventSchemaRegistry:
         """Field errors of ``event`` under its schema (latest, or ``event.schema_version``)."""
         versions = self._versions.get(event.type)
         if not versions:
-            return [FieldError(f"{where}/type", f"unknown event type '{event.type}'; register a schema for custom types")]
+            return [FieldError(f"{where}/type", unknown_type_reason(event.type, list(self._versions)))]
         schema = versions[-1]
         if event.schema_version is not None:
             matching = [s for s in versions if s.version == event.schema_version]
@@ -140,10 +188,7 @@ class EventSchemaRegistry:
                 name = "item_id" if req == "item" else req
                 errors.append(FieldError(f"{where}/{name}", f"a '{event.type}' event requires {name}"))
         if event.value is not None:
-            if schema.value_min is not None and event.value < schema.value_min:
-                errors.append(FieldError(f"{where}/value", f"must be >= {schema.value_min}"))
-            if schema.value_max is not None and event.value > schema.value_max:
-                errors.append(FieldError(f"{where}/value", f"must be <= {schema.value_max}"))
+            errors.extend(_value_errors(event.value, schema, f"{where}/value"))
         props = event.properties or {}
         for name, spec in schema.properties.items():
             if name not in props:
@@ -155,3 +200,24 @@ class EventSchemaRegistry:
             if not ok:
                 errors.append(FieldError(f"{where}/properties/{name}", f"must be of type {spec.type}"))
         return errors
+
+
+def _value_errors(value: float, schema: EventSchema, field: str) -> list[FieldError]:
+    """A value must be finite, within the type's range, and within :data:`VALUE_LIMIT` anyway."""
+    low, high = schema.value_min, schema.value_max
+    scale = f"'{schema.type}' values range from {_num(low)} to {_num(high)}" if low is not None and high is not None else ""
+    if not math.isfinite(value):
+        return [FieldError(field, "must be a finite number")]
+    if low is not None and value < low:
+        return [FieldError(field, f"must be >= {_num(low)}" + (f" ({scale})" if scale else ""))]
+    if high is not None and value > high:
+        return [FieldError(field, f"must be <= {_num(high)}" + (f" ({scale})" if scale else ""))]
+    if abs(value) > VALUE_LIMIT:
+        return [FieldError(field, f"must be between -{VALUE_LIMIT:.0e} and {VALUE_LIMIT:.0e}; "
+                                  f"declare value_min/value_max in the type's schema for a narrower range")]
+    return []
+
+
+def _num(x: float | None) -> str:
+    """1.0 -> '1', 0.5 -> '0.5': ranges read as people write them."""
+    return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x))

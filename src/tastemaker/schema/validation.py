@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
 
 import msgspec
 
@@ -16,6 +17,114 @@ MAX_BATCH = 10_000
 FUTURE_TOLERANCE_S = 86_400.0  # clocks drift; a day ahead is a bug, not drift
 
 T = TypeVar("T", Event, Item, User)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """Bounds on free-form JSON (event ``context``/``properties``, item ``properties``, user ``traits``).
+
+    Typed fields have their own bounds (``records``); these keep one request from storing
+    megabytes in a field nobody reads, or nesting deep enough to exhaust the stack of the
+    decoder or of anything that walks the document later.
+    """
+
+    max_string_bytes: int = 64 * 1024  # per string (keys included), UTF-8
+    max_document_bytes: int = 1024 * 1024  # the free-form fields of one record, as JSON
+    max_depth: int = 32  # nesting of objects/arrays inside one free-form field
+
+
+DEFAULT_LIMITS = InputLimits()
+
+
+def too_deep(max_depth: int, field: str = "") -> ValidationFailed:
+    reason = (f"JSON is nested more than {max_depth} levels deep; flatten the document "
+              f"(free-form fields such as properties, context and traits allow {max_depth} levels)")
+    return ValidationFailed([FieldError(field, reason)], title="JSON nested too deeply", status=400)
+
+
+def decode_json(decode: Callable[[bytes], R], body: bytes, prefix: str = "") -> R:
+    """``decode(body)``, every failure turned into a :class:`ValidationFailed` naming where.
+
+    msgspec has no depth limit of its own: a body nested ~1,000 levels deep exhausts the
+    interpreter's recursion limit inside the decoder, which unwinds cleanly with a
+    ``RecursionError`` that is answered here as a 400 (nothing was decoded, nothing written).
+    """
+    try:
+        return decode(body)
+    except msgspec.ValidationError as exc:
+        # msgspec stops at the first type error, even in a body that is not JSON at all
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError as malformed:
+            raise from_msgspec(malformed, prefix, body) from None
+        except RecursionError:
+            raise too_deep(DEFAULT_LIMITS.max_depth, prefix) from None
+        raise from_msgspec(exc, prefix) from None
+    except msgspec.DecodeError as exc:
+        raise from_msgspec(exc, prefix, body) from None
+    except RecursionError:
+        raise too_deep(DEFAULT_LIMITS.max_depth, prefix) from None
+
+
+def check_free_form(value: Any, field: str, limits: InputLimits = DEFAULT_LIMITS) -> list[FieldError]:
+    """Errors of one free-form value: strings too long; raises a 400 when nested too deep.
+
+    Iterative (an explicit stack), so the walk itself cannot run out of stack.
+
+    >>> check_free_form({"a": {"b": "x" * 10}}, "/properties", InputLimits(max_string_bytes=4))
+    [FieldError(field='/properties/a/b', reason='string of 10 bytes; at most 4 bytes allowed')]
+    """
+    errors: list[FieldError] = []
+    stack: list[tuple[Any, str, int]] = [(value, field, 0)]
+    limit = limits.max_string_bytes
+
+    def check_str(text: str, where: str) -> None:
+        # len() counts characters; UTF-8 needs 1-4 bytes each, so encode only when it may matter
+        if len(text) * 4 > limit and (size := len(text.encode("utf-8", "surrogatepass"))) > limit:
+            errors.append(FieldError(where, f"string of {size} bytes; at most {limit} bytes allowed"))
+
+    while stack and len(errors) < 100:
+        node, where, depth = stack.pop()
+        if isinstance(node, str):
+            check_str(node, where)
+        elif isinstance(node, (dict, list)):
+            if depth >= limits.max_depth:
+                raise too_deep(limits.max_depth, where)
+            if isinstance(node, dict):
+                for key, child in node.items():
+                    check_str(key, where)
+                    stack.append((child, f"{where}/{_escape(key)}", depth + 1))
+            else:
+                stack.extend((child, f"{where}/{i}", depth + 1) for i, child in enumerate(node))
+    return errors
+
+
+def _escape(key: str) -> str:
+    """A JSON pointer token (RFC 6901): ``~`` and ``/`` escaped."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def check_record_size(parts: dict[str, Any], where: str, limits: InputLimits) -> None:
+    """Refuse (413) a record whose free-form fields together exceed ``max_document_bytes`` as JSON."""
+    size = sum(len(msgspec.json.encode(v)) for v in parts.values() if v)
+    if size > limits.max_document_bytes:
+        largest = max((k for k in parts if parts[k]), key=lambda k: len(msgspec.json.encode(parts[k])))
+        raise ValidationFailed(
+            [FieldError(f"{where}/{largest}", f"free-form fields hold {size} bytes of JSON; "
+                                              f"at most {limits.max_document_bytes} bytes per record")],
+            title="Record too large", status=413)
+
+
+def check_record(parts: dict[str, Any], where: str, limits: InputLimits) -> list[FieldError]:
+    """String and depth checks of a record's free-form fields, then its total size."""
+    errors: list[FieldError] = []
+    for name, value in parts.items():
+        if value:
+            errors.extend(check_free_form(value, f"{where}/{name}", limits))
+    if not errors:
+        check_record_size(parts, where, limits)
+    return errors
 
 _single = {cls: msgspec.json.Decoder(cls) for cls in (Event, Item, User)}
 _batch = {cls: msgspec.json.Decoder(list[cls]) for cls in (Event, Item, User)}
@@ -29,17 +138,7 @@ def decode_batch(body: bytes, cls: type[T], *, allow_single: bool = True) -> tup
     is_array = stripped[:1] == b"["
     if not is_array and not allow_single:
         raise ValidationFailed([FieldError("", "expected a JSON array")])
-    try:
-        records = _batch[cls].decode(body) if is_array else [_single[cls].decode(body)]
-    except msgspec.ValidationError as exc:
-        # msgspec stops at the first type error, even in a body that is not JSON at all
-        try:
-            msgspec.json.decode(body)
-        except msgspec.DecodeError as malformed:
-            raise from_msgspec(malformed) from None
-        raise from_msgspec(exc) from None
-    except msgspec.DecodeError as exc:
-        raise from_msgspec(exc) from None
+    records = decode_json(_batch[cls].decode, body) if is_array else [decode_json(_single[cls].decode, body)]
     if not records:
         raise ValidationFailed([FieldError("", "the batch is empty")])
     if len(records) > MAX_BATCH:
@@ -51,7 +150,8 @@ def _pointer(index: int, is_array: bool) -> str:
     return f"/{index}" if is_array else ""
 
 
-def normalize_events(events: list[Event], registry: EventSchemaRegistry, is_array: bool = True, now: float | None = None) -> list[Event]:
+def normalize_events(events: list[Event], registry: EventSchemaRegistry, is_array: bool = True, now: float | None = None,
+                     limits: InputLimits = DEFAULT_LIMITS) -> list[Event]:
     """Check events against their schemas and normalise timestamps to epoch seconds, in place.
 
     Raises :class:`ValidationFailed` listing every error (at most 100) if any event is bad.
@@ -72,6 +172,8 @@ def normalize_events(events: list[Event], registry: EventSchemaRegistry, is_arra
                     errors.append(FieldError(f"{where}/timestamp", "is more than a day in the future"))
                 event.timestamp = ts
         errors.extend(registry.check(event, where))
+        if event.context or event.properties:
+            errors.extend(check_record({"context": event.context, "properties": event.properties}, where, limits))
         if len(errors) >= 100:
             break
     if errors:
@@ -79,8 +181,9 @@ def normalize_events(events: list[Event], registry: EventSchemaRegistry, is_arra
     return events
 
 
-def normalize_documents(docs: list[T], is_array: bool = True) -> list[T]:
-    """Reject duplicate ids within one batch; normalise items' ``created_at`` to epoch seconds."""
+def normalize_documents(docs: list[T], is_array: bool = True, limits: InputLimits = DEFAULT_LIMITS) -> list[T]:
+    """Reject duplicate ids within one batch and oversized free-form fields; normalise items'
+    ``created_at`` to epoch seconds."""
     errors: list[FieldError] = []
     seen: set[str] = set()
     for index, item in enumerate(docs):
@@ -88,6 +191,8 @@ def normalize_documents(docs: list[T], is_array: bool = True) -> list[T]:
         if item.id in seen:
             errors.append(FieldError(f"{where}/id", f"'{item.id}' appears twice in the batch"))
         seen.add(item.id)
+        free = {"properties": item.properties} if isinstance(item, Item) else {"traits": item.traits, "consent": item.consent}
+        errors.extend(check_record(free, where, limits))
         if isinstance(item, Item) and item.created_at is not None:
             try:
                 item.created_at = parse_timestamp(item.created_at, min_epoch=YEAR_ONE)
@@ -98,7 +203,8 @@ def normalize_documents(docs: list[T], is_array: bool = True) -> list[T]:
     return docs
 
 
-def decode_events(body: bytes, registry: EventSchemaRegistry, now: float | None = None) -> list[Event]:
+def decode_events(body: bytes, registry: EventSchemaRegistry, now: float | None = None,
+                  limits: InputLimits = DEFAULT_LIMITS) -> list[Event]:
     """Decode and validate a ``POST /v1/events`` body."""
     events, is_array = decode_batch(body, Event)
-    return normalize_events(events, registry, is_array, now)
+    return normalize_events(events, registry, is_array, now, limits)
