@@ -43,7 +43,7 @@ class Engine:
         # First: an invalid placement file refuses the start (ValidationFailed naming lines).
         placements = PlacementRegistry(path=settings.placements_path)
         self.stores: Stores = open_stores(settings)
-        self.registry = EventSchemaRegistry(self.stores.schemas.load_all())
+        self.registry = EventSchemaRegistry(self.stores.schemas.load_all(), rating_scale=settings.rating_scale)
         config = StateConfig(session_timeout_s=settings.session_timeout_s)
         self.processor = StreamProcessor.open(
             self.stores, settings.snapshot_path, config, progress=progress, snapshot_every=settings.snapshot_every_events
@@ -55,7 +55,7 @@ class Engine:
             impressions=ImpressionLogger(self.stores.impressions, retention_s=settings.impression_retention_days * 86_400.0)
             if self.stores.impressions is not None else None,
         )
-        self.ingest = IngestService(self.processor, self.registry)
+        self.ingest = IngestService(self.processor, self.registry, settings.input_limits)
         self.models = ModelRegistry(self.stores.models, settings.models_dir)
         self._serving_version: int | None = None
         self._next_model_check = 0.0
