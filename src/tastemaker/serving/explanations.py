@@ -16,6 +16,7 @@ _REASONS = {
     "popular": "popular right now",
     "context_popular": "popular with people on the same device, channel or place",
     "pinned": "featured by the shop",
+    "catalog": "from the catalogue, to complete the list",
 }
 
 

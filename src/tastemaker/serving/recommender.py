@@ -26,6 +26,7 @@ from tastemaker.ranking.features import FEATURE_NAMES, candidate_features_from_p
 from tastemaker.rules.engine import RuleTrace, score_order
 from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.errors import FieldError, ValidationFailed
+from tastemaker.serving.backfill import BACKFILL_EXTRA, backfill
 from tastemaker.serving.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
 from tastemaker.serving.filters import _catalog_and_request_mask as catalog_and_request_mask
@@ -33,9 +34,8 @@ from tastemaker.serving.filters import allowed, screen
 from tastemaker.serving.ids import recommendation_ids
 from tastemaker.serving.placements import Placement, PlacementRegistry, apply_overrides
 from tastemaker.serving.request import RecommendationRequest
-from tastemaker.serving.sources import SOURCES, PipelineContext, category_popular, popular
+from tastemaker.serving.sources import SOURCES, PipelineContext
 
-BACKFILL_EXTRA = 200
 POOL = 100  # candidates the ranking stages see (rules, ranker, diversity, fairness)
 
 
@@ -248,24 +248,8 @@ class Recommender:
         return top, ctx, staged
 
     def _backfill(self, ctx: PipelineContext, placement: Placement, have: Candidates, n: int) -> Candidates:
-        """Fill a short list with popular items that pass the same filters, below everything else."""
-        want = n + BACKFILL_EXTRA + len(ctx.user.excluded() if ctx.user else ()) + len(ctx.request.exclude)
-        if ctx.request.category is not None:
-            items, scores = category_popular(ctx, ctx.request.category, want)
-        else:
-            items, scores, _ = popular(ctx, want)
-        fresh = ~np.isin(items, have.items)
-        items, scores = items[fresh], scores[fresh]
-        keep = allowed(ctx, placement, items, self.require_catalog)
-        items, scores = items[keep], scores[keep]
-        floor = have.scores.min() if len(have) else 1.0
-        scaled = floor * 0.5 * scores / max(scores.max(initial=0.0), 1e-12)
-        return Candidates(
-            np.concatenate([have.items, items]),
-            np.concatenate([have.scores, scaled]),
-            np.concatenate([have.sources, np.full(len(items), "popular", dtype=object)]),
-            have.because,
-        )
+        """Top a short list up to ``n`` (:func:`tastemaker.serving.backfill.backfill`)."""
+        return backfill(ctx, placement, have, n, self.require_catalog)
 
     def recommend(self, request: RecommendationRequest) -> dict[str, Any]:
         """The response body of ``GET /v1/recommendations``."""
