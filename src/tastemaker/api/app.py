@@ -18,13 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import docs, events, health, keys_api, models, placements, recommendations, schemas, users
+from tastemaker.api import docs, events, health, keys_api, models, placements, recommendations, schemas, storage_errors, users
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
 from tastemaker.api.keys import KeyVerifier, ensure_env_admin_key
 from tastemaker.api.metrics import Metrics, MetricsMiddleware
 from tastemaker.api.openapi import build_openapi
+from tastemaker.api.paths import EncodedIdPaths, id_route
 from tastemaker.api.responses import JSONResponse, from_validation, problem
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
@@ -72,7 +73,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/docs", docs.docs),
         Route("/v1/events", events.post_events, methods=["POST"]),
         Route("/v1/recommendations", recommendations.get_recommendations, methods=["GET"]),
-        Route("/v1/items/{id}/similar", recommendations.get_similar, methods=["GET"]),
+        id_route("/v1/items/{id}/similar", recommendations.get_similar, methods=["GET"]),
         *ITEMS.routes(),
         *USERS.routes(get=users.get_user),
         Route("/v1/event-schemas", schemas.list_schemas, methods=["GET"]),
@@ -108,10 +109,13 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         middleware=[
             # First, so the hottest request skips the layers below (it does its own auth and metrics).
             Middleware(RecommendationsFastPath, engine=engine, verifier=verifier, metrics=metrics),
+            # Before metrics and routing: ids with '/' route by their encoded path (api.paths).
+            Middleware(EncodedIdPaths),
             Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(AuthMiddleware, verifier=verifier),
         ],
-        exception_handlers={ValidationFailed: _validation_failed, HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={ValidationFailed: _validation_failed, HTTPException: _http_error, **storage_errors.HANDLERS,
+                            Exception: _server_error},
         lifespan=lifespan,
     )
     app.state.engine = engine

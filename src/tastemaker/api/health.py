@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tastemaker.api.metrics import CONTENT_TYPE
 from tastemaker.api.responses import JSONResponse
+from tastemaker.api.storage_errors import RETRY_AFTER_S, storage_health
 
 
 async def healthz(request: Request) -> Response:
@@ -14,14 +16,20 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready once state is restored and the database answers."""
+    """Ready once state is restored, the database answers and writes are not failing for lack of space."""
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
         return JSONResponse({"status": "starting"}, status_code=503)
     try:
         last = engine.stores.events.last_seq()
+        health = storage_health(request)
+        # Only after a write failed for lack of space: a probe write, off the event loop.
+        no_space = await run_in_threadpool(health.check, engine.stores.artifacts) if health.failing else None
     except Exception as exc:  # the database is unreachable: not ready, say why
         return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+    if no_space is not None:  # writes fail for lack of space: send traffic elsewhere until a probe write succeeds
+        return JSONResponse({"status": "storage_full", "detail": no_space}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
     state = engine.state
     return JSONResponse({
         "status": "ready",

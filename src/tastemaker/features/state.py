@@ -7,6 +7,7 @@ events after it) and how several workers sharing one data dir agree.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -171,15 +172,20 @@ class OnlineState:
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        """Write a snapshot atomically (temp file, fsync, rename)."""
+        """Write a snapshot atomically (temp file, fsync, rename); on failure, remove the temp file."""
         self.covisitation.compact(full=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump((SNAPSHOT_FORMAT, self), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump((SNAPSHOT_FORMAT, self), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # a full disk, an interrupt: the old snapshot stays, no temp file is left
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     @staticmethod
     def load(path: Path) -> OnlineState | None:

@@ -126,7 +126,11 @@ class StreamProcessor:
         if self.state.applied_seq == self._last_snapshot_seq and self.snapshot_path.exists():
             return False
         if force or not hasattr(os, "fork"):
-            self.state.save(self.snapshot_path)
+            try:
+                self.state.save(self.snapshot_path)
+            except OSError as exc:  # a full disk at shutdown: the log still has everything
+                log.error("state snapshot not written (%s); the next start replays the log instead", exc)
+                return False
         elif self._child is None:
             pid = os.fork()
             if pid == 0:  # child: write and leave without running the parent's cleanup

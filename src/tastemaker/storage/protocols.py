@@ -16,6 +16,16 @@ from tastemaker.schema.records import Event, Item, User
 from tastemaker.schema.registry import EventSchema
 
 
+class StorageFull(OSError):
+    """A write failed for lack of space: a full disk, a quota, a database at its size limit.
+
+    Backends raise it (as ``StorageFull(errno.ENOSPC, detail)``) instead of their own error,
+    so callers can tell "no space" from a bug without knowing the backend. It is an OSError
+    with errno ENOSPC, so one ``except OSError`` that checks the errno covers it and a file
+    write's own ENOSPC alike.
+    """
+
+
 @dataclass
 class AppendResult:
     """What an append did: the new events with their log positions, and how many were resent."""

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import sqlite3
 import threading
 
 import pytest
 
+from tastemaker.storage.protocols import StorageFull
 from tastemaker.storage.sqlite.database import Database
+
+from ...small_fs import fill, small_filesystem
 
 
 @pytest.fixture
@@ -138,3 +144,58 @@ def test_the_change_token_is_shared_with_other_processes(db, tmp_path):
     )
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "sub" / "t.db")], check=True, timeout=60)
     assert db.change_token() != token
+
+
+# -- a write that finds no space ------------------------------------------------------------
+
+
+def _insert_blobs(db: Database, n: int, size: int = 20_000) -> None:
+    with db.transaction() as conn:
+        conn.executemany("INSERT INTO items (id, body, version) VALUES (?, randomblob(?), 1)",
+                         [(f"blob{i}-{os.urandom(4).hex()}", size) for i in range(n)])
+
+
+def test_a_database_at_its_size_limit_raises_storage_full_and_keeps_working(db, tmp_path):
+    """``max_page_count`` makes SQLite really full (SQLITE_FULL), portably: no mount needed."""
+    conn = db.conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages + 8}")
+    with pytest.raises(StorageFull) as caught:
+        _insert_blobs(db, 50)
+    assert caught.value.errno == errno.ENOSPC and "database or disk is full" in str(caught.value)
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    assert not conn.in_transaction  # rolled back: nothing written, the write lock released
+    assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
+    other = Database(tmp_path / "sub" / "t.db", durable=False)  # another writer is not blocked
+    try:
+        with other.transaction() as c:
+            c.execute("INSERT INTO items (id, body, version) VALUES ('x', NULL, 1)")
+    finally:
+        other.close()
+    conn.execute("PRAGMA max_page_count = 1073741823")  # space is back: the same connection writes again
+    _insert_blobs(db, 50)
+    assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 51
+
+
+def test_other_errors_pass_through_unchanged(db):
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO nowhere VALUES (1)")
+    assert not db.conn().in_transaction
+
+
+def test_a_full_disk_raises_storage_full_with_nothing_written(tmp_path):
+    with small_filesystem(tmp_path / "small", size_mb=4) as mount:
+        database = Database(mount / "t.db", durable=True)
+        try:
+            filler = fill(mount)
+            with pytest.raises(StorageFull):
+                for _ in range(20):  # the WAL reuses what it has: grow it until the disk refuses
+                    _insert_blobs(database, 20)
+            before = database.conn().execute("SELECT COUNT(*) FROM items").fetchone()[0]
+            assert before % 20 == 0  # whole transactions only
+            filler.unlink()
+            _insert_blobs(database, 20)
+            assert database.conn().execute("SELECT COUNT(*) FROM items").fetchone()[0] == before + 20
+        finally:
+            database.close()

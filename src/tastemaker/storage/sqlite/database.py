@@ -6,6 +6,8 @@ makes a commit survive power loss, which is what "durable before acknowledged" m
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import mmap
 import os
 import sqlite3
@@ -13,6 +15,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from tastemaker.storage.protocols import StorageFull
 
 SCHEMA = """
 -- The event log (storage/sqlite/events.py). events holds one (id, seq) row per logged
@@ -138,15 +142,25 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken up front (``BEGIN IMMEDIATE``): all or nothing."""
+        """A write transaction taken up front (``BEGIN IMMEDIATE``): all or nothing.
+
+        A write that fails for lack of space (``SQLITE_FULL``: a full disk, or the database
+        at ``max_page_count``) raises :class:`StorageFull`, with nothing written.
+        """
         conn = self.conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")  # inside the try: a COMMIT that fails must not keep the write lock
+        except BaseException as exc:
+            # SQLite rolls back by itself after some errors (SQLITE_FULL among them); a second
+            # ROLLBACK would raise and hide the error that matters.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                raise StorageFull(errno.ENOSPC, f"{exc} ({self.path.parent})") from exc
             raise
-        conn.execute("COMMIT")
         self._changes[:8] = os.urandom(8)  # after the commit, before the caller acknowledges it
 
     def change_token(self) -> bytes:
