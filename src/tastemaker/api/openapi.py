@@ -1,214 +1,275 @@
-"""The OpenAPI 3.1 document, with record schemas generated from the msgspec structs.
+"""The OpenAPI 3.1 document: every operation, with request and response examples.
 
-Generating the component schemas from the same structs that validate requests keeps the
-document and the behaviour from drifting apart.
+Component schemas come from :mod:`tastemaker.api.openapi_schemas` (records generated from the
+msgspec structs that validate requests); examples from :mod:`tastemaker.api.openapi_examples`.
+Every documented status carries an example, problems included, so ``/docs`` can show what
+an answer looks like; tests validate each example against its schema, and a schemathesis run
+checks that the real app answers as documented.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from tastemaker import __version__
-from tastemaker.api.keys_api import KeyRequest
-from tastemaker.api.models import TrainRequest
-from tastemaker.schema.records import Event, Item, User
-from tastemaker.schema.registry import EventSchema
+from tastemaker.api.openapi_examples import REQUESTS, RESPONSES, problem_example
+from tastemaker.api.openapi_schemas import component_schemas, ref
 from tastemaker.serving.request import MAX_N
 
-REF = "#/components/schemas/{name}"
+PROBLEM = "application/problem+json"
+TAGS = [
+    ("Events", "What users do: the input of every recommendation"),
+    ("Recommendations", "The read path: lists for a user and placement, similar items"),
+    ("Items", "The catalogue"), ("Users", "Profiles: traits, consent, and what the engine knows"),
+    ("Event schemas", "Built-in and custom event types, versioned"), ("Placements", "Where lists appear and how they are made"),
+    ("Models", "Training, evaluation, promotion, rollback"), ("Keys", "API keys and their scopes"),
+    ("Operations", "Health, readiness, metrics, this documentation"),
+]
+
+# (status, description, title, field, reason) -> a problem response with the server's own body as example
+Problem = tuple[str, str, str, str | None, str | None]
+MALFORMED: Problem = ("400", "Malformed JSON", "Malformed JSON", "",
+                      "malformed JSON at line 1, column 9 (byte 8): trailing comma, near `{\"id\": 1,}`")
+TOO_LARGE: Problem = ("413", "Body too large", "Body too large", "", "request body exceeds 67108864 bytes")
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": REF.format(name=name)}
+def _problem(description: str, status: str, title: str, field: str | None = None, reason: str | None = None,
+             detail: str | None = None) -> dict[str, Any]:
+    example = problem_example(int(status), title, field, reason, detail)
+    return {"description": description, "content": {PROBLEM: {"schema": ref("Problem"), "example": example}}}
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], description: str, example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/problem+json": {"schema": _ref("Problem")}}}
-
-
-ERRORS = {"401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}}
-
-
-def _op(summary: str, scope: str | None, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
+def _op(key: str, tag: str, summary: str, scope: str | None, ok: dict[str, tuple[str, dict[str, Any]]],
+        problems: list[Problem] = (), body: dict[str, Any] | None = None, body_required: bool = True,
+        parameters: list[dict[str, Any]] | None = None, description: str = "") -> dict[str, Any]:
+    """One operation. ``key`` is "METHOD path", which finds its examples; ``ok`` maps each
+    success status to (description, schema); ``problems`` lists the documented errors."""
+    responses: dict[str, Any] = {}
+    for status, (text, schema) in ok.items():
+        if not schema:
+            responses[status] = {"description": text}
+        elif schema.get("type") == "string":  # text/plain or text/html
+            media = "text/html" if key.endswith("/docs") else "text/plain; version=0.0.4"
+            responses[status] = {"description": text, "content": {media: {"schema": schema}}}
+        else:
+            responses[status] = _json(schema, text, RESPONSES.get(key, {}).get(status))
+    for status, text, title, field, reason in problems:
+        responses[status] = _problem(text, status, title, field, reason)
+    op: dict[str, Any] = {"tags": [tag], "summary": summary, "operationId": _operation_id(key)}
     if scope is None:
         op["security"] = []
     else:
-        op["responses"] = {**responses, **ERRORS}
-        op["description"] = (extra.get("description", "") + f"\n\nRequires the `{scope}` scope (or `admin`).").strip()
+        description = (description + f"\n\nRequires the `{scope}` scope (or `admin`).").strip()
+        responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
+        responses["403"] = {"$ref": "#/components/responses/Forbidden"}
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        examples = {name: {"summary": s, "value": v} for name, (s, v) in REQUESTS.get(key, {}).items()}
+        media = {"schema": body, **({"examples": examples} if examples else {})}
+        op["requestBody"] = {"required": body_required, "content": {"application/json": media}}
+    op["responses"] = responses
     return op
 
 
-def _query(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+def _operation_id(key: str) -> str:
+    method, path = key.split(" ", 1)
+    words = [w.strip("{}").replace("-", "_") for w in path.split("/") if w and w != "v1"]
+    return method.lower() + "_" + "_".join(words)
 
 
-ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-BODY_OR_BATCH = lambda name: {  # noqa: E731
-    "required": True,
-    "content": {"application/json": {"schema": {"oneOf": [_ref(name), {"type": "array", "items": _ref(name), "maxItems": 10000}]}}},
-}
+def _query(name: str, description: str, schema: dict[str, Any], required: bool = False, example: Any = None) -> dict[str, Any]:
+    out = {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+    if example is not None:
+        out["example"] = example
+    return out
 
 
-def _document_paths(name: str, record: str, scope_write: str) -> dict[str, Any]:
-    one = {"required": True, "content": {"application/json": {"schema": _ref(record)}}}
-    merge = {"required": True, "content": {"application/merge-patch+json": {"schema": {"type": "object"}}, "application/json": {"schema": {"type": "object"}}}}
-    return {
-        f"/v1/{name}": {"post": _op(f"Upsert one or many {name}", scope_write, {
-            "200": _json({"type": "object", "properties": {"upserted": {"type": "integer"}, "version": {"type": "integer"}}}),
-            "400": _problem("Malformed JSON"), "422": _problem("Invalid record; nothing was written"),
-        }, requestBody=BODY_OR_BATCH(record))},
-        f"/v1/{name}/{{id}}": {
-            "parameters": [ID_PARAM],
-            "get": _op(f"Get one of the {name}", "read", {"200": _json(_ref(record if name == "items" else "UserProfile")), "404": _problem("Not found")}),
-            "put": _op(f"Replace one of the {name}", scope_write, {"200": _json(_ref(record)), "422": _problem("Invalid record")}, requestBody=one),
-            "patch": _op(f"Merge-patch one of the {name} (RFC 7386)", scope_write, {"200": _json(_ref(record)), "404": _problem("Not found"), "422": _problem("Invalid result")}, requestBody=merge),
-            "delete": _op(f"Delete one of the {name}", scope_write, {"204": {"description": "Deleted"}, "404": _problem("Not found")}),
-        },
-    }
+def _path(name: str, description: str, example: Any, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": schema or {"type": "string", "minLength": 1}, "example": example}
 
 
-def build_openapi() -> dict[str, Any]:
-    _, components = msgspec.json.schema_components([Event, Item, User, EventSchema, KeyRequest, TrainRequest], ref_template=REF)
-    rec_item = {"type": "object", "required": ["id", "score", "source"], "properties": {
-        "id": {"type": "string"}, "score": {"type": "number"}, "source": {"type": "string"},
-        "explanation": {"type": "object", "properties": {
-            "source": {"type": "string"}, "reason": {"type": "string"}, "because_of": {"type": "array", "items": {"type": "string"}},
-            "rules": {"type": "array", "description": "business rules and re-ranking stages that moved the item",
-                      "items": {"type": "object", "properties": {"rule": {"type": "string"}, "effect": {"type": "string"}}}},
-        }},
-    }}
-    components.update({
-        "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
-            "field": {"type": "string", "description": "JSON pointer (bodies) or parameter name of the first offending field"},
-            "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "reason": {"type": "string"}}}},
-        }},
-        "RecommendedItem": rec_item,
-        "Recommendations": {"type": "object", "required": ["recommendation_id", "placement", "items", "model_version"], "properties": {
-            "recommendation_id": {"type": "string"}, "placement": {"type": "string"}, "model_version": {"type": "string"},
-            "items": {"type": "array", "items": _ref("RecommendedItem")},
-            "rules_dropped": {"type": "array", "description": "with explain=true: pinned items a filter excluded",
-                              "items": {"type": "object", "properties": {"id": {"type": "string"}, "rule": {"type": "string"},
-                                                                         "effect": {"type": "string"}}}},
-        }},
-        "PlacementConfig": {"type": "object", "required": ["sources"], "description":
-                            "One placement, as in the placement file: sources, n, ranker (blend | ltr), diversity, "
-                            "fairness, rules, promotions, overrides, log_impressions, ...", "properties": {
-            "description": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": MAX_N},
-            "sources": {"type": "object", "additionalProperties": {"oneOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "object", "properties": {"weight": {"type": "number"}, "n": {"type": "integer"}}}]}},
-            "ranker": {"type": "string", "enum": ["blend", "ltr"]},
-            "diversity": {"type": "object", "properties": {"lambda": {"type": "number"}, "by": {"type": "string", "enum": ["categories", "embeddings"]}, "calibration": {"type": "number"}, "method": {"type": "string", "enum": ["mmr", "mmr-sum", "swap"]}}},
-            "fairness": {"type": "object", "properties": {"popularity_penalty": {"type": "number"}, "min_exposure": {"type": "object"}}},
-            "rules": {"type": "array", "items": {"type": "object"}},
-            "promotions": {"type": "array", "items": {"type": "object"}},
-            "overrides": {"type": "array", "items": {"type": "string"}},
-            "seen_penalty": {"type": "number"}, "include_purchased": {"type": "boolean"}, "exclude_seen": {"type": "boolean"},
-            "log_impressions": {"type": "boolean"},
-        }},
-        "Placement": {"type": "object", "required": ["name", "sources", "ranker", "origin"], "properties": {
-            "name": {"type": "string"}, "description": {"type": "string"}, "n": {"type": "integer"},
-            "sources": {"type": "object"}, "ranker": {"type": "string"}, "diversity": {"type": ["object", "null"]},
-            "fairness": {"type": ["object", "null"]}, "rules": {"type": "object"}, "overrides": {"type": "array", "items": {"type": "string"}},
-            "log_impressions": {"type": "boolean"}, "origin": {"type": "string", "enum": ["built-in", "configured"]},
-            "config": {"description": "the configuration document (null for a built-in placement)"},
-        }},
-        "UserProfile": {"allOf": [_ref("User"), {"type": "object", "properties": {"activity": {"type": ["object", "null"]}}}]},
-        "IngestResult": {"type": "object", "required": ["accepted", "duplicates"], "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}},
-    })
-    rec_params = [
-        _query("user_id", "The user (or anonymous session) to recommend for", {"type": "string", "minLength": 1}, True),
-        _query("placement", "Placement name (home, product-page, cart, email)", {"type": "string", "default": "home"}),
-        _query("n", "How many items", {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10}),
-        _query("exclude", "Comma-separated item ids never to return", {"type": "string"}),
+def _one_or_batch(name: str) -> dict[str, Any]:
+    return {"oneOf": [ref(name), {"type": "array", "items": ref(name), "minItems": 1, "maxItems": 10000}]}
+
+
+def _recommendation_params() -> list[dict[str, Any]]:
+    n = {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10}
+    return [
+        _query("user_id", "The user (or anonymous session) to recommend for", {"type": "string", "minLength": 1}, True, "u-1842"),
+        _query("placement", "Placement name: `home`, `product-page`, `cart`, `email` or a configured one",
+               {"type": "string", "default": "home"}, example="home"),
+        _query("n", "How many items", n, example=10),
+        _query("exclude", "Comma-separated item ids never to return", {"type": "string"}, example="sku-1042,sku-2210"),
         _query("category", "Only items of this category", {"type": "string"}),
         _query("brand", "Only items of this brand", {"type": "string"}),
         _query("item_id", "The item on screen (product page, cart): seeds co-visitation", {"type": "string"}),
         _query("explain", "Add an explanation to each item", {"type": "boolean", "default": False}),
         _query("include_purchased", "Allow purchased, rated and disliked items", {"type": "boolean", "default": False}),
-        *[_query(c, f"Request context: {c}", {"type": "string"}) for c in ("channel", "device", "locale", "geo", "referrer", "user_agent")],
-        {"name": "override", "in": "query", "style": "form", "explode": True, "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-         "description": "Per-request changes the placement allows, as override.KEY=VALUE: override.n, override.diversity, "
-                        "override.calibration, override.margin, override.popularity_penalty (0..1), override.price (MIN..MAX), "
-                        "override.disable (rule names), override.ranker (blend | ltr). A key the placement does not allow is a 400 naming override.KEY."},
+        *[_query(c, f"Request context: {c} (for context-aware sources and rules)", {"type": "string"})
+          for c in ("channel", "device", "locale", "geo", "referrer", "user_agent")],
+        {"name": "override", "in": "query", "style": "form", "explode": True,
+         "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+         "description": "Per-request changes the placement allows, as `override.KEY=VALUE`: `override.n`, "
+                        "`override.diversity`, `override.calibration`, `override.margin`, `override.popularity_penalty` "
+                        "(0..1), `override.price` (MIN..MAX), `override.disable` (rule names), `override.ranker` "
+                        "(`blend` | `ltr`). A key the placement does not allow is a 400 naming `override.KEY`."},
     ]
-    paths: dict[str, Any] = {
-        "/v1/events": {"post": _op("Record events (one or up to 10,000)", "ingest", {
-            "200": _json(_ref("IngestResult"), "Durable and applied: the next request sees them"),
-            "400": _problem("Malformed JSON"), "413": _problem("Batch or body too large"),
-            "422": _problem("Invalid event; nothing of the batch was written"),
-        }, requestBody=BODY_OR_BATCH("Event"))},
-        "/v1/recommendations": {"get": _op("Recommendations for a user and placement", "read", {
-            "200": _json(_ref("Recommendations")), "400": _problem("Invalid parameter"), "404": _problem("Unknown placement"),
-        }, parameters=rec_params)},
-        "/v1/items/{id}/similar": {"get": _op("Items similar to an item", "read", {
-            "200": _json({"type": "object", "properties": {"item_id": {"type": "string"}, "items": {"type": "array", "items": _ref("RecommendedItem")}}}),
-            "400": _problem("Invalid parameter"), "404": _problem("Unknown item"),
-        }, parameters=[ID_PARAM, _query("n", "How many items", {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10})])},
-        **_document_paths("items", "Item", "ingest"),
-        **_document_paths("users", "User", "ingest"),
-        "/v1/event-schemas": {
-            "get": _op("Latest schema of every event type", "read", {"200": _json({"type": "object"})}),
-            "post": _op("Register a new event schema version", "admin", {
-                "201": _json(_ref("EventSchema")), "409": _problem("Not backward compatible"), "422": _problem("Invalid schema"),
-            }, requestBody={"required": True, "content": {"application/json": {"schema": _ref("EventSchema")}}}),
+
+
+def _document_paths(name: str, record: str, example_id: str) -> dict[str, Any]:
+    """``/v1/items`` and ``/v1/users``: both behave alike."""
+    tag, one = name.capitalize(), name[:-1]
+    unknown: Problem = ("404", "Not found", f"Unknown {one}", "id", f"no {one} '{example_id}-x'")
+    invalid: Problem = ("422", "Invalid record; nothing was written", "Invalid request body",
+                        "/price" if name == "items" else "/consent/personalization",
+                        "Expected `number`, got `str`" if name == "items" else "Expected `bool`, got `str`")
+    merge = {"type": "object", "description": "An RFC 7386 JSON merge patch: `null` removes a field"}
+    base, item = f"/v1/{name}", f"/v1/{name}/{{id}}"
+    return {
+        base: {"post": _op(f"POST {base}", tag, f"Upsert one or many {name}", "ingest",
+                           {"200": ("Written", ref("UpsertResult"))}, [MALFORMED, TOO_LARGE, invalid], body=_one_or_batch(record))},
+        item: {
+            "parameters": [_path("id", f"The {one} id", example_id)],
+            "get": _op(f"GET {item}", tag, f"Get one {one}", "read",
+                       {"200": ("Found", ref("UserProfile" if name == "users" else record))}, [unknown]),
+            "put": _op(f"PUT {item}", tag, f"Create or replace one {one}", "ingest", {"200": ("Written", ref(record))},
+                       [MALFORMED, TOO_LARGE, invalid], body=ref(record)),
+            "patch": _op(f"PATCH {item}", tag, f"Merge-patch one {one} (RFC 7386)", "ingest", {"200": ("Patched", ref(record))},
+                         [MALFORMED, unknown, TOO_LARGE, invalid], body=merge),
+            "delete": _op(f"DELETE {item}", tag, f"Delete one {one}", "ingest", {"204": ("Deleted", {})}, [unknown]),
         },
-        "/v1/event-schemas/{type}": {"get": _op("All versions of one event type's schema", "read", {
-            "200": _json({"type": "object"}), "404": _problem("Unknown type"),
-        }, parameters=[{"name": "type", "in": "path", "required": True, "schema": {"type": "string"}}])},
-        "/v1/keys": {
-            "get": _op("List API keys", "admin", {"200": _json({"type": "object"})}),
-            "post": _op("Create an API key (the token is shown once)", "admin", {"201": _json({"type": "object"}), "422": _problem("Invalid scopes")},
-                        requestBody={"required": True, "content": {"application/json": {"schema": _ref("KeyRequest")}}}),
-        },
-        "/v1/keys/{id}": {"delete": _op("Revoke an API key", "admin", {"204": {"description": "Revoked"}, "404": _problem("Unknown key")}, parameters=[ID_PARAM])},
-        "/v1/models": {"get": _op("Model versions and which one serves", "read", {"200": _json({"type": "object"})})},
-        "/v1/models/train": {"post": _op("Train a model on the event log, evaluate it against the serving version, register it", "admin", {
-            "201": _json({"type": "object"}), "409": _problem("Nothing to train on"), "422": _problem("Invalid request"),
-        }, requestBody={"required": False, "content": {"application/json": {"schema": _ref("TrainRequest")}}})},
-        "/v1/models/rollback": {"post": _op("Serve the previously serving version again", "admin", {
-            "200": _json({"type": "object"}), "409": _problem("No earlier version"),
-        })},
-        "/v1/models/{version}/promote": {"post": _op("Serve this version", "admin", {
-            "200": _json({"type": "object"}), "400": _problem("Invalid version"), "404": _problem("Unknown version"),
-        }, parameters=[{"name": "version", "in": "path", "required": True, "schema": {"type": "integer"}}])},
-        "/v1/placements": {"get": _op("Placements in force (built-in and configured)", "read", {
-            "200": _json({"type": "object", "properties": {"placements": {"type": "array", "items": _ref("Placement")}}})})},
-        "/v1/placements/{name}": {
-            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}],
-            "get": _op("One placement", "read", {"200": _json(_ref("Placement")), "404": _problem("Unknown placement")}),
-            "put": _op("Configure a placement (applies to every worker within a second)", "admin", {
-                "200": _json(_ref("Placement"), "Replaced"), "201": _json(_ref("Placement"), "Created"),
-                "400": _problem("Malformed JSON or invalid name"), "422": _problem("Invalid configuration; fields are JSON pointers into the body"),
-            }, requestBody={"required": True, "content": {"application/json": {"schema": _ref("PlacementConfig")}}}),
-            "delete": _op("Remove a configured placement (a built-in one returns to its default)", "admin", {
-                "204": {"description": "Removed"}, "404": _problem("Not configured"),
-            }),
-        },
-        "/healthz": {"get": _op("Liveness", None, {"200": _json({"type": "object"})})},
-        "/readyz": {"get": _op("Readiness", None, {"200": _json({"type": "object"}), "503": _json({"type": "object"}, "Not ready")})},
-        "/metrics": {"get": _op("Prometheus metrics", None, {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}})},
-        "/openapi.json": {"get": _op("This document", None, {"200": _json({"type": "object"})})},
-        "/docs": {"get": _op("API documentation page", None, {"200": {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}})},
     }
+
+
+def _paths() -> dict[str, Any]:
+    bad_param: Problem = ("400", "Invalid parameter", "Invalid request", "n", f"must be an integer between 1 and {MAX_N}")
+    bad_name: Problem = ("400", "Invalid placement name", "Invalid placement name", "name",
+                         "a placement name is 1-64 of a-z, 0-9, '-', '_'")
+    name_param = _path("name", "Placement name", "basket", {"type": "string", "minLength": 1})
+    return {
+        "/v1/events": {"post": _op(
+            "POST /v1/events", "Events", "Record events (one or up to 10,000)", "ingest",
+            {"200": ("Durable and applied: the next request sees them", ref("IngestResult"))},
+            [MALFORMED, TOO_LARGE, ("422", "Invalid event; nothing of the batch was written", "Invalid request body",
+                                    "/1/type", "unknown event type 'veiw' (did you mean 'view'?)")],
+            body=_one_or_batch("Event"),
+            description="An event's `id` makes it idempotent: sending it again is counted as a duplicate, not twice. "
+                        "A batch is all or nothing.")},
+        "/v1/recommendations": {"get": _op(
+            "GET /v1/recommendations", "Recommendations", "Recommendations for a user and placement", "read",
+            {"200": ("The list", ref("Recommendations"))},
+            [bad_param, ("404", "Unknown placement", "Unknown placement", "placement", "no placement 'homepage'")],
+            parameters=_recommendation_params())},
+        "/v1/items/{id}/similar": {"get": _op(
+            "GET /v1/items/{id}/similar", "Recommendations", "Items similar to an item", "read",
+            {"200": ("Similar items, most similar first", ref("SimilarItems"))},
+            [bad_param, ("404", "Unknown item", "Unknown item", "id", "no item 'sku-0000'")],
+            parameters=[_path("id", "The item id", "sku-1042"),
+                        _query("n", "How many items", {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10})])},
+        **_document_paths("items", "Item", "sku-1042"),
+        **_document_paths("users", "User", "u-1842"),
+        "/v1/event-schemas": {
+            "get": _op("GET /v1/event-schemas", "Event schemas", "Latest schema of every event type", "read",
+                       {"200": ("Built-in and registered types", ref("EventSchemaList"))}),
+            "post": _op("POST /v1/event-schemas", "Event schemas", "Register a new event type or a new version of one", "admin",
+                        {"201": ("Registered", ref("EventSchema"))},
+                        [MALFORMED, ("409", "Not backward compatible", "Incompatible schema version", "/version",
+                                     "must be 2, got 3"), TOO_LARGE,
+                         ("422", "Invalid schema", "Invalid request body", "/type", "Expected `str` matching regex")],
+                        body=ref("EventSchema"),
+                        description="A new version must accept every event the previous version accepted."),
+        },
+        "/v1/event-schemas/{type}": {"get": _op(
+            "GET /v1/event-schemas/{type}", "Event schemas", "All versions of one event type's schema", "read",
+            {"200": ("Every version, oldest first", ref("EventSchemaVersions"))},
+            [("404", "Unknown type", "Unknown event type", "type", "no schema for 'wishlist'")],
+            parameters=[_path("type", "The event type", "wishlist")])},
+        "/v1/keys": {
+            "get": _op("GET /v1/keys", "Keys", "List API keys", "admin", {"200": ("Every key (never a token)", ref("ApiKeyList"))}),
+            "post": _op("POST /v1/keys", "Keys", "Create an API key (the token is shown once)", "admin",
+                        {"201": ("Created", ref("NewApiKey"))},
+                        [MALFORMED, TOO_LARGE, ("422", "Invalid scopes", "Invalid key request", "/scopes",
+                                                "unknown scope(s) ['write']; use ['admin', 'ingest', 'read']")],
+                        body=ref("KeyRequest")),
+        },
+        "/v1/keys/{id}": {"delete": _op("DELETE /v1/keys/{id}", "Keys", "Revoke an API key", "admin", {"204": ("Revoked", {})},
+                                        [("404", "Unknown key", "Unknown key", "id", "no active key 'k0000'")],
+                                        parameters=[_path("id", "The key id", "k3h9x2")])},
+        "/v1/models": {"get": _op("GET /v1/models", "Models", "Model versions and which one serves", "read",
+                                  {"200": ("Every version", ref("ModelList"))})},
+        "/v1/models/train": {"post": _op(
+            "POST /v1/models/train", "Models", "Train a model on the event log, evaluate it, register it", "admin",
+            {"201": ("Trained and registered", ref("TrainResult"))},
+            [MALFORMED, ("409", "Nothing to train on", "Cannot train", None, None), TOO_LARGE,
+             ("422", "Invalid request", "Unknown model family", "/family", "known: als, bpr, ease, ...")],
+            body=ref("TrainRequest"), body_required=False,
+            description="Runs in a worker process; answers when done. The body may be empty (the default family).")},
+        "/v1/models/rollback": {"post": _op(
+            "POST /v1/models/rollback", "Models", "Serve the previously serving version again", "admin",
+            {"200": ("Now serving", ref("ModelVersion"))},
+            [("409", "No earlier version", "Nothing to roll back to", None, None)])},
+        "/v1/models/{version}/promote": {"post": _op(
+            "POST /v1/models/{version}/promote", "Models", "Serve this version", "admin", {"200": ("Now serving", ref("ModelVersion"))},
+            [("400", "Invalid version", "Invalid version", "version", "must be an integer"),
+             ("404", "Unknown version", "Unknown model version", "version", "no version 9")],
+            parameters=[_path("version", "The model version", 3, {"type": "integer", "minimum": 1})])},
+        "/v1/placements": {"get": _op("GET /v1/placements", "Placements", "Placements in force (built-in and configured)", "read",
+                                      {"200": ("Every placement", ref("PlacementList"))})},
+        "/v1/placements/{name}": {
+            "parameters": [name_param],
+            "get": _op("GET /v1/placements/{name}", "Placements", "One placement", "read", {"200": ("Found", ref("Placement"))},
+                       [("404", "Unknown placement", "Unknown placement", "name", "no placement 'basket'")]),
+            "put": _op("PUT /v1/placements/{name}", "Placements", "Configure a placement (every worker applies it within a second)",
+                       "admin", {"200": ("Replaced", ref("Placement")), "201": ("Created", ref("Placement"))},
+                       [(bad_name[0], "Malformed JSON or invalid name", *bad_name[2:]), TOO_LARGE, ("422", "Invalid configuration; fields are JSON pointers into the body",
+                                    "Invalid placement", "/sources/trending", "must be a number >= 0 or {weight, n}")],
+                       body=ref("PlacementConfig")),
+            "delete": _op("DELETE /v1/placements/{name}", "Placements", "Remove a configured placement", "admin",
+                          {"204": ("Removed (a built-in placement returns to its default)", {})},
+                          [bad_name, ("404", "Not configured", "Unknown placement", "name", "no configured placement 'basket'")]),
+        },
+        "/healthz": {"get": _op("GET /healthz", "Operations", "Liveness", None, {"200": ("Alive", ref("Health"))})},
+        "/readyz": {"get": _op("GET /readyz", "Operations", "Readiness", None,
+                               {"200": ("Ready to serve", ref("Readiness")), "503": ("Not ready (see status and detail)", ref("Readiness"))})},
+        "/metrics": {"get": _op("GET /metrics", "Operations", "Prometheus metrics", None,
+                                {"200": ("The exposition text", {"type": "string"})})},
+        "/openapi.json": {"get": _op("GET /openapi.json", "Operations", "This document", None,
+                                     {"200": ("The OpenAPI 3.1 document", {"type": "object"})})},
+        "/docs": {"get": _op("GET /docs", "Operations", "This API reference as a web page", None,
+                             {"200": ("An HTML page", {"type": "string"})})},
+    }
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document (built once per app)."""
+    unauthorized = _problem("Missing or invalid API key", "401", "Unauthorized",
+                            detail="missing Authorization header: send Authorization: Bearer <api key>")
+    forbidden = _problem("The key lacks the required scope", "403", "Forbidden",
+                         detail="this key lacks the 'admin' scope (it has: ingest, read)")
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Tastemaker", "version": __version__, "description": "Real-time personalization engine",
+        "info": {"title": "Tastemaker", "version": __version__,
+                 "description": "A self-hosted, real-time personalization engine: send events, get recommendations.",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": paths,
+        "tags": [{"name": n, "description": d} for n, d in TAGS],
+        "paths": _paths(),
         "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "tm_<key id>_<secret>"}},
-            "responses": {"Unauthorized": _problem("Missing or invalid API key"), "Forbidden": _problem("The key lacks the required scope")},
+            "schemas": component_schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "An API key `tm_<key id>_<secret>`, sent as `Authorization: Bearer <key>`"}},
+            "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden},
         },
     }

@@ -60,6 +60,10 @@ async def get_user(request: Request) -> Response:
     live = engine.state.users.get(user_id)
     if stored is None and live is None:
         return USERS._not_found(user_id)
-    body: dict[str, Any] = msgspec.to_builtins(stored) if stored is not None else {"id": user_id, "traits": {}, "consent": {}}
+    # Every field always present, as the UserProfile schema promises: the stored record omits
+    # its defaults (empty traits and consent), and a user known only from events has none stored.
+    body: dict[str, Any] = {"id": user_id, "traits": {}, "consent": {}}
+    if stored is not None:
+        body.update(msgspec.to_builtins(stored))
     body["activity"] = activity(engine.state, live) if live is not None else None
     return JSONResponse(body)

@@ -1,0 +1,204 @@
+"""The component schemas of the OpenAPI document.
+
+Record schemas (events, items, users, event schemas, key and training requests) are
+generated from the msgspec structs that validate requests, so the document and the
+behaviour cannot drift apart; response shapes are written here, field by field, from what
+the handlers return (a schemathesis run in tests/api checks every answer against them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from tastemaker.api.keys import SCOPES
+from tastemaker.api.keys_api import KeyRequest
+from tastemaker.api.models import TrainRequest
+from tastemaker.schema.records import BUILTIN_EVENT_TYPES, Event, Item, User
+from tastemaker.schema.registry import EventSchema
+from tastemaker.serving.request import MAX_N
+
+REF = "#/components/schemas/{name}"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(name=name)}
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None, description: str | None = None,
+         closed: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    if description:
+        out["description"] = description
+    if closed:
+        out["additionalProperties"] = False
+    return out
+
+
+def _s(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def _n(description: str, kind: str = "number", **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "description": description, **extra}
+
+
+def _map(values: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": values, "description": description}
+
+
+def _record_schemas() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components([Event, Item, User, EventSchema, KeyRequest, TrainRequest],
+                                                    ref_template=REF)
+    event_type = components["Event"]["properties"]["type"]
+    event_type["description"] = (
+        "The event type: one of the built-in types " + ", ".join(f"`{t}`" for t in BUILTIN_EVENT_TYPES)
+        + ", or a custom type registered first with `POST /v1/event-schemas`.")
+    event_type["examples"] = list(BUILTIN_EVENT_TYPES)
+    components["Event"]["properties"]["timestamp"]["description"] = (
+        "When it happened: epoch seconds or ISO 8601 (default: when the server received it)")
+    components["Event"]["properties"]["value"]["description"] = "The rating (for `rating`) or an amount"
+    components["Event"]["properties"]["recommendation_id"]["description"] = (
+        "The `recommendation_id` of the list the user acted on (attributes the event to it)")
+    components["Item"]["properties"]["created_at"]["description"] = "Publication time: epoch seconds or ISO 8601"
+    components["KeyRequest"]["properties"]["scopes"]["items"]["enum"] = sorted(SCOPES)
+    components["KeyRequest"]["properties"]["scopes"]["description"] = "`read`, `ingest` and/or `admin` (admin may do everything)"
+    components["TrainRequest"]["properties"]["params"]["description"] = "Hyper-parameters of the family (default: the registry's)"
+    components["TrainRequest"]["properties"]["promote"]["description"] = (
+        "`if_better`: serve the new version when it beats the serving one on held-out events")
+    return components
+
+
+_EXPLANATION = _obj({
+    "source": _s("The candidate source that contributed most (covisitation, user_model, trending, ...)"),
+    "reason": _s("A sentence for the user: why this item"),
+    "because_of": {"type": "array", "items": {"type": "string"}, "description": "The user's item ids that led to it"},
+    "rules": {"type": "array", "description": "Business rules and re-ranking stages that moved the item",
+              "items": _obj({"rule": _s("Rule or stage name"), "effect": _s("What it did")})},
+}, description="With `explain=true`: why the item was picked")
+
+_ACTIVITY = _obj({
+    "event_count": _n("Events seen from this user", "integer"),
+    "event_types": _map({"type": "integer"}, "Event count per type"),
+    "first_seen": _n("Epoch seconds of the first event"),
+    "last_seen": _n("Epoch seconds of the latest event"),
+    "recent": {"type": "array", "description": "Latest interactions, newest first", "items": _obj({
+        "item_id": {"type": "string"}, "type": {"type": "string"}, "timestamp": {"type": "number"}})},
+    "session": _obj({"id": {"type": ["string", "null"]}, "started": {"type": "number"},
+                     "items": {"type": "array", "items": {"type": "string"}}}, description="The current session"),
+    "purchased": {"type": "array", "items": {"type": "string"}, "description": "Purchased item ids (first 200)"},
+    "category_affinity": _map({"type": "number"}, "Top categories and their affinity"),
+    "recent_queries": {"type": "array", "items": {"type": "string"}},
+    "segments": {"type": "array", "items": {"type": "string"},
+                 "description": "Rule-based: new, engaged, buyer, cart_abandoner, active or lapsed"},
+}, description="What the engine knows right now (null before the user's first event)")
+
+_MODEL_VERSION = _obj({
+    "version": _n("Version number", "integer"), "family": _s("Model family"),
+    "params": {"type": "object", "description": "The hyper-parameters it was fitted with"},
+    "created_at": _n("Epoch seconds"), "data_from_seq": _n("First event log position it saw", "integer"),
+    "data_to_seq": _n("Last event log position it saw", "integer"), "n_events": _n("Events fitted on", "integer"),
+    "metrics": {"type": "object", "description": "Offline evaluation on held-out events (ndcg@10, recall@10, ...)"},
+    "artifact": _s("Content-addressed artifact name"),
+    "status": _s("Lifecycle state", enum=["candidate", "serving", "retired"]),
+    "promoted_at": {"type": ["number", "null"], "description": "When it last started serving"},
+}, ["version", "family", "status"])
+
+_KEY = _obj({
+    "key_id": _s("Public key id (the token is `tm_<key_id>_<secret>`)"), "name": _s("Label"),
+    "scopes": {"type": "array", "items": {"type": "string", "enum": sorted(SCOPES)}},
+    "created_at": _n("Epoch seconds"), "revoked": {"type": "boolean"},
+}, ["key_id", "name", "scopes", "created_at", "revoked"])
+
+_PLACEMENT_CONFIG = _obj({
+    "description": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": MAX_N, "description": "Default list length"},
+    "sources": _map({"oneOf": [
+        {"type": "number", "minimum": 0, "description": "weight"},
+        _obj({"weight": {"type": "number"}, "n": {"type": "integer"}})]},
+        "Candidate source → weight (or {weight, n}): covisitation, seed_covisitation, session_covisitation, "
+        "category_affinity, user_model, trending, context_popular, ..."),
+    "ranker": {"type": "string", "enum": ["blend", "ltr"]},
+    "diversity": _obj({"lambda": {"type": "number"}, "by": {"type": "string", "enum": ["categories", "embeddings"]},
+                       "calibration": {"type": "number"}, "method": {"type": "string", "enum": ["mmr", "mmr-sum", "swap"]}}),
+    "fairness": _obj({"popularity_penalty": {"type": "number"}, "min_exposure": {"type": "object"}}),
+    "rules": {"type": "array", "items": {"type": "object"}, "description": "Filters, boosts, pins and caps"},
+    "promotions": {"type": "array", "items": {"type": "object"}},
+    "overrides": {"type": "array", "items": {"type": "string"}, "description": "What a request may change with `override.KEY`"},
+    "seen_penalty": {"type": "number"}, "include_purchased": {"type": "boolean"}, "exclude_seen": {"type": "boolean"},
+    "log_impressions": {"type": "boolean"},
+}, ["sources"], "One placement, in the format of the placement file")
+
+_PLACEMENT = _obj({
+    "name": {"type": "string"}, "description": {"type": "string"}, "n": {"type": "integer"},
+    "sources": _map(_obj({"weight": {"type": "number"}, "n": {"type": ["integer", "null"]}}), "Source → weight and depth"),
+    "ranker": {"type": "string", "enum": ["blend", "ltr"]}, "diversity": {"type": ["object", "null"]},
+    "fairness": {"type": ["object", "null"]},
+    "rules": _obj({"filters": {"type": "array", "items": {"type": "string"}}, "boosts": {"type": "array", "items": {"type": "string"}},
+                   "pins": {"type": "array", "items": {"type": "object"}}, "caps": {"type": "array", "items": {"type": "string"}},
+                   "margin": {"type": ["number", "null"]}}),
+    "overrides": {"type": "array", "items": {"type": "string"}}, "seen_penalty": {"type": "number"},
+    "include_purchased": {"type": "boolean"}, "exclude_seen": {"type": "boolean"}, "log_impressions": {"type": "boolean"},
+    "origin": {"type": "string", "enum": ["built-in", "configured"]},
+    "config": {"type": ["object", "null"], "description": "The configuration document (null for a built-in placement)"},
+}, ["name", "sources", "ranker", "origin"], "A placement in force: its effective settings")
+
+
+def component_schemas() -> dict[str, Any]:
+    """Every schema of ``components/schemas``, keyed by name."""
+    components = _record_schemas()
+    user = components["User"]
+    components.update({
+        "Problem": _obj({
+            "type": _s("A URI naming the problem type (`about:blank`: see title and status)"),
+            "title": _s("Short summary"), "status": _n("The HTTP status code", "integer"),
+            "detail": _s("What went wrong, in a sentence"),
+            "field": _s("JSON pointer (bodies) or parameter name of the first offending field"),
+            "errors": {"type": "array", "description": "Every offending field", "items": _obj(
+                {"field": {"type": "string"}, "reason": {"type": "string"}}, ["field", "reason"])},
+        }, ["type", "title", "status"], "An RFC 9457 problem document (`application/problem+json`)"),
+        "IngestResult": _obj({"accepted": _n("Events new to the log", "integer"),
+                              "duplicates": _n("Events whose id was already logged (ignored)", "integer")},
+                             ["accepted", "duplicates"]),
+        "UpsertResult": _obj({"upserted": _n("Records written", "integer"), "version": _n("Store version after the write", "integer")},
+                             ["upserted", "version"]),
+        "Explanation": _EXPLANATION,
+        "RecommendedItem": _obj({"id": _s("Item id"), "score": _n("Blended score (higher is better)"),
+                                 "source": _s("The candidate source that contributed most"),
+                                 "explanation": ref("Explanation")}, ["id", "score", "source"]),
+        "Recommendations": _obj({
+            "recommendation_id": _s("Echo it as `recommendation_id` in the events this list leads to"),
+            "placement": {"type": "string"}, "model_version": _s("The trained model version that served (or `none`)"),
+            "items": {"type": "array", "items": ref("RecommendedItem")},
+            "rules_dropped": {"type": "array", "description": "With `explain=true`: pinned items a filter excluded",
+                              "items": _obj({"id": {"type": "string"}, "rule": {"type": "string"}, "effect": {"type": "string"}})},
+        }, ["recommendation_id", "placement", "items", "model_version"]),
+        "SimilarItems": _obj({"item_id": {"type": "string"}, "items": {"type": "array", "items": ref("RecommendedItem")}},
+                             ["item_id", "items"]),
+        "UserProfile": _obj({**user["properties"], "activity": {"anyOf": [ref("Activity"), {"type": "null"}]}},
+                            ["id", "traits", "consent", "activity"],
+                            "The stored user (id, traits, consent) and its live activity", closed=True),
+        "Activity": _ACTIVITY,
+        "EventSchemaList": _obj({"schemas": {"type": "array", "items": ref("EventSchema")}}, ["schemas"]),
+        "EventSchemaVersions": _obj({"type": {"type": "string"}, "versions": {"type": "array", "items": ref("EventSchema")}},
+                                    ["type", "versions"]),
+        "ApiKey": _KEY,
+        "NewApiKey": {"allOf": [ref("ApiKey"), _obj({"token": _s("The bearer token: shown once, store it now")}, ["token"])]},
+        "ApiKeyList": _obj({"keys": {"type": "array", "items": ref("ApiKey")}}, ["keys"]),
+        "ModelVersion": _MODEL_VERSION,
+        "ModelList": _obj({"serving": {"type": ["integer", "null"], "description": "The version that serves (null: none yet)"},
+                           "versions": {"type": "array", "items": ref("ModelVersion")}}, ["serving", "versions"]),
+        "TrainResult": _obj({"version": ref("ModelVersion"), "promoted": {"type": "boolean"},
+                             "compared_with": {"type": ["integer", "null"], "description": "The serving version it was judged against"},
+                             "seconds": _n("Training time")}, ["version", "promoted", "seconds"]),
+        "PlacementConfig": _PLACEMENT_CONFIG,
+        "Placement": _PLACEMENT,
+        "PlacementList": _obj({"placements": {"type": "array", "items": ref("Placement")}}, ["placements"]),
+        "Health": _obj({"status": {"type": "string", "enum": ["ok"]}}, ["status"]),
+        "Readiness": _obj({"status": _s("`ready`, `starting` or `unavailable`"), "detail": {"type": "string"},
+                           "applied_seq": {"type": "integer"}, "log_seq": {"type": "integer"},
+                           "items": {"type": "integer"}, "users": {"type": "integer"}}, ["status"]),
+    })
+    return components
