@@ -65,3 +65,110 @@ def test_recommendation_response_validates_against_the_documented_schema(client,
     jsonschema.validate(body, schema)
     problem = client.get("/v1/recommendations", params={"user_id": "u", "n": "x"}).json()
     jsonschema.validate(problem, {"$ref": "#/components/schemas/Problem", "components": spec["components"]})
+
+
+def _operations(spec):
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method in METHODS:
+                yield method, path, op
+
+
+def _validator(spec, schema):
+    from jsonschema import Draft202012Validator
+
+    # The schema's $refs point into the document: validate with the document's components beside it.
+    return Draft202012Validator({**schema, "components": spec["components"]})
+
+
+def _resolve(spec, response):
+    ref = response.get("$ref")
+    return spec["components"]["responses"][ref.rsplit("/", 1)[-1]] if ref else response
+
+
+def test_every_example_validates_against_its_schema(anon):
+    spec = anon.get("/openapi.json").json()
+    checked = 0
+    for method, path, op in _operations(spec):
+        for media_type, media in op.get("requestBody", {}).get("content", {}).items():
+            for name, example in media.get("examples", {}).items():
+                errors = list(_validator(spec, media["schema"]).iter_errors(example["value"]))
+                assert not errors, (method, path, "request", name, [e.message for e in errors])
+                checked += 1
+        for status, response in op["responses"].items():
+            for media_type, media in _resolve(spec, response).get("content", {}).items():
+                if "example" in media:
+                    errors = list(_validator(spec, media["schema"]).iter_errors(media["example"]))
+                    assert not errors, (method, path, status, [e.message for e in errors])
+                    checked += 1
+        for param in op.get("parameters", []) + spec["paths"][path].get("parameters", []):
+            if "example" in param:
+                assert not list(_validator(spec, param["schema"]).iter_errors(param["example"])), (path, param["name"])
+    assert checked > 60
+
+
+def test_every_operation_shows_a_request_and_every_status_an_example(anon):
+    spec = anon.get("/openapi.json").json()
+    for method, path, op in _operations(spec):
+        if "requestBody" in op:
+            assert op["requestBody"]["content"]["application/json"].get("examples"), (method, path)
+        for status, response in op["responses"].items():
+            content = _resolve(spec, response).get("content", {})
+            json_media = {k: v for k, v in content.items() if "json" in k}
+            if json_media and path != "/openapi.json":
+                assert all("example" in m for m in json_media.values()), (method, path, status)
+        assert op.get("tags"), (method, path)
+
+
+def test_errors_the_server_answers_with_are_documented(anon):
+    spec = anon.get("/openapi.json").json()
+    for method, path, op in _operations(spec):
+        if "requestBody" in op and path != "/v1/placements/{name}":
+            assert "400" in op["responses"], (method, path, "malformed JSON")
+        if "requestBody" in op:
+            assert "413" in op["responses"], (method, path)
+    put = spec["paths"]["/v1/placements/{name}"]
+    assert "400" in put["put"]["responses"] and "400" in put["delete"]["responses"]  # invalid names
+
+
+def test_the_event_type_names_the_built_in_types(anon):
+    from tastemaker.schema.records import BUILTIN_EVENT_TYPES
+
+    event_type = anon.get("/openapi.json").json()["components"]["schemas"]["Event"]["properties"]["type"]
+    assert event_type["examples"] == list(BUILTIN_EVENT_TYPES)
+    assert all(f"`{t}`" in event_type["description"] for t in BUILTIN_EVENT_TYPES)
+
+
+def test_the_request_examples_are_accepted_by_the_server(client):
+    """Sent in document order (items exist before they are patched), each example succeeds."""
+    spec = client.get("/openapi.json").json()
+    sent = 0
+    for method, path, op in _operations(spec):
+        if "requestBody" not in op or path == "/v1/models/train":  # training is exercised in tests/api/test_models.py
+            continue
+        params = op.get("parameters", []) + spec["paths"][path].get("parameters", [])
+        url = path
+        for p in params:
+            if p["in"] == "path":
+                url = url.replace("{" + p["name"] + "}", str(p["example"]))
+        for name, example in op["requestBody"]["content"]["application/json"]["examples"].items():
+            r = client.request(method.upper(), url, json=example["value"])
+            assert 200 <= r.status_code < 300, (method, url, name, r.text)
+            assert str(r.status_code) in op["responses"], (method, url, r.status_code)
+            sent += 1
+    assert sent >= 12
+
+
+def test_a_user_profile_validates_against_the_documented_schema(client):
+    """GET /v1/users/{id} answers a UserProfile for a stored user, a user known from events only, and both."""
+    spec = client.get("/openapi.json").json()
+    validator = _validator(spec, {"$ref": "#/components/schemas/UserProfile"})
+    client.post("/v1/users", json={"id": "stored-only"})
+    client.post("/v1/items", json=[{"id": "a"}])
+    client.post("/v1/events", json=[{"id": "e1", "type": "view", "user_id": "events-only", "item_id": "a"},
+                                    {"id": "e2", "type": "view", "user_id": "both", "item_id": "a"}])
+    client.post("/v1/users", json={"id": "both", "traits": {"plan": "pro"}})
+    for user in ("stored-only", "events-only", "both"):
+        body = client.get(f"/v1/users/{user}").json()
+        assert not list(validator.iter_errors(body)), (user, body)
+        assert {"id", "traits", "consent", "activity"} <= set(body)
