@@ -156,3 +156,31 @@ def test_without_any_key_configured_everything_protected_is_401(tmp_path):
         assert c.get("/v1/recommendations", params={"user_id": "u"}).status_code == 401
         assert c.get("/v1/recommendations", params={"user_id": "u"}, headers=bearer("anything")).status_code == 401
         assert c.get("/healthz").status_code == 200
+
+
+# -- 401s that say how to fix the header (issue 11) -------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/items/x", "/v1/recommendations?user_id=x"])  # routed and fast path
+def test_missing_header_says_what_to_send(anon, world, path):
+    body = assert_problem(anon.get(path), 401)
+    assert body["detail"] == "missing Authorization header: send Authorization: Bearer <api key>"
+
+
+@pytest.mark.parametrize("path", ["/v1/items/x", "/v1/recommendations?user_id=x"])
+def test_a_key_without_the_bearer_prefix_is_not_reported_missing(anon, world, path):
+    token = world["read"]
+    body = assert_problem(anon.get(path, headers={"Authorization": token}), 401)
+    assert body["detail"] == "the Authorization header was sent but must be 'Bearer <api key>' (it has no 'Bearer ' prefix)"
+    assert token not in body["detail"]  # the key is never echoed
+    body = assert_problem(anon.get(path, headers={"Authorization": f"Token {token}"}), 401)
+    assert body["detail"] == "the Authorization header was sent but must be 'Bearer <api key>' (it uses the 'Token' scheme)"
+    body = assert_problem(anon.get(path, headers={"Authorization": "Bearer "}), 401)
+    assert body["detail"] == "the Authorization header was sent but must be 'Bearer <api key>' (it holds no key)"
+    # the same key with the prefix works, whatever the scheme's case
+    assert anon.get(path, headers={"Authorization": f"bearer {token}"}).status_code == 200
+
+
+def test_an_unknown_key_is_called_invalid(anon, world):
+    body = assert_problem(anon.get("/v1/items/x", headers=bearer("tm_nope_nope")), 401)
+    assert body["detail"] == "the API key is not valid (unknown or revoked)"

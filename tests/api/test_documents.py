@@ -207,3 +207,102 @@ def test_merge_patch_unit():
     assert merge_patch({"a": 1, "b": {"c": 1}}, {"b": {"c": None, "d": 2}, "e": [1]}) == {"a": 1, "b": {"d": 2}, "e": [1]}
     assert merge_patch({"a": 1}, ["x"]) == ["x"]
     assert merge_patch("scalar", {"a": None, "b": 1}) == {"b": 1}
+
+
+# -- bad input and what a write answers (issue 11) -------------------------------------
+
+
+def key(client, *scopes: str) -> dict[str, str]:
+    r = client.post("/v1/keys", json={"name": "-".join(scopes), "scopes": list(scopes)})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.mark.parametrize("resource, doc", [("users", {"id": "u1", "traits": {"email": "a@example.com", "tier": "gold"}}),
+                                           ("items", ITEM)])
+def test_a_write_does_not_show_the_stored_document_to_a_key_that_cannot_read_it(client, resource, doc):
+    assert client.post(f"/v1/{resource}", json=[doc]).status_code == 200
+    ingest = key(client, "ingest")
+    doc_id = doc["id"]
+    assert_problem(client.get(f"/v1/{resource}/{doc_id}", headers=ingest), 403)
+    for method, body in (("PATCH", {}), ("PATCH", {"properties" if resource == "items" else "traits": {"n": 1}}),
+                         ("PUT", {k: v for k, v in doc.items() if k != "id"})):
+        r = client.request(method, f"/v1/{resource}/{doc_id}", json=body, headers=ingest)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"id": doc_id, "written": True}, method
+    # the writes held (the PUT restored the original); a key that may read sees the document
+    both = key(client, "read", "ingest")
+    r = client.patch(f"/v1/{resource}/{doc_id}", json={}, headers=both)
+    assert r.status_code == 200 and r.json() == doc
+
+
+@pytest.mark.parametrize("doc_id", ["team/alice", "50% off", "a b", "café/ü", "x/similar", "/lead", "trail/", "a%2Fb", "?q=1#f"])
+@pytest.mark.parametrize("resource", ["items", "users"])
+def test_ids_with_any_character_can_be_written_read_and_deleted(client, resource, doc_id):
+    from urllib.parse import quote
+
+    path = f"/v1/{resource}/{quote(doc_id, safe='')}"
+    r = client.put(path, json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == doc_id
+    got = client.get(path)
+    assert got.status_code == 200, got.text
+    assert got.json()["id"] == doc_id
+    patched = client.patch(path, json={"properties" if resource == "items" else "traits": {"k": "v"}})
+    assert patched.status_code == 200 and patched.json()["id"] == doc_id
+    store = getattr(client.app.state.engine.stores, resource)
+    assert store.get(doc_id) is not None
+    assert client.delete(path).status_code == 204
+    assert store.get(doc_id) is None
+    assert_problem(client.get(path), 404)
+
+
+def test_an_item_with_a_slash_has_similar_items_and_similar_still_routes(seeded):
+    from urllib.parse import quote
+
+    assert seeded.post("/v1/items", json=[{"id": "i00/red", "categories": ["c0"]}]).status_code == 200
+    r = seeded.get(f"/v1/items/{quote('i00/red', safe='')}/similar")
+    assert r.status_code == 200, r.text
+    r = seeded.get("/v1/items/i00/similar")
+    assert r.status_code == 200 and "i01" in [i["id"] for i in r.json()["items"]]
+
+
+def test_slash_ids_count_under_the_route_template_in_metrics(client):
+    client.put("/v1/users/team%2Falice", json={})
+    text = client.get("/metrics").text
+    assert 'route="/v1/users/{id}",status="200"' in text
+    assert "team" not in text
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+@pytest.mark.parametrize("depth", [100, 1_000, 100_000])
+def test_deeply_nested_documents_are_a_400(client, method, depth):
+    assert client.put("/v1/items/deep", json={"title": "kept"}).status_code == 200
+    raw = b'{"properties":{"a":' + b"[" * depth + b"]" * depth + b"}}"
+    body = assert_problem(client.request(method, "/v1/items/deep", content=raw), 400)
+    assert body["title"] == "JSON nested too deeply"
+    assert client.get("/v1/items/deep").json() == {"id": "deep", "title": "kept"}
+
+
+def test_deeply_nested_batch_is_a_400(client):
+    raw = b'[{"id":"d","properties":{"a":' + b"[" * 5000 + b"]" * 5000 + b"}}]"
+    assert_problem(client.post("/v1/items", content=raw), 400)
+    assert client.app.state.engine.stores.items.get("d") is None
+
+
+@pytest.mark.parametrize("resource, field", [("users", "traits"), ("items", "properties")])
+def test_ten_megabyte_strings_in_documents_are_refused(client, resource, field):
+    big = {"id": "big", field: {"bio": "x" * 10_000_000}}
+    body = assert_problem(client.post(f"/v1/{resource}", json=[big]), 422, f"/0/{field}/bio")
+    assert "at most 65536 bytes" in body["detail"]
+    # a single document has its own, lower body cap (2 MiB): refused before decoding
+    assert_problem(client.put(f"/v1/{resource}/big", json={field: big[field]}), 413)
+    assert getattr(client.app.state.engine.stores, resource).get("big") is None
+
+
+def test_patch_cannot_grow_a_document_past_its_limits(client):
+    assert client.put("/v1/users/grow", json={"traits": {f"t{k}": "x" * 60_000 for k in range(12)}}).status_code == 200
+    before = client.get("/v1/users/grow").json()
+    body = assert_problem(client.patch("/v1/users/grow", json={"traits": {f"n{k}": "y" * 60_000 for k in range(12)}}), 413)
+    assert body["field"] == "/traits"
+    assert client.get("/v1/users/grow").json()["traits"] == before["traits"]

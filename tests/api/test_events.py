@@ -206,3 +206,112 @@ def test_events_body_as_raw_bytes_matches_json(client):
     body = json.dumps([ev(1), ev(2)]).encode()
     r = client.post("/v1/events", content=body, headers={"content-type": "application/json"})
     assert r.json() == {"accepted": 2, "duplicates": 0}
+
+
+# -- errors that say how to fix them; bad input refused whole (issue 11) ---------------
+
+
+def test_misspelt_type_lists_the_known_types_and_the_closest(client):
+    r = client.post("/v1/events", json=[ev(1), ev(2, type_="veiw")])
+    body = assert_problem(r, 422, "/1/type")
+    reason = body["errors"][0]["reason"]
+    assert "did you mean 'view'?" in reason and "add_to_cart" in reason and "POST /v1/event-schemas" in reason
+    assert log_seq(client) == 0
+
+
+def test_mis_cased_type_gets_a_case_hint(client):
+    body = assert_problem(client.post("/v1/events", json=ev(1, type_="View")), 422, "/type")
+    assert body["errors"][0]["reason"].startswith("event types are lower case: did you mean 'view'?")
+    assert "^[a-z]" not in body["detail"]
+
+
+@pytest.mark.parametrize("value", [11, -1, 5.01])
+def test_rating_outside_the_scale_is_refused(client, value):
+    body = assert_problem(client.post("/v1/events", json=[ev(1), ev(2, type_="rating", value=value)]), 422, "/1/value")
+    assert "'rating' values range from 0 to 5" in body["errors"][0]["reason"]
+    assert log_seq(client) == 0
+
+
+def test_rating_scale_from_the_environment(monkeypatch, settings):
+    from starlette.testclient import TestClient
+
+    from tastemaker.api.app import build_app
+    from tastemaker.config import Settings
+    from tastemaker.engine import Engine
+
+    monkeypatch.setenv("TASTEMAKER_RATING_SCALE", "1,10")
+    ten = Settings(data_dir=settings.data_dir, admin_key=settings.admin_key, durable=False)
+    assert ten.rating_scale == (1.0, 10.0)
+    with TestClient(build_app(Engine(ten)), headers={"Authorization": f"Bearer {settings.admin_key}"}) as c:
+        assert c.post("/v1/events", json=ev(1, type_="rating", value=10)).status_code == 200
+        body = assert_problem(c.post("/v1/events", json=ev(2, type_="rating", value=0.5)), 422, "/value")
+        assert "from 1 to 10" in body["detail"]
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e300", "1e13"])
+def test_extreme_values_are_refused_for_every_type(client, value):
+    for type_ in ("rating", "purchase", "view"):
+        raw = f'{{"id":"x-{type_}","type":"{type_}","user_id":"u","item_id":"i","value":{value}}}'.encode()
+        assert_problem(client.post("/v1/events", content=raw), 422, "/value")
+    assert log_seq(client) == 0
+
+
+def test_a_number_a_float_cannot_hold_is_refused(client):
+    raw = b'{"id":"x","type":"purchase","user_id":"u","item_id":"i","value":1e400}'
+    body = assert_problem(client.post("/v1/events", content=raw), 422)
+    assert "too large for a 64-bit float" in body["detail"]  # msgspec does not say where
+    assert log_seq(client) == 0
+
+
+def test_malformed_json_says_line_and_column(client):
+    raw = b'[\n  {"id": "a", "type": "view",\n   "user_id": u1}\n]'
+    body = assert_problem(client.post("/v1/events", content=raw), 400)
+    assert body["detail"].startswith("/: malformed JSON at line 3, column 15 (byte 46): invalid character")
+    assert "JSON is malformed" not in body["detail"]
+
+
+@pytest.mark.parametrize("depth", [100, 1_000, 100_000])
+def test_deeply_nested_json_is_a_400_not_a_dropped_connection(client, depth):
+    raw = b'{"id":"e","type":"view","user_id":"u","item_id":"i","context":{"a":' + b"[" * depth + b"]" * depth + b"}}"
+    body = assert_problem(client.post("/v1/events", content=raw), 400)
+    assert body["title"] == "JSON nested too deeply"
+    assert "nested more than 32 levels" in body["detail"]
+    assert log_seq(client) == 0
+    assert client.post("/v1/events", json=ev(1)).status_code == 200  # the server is fine
+
+
+def test_oversized_body_is_refused_before_it_is_decoded(client):
+    # Not JSON at all: a 400 would mean it was decoded; the cap answers first.
+    cap = client.app.state.engine.settings.max_events_body_bytes
+    assert cap == 16 * 2**20
+    r = client.post("/v1/events", content=b"[" + b"x" * cap)
+    body = assert_problem(r, 413)
+    assert "exceeds 16777216 bytes (16 MiB)" in body["detail"]
+
+
+def test_oversized_streamed_body_without_length_is_refused(client):
+    cap = client.app.state.engine.settings.max_events_body_bytes
+
+    def chunks():
+        for _ in range(cap // 2**20 + 2):
+            yield b"x" * 2**20
+
+    r = client.post("/v1/events", content=chunks())
+    assert "content-length" not in r.request.headers
+    assert_problem(r, 413)
+    assert log_seq(client) == 0
+
+
+@pytest.mark.parametrize("field", ["properties", "context"])
+def test_ten_megabyte_strings_are_refused_naming_the_field(client, field):
+    r = client.post("/v1/events", json=[ev(1), ev(2, **{field: {"blob": "x" * 10_000_000}})])
+    body = assert_problem(r, 422, f"/1/{field}/blob")
+    assert "at most 65536 bytes" in body["detail"]
+    assert log_seq(client) == 0
+
+
+def test_a_record_over_a_megabyte_of_free_form_json_is_413(client):
+    props = {f"p{k}": "y" * 60_000 for k in range(20)}  # each string fine, 1.2 MB together
+    body = assert_problem(client.post("/v1/events", json=ev(1, properties=props)), 413, "/properties")
+    assert "at most 1048576 bytes per record" in body["detail"]
+    assert log_seq(client) == 0

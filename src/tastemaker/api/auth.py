@@ -31,20 +31,48 @@ def required_scope(method: str, path: str) -> str | None:
     return "ingest"
 
 
-def bearer_token(scope: Scope) -> str | None:
+def authorization_header(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
-            text = value.decode("latin-1")
-            return text[7:].strip() if text[:7].lower() == "bearer " else None
+            return value.decode("latin-1")
     return None
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header (None when absent or another scheme)."""
+    text = authorization_header(scope)
+    return text[7:].strip() if text is not None and text[:7].lower() == "bearer " else None
+
+
+def _unauthorized_detail(header: str | None, token: str | None) -> str:
+    """Why a request is not authenticated, in words that say how to fix it.
+
+    >>> _unauthorized_detail(None, None)
+    'missing Authorization header: send Authorization: Bearer <api key>'
+    >>> _unauthorized_detail("tm_abc123", None)
+    "the Authorization header was sent but must be 'Bearer <api key>' (it has no 'Bearer ' prefix)"
+    >>> _unauthorized_detail("Basic dXNlcg==", None)
+    "the Authorization header was sent but must be 'Bearer <api key>' (it uses the 'Basic' scheme)"
+    """
+    if header is None:
+        return "missing Authorization header: send Authorization: Bearer <api key>"
+    if token is None:
+        scheme, _, rest = header.strip().partition(" ")
+        # Never echo the value: it may well be the key itself.
+        how = f"it uses the '{scheme}' scheme" if rest and scheme.isalpha() and len(scheme) <= 16 else "it has no 'Bearer ' prefix"
+        if not header.strip() or header.strip().lower() == "bearer":
+            how = "it holds no key"
+        return f"the Authorization header was sent but must be 'Bearer <api key>' ({how})"
+    return "the API key is not valid (unknown or revoked)"
 
 
 def authorize(verifier: KeyVerifier, scope: Scope, needed: str) -> Response | None:
     """None when the request's key has ``needed`` (the key is put in the scope), else a 401/403."""
-    token = bearer_token(scope)
+    header = authorization_header(scope)
+    token = bearer_token(scope) if header is not None else None
     record = verifier.verify(token) if token else None
     if record is None:
-        detail = "missing Authorization: Bearer <api key>" if token is None else "the API key is not valid"
+        detail = _unauthorized_detail(header, token or None)
         return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
     if needed not in record.scopes and "admin" not in record.scopes:
         return problem(403, "Forbidden", f"this key lacks the '{needed}' scope (it has: {', '.join(sorted(record.scopes))})")

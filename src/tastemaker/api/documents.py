@@ -6,6 +6,7 @@ and what a change does to online state differ.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import msgspec
@@ -13,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api.body import read_body
+from tastemaker.api.body import body_limit, read_body
+from tastemaker.api.paths import id_route
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
 from tastemaker.schema.records import Item, User
-from tastemaker.schema.validation import decode_batch, normalize_documents
+from tastemaker.schema.validation import InputLimits, check_free_form, decode_batch, decode_json, normalize_documents
 
 _decode_obj = msgspec.json.Decoder(dict[str, Any])
 
@@ -39,6 +41,16 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
+def _limits(request: Request) -> InputLimits:
+    return request.app.state.engine.settings.input_limits
+
+
+def may_read(request: Request) -> bool:
+    """Whether the request's key may read documents (``read`` or ``admin`` scope)."""
+    record = request.scope.get("tastemaker.key")
+    return record is not None and bool({"read", "admin"} & set(record.scopes))
+
+
 class DocumentResource:
     def __init__(self, name: str, cls: type, store_attr: str):
         self.name = name  # "items" or "users"
@@ -58,8 +70,8 @@ class DocumentResource:
         return problem(404, f"Unknown {self.singular}", errors=[FieldError("id", f"no {self.singular} '{doc_id}'")])
 
     async def upsert_batch(self, request: Request) -> Response:
-        docs, is_array = decode_batch(await read_body(request), self.cls)
-        docs = normalize_documents(docs, is_array)
+        docs, is_array = decode_batch(await read_body(request, body_limit(request, "batch")), self.cls)
+        docs = normalize_documents(docs, is_array, _limits(request))
         version = self._store(request).upsert(docs)
         self._changed(request)
         return JSONResponse({"upserted": len(docs), "version": version})
@@ -70,27 +82,29 @@ class DocumentResource:
             return self._not_found(request.path_params["id"])
         return JSONResponse(doc)
 
+    async def _read_object(self, request: Request) -> dict[str, Any]:
+        """The body as a JSON object, its nesting and strings checked before anything walks it."""
+        limits = _limits(request)
+        raw = decode_json(_decode_obj.decode, await read_body(request, body_limit(request, "document")))
+        # one level more than a free-form field allows: the document itself is an object
+        errors = check_free_form(raw, "", replace(limits, max_depth=limits.max_depth + 1))
+        if errors:
+            raise ValidationFailed(errors, title="Invalid record")
+        return raw
+
     async def put(self, request: Request) -> Response:
         doc_id = request.path_params["id"]
-        body = await read_body(request)
-        try:
-            raw = _decode_obj.decode(body)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise from_msgspec(exc) from None
-        return self._write(request, doc_id, raw, 200)
+        return self._write(request, doc_id, await self._read_object(request))
 
     async def patch(self, request: Request) -> Response:
         doc_id = request.path_params["id"]
         current = self._store(request).get(doc_id)
         if current is None:
             return self._not_found(doc_id)
-        try:
-            patch = _decode_obj.decode(await read_body(request))
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise from_msgspec(exc) from None
-        return self._write(request, doc_id, merge_patch(msgspec.to_builtins(current), patch), 200)
+        patch = await self._read_object(request)
+        return self._write(request, doc_id, merge_patch(msgspec.to_builtins(current), patch))
 
-    def _write(self, request: Request, doc_id: str, raw: dict, status: int) -> Response:
+    def _write(self, request: Request, doc_id: str, raw: dict) -> Response:
         if raw.get("id", doc_id) != doc_id:
             raise ValidationFailed([FieldError("/id", f"does not match the id in the path ('{doc_id}')")])
         raw["id"] = doc_id
@@ -98,10 +112,14 @@ class DocumentResource:
             doc = msgspec.convert(raw, self.cls)
         except msgspec.ValidationError as exc:
             raise from_msgspec(exc) from None
-        (doc,) = normalize_documents([doc], is_array=False)
+        (doc,) = normalize_documents([doc], is_array=False, limits=_limits(request))
         self._store(request).upsert([doc])
         self._changed(request)
-        return JSONResponse(doc, status_code=status)
+        if not may_read(request):
+            # The stored document (after a merge patch: fields this request never sent) is
+            # for keys that may read it; a write-only key learns only that the write held.
+            return JSONResponse({"id": doc_id, "written": True})
+        return JSONResponse(doc)
 
     async def delete(self, request: Request) -> Response:
         doc_id = request.path_params["id"]
@@ -114,10 +132,11 @@ class DocumentResource:
         base = f"/v1/{self.name}"
         return [
             Route(base, self.upsert_batch, methods=["POST"]),
-            Route(base + "/{id}", get or self.get, methods=["GET"]),
-            Route(base + "/{id}", self.put, methods=["PUT"]),
-            Route(base + "/{id}", self.patch, methods=["PATCH"]),
-            Route(base + "/{id}", self.delete, methods=["DELETE"]),
+            # ids may hold any character, '/' included (api.paths)
+            id_route(base + "/{id}", get or self.get, methods=["GET"]),
+            id_route(base + "/{id}", self.put, methods=["PUT"]),
+            id_route(base + "/{id}", self.patch, methods=["PATCH"]),
+            id_route(base + "/{id}", self.delete, methods=["DELETE"]),
         ]
 
 

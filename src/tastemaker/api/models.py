@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
+import inspect
 import logging
+import typing
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Literal
@@ -12,9 +15,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tastemaker.api.body import read_body
+from tastemaker.api.body import body_limit, read_body
 from tastemaker.api.responses import JSONResponse, problem
-from tastemaker.schema.errors import FieldError, from_msgspec
+from tastemaker.schema.errors import FieldError, ValidationFailed
+from tastemaker.schema.validation import decode_json
 from tastemaker.training.job import DEFAULT_FAMILY, run_train_job
 
 
@@ -24,7 +28,54 @@ class TrainRequest(msgspec.Struct, forbid_unknown_fields=True):
     promote: Literal["if_better", "always", "never"] = "if_better"
 
 
+_decode_train = msgspec.json.Decoder(TrainRequest).decode
 _pool: ProcessPoolExecutor | None = None
+
+
+def check_family_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` checked against ``family``'s constructor: names known, values of the declared types.
+
+    Raises :class:`ValidationFailed` (422) naming the family or each bad parameter, with
+    what is known; returns the params converted to the declared types (a JSON list to a tuple).
+
+    >>> check_family_params("popularity", {"weighted": True})
+    {'weighted': True}
+    >>> check_family_params("popularity", {"bogus": 1})
+    Traceback (most recent call last):
+    ...
+    tastemaker.schema.errors.ValidationFailed: /params/bogus: unknown parameter of family 'popularity'; known: weighted
+    """
+    from tastemaker.models.registry_of_families import FAMILIES
+
+    if family not in FAMILIES:
+        close = difflib.get_close_matches(family, list(FAMILIES), n=1)
+        guess = f"did you mean '{close[0]}'? " if close else ""
+        raise ValidationFailed([FieldError("/family", f"unknown model family '{family}'; {guess}known: {', '.join(sorted(FAMILIES))}")],
+                               title="Unknown model family")
+    cls = FAMILIES[family][0]
+    signature = inspect.signature(cls)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return dict(params)
+    known = [n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that cannot be resolved: check names only
+        hints = {}
+    errors: list[FieldError] = []
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if name not in known:
+            errors.append(FieldError(f"/params/{name}", f"unknown parameter of family '{family}'; known: {', '.join(known)}"))
+            continue
+        try:
+            out[name] = msgspec.convert(value, hints[name]) if name in hints else value
+        except msgspec.ValidationError as exc:
+            errors.append(FieldError(f"/params/{name}", str(exc)))
+        except TypeError:  # a type msgspec cannot check (a model object): the family checks it
+            out[name] = value
+    if errors:
+        raise ValidationFailed(errors, title="Invalid training parameters")
+    return out
 
 
 def _training_pool() -> ProcessPoolExecutor:
@@ -36,10 +87,22 @@ def _training_pool() -> ProcessPoolExecutor:
 
 
 def shutdown_pool() -> None:
+    """Stop the training worker and release the pool's queues (on lifespan shutdown, e.g. SIGTERM).
+
+    ``shutdown(wait=False)`` alone left the pool's queues alive at interpreter exit, and
+    the resource tracker reported their five semaphores as leaked. A training run in progress
+    is abandoned (its version was never registered: registration is its last step), so the
+    worker is terminated rather than waited for; then ``wait=True`` joins the pool's manager
+    thread, which closes the queues and unlinks their semaphores.
+    """
     global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
+    pool, _pool = _pool, None
+    if pool is None:
+        return
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True)
 
 
 async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAMILY) -> None:
@@ -66,19 +129,13 @@ async def list_models(request: Request) -> Response:
 
 async def train_model(request: Request) -> Response:
     engine = request.app.state.engine
-    body = await read_body(request)
-    try:
-        spec = msgspec.json.decode(body, type=TrainRequest) if body.strip() else TrainRequest()
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise from_msgspec(exc) from None
-    from tastemaker.models.registry_of_families import FAMILIES
-
-    if spec.family not in FAMILIES:
-        return problem(422, "Unknown model family", errors=[FieldError("/family", f"known: {', '.join(sorted(FAMILIES))}")])
+    body = await read_body(request, body_limit(request, "small"))
+    spec = decode_json(_decode_train, body) if body.strip() else TrainRequest()
+    params = check_family_params(spec.family, spec.params)  # 422 before a worker starts
     loop = asyncio.get_running_loop()
     try:
         result = await loop.run_in_executor(
-            _training_pool(), run_train_job, str(engine.settings.data_dir), spec.family, spec.params, spec.promote
+            _training_pool(), run_train_job, str(engine.settings.data_dir), spec.family, params, spec.promote
         )
     except ValueError as exc:
         return problem(409, "Cannot train", str(exc))

@@ -6,9 +6,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tastemaker.api.body import read_body
+from tastemaker.api.body import body_limit, read_body
 from tastemaker.api.responses import JSONResponse, problem
-from tastemaker.schema.errors import FieldError, from_msgspec
+from tastemaker.schema.errors import FieldError
+from tastemaker.schema.validation import decode_json
 from tastemaker.schema.registry import EventSchema, SchemaConflict
 
 _decode = msgspec.json.Decoder(EventSchema).decode
@@ -32,10 +33,7 @@ async def get_schema_versions(request: Request) -> Response:
 
 
 async def register_schema(request: Request) -> Response:
-    try:
-        schema = _decode(await read_body(request))
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise from_msgspec(exc) from None
+    schema = decode_json(_decode, await read_body(request, body_limit(request, "small")))
     try:
         request.app.state.engine.register_schema(schema)
     except SchemaConflict as exc:

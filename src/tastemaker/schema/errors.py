@@ -87,5 +87,7 @@ def from_msgspec(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str
         missing = _MISSING_FIELD.match(reason)
         if missing:
             return ValidationFailed([FieldError(f"{pointer}/{missing.group(1)}", "is required")])
+        if reason == "Number out of range":  # msgspec names no position for this one
+            reason = "a number is too large for a 64-bit float (beyond about 1.8e308)"
         return ValidationFailed([FieldError(pointer, reason)])
     return ValidationFailed([FieldError(prefix, describe_malformed(message, body))], title="Malformed JSON", status=400)
