@@ -8,6 +8,7 @@ from starlette.testclient import TestClient
 from tastemaker.api.hot_path import RecommendationsFastPath
 from tastemaker.api.keys import KeyVerifier
 from tastemaker.api.metrics import Metrics
+from tastemaker.schema.errors import ValidationFailed
 
 from ..conftest import ADMIN_KEY
 from .helpers import seed
@@ -83,3 +84,36 @@ def test_an_unexpected_error_is_a_logged_500_and_counted(client, monkeypatch):
     r = raising.get("/v1/recommendations", params={"user_id": "u"})
     assert r.status_code == 500 and r.json()["title"] == "Internal Server Error"
     assert client.app.state.metrics.requests[("GET", "/v1/recommendations", 500)] == 1
+
+
+def routed_only(full_app):
+    """The app's router alone (no fast path, no middleware): the routed endpoint answers."""
+
+    async def app(scope, receive, send):
+        scope["app"] = full_app
+        await full_app.router(scope, receive, send)
+
+    return TestClient(app, headers=AUTH)
+
+
+def test_fields_answer_as_the_routed_endpoint_does(fast):
+    direct, inner, _, routed = fast
+    params = {"user_id": "base-0-0", "n": "4", "fields": "title,price,properties.image", "explain": "true"}
+    got = direct.get("/v1/recommendations", params=params, headers=AUTH)
+    expected = routed_only(routed.app).get("/v1/recommendations", params=params)
+    assert inner.paths == [] and got.status_code == expected.status_code == 200
+    body, expected_body = got.json(), expected.json()
+    assert body.pop("recommendation_id") != expected_body.pop("recommendation_id")
+    assert body == expected_body and len(body["items"]) == 4
+    assert all(e["item"] == {"title": f"Item {int(e['id'][1:])}", "price": 10.0 + int(e["id"][1:]),
+                             "properties": {"image": None}} for e in body["items"])
+
+
+@pytest.mark.parametrize("params", [{"userid": "alice"}, {"user_id": "u", "fields": "title,imgae"}])
+def test_unknown_parameters_and_fields_fail_as_the_routed_endpoint_does(fast, params):
+    direct, inner, _, routed = fast
+    got = direct.get("/v1/recommendations", params=params, headers=AUTH)
+    assert inner.paths == [] and got.status_code == 400
+    with pytest.raises(ValidationFailed) as info:  # the router alone raises; the app's handler writes the problem
+        routed_only(routed.app).get("/v1/recommendations", params=params)
+    assert got.json()["errors"] == [{"field": e.field, "reason": e.reason} for e in info.value.errors]

@@ -238,3 +238,84 @@ def test_similar_has_no_duplicates_when_neighbours_share_the_category(seeded):
         assert len(set(ids)) == len(ids), ids
         assert len(ids) == n
         assert set(ids[:2]) == {"i01", "i04"}
+
+
+# -- unknown parameters -----------------------------------------------------------------
+
+def test_an_unknown_parameter_is_400_naming_it_with_a_suggestion(seeded):
+    body = assert_problem(seeded.get("/v1/recommendations", params={"userid": "alice"}), 400, field="userid")
+    reasons = {e["field"]: e["reason"] for e in body["errors"]}
+    assert set(reasons) == {"userid", "user_id"}
+    assert "did you mean 'user_id'?" in reasons["userid"]
+    assert "Known parameters: user_id, placement, n," in reasons["userid"] and "override.KEY" in reasons["userid"]
+    body = assert_problem(seeded.get("/v1/recommendations", params={"user_id": "u", "nn": "3", "explian": "true"}), 400)
+    assert {e["field"] for e in body["errors"]} == {"nn", "explian"}
+    assert "did you mean 'explain'?" in next(e["reason"] for e in body["errors"] if e["field"] == "explian")
+
+
+def test_context_fields_and_overrides_are_not_unknown(seeded):
+    ids = rec_ids(seeded, "ctx", n=3, device="mobile", channel="web", locale="de-DE", geo="DE", referrer="x",
+                  user_agent="ua")
+    assert len(ids) == 3
+    # an override the placement does not allow is refused by the placement, not as unknown
+    body = assert_problem(seeded.get("/v1/recommendations", params={"user_id": "u", "override.diversity": "0.3"}), 400)
+    assert "unknown parameter" not in body["errors"][0]["reason"]
+
+
+def test_similar_refuses_unknown_parameters(seeded):
+    body = assert_problem(seeded.get("/v1/items/i00/similar", params={"count": "3"}), 400, field="count")
+    assert "Known parameters: n, fields" in body["errors"][0]["reason"]
+    body = assert_problem(seeded.get("/v1/items/i00/similar", params={"N": "3"}), 400, field="N")
+    assert "did you mean 'n'?" in body["errors"][0]["reason"]
+
+
+# -- fields -----------------------------------------------------------------------------
+
+def test_fields_add_the_catalogue_fields_under_item(seeded):
+    body = recommend(seeded, "page", n=5, fields="title,price,categories,brand")
+    by_id = {i["id"]: i for i in catalog()}
+    assert len(body["items"]) == 5
+    for entry in body["items"]:
+        assert set(entry) == {"id", "score", "source", "item"}  # id, score, source unchanged
+        want = by_id[entry["id"]]
+        assert entry["item"] == {"title": want["title"], "price": want["price"], "categories": want["categories"],
+                                 "brand": want["brand"]}
+    # without fields, the entry is exactly as before
+    assert all(set(e) == {"id", "score", "source"} for e in recommend(seeded, "page", n=5)["items"])
+
+
+def test_fields_unset_on_an_item_are_null_and_properties_can_be_picked(seeded):
+    r = seeded.post("/v1/items", json=[{"id": "i00", "title": "Item 0", "properties": {"image": "https://x/0.jpg", "color": "red"}}])
+    assert r.status_code == 200
+    ids = rec_ids(seeded, "props", n=N_ITEMS)
+    assert "i00" in ids
+    items = {e["id"]: e["item"] for e in recommend(seeded, "props", n=N_ITEMS, fields="title,description,properties.image")["items"]}
+    assert items["i00"] == {"title": "Item 0", "description": None, "properties": {"image": "https://x/0.jpg"}}
+    assert items["i01"] == {"title": "Item 1", "description": None, "properties": {"image": None}}
+    whole = {e["id"]: e["item"] for e in recommend(seeded, "props", n=N_ITEMS, fields="properties")["items"]}
+    assert whole["i00"] == {"properties": {"image": "https://x/0.jpg", "color": "red"}}
+
+
+def test_unknown_fields_are_400_naming_them_and_listing_the_known_ones(seeded):
+    body = assert_problem(seeded.get("/v1/recommendations", params={"user_id": "u", "fields": "title,imgae,cost"}), 400,
+                          field="fields")
+    reason = body["errors"][0]["reason"]
+    assert "'imgae'" in reason and "'cost'" in reason and "'title'" not in reason
+    assert "known: title, description, categories, brand, price" in reason and "properties.NAME" in reason
+    assert_problem(seeded.get("/v1/items/i00/similar", params={"fields": "titel"}), 400, field="fields")
+
+
+def test_similar_items_carry_fields_too(seeded):
+    items = seeded.get("/v1/items/i12/similar", params={"n": 3, "fields": "title,stock"}).json()["items"]
+    assert [e["item"] for e in items] == [{"title": f"Item {int(e['id'][1:])}", "stock": 10} for e in items]
+
+
+def test_explanations_list_the_titles_and_say_them_in_a_sentence(seeded):
+    seeded.post("/v1/items", json=[{"id": "i00", "title": "Long Kiss Goodnight, The"}])
+    view(seeded, "reader", "i00")
+    first = recommend(seeded, "reader", n=3, explain="true")["items"][0]
+    assert first["id"] == "i01"
+    explanation = first["explanation"]
+    assert explanation["because_of"] == ["i00"]
+    assert explanation["because"] == [{"id": "i00", "title": "Long Kiss Goodnight, The"}]
+    assert explanation["reason"] == "Because you recently interacted with “Long Kiss Goodnight, The”"

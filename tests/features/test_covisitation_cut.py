@@ -74,10 +74,8 @@ def _recutting_index(monkeypatch, seed: int) -> CoVisitationIndex:
 def test_rows_written_during_a_recut_stay_on_the_exact_path(monkeypatch) -> None:
     cov = _recutting_index(monkeypatch, 5)
     cov.add(7, [8], 50.0)  # written while the job runs: not in its capture
-    cov.row_sums  # noqa: B018
-    cov._recut.wait()
-    cov.row_sums  # noqa: B018 (installs it; rows written meanwhile may start the next one)
-    while cov._recut is not None:
+    cov.row_sums  # noqa: B018 (may already install a finished job)
+    while cov._recut is not None:  # wait for and install it; rows written meanwhile may start the next one
         cov._recut.wait()
         cov.row_sums  # noqa: B018
     assert 7 in cov._touched  # still read the slow, exact way

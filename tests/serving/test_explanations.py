@@ -12,28 +12,41 @@ def test_seeded_explanation_names_the_related_items(world):
     world.event("view", "v", "b")
     seeds = [world.pos("c"), world.pos("a")]  # c is not a neighbour of b, a is
     out = explain(world.state, world.pos("b"), "covisitation", seeds)
-    assert out == {"source": "covisitation", "because_of": ["a"], "reason": "because you recently interacted with Red Shoes"}
+    assert out == {"source": "covisitation", "because_of": ["a"], "because": [{"id": "a", "title": "Red Shoes"}],
+                   "reason": "Because you recently interacted with “Red Shoes”"}
+
+
+def test_titles_with_commas_stay_unambiguous(world):
+    titles = ["Starship Troopers", "Long Kiss Goodnight, The", "Amistad"]
+    world.items(*[Item(id=f"m{k}", title=t) for k, t in enumerate(titles)], Item(id="x"))
+    for k in range(3):
+        world.event("view", f"v{k}", f"m{k}")
+        world.event("view", f"v{k}", "x")
+    out = explain(world.state, world.pos("x"), "covisitation", [world.pos(f"m{k}") for k in range(3)])
+    assert out["because"] == [{"id": f"m{k}", "title": t} for k, t in enumerate(titles)]
+    assert out["because_of"] == ["m0", "m1", "m2"]
+    assert out["reason"] == "Because you recently interacted with “Starship Troopers”, “Long Kiss Goodnight, The” and “Amistad”"
 
 
 def test_unrelated_seeds_fall_back_to_the_first(world):
     world.items(Item(id="a"), Item(id="b"))
     world.event("view", "v", "a")
     out = explain(world.state, world.pos("a"), "seed_covisitation", [world.pos("b")])
-    assert out["because_of"] == ["b"]
-    assert out["reason"] == "often viewed together with b"  # no title: the id
+    assert out["because_of"] == ["b"] and out["because"] == [{"id": "b", "title": None}]
+    assert out["reason"] == "Often viewed together with “b”"  # no title: the id
 
 
 def test_category_affinity_names_the_category(world):
     world.items(Item(id="a", categories=["shoes", "sale"]))
     assert explain(world.state, world.pos("a"), "category_affinity", []) == {
-        "source": "category_affinity", "reason": "because you like shoes",
+        "source": "category_affinity", "reason": "Because you like shoes",
     }
 
 
 def test_sources_without_seeds(world):
     world.items(Item(id="a"))
-    assert explain(world.state, 0, "trending", []) == {"source": "trending", "reason": "trending right now"}
-    assert explain(world.state, 0, "popular", [])["reason"] == "popular right now"
+    assert explain(world.state, 0, "trending", []) == {"source": "trending", "reason": "Trending right now"}
+    assert explain(world.state, 0, "popular", [])["reason"] == "Popular right now"
     assert explain(world.state, 0, "my_source", []) == {"source": "my_source", "reason": "my_source"}
 
 
@@ -60,4 +73,4 @@ def test_rule_moves_are_listed_from_the_rules_trace(world):
     b = explain(world.state, world.pos("b"), "trending", [], trace.for_item(world.pos("b")))
     assert b["rules"] == [{"rule": "hero", "effect": "pinned at position 1"}]
     assert "rules" not in explain(world.state, world.pos("c"), "trending", [], trace.for_item(world.pos("c")))
-    assert explain(world.state, world.pos("c"), "pinned", [])["reason"] == "featured by the shop"
+    assert explain(world.state, world.pos("c"), "pinned", [])["reason"] == "Featured by the shop"

@@ -11,7 +11,7 @@ from tastemaker.schema.errors import ValidationFailed
 from tastemaker.schema.records import Item
 from tastemaker.serving.placements import Placement, SourceSpec
 from tastemaker.serving.recommender import UnknownPlacement
-
+from tastemaker.storage.local.artifacts import LocalArtifactStore
 from tests.serving.conftest import World
 
 BLUE = {f"x{i}" for i in range(6, 12)}
@@ -132,7 +132,7 @@ def test_explain(shop):
     items = shop.recommend(n=3, explain=True)["items"]
     assert items[0]["explanation"]["source"] == "covisitation"
     assert items[0]["explanation"]["because_of"] == ["x0"]
-    assert items[0]["explanation"]["reason"].endswith("X0")
+    assert items[0]["explanation"]["reason"].endswith("“X0”")
 
 
 def test_no_catalog_means_events_decide():
@@ -155,10 +155,10 @@ def test_a_restored_snapshot_recommends_the_same(shop, tmp_path):
     shop.event("view", "u", "x0", session="s1")
     shop.event("purchase", "u", "x5")
     shop.event("view", "v", "x3", context={"device": "mobile"})
-    path = tmp_path / "state.snapshot"
-    shop.state.save(path)
+    artifacts = LocalArtifactStore(tmp_path)
+    shop.state.save(artifacts, "state.snapshot")
     restored = World()
-    restored.state = type(shop.state).load(path)
+    restored.state = type(shop.state).load(artifacts, "state.snapshot")
     restored.recommender.state = restored.state
     for user, kw in [("u", {}), ("v", {"context": {"device": "mobile"}}), ("new", {}), ("u", {"placement": "product-page", "item_id": "x3"}),
                      ("u", {"placement": "cart", "item_id": "x0"}), ("u", {"placement": "email", "n": 20})]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tastemaker.schema.errors import ValidationFailed
-from tastemaker.serving.request import MAX_N, RecommendationRequest, parse_request
+from tastemaker.serving.fields import ITEM_FIELD_NAMES
+from tastemaker.serving.request import CONTEXT_FIELDS, MAX_N, PARAMETERS, RecommendationRequest, parse_request
 
 
 def test_defaults():
@@ -18,12 +19,50 @@ def test_everything():
     request = parse_request({
         "user_id": "u1", "placement": "cart", "n": "25", "exclude": "a,,b", "category": "shoes", "brand": "acme",
         "item_id": "i9", "explain": "true", "include_purchased": "1", "device": "mobile", "geo": "DE", "locale": "",
-        "unrelated": "x",
+        "fields": "title, price,properties.image",
     })
     assert request == RecommendationRequest(
         user_id="u1", placement="cart", n=25, exclude=frozenset({"a", "b"}), category="shoes", brand="acme",
         item_id="i9", explain=True, include_purchased=True, context={"device": "mobile", "geo": "DE"},
+        fields=("title", "price", "properties.image"),
     )
+
+
+def test_an_unknown_parameter_is_named_with_the_closest_known_one():
+    with pytest.raises(ValidationFailed) as info:
+        parse_request({"userid": "alice"})
+    errors = {e.field: e.reason for e in info.value.errors}
+    assert set(errors) == {"userid", "user_id"}  # the typo, and what it left missing
+    assert errors["userid"].startswith("unknown parameter: did you mean 'user_id'?")
+    assert all(p in errors["userid"] for p in PARAMETERS) and "override.KEY" in errors["userid"]
+    assert info.value.status == 400
+
+
+def test_every_unknown_parameter_is_reported_and_a_far_one_gets_no_guess():
+    with pytest.raises(ValidationFailed) as info:
+        parse_request({"user_id": "u", "Placement": "home", "zzzzzz": "1", "ovveride.n": "3"})
+    errors = {e.field: e.reason for e in info.value.errors}
+    assert set(errors) == {"Placement", "zzzzzz", "ovveride.n"}
+    assert "did you mean 'placement'?" in errors["Placement"]
+    assert "did you mean" not in errors["zzzzzz"]
+
+
+def test_context_fields_and_overrides_are_parameters():
+    request = parse_request({"user_id": "u", **{c: "x" for c in CONTEXT_FIELDS}, "override.diversity": "0.3"})
+    assert request.context == {c: "x" for c in CONTEXT_FIELDS} and request.overrides == {"diversity": "0.3"}
+
+
+def test_unknown_fields_are_named_with_the_known_ones():
+    with pytest.raises(ValidationFailed) as info:
+        parse_request({"user_id": "u", "fields": "title,imgae,cost,properties."})
+    (error,) = info.value.errors
+    assert error.field == "fields"
+    assert "'imgae'" in error.reason and "'cost'" in error.reason and "'properties.'" in error.reason
+    assert all(f in error.reason for f in ITEM_FIELD_NAMES) and "properties.NAME" in error.reason
+    with pytest.raises(ValidationFailed, match="names no field"):
+        parse_request({"user_id": "u", "fields": " , "})
+    with pytest.raises(ValidationFailed, match="did you mean 'title'"):
+        parse_request({"user_id": "u", "fields": "titel"})
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("TRUE", True), ("yes", True),

@@ -18,10 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tastemaker.api.auth import authorize
 from tastemaker.api.keys import KeyVerifier
 from tastemaker.api.metrics import Metrics
+from tastemaker.api.recommendations import recommend
 from tastemaker.api.responses import encode_json, from_validation
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
-from tastemaker.serving.request import parse_request
 
 PATH = "/v1/recommendations"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -45,8 +45,7 @@ class RecommendationsFastPath:
             if response is None:
                 try:
                     params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
-                    self.engine.catch_up()
-                    body = encode_json(self.engine.recommender.recommend(parse_request(params)))
+                    body = encode_json(recommend(self.engine, params))
                 except ValidationFailed as exc:
                     response = from_validation(exc)
                 else:

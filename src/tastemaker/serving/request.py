@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from tastemaker.schema.errors import FieldError, ValidationFailed
+from tastemaker.serving.fields import parse_fields
 
 MAX_N = 500
 OVERRIDE_PREFIX = "override."  # ``override.KEY=VALUE``: a per-request change the placement allows
 CONTEXT_FIELDS = ("channel", "device", "locale", "geo", "referrer", "user_agent")
+# every parameter ``GET /v1/recommendations`` reads (besides ``override.KEY``); anything else
+# is refused, so a typo (``userid``) is named instead of silently ignored
+PARAMETERS: tuple[str, ...] = ("user_id", "placement", "n", "exclude", "category", "brand", "item_id", "explain",
+                               "include_purchased", "fields", *CONTEXT_FIELDS)
+SIMILAR_PARAMETERS: tuple[str, ...] = ("n", "fields")  # ``GET /v1/items/{id}/similar``
+
+
+def unknown_parameters(params: Iterable[str], known: tuple[str, ...],
+                       prefixes: tuple[str, ...] = ()) -> list[FieldError]:
+    """One error per parameter that is neither in ``known`` nor starts with one of
+    ``prefixes``: the closest known name when one is close, and every known name.
+
+    >>> [e.reason for e in unknown_parameters(["userid", "n"], ("user_id", "n"))]
+    ["unknown parameter: did you mean 'user_id'? Known parameters: user_id, n"]
+    """
+    listed = ", ".join([*known, *(f"{p}KEY" for p in prefixes)])
+    errors = []
+    for name in params:
+        if name in known or any(name.startswith(p) for p in prefixes):
+            continue
+        close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        errors.append(FieldError(name, f"unknown parameter: {hint}Known parameters: {listed}"))
+    return errors
 
 
 @dataclass
@@ -29,6 +55,8 @@ class RecommendationRequest:
     overrides: dict[str, str] = field(default_factory=dict)
     # True when the client sent no ``n``: the placement's own ``n`` applies.
     default_n: bool = field(default=False, compare=False)
+    # ``fields=title,price``: catalogue fields added to each item (``serving.fields``)
+    fields: tuple[str, ...] = ()
 
 
 def _bool(params: Mapping[str, str], name: str, errors: list[FieldError]) -> bool:
@@ -51,7 +79,7 @@ def parse_request(params: Mapping[str, str]) -> RecommendationRequest:
     >>> parse_request({"user_id": "u1", "override.diversity": "0.4"}).overrides
     {'diversity': '0.4'}
     """
-    errors: list[FieldError] = []
+    errors = unknown_parameters(params, PARAMETERS, (OVERRIDE_PREFIX,))
     user_id = params.get("user_id", "")
     if not user_id or len(user_id) > 256:
         errors.append(FieldError("user_id", "is required (1 to 256 characters)"))
@@ -74,6 +102,7 @@ def parse_request(params: Mapping[str, str]) -> RecommendationRequest:
                 errors.append(FieldError(key, "names no setting (override.KEY=VALUE)"))
             else:
                 overrides[name] = params[key]
+    fields = parse_fields(params.get("fields"), errors)
     if errors:
         raise ValidationFailed(errors, title="Invalid recommendation request", status=400)
     exclude = frozenset(x for x in params.get("exclude", "").split(",") if x)
@@ -91,4 +120,5 @@ def parse_request(params: Mapping[str, str]) -> RecommendationRequest:
         context=context,
         overrides=overrides,
         default_n="n" not in params,
+        fields=fields,
     )
