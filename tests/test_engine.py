@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-import time
 
 import msgspec
 import pytest
@@ -16,6 +15,7 @@ from tastemaker.schema.errors import ValidationFailed
 from tastemaker.schema.records import Item
 from tastemaker.schema.registry import EventSchema, SchemaConflict
 from tastemaker.serving.request import parse_request
+from tastemaker.storage.factory import open_stores
 
 USERS = [f"u{i}" for i in range(12)]
 
@@ -58,6 +58,15 @@ def fingerprint(engine: Engine) -> dict:
     }
 
 
+def snapshot(settings: Settings) -> OnlineState | None:
+    """The online-state snapshot in the data dir's artifact store (None: none written)."""
+    stores = open_stores(settings)
+    try:
+        return OnlineState.load(stores.artifacts, settings.snapshot_key)
+    finally:
+        stores.close()
+
+
 @pytest.fixture
 def settings(data_dir) -> Settings:
     return Settings(data_dir=data_dir, durable=False)
@@ -69,7 +78,7 @@ def test_open_and_close_an_empty_engine(settings):
     assert engine.state.applied_seq == 0
     assert settings.db_path.exists()
     engine.close()
-    assert settings.snapshot_path.exists()
+    assert snapshot(settings) is not None
     again = Engine(settings)
     assert again.state.applied_seq == 0
     again.close()
@@ -96,7 +105,7 @@ def test_state_is_restored_from_snapshot_plus_tail(settings):
     add_items(engine, [f"i{k}" for k in range(30)])
     ingest(engine, events(0, 120))
     engine.close()  # graceful: snapshot at seq 120
-    snap = OnlineState.load(settings.snapshot_path)
+    snap = snapshot(settings)
     assert snap is not None and snap.applied_seq == 120
 
     engine = Engine(settings)
@@ -108,7 +117,7 @@ def test_state_is_restored_from_snapshot_plus_tail(settings):
     ingest(engine, events(120, 80))
     expected = fingerprint(engine)
     engine.close(snapshot=False)  # a crash: the snapshot still says 120
-    assert OnlineState.load(settings.snapshot_path).applied_seq == 120
+    assert snapshot(settings).applied_seq == 120
 
     engine = Engine(settings)
     try:
@@ -126,7 +135,7 @@ def test_replay_without_any_snapshot_gives_the_same_state(settings):
     ingest(engine, events(0, 150))
     expected = fingerprint(engine)
     engine.close(snapshot=False)
-    assert not settings.snapshot_path.exists()
+    assert snapshot(settings) is None
     engine = Engine(settings)
     try:
         assert fingerprint(engine) == expected
@@ -139,15 +148,13 @@ def test_periodic_snapshots(data_dir):
     engine = Engine(settings)
     try:
         ingest(engine, events(0, 40))
-        assert not settings.snapshot_path.exists()
+        assert snapshot(settings) is None
         ingest(engine, events(40, 20))
-        # written in the background (a forked child, where available): wait for it
-        deadline = time.monotonic() + 10
-        while not settings.snapshot_path.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert OnlineState.load(settings.snapshot_path).applied_seq == 60
+        engine.processor.wait_for_snapshot()  # written in the background (a forked child, where available)
+        assert snapshot(settings).applied_seq == 60
         ingest(engine, events(60, 20))  # not yet due again
-        assert OnlineState.load(settings.snapshot_path).applied_seq == 60
+        engine.processor.wait_for_snapshot()
+        assert snapshot(settings).applied_seq == 60
     finally:
         engine.close(snapshot=False)
 
@@ -157,10 +164,10 @@ def test_snapshot_of_another_format_is_ignored(settings):
     ingest(engine, events(0, 30))
     expected = fingerprint(engine)
     engine.close()
-    with open(settings.snapshot_path, "rb") as fh:
-        _, state = pickle.load(fh)
-    with open(settings.snapshot_path, "wb") as fh:
-        pickle.dump((-1, state), fh)
+    stores = open_stores(settings)
+    _, state = pickle.loads(stores.artifacts.get(settings.snapshot_key))
+    stores.artifacts.put(settings.snapshot_key, pickle.dumps((-1, state)))
+    stores.close()
     engine = Engine(settings)
     try:
         assert fingerprint(engine) == expected

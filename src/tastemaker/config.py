@@ -90,6 +90,5 @@ class Settings:
         """Learned rankers, one file per placement (``tastemaker train-ranker`` writes them)."""
         return self.models_dir / "rankers"
 
-    @property
-    def snapshot_path(self) -> Path:
-        return self.data_dir / "state.snapshot"
+    #: The online-state snapshot's key in the artifact store.
+    snapshot_key: str = "state.snapshot"

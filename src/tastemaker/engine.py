@@ -46,7 +46,7 @@ class Engine:
         self.registry = EventSchemaRegistry(self.stores.schemas.load_all(), rating_scale=settings.rating_scale)
         config = StateConfig(session_timeout_s=settings.session_timeout_s)
         self.processor = StreamProcessor.open(
-            self.stores, settings.snapshot_path, config, progress=progress, snapshot_every=settings.snapshot_every_events
+            self.stores, settings.snapshot_key, config, progress=progress, snapshot_every=settings.snapshot_every_events
         )
         self.toplists = TopListCache(ttl=toplist_ttl)
         self.recommender = Recommender(

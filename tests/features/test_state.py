@@ -18,6 +18,7 @@ from tastemaker.features.state import (
     context_segments,
 )
 from tastemaker.schema.records import Item
+from tastemaker.storage.local.artifacts import LocalArtifactStore
 
 T0 = 1_700_000_000.0
 _decode_list = msgspec.json.Decoder(list[str]).decode
@@ -223,9 +224,9 @@ def _build(state: OnlineState) -> None:
 def test_snapshot_round_trip(tmp_path):
     state = OnlineState(StateConfig(session_timeout_s=600.0))
     _build(state)
-    path = tmp_path / "nested" / "state.snapshot"
-    state.save(path)
-    loaded = OnlineState.load(path)
+    artifacts = LocalArtifactStore(tmp_path)
+    state.save(artifacts, "nested/state.snapshot")
+    loaded = OnlineState.load(artifacts, "nested/state.snapshot")
     assert loaded is not state
     assert loaded.applied_seq == state.applied_seq == 60
     assert loaded.config == state.config and loaded.clock == state.clock
@@ -246,11 +247,13 @@ def test_snapshot_round_trip(tmp_path):
         s.apply(61, "view", "u1", None, ["i3", "new"], None, T0 + 10_000, {"device": "mobile"})
     assert loaded.users == state.users
     np.testing.assert_array_equal(loaded.popularity_scores(), state.popularity_scores())
-    assert list(tmp_path.joinpath("nested").iterdir()) == [path]  # no temp files left behind
+    assert artifacts.list() == ["nested/state.snapshot"]  # no temp files left behind
 
 
 def test_load_missing_or_foreign_snapshot(tmp_path):
-    assert OnlineState.load(tmp_path / "nothing") is None
-    foreign = tmp_path / "old.snapshot"
-    foreign.write_bytes(pickle.dumps((SNAPSHOT_FORMAT + 1, OnlineState())))
-    assert OnlineState.load(foreign) is None
+    artifacts = LocalArtifactStore(tmp_path)
+    assert OnlineState.load(artifacts, "nothing") is None
+    artifacts.put("old.snapshot", pickle.dumps((SNAPSHOT_FORMAT + 1, OnlineState())))
+    assert OnlineState.load(artifacts, "old.snapshot") is None
+    artifacts.put("torn.snapshot", b"\x80\x05not a pickle")
+    assert OnlineState.load(artifacts, "torn.snapshot") is None

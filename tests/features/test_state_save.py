@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from tastemaker.features.state import OnlineState
+from tastemaker.storage.local.artifacts import LocalArtifactStore
 
 from ..small_fs import fill, small_filesystem
 
@@ -23,12 +24,12 @@ def _state(n: int) -> OnlineState:
 
 def test_a_failed_write_keeps_the_old_snapshot_and_leaves_no_temp(tmp_path):
     path = tmp_path / "state.snapshot"
-    _state(10).save(path)
+    _state(10).save(LocalArtifactStore(tmp_path), "state.snapshot")
     good = path.read_bytes()
     broken = _state(20)
     broken.segments["poison"] = threading.Lock()  # pickling fails part-way through the write
     with pytest.raises(TypeError):
-        broken.save(path)
+        broken.save(LocalArtifactStore(tmp_path), "state.snapshot")
     assert path.read_bytes() == good
     assert list(tmp_path.iterdir()) == [path]
 
@@ -36,11 +37,11 @@ def test_a_failed_write_keeps_the_old_snapshot_and_leaves_no_temp(tmp_path):
 def test_a_full_disk_keeps_the_old_snapshot_and_leaves_no_temp(tmp_path):
     with small_filesystem(tmp_path / "small", size_mb=2) as mount:
         path = mount / "state.snapshot"
-        _state(10).save(path)
+        _state(10).save(LocalArtifactStore(mount), "state.snapshot")
         good = path.read_bytes()
         fill(mount)
         with pytest.raises(OSError) as caught:
-            _state(5_000).save(path)  # bigger than what is left
+            _state(5_000).save(LocalArtifactStore(mount), "state.snapshot")  # bigger than what is left
         assert caught.value.errno == errno.ENOSPC
         assert path.read_bytes() == good
         assert sorted(p.name for p in mount.iterdir()) == ["filler.bin", "state.snapshot"]

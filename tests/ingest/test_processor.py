@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import numpy as np
 
 from tastemaker.features.state import OnlineState, StateConfig
@@ -34,16 +31,11 @@ def mixed_events() -> list[Event]:
     return out
 
 
-def snapshot_seq(path: Path, expected: int, timeout: float = 10.0) -> int | None:
-    """The applied_seq of the snapshot at ``path`` once it reaches ``expected`` (snapshots may be
-    written in the background), or whatever is there when the time is up."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = OnlineState.load(path)
-        seq = state.applied_seq if state is not None else None
-        if seq == expected or time.monotonic() > deadline:
-            return seq
-        time.sleep(0.01)
+def snapshot_seq(processor: StreamProcessor) -> int | None:
+    """The applied_seq of the processor's snapshot, once a background writer has finished."""
+    processor.wait_for_snapshot()
+    state = OnlineState.load(processor.stores.artifacts, processor.snapshot_key)
+    return state.applied_seq if state is not None else None
 
 
 def assert_same_state(a: OnlineState, b: OnlineState) -> None:
@@ -138,32 +130,30 @@ def test_live_state_equals_state_replayed_from_the_log(open_store):
     assert live.state.users["u0"].queries == ["query 3", "query 24"]
 
 
-def test_snapshot_then_replay_of_the_tail(stores, tmp_path):
-    path = tmp_path / "state.snapshot"
+def test_snapshot_then_replay_of_the_tail(stores):
     events = mixed_events()
     stores.events.append(events[:25])
-    first = StreamProcessor.open(stores, path, snapshot_every=10)
-    assert snapshot_seq(path, 25) == 25  # 25 events replayed >= 10: a snapshot was taken
+    first = StreamProcessor.open(stores, "state.snapshot", snapshot_every=10)
+    assert snapshot_seq(first) == 25  # 25 events replayed >= 10: a snapshot was taken
     stores.events.append(events[25:])
-    restored = StreamProcessor.open(stores, path)
+    restored = StreamProcessor.open(stores, "state.snapshot")
     full = StreamProcessor.open(stores, None)
     assert restored.state.applied_seq == 40
     assert_same_state(restored.state, full.state)
     assert first.maybe_snapshot() is False  # first has not moved since its snapshot
 
 
-def test_maybe_snapshot_respects_the_interval(stores, tmp_path):
-    path = tmp_path / "s"
-    processor = StreamProcessor.open(stores, path, snapshot_every=5)
-    assert not path.exists()
+def test_maybe_snapshot_respects_the_interval(stores):
+    processor = StreamProcessor.open(stores, "s", snapshot_every=5)
+    assert stores.artifacts.stamp("s") is None
     processor.apply_appended(stores.events.append([ev(i) for i in range(1, 4)]).accepted)
-    assert not path.exists()
+    assert snapshot_seq(processor) is None
     processor.apply_appended(stores.events.append([ev(i) for i in range(4, 6)]).accepted)
-    assert snapshot_seq(path, 5) == 5
+    assert snapshot_seq(processor) == 5
     processor.apply_appended(stores.events.append([ev(6)]).accepted)
     assert processor.maybe_snapshot() is False  # 1 event since the last one
-    assert snapshot_seq(path, 5, timeout=0) == 5
+    assert snapshot_seq(processor) == 5
     assert processor.maybe_snapshot(force=True) is True
-    assert OnlineState.load(path).applied_seq == 6  # forced snapshots are written before returning
+    assert OnlineState.load(stores.artifacts, "s").applied_seq == 6  # forced snapshots are written before returning
     assert processor.maybe_snapshot(force=True) is False  # nothing new
     assert StreamProcessor(stores, OnlineState(), None).maybe_snapshot(force=True) is False

@@ -7,13 +7,9 @@ events after it) and how several workers sharing one data dir agree.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -24,6 +20,7 @@ from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.popularity import DecayedCounter, trending_scores
 from tastemaker.features.user_state import UserState
 from tastemaker.features.weights import interest_weight
+from tastemaker.storage.protocols import ArtifactStore
 
 SEGMENT_KEYS = ("channel", "device", "locale", "geo")
 MAX_SEGMENTS = 256
@@ -171,32 +168,23 @@ class OnlineState:
         return trending_scores(self.recent_popularity, self.popularity, self.clock, len(self.index))
 
     # -- persistence --------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        """Write a snapshot atomically (temp file, fsync, rename); on failure, remove the temp file."""
+    def save(self, artifacts: ArtifactStore, key: str) -> None:
+        """Write a snapshot to the artifact store, atomically: a failure (a full disk, an
+        interrupt) leaves the previous snapshot and nothing half-written."""
         self.covisitation.compact(full=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump((SNAPSHOT_FORMAT, self), fh, protocol=pickle.HIGHEST_PROTOCOL)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:  # a full disk, an interrupt: the old snapshot stays, no temp file is left
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        artifacts.put_stream(key, lambda fh: pickle.dump((SNAPSHOT_FORMAT, self), fh, protocol=pickle.HIGHEST_PROTOCOL))
 
     @staticmethod
-    def load(path: Path) -> OnlineState | None:
-        """The snapshot at ``path``, or None if there is none or it is from another format."""
-        try:
-            with open(path, "rb") as fh:
-                fmt, state = pickle.load(fh)
-        except FileNotFoundError:
+    def load(artifacts: ArtifactStore, key: str) -> OnlineState | None:
+        """The snapshot under ``key``, or None if there is none or it is from another format."""
+        fh = artifacts.open(key)
+        if fh is None:
             return None
+        try:
+            with fh:
+                fmt, state = pickle.load(fh)
         except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError) as exc:
             # An unreadable snapshot costs a replay of the log, never the data.
-            logging.getLogger(__name__).warning("ignoring snapshot %s: %s", path, exc)
+            logging.getLogger(__name__).warning("ignoring snapshot %s: %s", key, exc)
             return None
         return state if fmt == SNAPSHOT_FORMAT else None

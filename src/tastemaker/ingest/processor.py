@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Callable
 
 import msgspec
@@ -29,22 +28,22 @@ REPRUNE_STALE_SHARE = 0.1
 
 
 class StreamProcessor:
-    def __init__(self, stores: Stores, state: OnlineState, snapshot_path: Path | None = None, snapshot_every: int = 200_000):
+    def __init__(self, stores: Stores, state: OnlineState, snapshot_key: str | None = None, snapshot_every: int = 200_000):
         self.stores = stores
         self.state = state
-        self.snapshot_path = snapshot_path
+        self.snapshot_key = snapshot_key  # in the artifact store; None: no snapshots
         self.snapshot_every = snapshot_every
         self._last_snapshot_seq = state.applied_seq
         self._child: int | None = None  # pid of a background snapshot writer
 
     @classmethod
-    def open(cls, stores: Stores, snapshot_path: Path | None, config: StateConfig | None = None,
+    def open(cls, stores: Stores, snapshot_key: str | None, config: StateConfig | None = None,
              progress: Callable[[int, int], None] | None = None, snapshot_every: int = 200_000) -> StreamProcessor:
         """Restore state: the latest snapshot (if any), then everything logged after it."""
-        state = OnlineState.load(snapshot_path) if snapshot_path else None
+        state = OnlineState.load(stores.artifacts, snapshot_key) if snapshot_key else None
         if state is None:
             state = OnlineState(config or StateConfig())
-        processor = cls(stores, state, snapshot_path, snapshot_every)
+        processor = cls(stores, state, snapshot_key, snapshot_every)
         started = time.perf_counter()
         replayed = processor.catch_up(progress=progress, force=True, snapshot=False)
         if replayed or state.covisitation.stale_share() > REPRUNE_STALE_SHARE:
@@ -114,20 +113,20 @@ class StreamProcessor:
         image of the state frozen at this event, so serving goes on meanwhile (Redis's
         BGSAVE trick). Forced snapshots (shutdown) are written synchronously.
         """
-        if self.snapshot_path is None:
+        if self.snapshot_key is None:
             return False
         if force:
-            self._wait_for_child()  # its file may be the one that makes this call unnecessary
+            self.wait_for_snapshot()  # its file may be the one that makes this call unnecessary
         else:
             self.reap()
         due = self.state.applied_seq - self._last_snapshot_seq >= self.snapshot_every
         if not (force or due):
             return False
-        if self.state.applied_seq == self._last_snapshot_seq and self.snapshot_path.exists():
+        if self.state.applied_seq == self._last_snapshot_seq and self.stores.artifacts.stamp(self.snapshot_key) is not None:
             return False
         if force or not hasattr(os, "fork"):
             try:
-                self.state.save(self.snapshot_path)
+                self.state.save(self.stores.artifacts, self.snapshot_key)
             except OSError as exc:  # a full disk at shutdown: the log still has everything
                 log.error("state snapshot not written (%s); the next start replays the log instead", exc)
                 return False
@@ -136,7 +135,7 @@ class StreamProcessor:
             if pid == 0:  # child: write and leave without running the parent's cleanup
                 code = 0
                 try:
-                    self.state.save(self.snapshot_path)
+                    self.state.save(self.stores.artifacts, self.snapshot_key)
                 except BaseException:
                     code = 1
                 os._exit(code)
@@ -155,7 +154,8 @@ class StreamProcessor:
                     log.warning("background snapshot failed with status %s", status)
                 self._child = None
 
-    def _wait_for_child(self) -> None:
+    def wait_for_snapshot(self) -> None:
+        """Block until a background snapshot writer (if any) has finished."""
         if self._child is not None:
             os.waitpid(self._child, 0)
             self._child = None
