@@ -125,8 +125,9 @@ def run_demo(data_dir: Path, dataset: str | None, host: str, port: int, *, fresh
              quiet: bool = False, progress: Callable | None = None) -> int:
     """Build (first run or ``fresh``) or reuse the demo data dir, then serve it until stopped.
 
-    ``progress`` receives the train job's steps (the CLI renders them); ``quiet`` keeps
-    only the lines a user needs (the URL, the key, the example requests).
+    ``progress`` receives the train job's steps (the CLI renders them); ``quiet`` drops the
+    steps of a build but keeps what a user needs: what was reused, built or deleted, the
+    URL, the key and the example requests.
     """
     import uvicorn
 
@@ -136,12 +137,15 @@ def run_demo(data_dir: Path, dataset: str | None, host: str, port: int, *, fresh
     from tastemaker.heap import freeze_heap, tune_collector
     from tastemaker.kernels import warm_up
 
-    def say(message: str) -> None:
+    def say(message: str) -> None:  # the steps of a build
         if not quiet:
             print(message, flush=True)
 
+    def tell(message: str) -> None:  # what was reused, built or deleted: said even with --quiet
+        print(message, flush=True)
+
     started = time.perf_counter()
-    marker = _prepare(data_dir, fresh, say)
+    marker = _prepare(data_dir, fresh, tell)
     settings = Settings(data_dir=data_dir)
     if marker is None:
         _write_marker(data_dir, {"state": "building", "dataset": dataset or DEFAULT_DATASET})
@@ -169,12 +173,12 @@ def run_demo(data_dir: Path, dataset: str | None, host: str, port: int, *, fresh
     key = _admin_key(settings, data_dir)
     ensure_env_admin_key(engine.stores.keys, key)
     if reused:
-        say(f"reusing the demo data dir {data_dir} (built {marker.get('built_at', 'earlier')}): "
+        tell(f"reusing the demo data dir {data_dir} (built {marker.get('built_at', 'earlier')}): "
             f"{marker.get('dataset')}, {engine.state.applied_seq:,} events in the log, "
             f"model v{serving.version if serving else '?'} serving, the same admin key. "
             f"`tastemaker demo --fresh` rebuilds it from scratch.")
     else:
-        say(f"built the demo data dir {data_dir} in {time.perf_counter() - started:.1f}s "
+        tell(f"built the demo data dir {data_dir} in {time.perf_counter() - started:.1f}s "
             "(the next `tastemaker demo` reuses it)")
     user = next(iter(engine.state.users), "u1")
     item = engine.state.index.ids[0] if len(engine.state.index) else "1"

@@ -18,9 +18,9 @@ STAGE_TITLES = {"snapshot": "snapshot of the event log", "interactions": "intera
                 "evaluate": "evaluate", "fit": "fit", "register": "register"}
 
 
-def bar(total: int | None, desc: str, unit: str = "rows", *, quiet: bool = False) -> tqdm:
-    """A progress bar on stderr (a no-op object with ``quiet``)."""
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, disable=quiet,
+def bar(total: int | None, desc: str, unit: str = "rows", *, quiet: bool = False, scale: bool = True) -> tqdm:
+    """A progress bar on stderr (a no-op object with ``quiet``); ``scale``: 1.2M rather than 1200000."""
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=scale, file=sys.stderr, disable=quiet,
                 dynamic_ncols=True)
 
 

@@ -74,7 +74,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         def advance(done: int, total: int, message: str) -> None:
             nonlocal progress
             if progress is None:  # the total is known once the data set is loaded
-                progress = bar(total, "evaluate", unit="runs", quiet=quiet(args))
+                progress = bar(total, "evaluate", unit="runs", quiet=quiet(args), scale=False)
             if done:
                 progress.update(1)
                 progress.set_postfix_str(message, refresh=True)

@@ -1,12 +1,8 @@
-"""The ``tastemaker`` command: import, generate, keys (mostly in-process; a few real subprocesses)."""
+"""``tastemaker import`` and ``tastemaker generate`` (cli/data.py): in-process and as real processes."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -14,42 +10,8 @@ import pytest
 
 from tastemaker import cli
 from tastemaker.config import Settings
-from tastemaker.datasets import generate
 from tastemaker.storage.factory import open_stores
-
-TASTEMAKER = Path(sys.executable).parent / "tastemaker"
-N_USERS, N_ITEMS, N_EVENTS = 25, 60, 800
-
-
-@pytest.fixture(autouse=True)
-def quiet_env(monkeypatch):
-    monkeypatch.setenv("TASTEMAKER_NO_PROGRESS", "1")
-    monkeypatch.setenv("TASTEMAKER_DURABLE", "0")
-    monkeypatch.delenv("TASTEMAKER_DATA_DIR", raising=False)
-    monkeypatch.delenv("TASTEMAKER_ADMIN_KEY", raising=False)
-
-
-@pytest.fixture(scope="module")
-def dataset():
-    return generate(N_USERS, N_ITEMS, N_EVENTS, seed=3)
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """``tastemaker ARGS`` as a real process."""
-    env = {**os.environ, "TASTEMAKER_NO_PROGRESS": "1", "TASTEMAKER_DURABLE": "0"}
-    env.pop("TASTEMAKER_ADMIN_KEY", None)
-    proc = subprocess.run([str(TASTEMAKER), *args], capture_output=True, text=True, env=env, timeout=120)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def db_rows(data_dir: Path, table: str) -> int:
-    import sqlite3
-
-    conn = sqlite3.connect(data_dir / "tastemaker.db")
-    try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
+from tests.cli.helpers import N_EVENTS, N_ITEMS, N_USERS, db_rows, run
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
@@ -237,87 +199,3 @@ def test_generate_is_deterministic_by_seed(tmp_path):
         assert cli.main(["generate", "--users", "10", "--items", "20", "--events", "200", "--seed", "5", "--format", "jsonl",
                          "--out", str(tmp_path / name)]) == 0
     assert (tmp_path / "a" / "events.jsonl").read_text() == (tmp_path / "b" / "events.jsonl").read_text()
-
-
-def test_keys_create_list_revoke_real_process(tmp_path):
-    data = str(tmp_path / "data")
-    code, out, err = run("keys", "create", "--scope", "read", "--scope", "ingest", "--name", "etl", "--data-dir", data)
-    assert code == 0, err
-    token = out.strip().splitlines()[-1]
-    m = re.fullmatch(r"tm_([0-9a-f]+)_\S+", token)
-    assert m, out
-    key_id = m.group(1)
-    assert f"key {key_id} (ingest, read) created" in out
-
-    code, out, _ = run("keys", "list", "--data-dir", data)
-    assert code == 0
-    assert out.strip().splitlines() == [f"{key_id}\tetl\tingest,read\tactive"]
-    assert token not in out
-
-    code, out, _ = run("keys", "revoke", key_id, "--data-dir", data)
-    assert code == 0 and f"revoked {key_id}" in out
-    code, out, _ = run("keys", "list", "--data-dir", data)
-    assert out.strip().endswith("revoked")
-    code, _, err = run("keys", "revoke", key_id, "--data-dir", data)
-    assert code == 1 and "no active key" in err
-
-
-def test_keys_create_rejects_unknown_scope(tmp_path, capsys):
-    with pytest.raises(SystemExit) as info:
-        cli.main(["keys", "create", "--scope", "root", "--data-dir", str(tmp_path)])
-    assert info.value.code == 2
-    with pytest.raises(SystemExit):
-        cli.main(["keys", "create", "--data-dir", str(tmp_path)])  # --scope is required
-
-
-def test_keys_created_by_cli_authenticate_against_the_api(tmp_path, capsys):
-    from starlette.testclient import TestClient
-
-    from tastemaker.api.app import build_app
-    from tastemaker.engine import Engine
-
-    data = tmp_path / "data"
-    assert cli.main(["keys", "create", "--scope", "ingest", "--data-dir", str(data)]) == 0
-    token = capsys.readouterr().out.strip().splitlines()[-1]
-    app = build_app(Engine(Settings(data_dir=data, admin_key=None, durable=False)))
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
-        assert c.post("/v1/events", json={"id": "e", "type": "view", "user_id": "u", "item_id": "i"}).status_code == 200
-        assert c.get("/v1/recommendations", params={"user_id": "u"}).status_code == 403
-
-
-def test_help_lists_the_commands():
-    code, out, _ = run("--help")
-    assert code == 0
-    for command in ("serve", "demo", "import", "generate", "keys", "train-ranker"):
-        assert command in out
-
-
-def test_serve_refuses_an_invalid_placement_file_with_its_lines(tmp_path, capsys, monkeypatch):
-    import uvicorn
-
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server must not start"))
-    monkeypatch.setenv("TASTEMAKER_PLACEMENTS", "")
-    bad = tmp_path / "placements.yaml"
-    bad.write_text("placements:\n  home:\n    sources: {trending: 1}\n    rules:\n      - boost: 'price >> 2'\n")
-    assert cli.main(["serve", "--data-dir", str(tmp_path / "data"), "--placements", str(bad)]) == 1
-    err = capsys.readouterr().err
-    assert "refusing to start" in err and "/placements/home/rules/0/boost: line 5, column 24" in err
-    assert cli.main(["serve", "--data-dir", str(tmp_path / "data"), "--placements", str(tmp_path / "missing.yaml")]) == 2
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "placements.yaml").write_text("placements: {home: {sources: {nope: 1}}}\n")
-    assert cli.main(["serve", "--data-dir", str(tmp_path / "data")]) == 1  # the data dir's file is checked too
-    assert "unknown source" in capsys.readouterr().err
-
-
-def test_serve_passes_the_placement_file_to_the_workers(tmp_path, monkeypatch):
-    import uvicorn
-
-    good = tmp_path / "p.yaml"
-    good.write_text("placements:\n  deals:\n    sources: {popular: 1}\n")
-    seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.update(env=os.environ.get("TASTEMAKER_PLACEMENTS")))
-    monkeypatch.setenv("TASTEMAKER_PLACEMENTS", "")  # restored (unset) after the test
-    monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(tmp_path / "data"))
-    assert cli.main(["serve", "--data-dir", str(tmp_path / "data"), "--placements", str(good)]) == 0
-    assert seen["env"] == str(good.resolve())
-    assert Settings().placements_path == good.resolve()
