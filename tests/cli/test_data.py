@@ -199,3 +199,18 @@ def test_generate_is_deterministic_by_seed(tmp_path):
         assert cli.main(["generate", "--users", "10", "--items", "20", "--events", "200", "--seed", "5", "--format", "jsonl",
                          "--out", str(tmp_path / name)]) == 0
     assert (tmp_path / "a" / "events.jsonl").read_text() == (tmp_path / "b" / "events.jsonl").read_text()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_import_bar_knows_its_total(tmp_path, dataset, fmt):
+    paths = dataset.write(tmp_path / "files", fmt)
+    data = str(tmp_path / "data")
+    code, out, err = run("import", "events", str(paths["events"]), "--data-dir", data, progress=True)
+    assert code == 0, err
+    assert f"{N_EVENTS} events imported" in out
+    # counted before importing: the first frame already shows the total
+    assert f"import events:   0%|          | 0/{N_EVENTS} " in err
+    assert f"import events: 100%|" in err and f"| {N_EVENTS}/{N_EVENTS} [" in err
+    code, out, err = run("import", "items", str(paths["items"]), "--data-dir", data, "--quiet", progress=True)
+    assert code == 0
+    assert err == "" and f"{N_ITEMS} items upserted" in out
