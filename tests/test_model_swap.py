@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from tastemaker.storage.factory import open_stores
 from .test_end_to_end import TASTEMAKER, Server
 
 pytestmark = pytest.mark.slow
+HANG_GUARD_S = 300.0  # not a timing assumption: only a swap that never happens reaches it
 
 
 @pytest.fixture
@@ -47,6 +47,7 @@ def test_versions_swap_under_load_without_failed_or_mixed_requests(server, tmp_p
     allowed = {"itemknn-1", "popularity-2"}
 
     seen: set[str] = set()
+    served = {version: threading.Event() for version in allowed}  # set when an answer came from it
     failures: list[str] = []
     stop = threading.Event()
 
@@ -61,6 +62,8 @@ def test_versions_swap_under_load_without_failed_or_mixed_requests(server, tmp_p
                     continue
                 body = r.json()
                 seen.add(body["model_version"])
+                if body["model_version"] in served:
+                    served[body["model_version"]].set()
                 if body["model_version"] not in allowed or len(body["items"]) != 10:
                     failures.append(str(body)[:200])
 
@@ -69,11 +72,16 @@ def test_versions_swap_under_load_without_failed_or_mixed_requests(server, tmp_p
         t.start()
     try:
         with server.client() as admin:
+            # each flip waits until the clients were answered by the new version (a swap
+            # loads in the background: a fixed pause could flip back before it served, on a
+            # loaded machine); the bound only keeps a broken swap from hanging the suite
             for _ in range(5):
+                served["popularity-2"].clear()
                 assert admin.post("/v1/models/2/promote").status_code == 200
-                time.sleep(0.3)
+                assert served["popularity-2"].wait(HANG_GUARD_S), "version 2 never served after its promotion"
+                served["itemknn-1"].clear()
                 assert admin.post("/v1/models/rollback").json()["version"] == 1
-                time.sleep(0.3)
+                assert served["itemknn-1"].wait(HANG_GUARD_S), "version 1 never served after the rollback"
     finally:
         stop.set()
         for t in threads:
