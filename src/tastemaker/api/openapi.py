@@ -83,7 +83,7 @@ def _op(key: str, tag: str, summary: str, scope: str | None, ok: dict[str, tuple
 
 def _operation_id(key: str) -> str:
     method, path = key.split(" ", 1)
-    words = [w.strip("{}").replace("-", "_") for w in path.split("/") if w and w != "v1"]
+    words = [w.strip("{}").replace("-", "_").replace(".", "_") for w in path.split("/") if w and w != "v1"]
     return method.lower() + "_" + "_".join(words)
 
 

@@ -50,6 +50,27 @@ def _map(values: dict[str, Any], description: str) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": values, "description": description}
 
 
+FIELD_NOTES = {
+    "Event": {
+        "id": "Your unique id for this event: resending it is harmless (counted as a duplicate)",
+        "user_id": "Who did it (a logged-in user or an anonymous visitor's id)",
+        "session_id": "The visit it belongs to (default: a new session after 30 minutes without events)",
+        "item_id": "The item it is about", "item_ids": "Several items (a basket, a purchase of many)",
+        "query": "Search text (for `search`)", "context": "Device, channel, locale, geo, ...: for context-aware sources",
+        "properties": "Type-specific fields, as the event type's schema describes",
+        "schema_version": "The version of the event type's schema it follows (default: the latest)",
+    },
+    "Item": {
+        "id": "Your item id", "title": "Shown in explanations", "categories": "For category affinity, filters and diversity",
+        "price": "For price rules and `override.price`", "margin": "For the placement's margin rule", "stock": "Units in stock (the `in_stock` rule filters on it)",
+        "tags": "Free labels (rule expressions can test them: `\"sale\" in tags`)", "created_at": "Publication time: epoch seconds or ISO 8601",
+        "properties": "Anything else; numeric ones are usable in rule expressions as `properties.NAME`",
+    },
+    "User": {"id": "Your user id", "traits": "Anything you know about the user (stored, returned with the profile)",
+             "consent": "Purpose -> granted, e.g. `{\"personalization\": true}` (stored, returned with the profile)"},
+}
+
+
 def _record_schemas() -> dict[str, Any]:
     _, components = msgspec.json.schema_components([Event, Item, User, EventSchema, KeyRequest, TrainRequest],
                                                     ref_template=REF)
@@ -63,7 +84,9 @@ def _record_schemas() -> dict[str, Any]:
     components["Event"]["properties"]["value"]["description"] = "The rating (for `rating`) or an amount"
     components["Event"]["properties"]["recommendation_id"]["description"] = (
         "The `recommendation_id` of the list the user acted on (attributes the event to it)")
-    components["Item"]["properties"]["created_at"]["description"] = "Publication time: epoch seconds or ISO 8601"
+    for record, fields in FIELD_NOTES.items():
+        for name, note in fields.items():
+            components[record]["properties"][name].setdefault("description", note)
     components["KeyRequest"]["properties"]["scopes"]["items"]["enum"] = sorted(SCOPES)
     components["KeyRequest"]["properties"]["scopes"]["description"] = "`read`, `ingest` and/or `admin` (admin may do everything)"
     components["TrainRequest"]["properties"]["params"]["description"] = "Hyper-parameters of the family (default: the registry's)"
