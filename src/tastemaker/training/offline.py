@@ -96,6 +96,10 @@ def evaluate_command(args: argparse.Namespace,
         for row in evaluate_families({n: family_factory(n, protocol_params(n, protocol)) for n in names}, data, protocol=protocol, seeds=seeds,
                                      item_features=features, items=items, progress=one_run):
             rows.append({"protocol": protocol, **row})
-    paths = write_report(Path(args.out), rows, anchors=ML100K_ANCHORS if args.dataset == "movielens" else None)
+    from tastemaker.training.report_context import evaluation_context
+
+    name = "MovieLens 100k (binary relevance)" if args.dataset == "movielens" else f"event log of {args.data_dir or 'the data dir'}"
+    paths = write_report(Path(args.out), rows, anchors=ML100K_ANCHORS if args.dataset == "movielens" else None,
+                         context=evaluation_context(data, name, protocols, seeds))
     print(f"report: {paths['html']} and {paths['json']}")
     return 0

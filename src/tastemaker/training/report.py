@@ -23,11 +23,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-#: nDCG@10 on ML-100k, protocol (a) (per-user random 75/25, binary relevance, seen items
-#: removed): Microsoft Recommenders' benchmark figures; EASE and popularity approximate.
-ML100K_ANCHORS: dict[str, float] = {
-    "BiVAE": 0.475, "BPR": 0.442, "LightGCN": 0.420, "NCF": 0.396, "SAR": 0.382,
-    "EASE (~)": 0.49, "popularity (~)": 0.26,
+from tastemaker.training.report_context import METRICS, PROTOCOLS, STYLE, anchors_html, context_html, protocol_html
+
+#: nDCG@10 on ML-100k under protocol (a) (per-user random 75/25, binary relevance, k = 10,
+#: seen items removed), from the Microsoft Recommenders benchmark: see ANCHOR_SOURCES.
+ML100K_ANCHORS: dict[str, float] = {"BiVAE": 0.475, "BPR": 0.442, "LightGCN": 0.420, "NCF": 0.396, "SAR": 0.382}
+ANCHOR_BENCHMARK = ("Microsoft Recommenders, \"Algorithm comparison\" on MovieLens 100k, top-10, 75/25 split "
+                    "stratified by user (github.com/recommenders-team/recommenders, "
+                    "examples/06_benchmarks/movielens.ipynb); Argyriou, González-Fierro and Zhang, "
+                    "\"Microsoft Recommenders: Best Practices for Production-Ready Recommendation Systems\", "
+                    "WWW '20 Companion")
+ANCHOR_SOURCES: dict[str, str] = {
+    "BiVAE": "Truong, Salah and Lauw, \"Bilateral Variational Autoencoder for Collaborative Filtering\", WSDM 2021",
+    "BPR": "Rendle et al., \"BPR: Bayesian Personalized Ranking from Implicit Feedback\", UAI 2009",
+    "LightGCN": "He et al., \"LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation\", SIGIR 2020",
+    "NCF": "He et al., \"Neural Collaborative Filtering\", WWW 2017",
+    "SAR": "Smart Adaptive Recommendations (Microsoft), described in the Recommenders repository",
 }
 DEFAULT_COLUMNS = ("family", "protocol", "ndcg@10", "precision@10", "recall@10", "map@10",
                    "mrr@10", "hit_rate@10", "coverage@10", "novelty@10", "diversity@10",
@@ -203,38 +214,50 @@ def _html_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> st
     head = "".join(f"<th>{_esc(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{_esc(_cell(r.get(c, '')))}</td>" for c in columns)
                    + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # In a scrolling box as a last resort: the columns wrap their headers to fit 1280 px first.
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def write_html(path: Path | str, rows: Sequence[Mapping[str, Any]],
                title: str = "Tastemaker offline evaluation", metric: str = "ndcg@10",
                anchors: Mapping[str, float] | None = None, anchor_protocol: str | None = "random",
-               plots: Sequence[str] = (), notes: str = "") -> Path:
-    """Write one HTML page: per protocol a table and a bar chart of *metric*, then *plots*.
+               plots: Sequence[str] = (), notes: str = "", context: Mapping[str, Any] | None = None,
+               anchor_sources: Mapping[str, str] | None = None, anchor_benchmark: str = ANCHOR_BENCHMARK) -> Path:
+    """Write one HTML page: what was measured (*context*, see
+    :func:`~tastemaker.training.report_context.evaluation_context`), per protocol what it
+    means, a table and a bar chart of *metric*, then *plots*, then the published figures.
 
     *anchors* are drawn on the chart of ``anchor_protocol`` only (all charts if None):
     published figures are only comparable under their own protocol.
     """
     protocols = list(dict.fromkeys(str(r.get("protocol", "")) for r in rows))
     cols = [c for c in DEFAULT_COLUMNS if any(c in r for r in rows)]
+    if context:
+        title = f"{title}: {context['dataset']}"
     parts = [f"<h1>{_esc(title)}</h1>"]
+    if context:
+        parts.append(f'<p class="sub">{_esc(context["generated"])} · seeds {", ".join(map(str, context["seeds"]))}'
+                     f" · {len(protocols)} protocol(s) · {len({r.get('family') for r in rows})} families</p>")
+        parts.append(context_html(context))
     if notes:
         parts.append(f"<p>{_esc(notes)}</p>")
+    parts.append(f'<p class="note">{METRICS}</p>')
     for proto in protocols:
         group = [r for r in rows if str(r.get("protocol", "")) == proto]
         refs = anchors if anchor_protocol is None or proto == anchor_protocol else None
-        parts.append(f"<h2>protocol: {_esc(proto or 'n/a')}</h2>")
+        parts.append(protocol_html(proto))
         parts.append(_html_table(group, cols))
         values = {str(r.get("family", i)): float(r[metric]) for i, r in enumerate(group)
                   if _finite(r.get(metric))}
-        parts.append(bar_chart_svg(values, refs, f"{metric} — protocol {proto}", metric))
+        parts.append(bar_chart_svg(values, refs, f"{metric}, protocol {PROTOCOLS.get(proto, (proto,))[0]}", metric))
     parts.extend(f'<div class="plot">{p}</div>' for p in plots)
-    style = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;"
-             "margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}")
+    if anchors:
+        parts.append(anchors_html(anchors, ANCHOR_SOURCES if anchor_sources is None else anchor_sources,
+                                  anchor_benchmark, metric))
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_esc(title)}</title><style>{style}</style></head><body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body><main>\n"
+            + "\n".join(parts) + "\n</main></body></html>\n")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
@@ -248,7 +271,8 @@ def write_report(directory: Path | str, rows: Sequence[Mapping[str, Any]], name:
     directory = Path(directory)
     if echo:
         print_table(rows, anchors=anchors)
-    payload = {"rows": list(rows), "anchors": dict(anchors or {})}
+    payload = {"context": dict(html_kwargs.get("context") or {}), "rows": list(rows), "anchors": dict(anchors or {}),
+               "anchor_sources": {k: ANCHOR_SOURCES.get(k, "") for k in (anchors or {})}}
     return {"json": write_json(directory / f"{name}.json", payload),
             "html": write_html(directory / f"{name}.html", rows, anchors=anchors, plots=plots,
                                **html_kwargs)}
