@@ -122,6 +122,6 @@ def test_a_second_run_reuses_key_events_and_model(tmp_path):
 def test_asking_for_another_dataset_than_the_dir_holds_is_refused(tmp_path):
     path = tmp_path / "demo"
     built_demo_dir(path)
-    code, out, err = run("demo", "--data-dir", str(path), "--dataset", "movielens", "--port", str(free_port()))
+    code, _, err = run("demo", "--data-dir", str(path), "--dataset", "movielens", "--port", str(free_port()))
     assert code == 2
     assert f"{path} holds the synthetic demo; pass --fresh to replace it with movielens" in err

@@ -56,7 +56,7 @@ def _describe(settings: Settings) -> str:
 
     try:
         stores = open_stores(settings)
-    except Exception:  # a dir broken enough not to open is described, not diagnosed
+    except Exception:  # noqa: BLE001 (a dir too broken to open is described, not diagnosed: it is deleted next)
         return "its contents"
     try:
         return f"{stores.events.last_seq():,} events, {len(stores.models.list())} model version(s) and its admin key"

@@ -25,7 +25,8 @@ def run(*args: str, progress: bool = False, timeout: float = 300) -> tuple[int, 
         env.pop("TASTEMAKER_NO_PROGRESS", None)
     else:
         env["TASTEMAKER_NO_PROGRESS"] = "1"
-    proc = subprocess.run([str(TASTEMAKER), *args], capture_output=True, text=True, env=env, timeout=timeout)
+    proc = subprocess.run([str(TASTEMAKER), *args], capture_output=True, text=True, env=env, timeout=timeout,
+                          check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -211,7 +211,7 @@ def test_import_bar_knows_its_total(tmp_path, dataset, fmt):
     assert f"{N_EVENTS} events imported" in out
     # counted before importing: the first frame already shows the total
     assert re.search(rf"import events:   0%\|\s+\| 0(\.00)?/{N_EVENTS} \[", err)  # tqdm scales 0 as 0.00
-    assert f"import events: 100%|" in err and f"| {N_EVENTS}/{N_EVENTS} [" in err
+    assert "import events: 100%|" in err and f"| {N_EVENTS}/{N_EVENTS} [" in err
     code, out, err = run("import", "items", str(paths["items"]), "--data-dir", data, "--quiet", progress=True)
     assert code == 0
     assert err == "" and f"{N_ITEMS} items upserted" in out

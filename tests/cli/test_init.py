@@ -49,7 +49,7 @@ def test_version_is_the_installed_distribution():
 @pytest.mark.parametrize("group, actions", [("keys", ("create", "list", "revoke")),
                                             ("models", ("list", "promote", "rollback"))])
 def test_a_group_without_its_action_shows_the_group_help(group, actions):
-    code, out, err = run(group)
+    code, _, err = run(group)
     assert code == 2  # an incomplete command, as argparse answers a missing argument
     assert err.startswith(f"usage: tastemaker {group}")
     for action in actions:
@@ -71,9 +71,9 @@ def test_every_default_is_shown_in_the_help(monkeypatch):
     for path, parser in parsers(cli.build_parser()):
         text = parser.format_help()
         for a in parser._actions:
-            if a.option_strings and a.default not in (None, False, argparse.SUPPRESS):
-                if f"(default: {a.default})" not in text:
-                    hidden.append(f"{path} {a.option_strings[-1]}")
+            shown = a.default in (None, False, argparse.SUPPRESS) or f"(default: {a.default})" in text
+            if a.option_strings and not shown:
+                hidden.append(f"{path} {a.option_strings[-1]}")
     assert hidden == []
 
 

@@ -12,7 +12,12 @@ from tastemaker.cli.base import add_data_dir, add_quiet, quiet, settings
 
 def cmd_import(args: argparse.Namespace) -> int:
     from tastemaker.cli.progress import bar
-    from tastemaker.ingest.importer import count_rows, detect_format, import_documents, import_events
+    from tastemaker.ingest.importer import (
+        count_rows,
+        detect_format,
+        import_documents,
+        import_events,
+    )
     from tastemaker.schema.errors import ValidationFailed
     from tastemaker.schema.registry import EventSchemaRegistry
     from tastemaker.storage.factory import open_stores

@@ -6,7 +6,14 @@ import argparse
 import json
 import sys
 
-from tastemaker.cli.base import FAMILIES, add_data_dir, add_quiet, family_list, quiet, settings
+from tastemaker.cli.base import (
+    FAMILIES,
+    add_data_dir,
+    add_quiet,
+    family_list,
+    quiet,
+    settings,
+)
 
 PROMOTE = ["if_better", "always", "never"]
 
