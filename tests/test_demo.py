@@ -73,6 +73,15 @@ def test_an_unfinished_build_is_built_again(tmp_path):
     assert list(path.iterdir()) == []
 
 
+def test_a_dir_of_an_older_demo_is_rebuilt(tmp_path):
+    path = tmp_path / "demo"
+    path.mkdir()
+    (path / demo.MARKER).write_text("created by `tastemaker demo`; safe to delete\n")  # the old marker
+    said = []
+    assert demo._prepare(path, fresh=False, say=said.append) is None
+    assert said[0].startswith(f"built by an older version of the demo: deleting {path}")
+
+
 def test_a_ready_dir_is_reused_and_fresh_says_what_it_deletes(tmp_path):
     path = tmp_path / "demo"
     key = built_demo_dir(path)

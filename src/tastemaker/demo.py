@@ -73,7 +73,8 @@ def _prepare(path: Path, fresh: bool, say: Callable[[str], None]) -> dict[str, A
     if marker is not None and marker.get("state") == "ready" and not fresh:
         return marker
     if marker is not None:
-        why = "--fresh" if fresh else "the previous build did not finish"
+        why = ("--fresh" if fresh else "the previous build did not finish" if marker.get("state") == "building"
+               else "built by an older version of the demo")
         say(f"{why}: deleting {path} ({_describe(Settings(data_dir=path))}) and building it again")
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
