@@ -30,3 +30,9 @@ def test_rating_known_answers(value, weight):
 def test_custom_types_and_values_of_other_types():
     assert interest_weight("wishlist", None) == CUSTOM_EVENT_WEIGHT == 1.0
     assert interest_weight("purchase", 999.0) == interest_weight("purchase", None)  # price does not scale interest
+
+
+@pytest.mark.parametrize("value", [1e308, float("inf"), float("nan"), -1e308])
+def test_extreme_ratings_in_an_old_log_stay_finite(value):
+    # the top of the default 0..5 scale, or nothing: never an overflow
+    assert interest_weight("rating", value) in (0.0, 3.0)

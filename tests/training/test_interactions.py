@@ -158,3 +158,35 @@ def test_two_million_events_fast():
     elapsed = time.perf_counter() - t
     assert d.matrix.nnz > 500_000 and d.negatives.nnz > 0
     assert elapsed < 10.0, f"2M events took {elapsed:.2f}s"
+
+
+# -- extreme values already in a log (issue 11) ------------------------------------------
+
+
+def test_off_scale_ratings_are_clipped_and_infinite_ones_ignored():
+    ev = {"user_id": ["a", "a", "b", "b", "c"], "item_id": ["x", "y", "x", "y", "x"],
+          "type": ["rating", "rating", "rating", "rating", "rating"],
+          "value": [1e308, 5.0, float("inf"), -1e300, 4.0], "timestamp": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    data = build_interactions(ev, rating_range=(0.0, 5.0))
+    assert data.out_of_range == 3
+    assert np.isfinite(data.matrix.data).all()
+    dense = data.matrix.toarray()
+    # 1e308 counts as the top of the scale, exactly like a 5
+    assert dense[0, 0] == pytest.approx(dense[0, 1]) == pytest.approx(3.0 * (5.0 - 2.5) / 2.5)
+    # b's infinite rating is no rating at all; b's -1e300 is clipped to 0 (no interest)
+    assert dense[1].tolist() == [0.0, 0.0]
+    assert data.ratings is not None and np.isfinite(data.ratings).all()
+
+
+def test_the_rating_scale_defaults_to_the_configured_one(monkeypatch):
+    ev = {"user_id": ["a"], "item_id": ["x"], "type": ["rating"], "value": [9.0]}
+    assert build_interactions(ev).out_of_range == 1  # default 0..5
+    monkeypatch.setenv("TASTEMAKER_RATING_SCALE", "1,10")
+    data = build_interactions(ev)
+    assert data.out_of_range == 0 and data.ratings.tolist() == [9.0]
+
+
+def test_values_of_other_types_do_not_matter():
+    ev = {"user_id": ["a"], "item_id": ["x"], "type": ["purchase"], "value": [1e308]}
+    data = build_interactions(ev)
+    assert data.out_of_range == 0 and data.matrix.data.tolist() == [6.0]

@@ -82,27 +82,59 @@ def _training_pool() -> ProcessPoolExecutor:
     # A separate process: fitting must not take the GIL from the requests being served.
     global _pool
     if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_init_worker)
     return _pool
+
+
+def _init_worker() -> None:
+    """In the training worker: progress bars (tqdm, used by fitting libraries) take a thread
+    lock, not their default named semaphore, which a worker terminated on shutdown would
+    leave registered with the resource tracker (one more "leaked semaphore")."""
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 def shutdown_pool() -> None:
     """Stop the training worker and release the pool's queues (on lifespan shutdown, e.g. SIGTERM).
 
-    ``shutdown(wait=False)`` alone left the pool's queues alive at interpreter exit, and
-    the resource tracker reported their five semaphores as leaked. A training run in progress
-    is abandoned (its version was never registered: registration is its last step), so the
-    worker is terminated rather than waited for; then ``wait=True`` joins the pool's manager
-    thread, which closes the queues and unlinks their semaphores.
+    uvicorn re-raises SIGTERM after the lifespan shutdown, so no atexit hook runs: any named
+    semaphore not released here stays registered with the resource tracker, which then
+    reports it as leaked (the issue saw the five of the pool's two queues). A training run in
+    progress is abandoned (registering the version is its last step, so nothing half-written
+    remains): the worker is terminated, ``shutdown(wait=True)`` joins the manager thread (a
+    first ``shutdown(wait=False)`` would have made it forget the thread), and the queues'
+    semaphores are released explicitly rather than whenever the last reference goes.
     """
     global _pool
     pool, _pool = _pool, None
     if pool is None:
         return
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
-    pool.shutdown(wait=True)
+    queues = [getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)]
+    if getattr(pool, "_pending_work_items", None):  # an idle worker exits by itself, cleanly
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+    _release_semaphores([q for q in queues if q is not None])
+
+
+def _release_semaphores(queues: list[Any]) -> None:
+    """Run the finalizers of the queues' semaphores now: unlink and unregister each, once.
+
+    Each ``multiprocessing`` lock registers a finalizer (``util.Finalize``) that unlinks
+    its named semaphore and tells the resource tracker; calling it early is what the
+    interpreter's exit would do, and it never runs twice.
+    """
+    from multiprocessing import util
+
+    locks = {id(lock) for q in queues for lock in (getattr(q, n, None) for n in ("_rlock", "_wlock", "_sem")) if lock is not None}
+    for finalizer in list(getattr(util, "_finalizer_registry", {}).values()):
+        target = finalizer._weakref() if getattr(finalizer, "_weakref", None) is not None else None
+        if target is not None and id(target) in locks:
+            finalizer()
 
 
 async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAMILY) -> None:

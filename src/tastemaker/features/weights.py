@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+from tastemaker.config import rating_scale_from_env
+
 EVENT_WEIGHTS: dict[str, float] = {
     "view": 1.0,
     "click": 2.0,
@@ -18,6 +22,9 @@ EVENT_WEIGHTS: dict[str, float] = {
 CUSTOM_EVENT_WEIGHT = 1.0
 # Ratings at or below this value are not a sign of interest.
 RATING_NEUTRAL = 2.5
+# Ratings above the configured scale (TASTEMAKER_RATING_SCALE) count as its top: values are
+# validated at ingest, but a log may hold older, absurd ones (1e308 once overflowed to NaN).
+RATING_MAX = rating_scale_from_env()[1]
 
 
 def interest_weight(event_type: str, value: float | None) -> float:
@@ -27,10 +34,12 @@ def interest_weight(event_type: str, value: float | None) -> float:
     True
     >>> interest_weight("rating", 1.0)
     0.0
+    >>> interest_weight("rating", 1e308) == interest_weight("rating", RATING_MAX)
+    True
     """
     weight = EVENT_WEIGHTS.get(event_type, CUSTOM_EVENT_WEIGHT)
     if event_type == "rating":
-        if value is None or value <= RATING_NEUTRAL:
+        if value is None or not math.isfinite(value) or value <= RATING_NEUTRAL:
             return 0.0
-        return weight * (value - RATING_NEUTRAL) / RATING_NEUTRAL
+        return weight * max(min(value, RATING_MAX) - RATING_NEUTRAL, 0.0) / RATING_NEUTRAL
     return weight

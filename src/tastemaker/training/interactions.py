@@ -10,6 +10,9 @@ Every model family is fitted on the matrix built here, so the choices live in on
   (``mean * (1 + ln n)``: one event keeps its exact weight, ten weigh ~3.3x, not 10x),
   so a user who reloads a page 50 times does not drown their purchases; a re-rating
   replaces the earlier rating instead of adding to it;
+- a rating off the rating scale (``TASTEMAKER_RATING_SCALE``, default 0..5) is clipped to
+  it and an infinite one is ignored, so one absurd value in the log (which cannot be edited)
+  cannot overflow the weights and poison every later fit; ``out_of_range`` counts them;
 - the cell is the sum over types, clipped at 0: pairs whose sum is negative (a dislike
   outweighing the rest) are not in ``matrix`` but in ``negatives``, which evaluation and
   filters can use.
@@ -39,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from tastemaker.config import rating_scale_from_env
 from tastemaker.features.weights import CUSTOM_EVENT_WEIGHT, EVENT_WEIGHTS, RATING_NEUTRAL
 
 #: ``features.weights`` scores positive interest only (dislike 0); here a dislike counts
@@ -57,6 +61,8 @@ class InteractionData:
     ``timestamps`` (float64, latest event of the pair) and ``ratings`` (float32, latest raw
     rating, NaN where the pair has none) are aligned with ``matrix.data``; ``matrix`` is
     in canonical csr form (sorted indices, no duplicates, no explicit zeros).
+    ``out_of_range`` counts the rating events whose value was off the scale (clipped) or
+    infinite (ignored).
 
     Example:
         >>> m = sp.csr_matrix(np.array([[1, 0], [0, 2]], dtype=np.float32))
@@ -70,6 +76,7 @@ class InteractionData:
     timestamps: np.ndarray | None = None
     ratings: np.ndarray | None = None
     negatives: sp.csr_matrix | None = None
+    out_of_range: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -102,7 +109,7 @@ class InteractionData:
             self.user_ids, self.item_ids, sub,
             None if self.timestamps is None else self.timestamps[pos],
             None if self.ratings is None else self.ratings[pos],
-            self.negatives)
+            self.negatives, self.out_of_range)
 
 
 def cell_keys(matrix: sp.csr_matrix) -> np.ndarray:
@@ -142,12 +149,17 @@ def _encode(col: pa.ChunkedArray | pa.Array,
     return vocab_arr.to_pylist(), np.asarray(idx.to_numpy(zero_copy_only=False), np.int64)
 
 
-def _event_weights(table: pa.Table, weights: Mapping[str, float],
-                   rating_neutral: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weight, type index, is_rating) of every row; ratings scaled by value."""
+def _event_weights(table: pa.Table, weights: Mapping[str, float], rating_neutral: float,
+                   value: np.ndarray, rating_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(weight, type index, is_rating, out-of-range count) of every row; ratings scaled by value.
+
+    ``value`` is cleaned in place: ratings off ``rating_range`` are clipped to it, infinite
+    ones are ignored (the row is no rating and weighs nothing); a missing value (NaN) stays
+    a rating that weighs nothing, as before.
+    """
     n = table.num_rows
     if "type" not in table.column_names:  # a plain list of (user, item) pairs
-        return np.ones(n), np.zeros(n, np.int64), np.zeros(n, bool)
+        return np.ones(n), np.zeros(n, np.int64), np.zeros(n, bool), 0
     enc = pc.dictionary_encode(table.column("type")).combine_chunks()
     names = enc.dictionary.to_pylist()
     tidx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
@@ -155,20 +167,28 @@ def _event_weights(table: pa.Table, weights: Mapping[str, float],
     w = per_type[tidx]
     rating_code = names.index("rating") if "rating" in names else -1
     is_rating = tidx == rating_code
+    out_of_range = 0
     if is_rating.any():
-        value = (table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
-                 if "value" in table.column_names else np.full(n, np.nan))
+        low, high = rating_range
+        infinite = is_rating & np.isinf(value)
+        off_scale = is_rating & np.isfinite(value) & ((value < low) | (value > high))
+        out_of_range = int(infinite.sum() + off_scale.sum())
+        value[off_scale] = np.clip(value[off_scale], low, high)
+        is_rating &= ~infinite
+        value[infinite] = np.nan
+        w[infinite] = 0.0
         above = np.nan_to_num(value[is_rating] - rating_neutral, nan=0.0)
         # Same scale as features.weights.interest_weight: 5 stars with neutral 2.5 -> w.
         w[is_rating] = per_type[rating_code] * np.maximum(above, 0.0) / RATING_NEUTRAL
-    return w, tidx, is_rating
+    return w, tidx, is_rating, out_of_range
 
 
 def build_interactions(events: pa.Table | Mapping[str, Any], item_ids: list[str] | None = None,
                        half_life_days: float | None = None, now: float | None = None,
                        weights: dict[str, float] | None = None, *, binary: bool = False,
                        dedupe: Dedupe = "log", rating_neutral: float = RATING_NEUTRAL,
-                       user_ids: list[str] | None = None) -> InteractionData:
+                       user_ids: list[str] | None = None,
+                       rating_range: tuple[float, float] | None = None) -> InteractionData:
     """Build the interaction matrix from an events table (or a dict of columns).
 
     Args:
@@ -184,6 +204,9 @@ def build_interactions(events: pa.Table | Mapping[str, Any], item_ids: list[str]
             ``"mean"`` (count once).
         rating_neutral: ratings at or below add 0; ``0.0`` counts every rating (the
             usual "all ratings are implicit feedback" protocol of ML-100k benchmarks).
+        rating_range: the rating scale, default the configured one (``TASTEMAKER_RATING_SCALE``,
+            0..5); ratings off it are clipped, infinite ones ignored, both counted in
+            ``out_of_range``.
 
     Example:
         >>> ev = {"user_id": ["a"] * 4, "item_id": ["x", "x", "y", "z"],
@@ -195,7 +218,10 @@ def build_interactions(events: pa.Table | Mapping[str, Any], item_ids: list[str]
     """
     table = _as_table(events)
     weights = DEFAULT_WEIGHTS if weights is None else weights
-    w, tidx, is_rating = _event_weights(table, weights, rating_neutral)
+    value = (table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)  # a copy: cleaned below
+             if "value" in table.column_names else np.full(table.num_rows, np.nan))
+    w, tidx, is_rating, out_of_range = _event_weights(
+        table, weights, rating_neutral, value, rating_scale_from_env() if rating_range is None else rating_range)
     users, u = _encode(table.column("user_id"), user_ids)
     items, i = _encode(table.column("item_id"), item_ids)
     has_ts = "timestamp" in table.column_names
@@ -204,8 +230,6 @@ def build_interactions(events: pa.Table | Mapping[str, Any], item_ids: list[str]
     if half_life_days is not None:
         ref = float(ts.max(initial=0.0)) if now is None else float(now)
         w = w * np.exp2(-np.maximum(ref - ts, 0.0) / (half_life_days * DAY_S))
-    value = (table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
-             if "value" in table.column_names else np.full(table.num_rows, np.nan))
     # A zero weight adds nothing, except that a rating is still the pair's latest rating.
     keep = (u >= 0) & (i >= 0) & ((w != 0) | is_rating)
     n_users, n_items = len(users), len(items)
@@ -229,7 +253,7 @@ def build_interactions(events: pa.Table | Mapping[str, Any], item_ids: list[str]
     matrix = _csr(pair[pos], data, n_users, n_items)
     negatives = _csr(pair[neg], np.ones(int(neg.sum()), bool), n_users, n_items)
     return InteractionData(users, items, matrix, cell_ts[pos] if has_ts else None,
-                           cell_rating[pos] if is_rating.any() else None, negatives)
+                           cell_rating[pos] if is_rating.any() else None, negatives, out_of_range)
 
 
 def _group_types(key: np.ndarray, w: np.ndarray, is_rating: np.ndarray,

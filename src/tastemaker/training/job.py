@@ -8,9 +8,10 @@ registry version, and the servers swap the promoted version in on their next che
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -73,10 +74,12 @@ class TrainResult:
     promoted: bool
     compared_with: int | None
     seconds: float
+    out_of_range_values: int = 0  # ratings off the scale in the log: clipped or ignored (interactions)
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version.to_dict(), "promoted": self.promoted,
-                "compared_with": self.compared_with, "seconds": round(self.seconds, 3)}
+                "compared_with": self.compared_with, "seconds": round(self.seconds, 3),
+                "out_of_range_values": self.out_of_range_values}
 
 
 def _timestamps(data) -> sp.csr_matrix | None:
@@ -128,6 +131,8 @@ def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params
     data = build_interactions(snapshot.columns())
     items = _items_aligned(stores, data.item_ids)
     say(f"{data.matrix.shape[0]:,} users x {data.matrix.shape[1]:,} items, {data.matrix.nnz:,} cells")
+    if data.out_of_range:
+        say(f"{data.out_of_range:,} rating values off the rating scale were clipped or ignored")
     metrics: dict[str, Any] = {}
     serving = registry.serving()
     compared_with = None
@@ -160,7 +165,7 @@ def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params
     if promoted:
         record = registry.promote(record.version)
     say(f"v{record.version} ({'serving' if promoted else 'candidate'})")
-    return TrainResult(record, promoted, compared_with, time.perf_counter() - started)
+    return TrainResult(record, promoted, compared_with, time.perf_counter() - started, data.out_of_range)
 
 
 
