@@ -172,3 +172,29 @@ def test_a_user_profile_validates_against_the_documented_schema(client):
         body = client.get(f"/v1/users/{user}").json()
         assert not list(validator.iter_errors(body)), (user, body)
         assert {"id", "traits", "consent", "activity"} <= set(body)
+
+
+def test_a_write_only_key_gets_the_documented_acknowledgement(client, anon):
+    """PUT and PATCH answer the stored record to a reader and {id, written} to an ingest-only key: both documented."""
+    spec = anon.get("/openapi.json").json()
+    token = client.post("/v1/keys", json={"name": "writer", "scopes": ["ingest"]}).json()["token"]
+    writer = {"Authorization": f"Bearer {token}"}
+    for path, body, patch in (("/v1/items/sku-1", {"title": "Shoe"}, {"price": 3.5}),
+                              ("/v1/users/u-1", {"traits": {"a": 1}}, {"traits": {"b": 2}})):
+        for method, payload in (("put", body), ("patch", patch)):
+            schema = spec["paths"][path.rsplit("/", 1)[0] + "/{id}"][method]["responses"]["200"]["content"]["application/json"]["schema"]
+            as_writer = anon.request(method.upper(), path, json=payload, headers=writer)
+            as_admin = client.request(method.upper(), path, json=payload)
+            assert as_writer.json() == {"id": path.rsplit("/", 1)[1], "written": True}
+            assert "written" not in as_admin.json()
+            for r in (as_writer, as_admin):
+                assert not list(_validator(spec, schema).iter_errors(r.json())), (method, path, r.json())
+
+
+def test_every_write_documents_a_full_disk(anon):
+    spec = anon.get("/openapi.json").json()
+    full = spec["components"]["responses"]["InsufficientStorage"]
+    assert "Retry-After" in full["headers"] and full["content"]["application/problem+json"]["example"]["status"] == 507
+    for method, path, op in _operations(spec):
+        if method != "get" and op.get("security") != []:
+            assert "507" in op["responses"], (method, path)

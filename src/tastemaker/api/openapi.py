@@ -30,7 +30,9 @@ TAGS = [
 Problem = tuple[str, str, str, str | None, str | None]
 MALFORMED: Problem = ("400", "Malformed JSON", "Malformed JSON", "",
                       "malformed JSON at line 1, column 9 (byte 8): trailing comma, near `{\"id\": 1,}`")
-TOO_LARGE: Problem = ("413", "Body too large", "Body too large", "", "request body exceeds 67108864 bytes")
+MALFORMED_OR_DEEP: Problem = ("400", "Malformed JSON, or nested too deep", *MALFORMED[2:])
+TOO_LARGE: Problem = ("413", "Body too large (checked before decoding)", "Body too large", "",
+                      "request body exceeds 16777216 bytes (16 MiB); send smaller batches")
 
 
 def _problem(description: str, status: str, title: str, field: str | None = None, reason: str | None = None,
@@ -69,6 +71,8 @@ def _op(key: str, tag: str, summary: str, scope: str | None, ok: dict[str, tuple
         description = (description + f"\n\nRequires the `{scope}` scope (or `admin`).").strip()
         responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
         responses["403"] = {"$ref": "#/components/responses/Forbidden"}
+        if not key.startswith("GET "):  # any write may find the disk full
+            responses["507"] = {"$ref": "#/components/responses/InsufficientStorage"}
     if description:
         op["description"] = description
     if parameters:
@@ -99,6 +103,10 @@ def _path(name: str, description: str, example: Any, schema: dict[str, Any] | No
             "schema": schema or {"type": "string", "minLength": 1}, "example": example}
 
 
+FIELDS = _query("fields", "Comma-separated catalogue fields to add to each entry as `item` (title, price, categories, "
+                 "..., `properties`, `properties.NAME`); unset fields are null", {"type": "string"}, example="title,price")
+
+
 def _one_or_batch(name: str) -> dict[str, Any]:
     return {"oneOf": [ref(name), {"type": "array", "items": ref(name), "minItems": 1, "maxItems": 10000}]}
 
@@ -115,6 +123,7 @@ def _recommendation_params() -> list[dict[str, Any]]:
         _query("brand", "Only items of this brand", {"type": "string"}),
         _query("item_id", "The item on screen (product page, cart): seeds co-visitation", {"type": "string"}),
         _query("explain", "Add an explanation to each item", {"type": "boolean", "default": False}),
+        FIELDS,
         _query("include_purchased", "Allow purchased, rated and disliked items", {"type": "boolean", "default": False}),
         *[_query(c, f"Request context: {c} (for context-aware sources and rules)", {"type": "string"})
           for c in ("channel", "device", "locale", "geo", "referrer", "user_agent")],
@@ -135,25 +144,30 @@ def _document_paths(name: str, record: str, example_id: str) -> dict[str, Any]:
                         "/price" if name == "items" else "/consent/personalization",
                         "Expected `number`, got `str`" if name == "items" else "Expected `bool`, got `str`")
     merge = {"type": "object", "description": "An RFC 7386 JSON merge patch: `null` removes a field"}
+    written = {"oneOf": [ref(record), ref("WriteAck")]}
+    answer = (f"Answers the stored {one} to a key that may read it (`read` or `admin`); "
+              "a write-only key gets `{\"id\", \"written\": true}`.")
     base, item = f"/v1/{name}", f"/v1/{name}/{{id}}"
     return {
         base: {"post": _op(f"POST {base}", tag, f"Upsert one or many {name}", "ingest",
-                           {"200": ("Written", ref("UpsertResult"))}, [MALFORMED, TOO_LARGE, invalid], body=_one_or_batch(record))},
+                           {"200": ("Written", ref("UpsertResult"))}, [MALFORMED_OR_DEEP, TOO_LARGE, invalid],
+                           body=_one_or_batch(record))},
         item: {
             "parameters": [_path("id", f"The {one} id", example_id)],
             "get": _op(f"GET {item}", tag, f"Get one {one}", "read",
                        {"200": ("Found", ref("UserProfile" if name == "users" else record))}, [unknown]),
-            "put": _op(f"PUT {item}", tag, f"Create or replace one {one}", "ingest", {"200": ("Written", ref(record))},
-                       [MALFORMED, TOO_LARGE, invalid], body=ref(record)),
-            "patch": _op(f"PATCH {item}", tag, f"Merge-patch one {one} (RFC 7386)", "ingest", {"200": ("Patched", ref(record))},
-                         [MALFORMED, unknown, TOO_LARGE, invalid], body=merge),
+            "put": _op(f"PUT {item}", tag, f"Create or replace one {one}", "ingest", {"200": ("Written", written)},
+                       [MALFORMED_OR_DEEP, TOO_LARGE, invalid], body=ref(record), description=answer),
+            "patch": _op(f"PATCH {item}", tag, f"Merge-patch one {one} (RFC 7386)", "ingest", {"200": ("Patched", written)},
+                         [MALFORMED_OR_DEEP, unknown, TOO_LARGE, invalid], body=merge, description=answer),
             "delete": _op(f"DELETE {item}", tag, f"Delete one {one}", "ingest", {"204": ("Deleted", {})}, [unknown]),
         },
     }
 
 
 def _paths() -> dict[str, Any]:
-    bad_param: Problem = ("400", "Invalid parameter", "Invalid request", "n", f"must be an integer between 1 and {MAX_N}")
+    bad_param: Problem = ("400", "Invalid or unknown parameter", "Invalid request", "userid",
+                          "unknown parameter: did you mean 'user_id'? Known parameters: user_id, placement, n, ...")
     bad_name: Problem = ("400", "Invalid placement name", "Invalid placement name", "name",
                          "a placement name is 1-64 of a-z, 0-9, '-', '_'")
     name_param = _path("name", "Placement name", "basket", {"type": "string", "minLength": 1})
@@ -161,14 +175,14 @@ def _paths() -> dict[str, Any]:
         "/v1/events": {"post": _op(
             "POST /v1/events", "Events", "Record events (one or up to 10,000)", "ingest",
             {"200": ("Durable and applied: the next request sees them", ref("IngestResult"))},
-            [MALFORMED, TOO_LARGE, ("422", "Invalid event; nothing of the batch was written", "Invalid request body",
+            [MALFORMED_OR_DEEP, TOO_LARGE, ("422", "Invalid event; nothing of the batch was written", "Invalid request body",
                                     "/1/type", "unknown event type 'veiw' (did you mean 'view'?)")],
             body=_one_or_batch("Event"),
             description="An event's `id` makes it idempotent: sending it again is counted as a duplicate, not twice. "
                         "A batch is all or nothing.")},
         "/v1/recommendations": {"get": _op(
             "GET /v1/recommendations", "Recommendations", "Recommendations for a user and placement", "read",
-            {"200": ("The list", ref("Recommendations"))},
+            {"200": ("The list (the example: with `explain=true&fields=title,price`)", ref("Recommendations"))},
             [bad_param, ("404", "Unknown placement", "Unknown placement", "placement", "no placement 'homepage'")],
             parameters=_recommendation_params())},
         "/v1/items/{id}/similar": {"get": _op(
@@ -176,7 +190,8 @@ def _paths() -> dict[str, Any]:
             {"200": ("Similar items, most similar first", ref("SimilarItems"))},
             [bad_param, ("404", "Unknown item", "Unknown item", "id", "no item 'sku-0000'")],
             parameters=[_path("id", "The item id", "sku-1042"),
-                        _query("n", "How many items", {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10})])},
+                        _query("n", "How many items", {"type": "integer", "minimum": 1, "maximum": MAX_N, "default": 10}),
+                        FIELDS])},
         **_document_paths("items", "Item", "sku-1042"),
         **_document_paths("users", "User", "u-1842"),
         "/v1/event-schemas": {
@@ -241,7 +256,9 @@ def _paths() -> dict[str, Any]:
         },
         "/healthz": {"get": _op("GET /healthz", "Operations", "Liveness", None, {"200": ("Alive", ref("Health"))})},
         "/readyz": {"get": _op("GET /readyz", "Operations", "Readiness", None,
-                               {"200": ("Ready to serve", ref("Readiness")), "503": ("Not ready (see status and detail)", ref("Readiness"))})},
+                               {"200": ("Ready to serve", ref("Readiness")),
+                                "503": ("Not ready: `starting`, `unavailable` (the database) or `storage_full` (writes fail "
+                                        "for lack of space; with `Retry-After`)", ref("Readiness"))})},
         "/metrics": {"get": _op("GET /metrics", "Operations", "Prometheus metrics", None,
                                 {"200": ("The exposition text", {"type": "string"})})},
         "/openapi.json": {"get": _op("GET /openapi.json", "Operations", "This document", None,
@@ -251,12 +268,19 @@ def _paths() -> dict[str, Any]:
     }
 
 
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+
+
 def build_openapi() -> dict[str, Any]:
     """The whole document (built once per app)."""
     unauthorized = _problem("Missing or invalid API key", "401", "Unauthorized",
                             detail="missing Authorization header: send Authorization: Bearer <api key>")
     forbidden = _problem("The key lacks the required scope", "403", "Forbidden",
                          detail="this key lacks the 'admin' scope (it has: ingest, read)")
+    full = _problem("No space left to store the write; it was not stored (retry later)", "507", "Insufficient Storage",
+                    detail="the server has no space left to store this write ([Errno 28] No space left on device); "
+                           "it was not stored. Retry after space is freed.")
+    full["headers"] = RETRY_AFTER
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tastemaker", "version": __version__,
@@ -270,6 +294,6 @@ def build_openapi() -> dict[str, Any]:
             "schemas": component_schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "An API key `tm_<key id>_<secret>`, sent as `Authorization: Bearer <key>`"}},
-            "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden},
+            "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full},
         },
     }

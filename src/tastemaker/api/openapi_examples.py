@@ -42,10 +42,12 @@ ACTIVITY = {
 }
 RECOMMENDED = [
     {"id": "sku-3301", "score": 0.93, "source": "covisitation",
-     "explanation": {"source": "covisitation", "reason": "because you viewed Trail running shoe",
-                     "because_of": ["sku-1042"]}},
+     "explanation": {"source": "covisitation", "reason": "Because you recently interacted with “Trail running shoe”",
+                     "because_of": ["sku-1042"], "because": [{"id": "sku-1042", "title": "Trail running shoe"}]},
+     "item": {"title": "Trail gaiters", "price": 24.0}},
     {"id": "sku-0877", "score": 0.71, "source": "category_affinity",
-     "explanation": {"source": "category_affinity", "reason": "because you like running"}},
+     "explanation": {"source": "category_affinity", "reason": "Because you like running"},
+     "item": {"title": "Running cap", "price": 19.5}},
 ]
 EVENT_SCHEMA = {"type": "wishlist", "version": 1, "requires": ["item"], "properties": {"list": {"type": "string"}},
                 "description": "An item added to a wish list"}
@@ -85,7 +87,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "POST /v1/events": {"200": {"accepted": 5, "duplicates": 0}},
     "GET /v1/recommendations": {"200": {"recommendation_id": "rec-5d1e0b7c", "placement": "home",
                                         "model_version": "3", "items": RECOMMENDED}},
-    "GET /v1/items/{id}/similar": {"200": {"item_id": "sku-1042", "items": [{k: v for k, v in i.items() if k != "explanation"}
+    "GET /v1/items/{id}/similar": {"200": {"item_id": "sku-1042", "items": [{k: v for k, v in i.items() if k not in ("explanation", "item")}
                                                                            for i in RECOMMENDED]}},
     "POST /v1/items": {"200": {"upserted": 2, "version": 7}},
     "GET /v1/items/{id}": {"200": ITEM}, "PUT /v1/items/{id}": {"200": ITEM},
@@ -109,7 +111,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "PUT /v1/placements/{name}": {"200": PLACEMENT, "201": PLACEMENT},
     "GET /healthz": {"200": {"status": "ok"}},
     "GET /readyz": {"200": {"status": "ready", "applied_seq": 100000, "log_seq": 100000, "items": 1682, "users": 943},
-                    "503": {"status": "unavailable", "detail": "database is locked"}},
+                    "503": {"status": "storage_full", "detail": "writes fail for lack of space (No space left on device); "
+                                                 "ready again once a probe write succeeds"}},
 }
 
 

@@ -99,6 +99,8 @@ _EXPLANATION = _obj({
     "source": _s("The candidate source that contributed most (covisitation, user_model, trending, ...)"),
     "reason": _s("A sentence for the user: why this item"),
     "because_of": {"type": "array", "items": {"type": "string"}, "description": "The user's item ids that led to it"},
+    "because": {"type": "array", "description": "The same items with their titles (null when the catalogue has none)",
+                "items": _obj({"id": {"type": "string"}, "title": {"type": ["string", "null"]}}, ["id", "title"])},
     "rules": {"type": "array", "description": "Business rules and re-ranking stages that moved the item",
               "items": _obj({"rule": _s("Rule or stage name"), "effect": _s("What it did")})},
 }, description="With `explain=true`: why the item was picked")
@@ -188,9 +190,15 @@ def component_schemas() -> dict[str, Any]:
         "UpsertResult": _obj({"upserted": _n("Records written", "integer"), "version": _n("Store version after the write", "integer")},
                              ["upserted", "version"]),
         "Explanation": _EXPLANATION,
+        "WriteAck": _obj({"id": {"type": "string"}, "written": {"type": "boolean", "const": True}}, ["id", "written"],
+                         "The answer to a write-only key: the write held (the stored document is for keys that may read it)",
+                         closed=True),
         "RecommendedItem": _obj({"id": _s("Item id"), "score": _n("Blended score (higher is better)"),
                                  "source": _s("The candidate source that contributed most"),
-                                 "explanation": ref("Explanation")}, ["id", "score", "source"]),
+                                 "explanation": ref("Explanation"),
+                                 "item": {"type": "object", "description": "With `fields=`: the requested catalogue fields "
+                                                                           "of the item (each present, null when unset)"}},
+                                ["id", "score", "source"]),
         "Recommendations": _obj({
             "recommendation_id": _s("Echo it as `recommendation_id` in the events this list leads to"),
             "placement": {"type": "string"}, "model_version": _s("The trained model version that served (or `none`)"),
@@ -220,7 +228,7 @@ def component_schemas() -> dict[str, Any]:
         "Placement": _PLACEMENT,
         "PlacementList": _obj({"placements": {"type": "array", "items": ref("Placement")}}, ["placements"]),
         "Health": _obj({"status": {"type": "string", "enum": ["ok"]}}, ["status"]),
-        "Readiness": _obj({"status": _s("`ready`, `starting` or `unavailable`"), "detail": {"type": "string"},
+        "Readiness": _obj({"status": _s("`ready`, `starting`, `unavailable` or `storage_full`"), "detail": {"type": "string"},
                            "applied_seq": {"type": "integer"}, "log_seq": {"type": "integer"},
                            "items": {"type": "integer"}, "users": {"type": "integer"}}, ["status"]),
     })
