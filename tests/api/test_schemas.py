@@ -73,3 +73,25 @@ def test_invalid_schema_documents_are_422(client):
     assert_problem(client.post("/v1/event-schemas", json={"type": "ok", "whatever": 1}), 422, field="/whatever")
     assert_problem(client.post("/v1/event-schemas", content=b"{"), 400)
     assert client.get("/v1/event-schemas/ok").status_code == 404
+
+
+def test_a_schema_range_must_be_finite_and_ordered(client):
+    body = assert_problem(client.post("/v1/event-schemas", json={"type": "stars", "value_min": 5, "value_max": 1}),
+                          422, "/value_min")
+    assert "greater than value_max" in body["detail"]
+    assert_problem(client.post("/v1/event-schemas", content=b'{"type": "stars", "value_max": 1e999}'), 422)
+    assert client.get("/v1/event-schemas/stars").status_code == 404
+
+
+def test_a_registered_range_is_enforced_with_the_scale_named(client):
+    r = client.post("/v1/event-schemas", json={"type": "stars", "requires": ["item", "value"], "value_min": 1, "value_max": 10})
+    assert r.status_code == 201, r.text
+    ok = {"id": "s1", "type": "stars", "user_id": "u", "item_id": "i", "value": 10}
+    assert client.post("/v1/events", json=ok).status_code == 200
+    body = assert_problem(client.post("/v1/events", json={**ok, "id": "s2", "value": 11}), 422, "/value")
+    assert body["errors"][0]["reason"] == "must be <= 10 ('stars' values range from 1 to 10)"
+
+
+def test_the_builtin_rating_schema_shows_its_scale(client):
+    (rating,) = [s for s in client.get("/v1/event-schemas").json()["schemas"] if s["type"] == "rating"]
+    assert (rating["value_min"], rating["value_max"]) == (0.0, 5.0)

@@ -91,3 +91,31 @@ def test_events_from_another_worker_are_applied_in_order(service, open_store):
     assert result.last_seq == 2
     state = service.processor.state
     assert [state.index.ids[r.item] for r in state.users["u1"].recent] == ["x", "mine"]
+
+
+@pytest.mark.parametrize("bad, field, status", [
+    ({"id": "x", "type": "rating", "user_id": "u1", "item_id": "a", "value": 1e308}, "/2/value", 422),
+    ({"id": "x", "type": "purchase", "user_id": "u1", "item_id": "a", "value": -1e300}, "/2/value", 422),
+    ({"id": "x", "type": "veiw", "user_id": "u1", "item_id": "a"}, "/2/type", 422),
+    ({"id": "x", "type": "view", "user_id": "u1", "item_id": "a", "context": {"note": "n" * 101}}, "/2/context/note", 422),
+])
+def test_bad_values_refuse_the_whole_batch(stores, bad, field, status):
+    from tastemaker.schema.validation import InputLimits
+
+    svc = IngestService(StreamProcessor.open(stores, None), EventSchemaRegistry(), InputLimits(max_string_bytes=100))
+    try:
+        with pytest.raises(ValidationFailed) as info:
+            asyncio.run(svc.ingest(body(view(1), view(2), bad)))
+        assert [e.field for e in info.value.errors] == [field] and info.value.status == status
+        assert stores.events.count() == 0
+        assert svc.processor.state.applied_seq == 0 and svc.processor.state.users == {}
+    finally:
+        svc.close()
+
+
+def test_deep_nesting_refuses_the_batch_with_a_400(service, stores):
+    deep = b'[{"id":"x","type":"view","user_id":"u","item_id":"a","properties":' + b"[" * 3000 + b"]" * 3000 + b"}]"
+    with pytest.raises(ValidationFailed) as info:
+        asyncio.run(service.ingest(deep))
+    assert info.value.status == 400 and info.value.title == "JSON nested too deeply"
+    assert stores.events.count() == 0
