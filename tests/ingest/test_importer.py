@@ -298,3 +298,25 @@ def test_jsonl_column_changing_type_is_refused_and_writes_nothing(stores, tmp_pa
     with pytest.raises((ValidationFailed, ValueError)):
         import_events(stores, EventSchemaRegistry(), path, now=NOW)
     assert stores.events.count() == 0
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("b,rating,u,i,11", "must be <= 5 ('rating' values range from 0 to 5)"),
+    ("b,rating,u,i,1e308", "must be <= 5 ('rating' values range from 0 to 5)"),
+    ("b,purchase,u,i,1e308", "must be between -1e+12 and 1e+12"),
+    ("b,view,u,i,inf", "must be a finite number"),
+])
+def test_imported_values_are_checked_like_posted_ones(stores, tmp_path, line, reason):
+    path = write_csv(tmp_path / "e.csv", "id,type,user_id,item_id,value", "a,rating,u,i,4", line)
+    with pytest.raises(ValidationFailed) as info:
+        import_events(stores, EventSchemaRegistry(), path, now=NOW)
+    assert [e.field for e in info.value.errors] == ["row 2/value"]
+    assert info.value.errors[0].reason.startswith(reason)
+    assert stores.events.count() == 0
+
+
+def test_imported_misspelt_type_gets_the_hint(stores, tmp_path):
+    path = write_csv(tmp_path / "e.csv", "id,type,user_id,item_id", "a,view,u,i", "b,veiw,u,i")
+    with pytest.raises(ValidationFailed) as info:
+        import_events(stores, EventSchemaRegistry(), path, now=NOW)
+    assert info.value.errors[0].field == "row 2/type" and "did you mean 'view'?" in info.value.errors[0].reason

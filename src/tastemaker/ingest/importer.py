@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
 from tastemaker.schema.records import Item, User
-from tastemaker.schema.registry import EventSchemaRegistry
+from tastemaker.schema.registry import VALUE_LIMIT, EventSchemaRegistry, unknown_type_reason, value_errors
 from tastemaker.schema.validation import normalize_documents
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -147,7 +147,7 @@ def event_columns(table: pa.Table, registry: EventSchemaRegistry, offset: int, s
         schema = registry.latest(t)
         if schema is None:
             row = cols["type"].index(t)
-            raise fail(row, "type", f"unknown event type '{t}'; register a schema for custom types")
+            raise fail(row, "type", unknown_type_reason(t, [s.type for s in registry.all_latest()]))
         for req in schema.requires:
             field = "item_id" if req == "item" else req
             present = [c for c in (["item_id", "item_ids"] if req == "item" else [field]) if c in names]
@@ -182,12 +182,33 @@ def event_columns(table: pa.Table, registry: EventSchemaRegistry, offset: int, s
                 except (TypeError, ValueError):
                     raise fail(i, "value", f"not a number: {v!r}") from None
             raise ValidationFailed([FieldError("value", f"not a number: {exc}")], title="Invalid import file") from None
+        _check_values(cols["value"], cols["type"], registry, fail)
     for name in ("item_ids", "context", "properties"):
         if name in names:
             cols[name] = _as_json_strings(table.column(name))
     if "item_ids" in cols:  # CSV: "a|b|c"
         cols["item_ids"] = [v if v is None or v.startswith("[") else json.dumps(v.split("|")) for v in cols["item_ids"]]
     return cols
+
+
+def _check_values(values: list, types: list[str], registry: EventSchemaRegistry, fail) -> None:
+    """Every value finite and within its type's range (as at ingest): one absurd value in the
+    log would otherwise reach training and the online state; the first bad row is named."""
+    arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    present = ~np.isnan(arr)
+    if not present.any():
+        return
+    kinds = np.array(types, dtype=object)
+    for t in set(types):
+        schema = registry.latest(t)
+        low = -VALUE_LIMIT if schema is None or schema.value_min is None else schema.value_min
+        high = VALUE_LIMIT if schema is None or schema.value_max is None else schema.value_max
+        with np.errstate(invalid="ignore"):
+            bad = present & (kinds == t) & ~((arr >= max(low, -VALUE_LIMIT)) & (arr <= min(high, VALUE_LIMIT)))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            reasons = value_errors(float(arr[row]), schema, "value") if schema is not None else []
+            raise fail(row, "value", reasons[0].reason if reasons else "out of range")
 
 
 def documents(table: pa.Table, cls: type, offset: int) -> list:

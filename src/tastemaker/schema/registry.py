@@ -188,7 +188,7 @@ class EventSchemaRegistry:
                 name = "item_id" if req == "item" else req
                 errors.append(FieldError(f"{where}/{name}", f"a '{event.type}' event requires {name}"))
         if event.value is not None:
-            errors.extend(_value_errors(event.value, schema, f"{where}/value"))
+            errors.extend(value_errors(event.value, schema, f"{where}/value"))
         props = event.properties or {}
         for name, spec in schema.properties.items():
             if name not in props:
@@ -202,7 +202,7 @@ class EventSchemaRegistry:
         return errors
 
 
-def _value_errors(value: float, schema: EventSchema, field: str) -> list[FieldError]:
+def value_errors(value: float, schema: EventSchema, field: str) -> list[FieldError]:
     """A value must be finite, within the type's range, and within :data:`VALUE_LIMIT` anyway."""
     low, high = schema.value_min, schema.value_max
     scale = f"'{schema.type}' values range from {_num(low)} to {_num(high)}" if low is not None and high is not None else ""
