@@ -48,7 +48,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         # the total first (Parquet metadata, else a count of lines), so the bar shows how far along it is
         with bar(count_rows(path, fmt), f"import {args.kind}", quiet=quiet(args)) as progress:
             if args.kind == "events":
-                registry = EventSchemaRegistry(stores.schemas.load_all())
+                registry = EventSchemaRegistry(stores.schemas.load_all(), rating_scale=config.rating_scale)
                 inserted, dupes = import_events(stores, registry, path, fmt, progress=progress.update)
                 summary = f"{inserted} events imported, {dupes} duplicates skipped"
                 rows = inserted + dupes
