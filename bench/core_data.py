@@ -109,16 +109,16 @@ def step_placement(args, data: Path, report: Report) -> None:
 
     from tastemaker.config import Settings
     from tastemaker.storage.factory import open_stores
+    from tastemaker.serving.rankers import RankerSet
 
     settings = Settings(data_dir=data)
     stores = open_stores(settings)
     try:
         pin = "i0"
         brand = (stores.items.get(pin) or stores.items.get("i1")).brand or "none"
+        stores.artifacts.put(RankerSet.key("bench-full"), synthetic_ranker())
     finally:
         stores.close()
     settings.placements_path.write_text(PLACEMENTS.replace("{pin}", pin).replace("{brand}", brand))
-    settings.rankers_dir.mkdir(parents=True, exist_ok=True)
-    synthetic_ranker(settings.rankers_dir / "bench-full.json")
     report.add("placement", f"requests name placement {args.placement}", "", "",
                "rules + MMR (+ fairness + a 50-tree LambdaMART fitted on synthetic features, for its cost)")

@@ -77,14 +77,15 @@ placements:
 """
 
 
-def synthetic_ranker(path: Path) -> None:
+def synthetic_ranker() -> bytes:
+    """A 50-tree LambdaMART fitted on synthetic features (for its serving cost), as stored."""
     from tastemaker.ranking.features import FEATURE_NAMES
     from tastemaker.ranking.ltr import LTRRanker, TrainingSet
 
     rng = np.random.default_rng(0)
     X = rng.random((20_000, len(FEATURE_NAMES)))
     y = (X[:, 0] + X[:, FEATURE_NAMES.index("margin")] + 0.3 * rng.random(20_000) > 1.2).astype(np.int32)
-    LTRRanker.train(TrainingSet(X, y, np.full(200, 100), np.arange(200.0)), rounds=50).save(path)
+    return LTRRanker.train(TrainingSet(X, y, np.full(200, 100), np.arange(200.0)), rounds=50).to_bytes()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from tastemaker.engine import Engine
     from tastemaker.serving.impressions import ImpressionLogger
     from tastemaker.serving.rankers import RankerSet
+    from tastemaker.storage.factory import open_stores
     from tastemaker.storage.sqlite import Database
     from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
     from tastemaker.serving.request import parse_request
@@ -115,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     brand = max(state.catalog.brand_members, key=lambda b: len(state.catalog.brand_members[b]), default="none")
     settings.placements_file.write_text(PLACEMENTS.replace("{pin}", pin).replace("{brand}", brand))
     engine.recommender.placements.reload()
-    (tmp / "rankers").mkdir()
-    synthetic_ranker(tmp / "rankers" / "bench-full.json")
-    engine.recommender.rankers = RankerSet(tmp / "rankers")
+    scratch = open_stores(Settings(data_dir=tmp)).artifacts  # not the data dir's
+    scratch.put(RankerSet.key("bench-full"), synthetic_ranker())
+    engine.recommender.rankers = RankerSet(scratch)
     # impressions go to a scratch database (durable: an fsync per flushed batch), not the data dir's
     engine.recommender.impressions.close()
     engine.recommender.impressions = ImpressionLogger(SQLiteImpressionLog(Database(tmp / "impressions.db")))

@@ -28,7 +28,7 @@ def built_demo_dir(path) -> str:
     stores = open_stores(settings)
     try:
         load_dataset(stores, generate(30, 50, 600, seed=4))
-        train(stores, settings.models_dir, "popularity", evaluate=False, promote="always")
+        train(stores, "popularity", evaluate=False, promote="always")
     finally:
         stores.close()
     demo._write_marker(path, {"state": "ready", "dataset": "synthetic", "built_at": "2026-01-02 03:04:05"})

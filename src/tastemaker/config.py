@@ -77,18 +77,9 @@ class Settings:
         return self.data_dir / "tastemaker.db"
 
     @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
-
-    @property
     def placements_path(self) -> Path:
         """The placement file servers read and the admin API writes."""
         return self.placements_file if self.placements_file is not None else self.data_dir / "placements.yaml"
-
-    @property
-    def rankers_dir(self) -> Path:
-        """Learned rankers, one file per placement (``tastemaker train-ranker`` writes them)."""
-        return self.models_dir / "rankers"
 
     #: The online-state snapshot's key in the artifact store.
     snapshot_key: str = "state.snapshot"

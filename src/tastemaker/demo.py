@@ -113,7 +113,7 @@ def _build(settings: Settings, dataset: str, say: Callable[[str], None], progres
     try:
         # No offline evaluation here: there is no serving version to compare with and the
         # first version is served anyway, so it would only double the wait (a 75/25 fit).
-        result = train(stores, settings.models_dir, evaluate=False, promote="always", progress=progress)
+        result = train(stores, evaluate=False, promote="always", progress=progress)
     finally:
         stores.close()
     say(f"trained model v{result.version.version} ({result.version.family}, the default) on all events "
@@ -169,7 +169,7 @@ def run_demo(data_dir: Path, dataset: str | None, host: str, port: int, *, fresh
         say("no model is serving: training the default model")
         from tastemaker.training.job import train
 
-        train(engine.stores, settings.models_dir, evaluate=False, promote="always", progress=progress)
+        train(engine.stores, evaluate=False, promote="always", progress=progress)
         serving = engine.models.serving()
     key = _admin_key(settings, data_dir)
     ensure_env_admin_key(engine.stores.keys, key)

@@ -51,12 +51,12 @@ class Engine:
         self.toplists = TopListCache(ttl=toplist_ttl)
         self.recommender = Recommender(
             self.processor.state, PopularityModel(self.toplists), self.toplists, placements, settings.require_catalog,
-            rankers=RankerSet(settings.rankers_dir),
+            rankers=RankerSet(self.stores.artifacts),
             impressions=ImpressionLogger(self.stores.impressions, retention_s=settings.impression_retention_days * 86_400.0)
             if self.stores.impressions is not None else None,
         )
         self.ingest = IngestService(self.processor, self.registry, settings.input_limits)
-        self.models = ModelRegistry(self.stores.models, settings.models_dir)
+        self.models = ModelRegistry(self.stores.models, self.stores.artifacts)
         self._serving_version: int | None = None
         self._next_model_check = 0.0
         self._refresh_lock = threading.Lock()

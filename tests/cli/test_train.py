@@ -42,7 +42,7 @@ def test_the_train_job_refuses_an_unknown_family_before_reading_the_log(tmp_path
     stores = open_stores(settings)
     try:
         with pytest.raises(ValueError, match="unknown model family 'nope'; known: als, bpr"):
-            job.train(stores, settings.models_dir, "nope")
+            job.train(stores, "nope")
     finally:
         stores.close()
     assert snapshots == []

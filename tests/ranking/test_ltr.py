@@ -77,9 +77,7 @@ def test_ranker_learns_the_known_answer_and_beats_the_blend(tmp_path):
     assert ndcg_at_k(valid.X[:, BLEND], valid.y, valid.group) < 0.6
     imp_ = ranker.importance()
     assert max(imp_, key=imp_.get) == "source_covisitation"
-    path = tmp_path / "ranker.json"
-    ranker.save(path)
-    loaded = LTRRanker.load(path)
+    loaded = LTRRanker.from_bytes(ranker.to_bytes())
     np.testing.assert_allclose(loaded.score(valid.X[:50]), ranker.score(valid.X[:50]))
     np.testing.assert_allclose(ranker.score(valid.X[:30]), ranker.booster.predict(valid.X[:30]))
     assert loaded.feature_names == FEATURE_NAMES and ranker.score(np.zeros((0, F))).shape == (0,)

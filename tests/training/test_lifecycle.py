@@ -56,14 +56,14 @@ def data_dir(tmp_path: Path) -> Path:
 def test_train_registers_evaluates_and_promotes_the_first_version(data_dir, families):
     settings = Settings(data_dir=data_dir, durable=False)
     stores = open_stores(settings)
-    result = job_module.train(stores, settings.models_dir, "cooccurrence")
+    result = job_module.train(stores, "cooccurrence")
     assert result.promoted and result.compared_with is None
     v = result.version
     assert v.status == "serving" and v.n_events > 0 and v.data_to_seq == stores.events.last_seq()
     assert 0.0 < v.metrics["ndcg@10"] <= 1.0
-    assert (settings.models_dir / v.artifact).exists()
+    assert stores.artifacts.get(f"models/{v.artifact}") is not None
     # a second run is compared with the serving one, on the same split
-    second = job_module.train(stores, settings.models_dir, "cooccurrence")
+    second = job_module.train(stores, "cooccurrence")
     assert second.compared_with == v.version
     assert second.version.metrics["serving_ndcg@10"] == pytest.approx(v.metrics["ndcg@10"], rel=1e-6)
     stores.close()
@@ -72,9 +72,9 @@ def test_train_registers_evaluates_and_promotes_the_first_version(data_dir, fami
 def test_promote_and_rollback_flip_the_serving_version(data_dir, families):
     settings = Settings(data_dir=data_dir, durable=False)
     stores = open_stores(settings)
-    registry = ModelRegistry(stores.models, settings.models_dir)
-    first = job_module.train(stores, settings.models_dir, "cooccurrence", promote="always").version
-    second = job_module.train(stores, settings.models_dir, "cooccurrence", promote="always").version
+    registry = ModelRegistry(stores.models, stores.artifacts)
+    first = job_module.train(stores, "cooccurrence", promote="always").version
+    second = job_module.train(stores, "cooccurrence", promote="always").version
     assert registry.serving().version == second.version
     assert registry.rollback().version == first.version
     assert [v.status for v in registry.list()] == ["serving", "retired"]
@@ -88,7 +88,7 @@ def test_engine_serves_the_promoted_model_with_fold_in_and_swaps_without_restart
     engine = Engine(Settings(data_dir=data_dir, durable=False), toplist_ttl=0)
     assert engine.recommender.model.name == "popularity"
     stores = open_stores(Settings(data_dir=data_dir, durable=False))
-    version = job_module.train(stores, engine.settings.models_dir, "cooccurrence").version.version
+    version = job_module.train(stores, "cooccurrence").version.version
     stores.close()
     assert engine.refresh_model(force=True)
     assert (engine.recommender.model.name, engine.recommender.model.version) == ("cooccurrence", str(version))
@@ -107,7 +107,7 @@ def test_engine_serves_the_promoted_model_with_fold_in_and_swaps_without_restart
 
 def test_registry_artifact_round_trip(tmp_path, families):
     stores = open_stores(Settings(data_dir=tmp_path, durable=False))
-    registry = ModelRegistry(stores.models, tmp_path / "models")
+    registry = ModelRegistry(stores.models, stores.artifacts)
     model = CoOccurrence().fit(sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]], dtype=np.float32)))
     record = registry.register(ModelArtifact(model, ["a", "b", "c"], "cooccurrence", {}), data_from_seq=1,
                                data_to_seq=2, n_events=4, metrics={"ndcg@10": 0.5})
@@ -125,7 +125,7 @@ def test_a_new_version_serves_only_once_warm_and_the_old_one_serves_meanwhile(da
 
     engine = Engine(Settings(data_dir=data_dir, durable=False), toplist_ttl=0)
     stores = open_stores(Settings(data_dir=data_dir, durable=False))
-    first = job_module.train(stores, engine.settings.models_dir, "cooccurrence").version.version
+    first = job_module.train(stores, "cooccurrence").version.version
     assert engine.refresh_model(force=True) and engine.serving_version == first
     release = threading.Event()
     real_warm = learned.LearnedModel.warm
@@ -135,7 +135,7 @@ def test_a_new_version_serves_only_once_warm_and_the_old_one_serves_meanwhile(da
         return real_warm(self, state, should_stop, limit)
 
     monkeypatch.setattr(learned.LearnedModel, "warm", slow_warm)
-    second = job_module.train(stores, engine.settings.models_dir, "cooccurrence", promote="always").version.version
+    second = job_module.train(stores, "cooccurrence", promote="always").version.version
     stores.close()
     assert not engine.refresh_model()  # preparing in the background
     body = engine.recommender.recommend(parse_request({"user_id": "u1", "n": "5"}))

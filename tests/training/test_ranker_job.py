@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -82,12 +81,13 @@ def test_a_ranker_trained_on_logged_impressions_serves(shop, settings: Settings)
     outcomes = load_outcomes(engine.stores, after_seq=first_seq)
     assert outcomes and all(o.type == "click" and o.recommendation_id for o in outcomes)
 
-    too_early = train_rankers(engine.stores, settings.rankers_dir, "shop", window_s=3600, min_lists=100)
+    too_early = train_rankers(engine.stores, "shop", window_s=3600, min_lists=100)
     assert too_early["shop"]["lists"] == 0  # attribution windows still open: nothing to learn from yet
-    reports = train_rankers(engine.stores, settings.rankers_dir, window_s=3600, now=time.time() + 3601, min_lists=100)
+    reports = train_rankers(engine.stores, window_s=3600, now=time.time() + 3601, min_lists=100)
     report = reports["shop"]
     assert report["winner"] == "ltr" and report["ndcg@10_ltr"] > report["ndcg@10_blend"], report
-    assert Path(report["path"]).exists() and (settings.rankers_dir / "shop.report.json").exists()
+    assert engine.stores.artifacts.get(report["artifact"]) is not None
+    assert engine.stores.artifacts.get("models/rankers/shop.report.json") is not None
 
     engine.recommender.rankers.check_every_s = 0.0
     assert acme_share(shop, "after") == 1.0  # Acme first now
@@ -106,7 +106,8 @@ def test_train_ranker_command(shop, settings: Settings, capsys):
     time.sleep(1.1)  # the attribution window of --window 1 closes
     assert cli.main(["train-ranker", "--data-dir", str(settings.data_dir), "--window", "1", "--min-lists", "100"]) == 0
     out = capsys.readouterr().out
-    assert "shop: " in out and "serving" in out and (settings.rankers_dir / "shop.json").exists()
+    assert "shop: " in out and "serving models/rankers/shop.json" in out
+    assert engine.stores.artifacts.get("models/rankers/shop.json") is not None
     assert cli.main(["train-ranker", "--data-dir", str(settings.data_dir), "--placement", "nothing-here"]) == 0
     assert "no impressions logged" in capsys.readouterr().out
 

@@ -18,7 +18,7 @@ from tastemaker.training.registry import ModelArtifact, ModelRegistry
 def _register_many(data_dir: str, worker: int, count: int, start) -> list[int]:
     settings = Settings(data_dir=Path(data_dir), durable=False)
     stores = open_stores(settings)
-    registry = ModelRegistry(stores.models, settings.models_dir)
+    registry = ModelRegistry(stores.models, stores.artifacts)
     start.wait()
     try:
         return [registry.register(ModelArtifact({"worker": worker, "n": j}, ["a"], "fake", {"worker": worker}),
@@ -36,7 +36,7 @@ def test_two_processes_registering_at_once_get_distinct_loadable_versions(tmp_pa
             results = pool.starmap(_register_many, [(str(tmp_path), w, 15, start) for w in range(2)])
     assert sorted(results[0] + results[1]) == list(range(1, 31))
     stores = open_stores(Settings(data_dir=tmp_path, durable=False))
-    registry = ModelRegistry(stores.models, Settings(data_dir=tmp_path).models_dir)
+    registry = ModelRegistry(stores.models, stores.artifacts)
     for worker, versions in enumerate(results):
         loaded = [registry.load(v).model for v in versions]
         assert loaded == [{"worker": worker, "n": j} for j in range(15)]
@@ -45,14 +45,14 @@ def test_two_processes_registering_at_once_get_distinct_loadable_versions(tmp_pa
 
 def test_artifact_is_named_by_its_content_and_the_same_bytes_share_a_file(tmp_path: Path):
     stores = open_stores(Settings(data_dir=tmp_path, durable=False))
-    registry = ModelRegistry(stores.models, tmp_path / "models")
+    registry = ModelRegistry(stores.models, stores.artifacts)
     artifact = ModelArtifact({"w": [1.0, 2.0]}, ["a", "b"], "fake", {})
     first = registry.register(artifact, data_from_seq=1, data_to_seq=2, n_events=2, metrics={})
     second = registry.register(artifact, data_from_seq=1, data_to_seq=2, n_events=2, metrics={})
     assert first.version != second.version and first.artifact == second.artifact
     assert first.artifact.startswith("sha256-")
-    assert pickle.loads((tmp_path / "models" / first.artifact).read_bytes()).model == {"w": [1.0, 2.0]}
-    assert [p.name for p in (tmp_path / "models").iterdir()] == [first.artifact]  # no temp file left
+    assert pickle.loads(stores.artifacts.get(f"models/{first.artifact}")).model == {"w": [1.0, 2.0]}
+    assert stores.artifacts.list("models/") == [f"models/{first.artifact}"]  # one value, nothing half-written
     stores.close()
 
 
@@ -62,11 +62,11 @@ def test_two_train_jobs_at_once_produce_two_distinct_loadable_versions(tmp_path:
     stores.close()
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
-        results = pool.starmap(run_train_job, [(str(tmp_path), "popularity", None, "never")] * 2)
+        results = pool.starmap(run_train_job, [(Settings(data_dir=tmp_path, durable=False), "popularity", None, "never")] * 2)
     versions = sorted(r["version"]["version"] for r in results)
     assert versions == [1, 2]
     stores = open_stores(Settings(data_dir=tmp_path, durable=False))
-    registry = ModelRegistry(stores.models, Settings(data_dir=tmp_path).models_dir)
+    registry = ModelRegistry(stores.models, stores.artifacts)
     for v in versions:
         artifact = registry.load(v)
         assert artifact.family == "popularity" and len(artifact.item_ids) > 0

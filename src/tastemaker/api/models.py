@@ -143,7 +143,7 @@ async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAM
     while True:
         await asyncio.sleep(every_s)
         try:
-            await loop.run_in_executor(_training_pool(), run_train_job, str(engine.settings.data_dir), family, {}, "if_better")
+            await loop.run_in_executor(_training_pool(), run_train_job, engine.settings, family, {}, "if_better")
             await swap_in(engine)
         except Exception:  # a failed run must not stop later ones; it is logged
             logging.getLogger(__name__).exception("periodic retraining failed")
@@ -167,7 +167,7 @@ async def train_model(request: Request) -> Response:
     loop = asyncio.get_running_loop()
     try:
         result = await loop.run_in_executor(
-            _training_pool(), run_train_job, str(engine.settings.data_dir), spec.family, params, spec.promote
+            _training_pool(), run_train_job, engine.settings, spec.family, params, spec.promote
         )
     except ValueError as exc:
         return problem(409, "Cannot train", str(exc))

@@ -35,7 +35,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = settings(args)
     stores = open_stores(config)
     try:
-        result = train(stores, config.models_dir, args.family, params, promote=args.promote,
+        result = train(stores, args.family, params, promote=args.promote,
                        progress=StageLog("train", quiet=quiet(args)))
     except (ValueError, TypeError) as exc:
         print(f"train refused: {exc}", file=sys.stderr)
@@ -56,7 +56,7 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
     stores = open_stores(config)
     say = (lambda message: None) if quiet(args) else (lambda message: print(message, file=sys.stderr, flush=True))
     try:
-        reports = train_rankers(stores, config.rankers_dir, args.placement, window_s=args.window,
+        reports = train_rankers(stores, args.placement, window_s=args.window,
                                 min_lists=args.min_lists, rounds=args.rounds, progress=say)
     finally:
         stores.close()
@@ -65,7 +65,7 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
         return 1
     for name, r in reports.items():
         ndcg = "  ".join(f"{k}={v:.4f}" for k, v in r.items() if k.startswith("ndcg"))
-        verdict = f"serving {r['path']}" if r.get("path") else f"keeping the blend ({r.get('reason', 'it did not win')})"
+        verdict = f"serving {r['artifact']}" if r.get("artifact") else f"keeping the blend ({r.get('reason', 'it did not win')})"
         print(f"{name}: {r.get('lists', 0)} labelled lists  {ndcg}  -> {verdict}")
     return 0
 
@@ -104,7 +104,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     config = settings(args)
     stores = open_stores(config)
-    registry = ModelRegistry(stores.models, config.models_dir)
+    registry = ModelRegistry(stores.models, stores.artifacts)
     try:
         if args.action == "list":
             for v in registry.list():

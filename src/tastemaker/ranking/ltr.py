@@ -28,7 +28,6 @@ import ctypes
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -229,16 +228,16 @@ class LTRRanker:
         gains = self.booster.feature_importance("gain")
         return {n: float(g) for n, g in zip(self.feature_names, gains)}
 
-    def save(self, path: Path | str) -> None:
-        path = Path(path)
-        path.write_text(json.dumps({"feature_names": list(self.feature_names), "meta": self.meta,
-                                    "model": self.booster.model_to_string()}))
+    def to_bytes(self) -> bytes:
+        """The ranker as JSON (feature names, metadata and LightGBM's text model)."""
+        return json.dumps({"feature_names": list(self.feature_names), "meta": self.meta,
+                           "model": self.booster.model_to_string()}).encode()
 
     @staticmethod
-    def load(path: Path | str) -> LTRRanker:
+    def from_bytes(data: bytes) -> LTRRanker:
         import lightgbm as lgb
 
-        doc = json.loads(Path(path).read_text())
+        doc = json.loads(data)
         return LTRRanker(lgb.Booster(model_str=doc["model"]), doc["feature_names"], doc.get("meta"))
 
 

@@ -1,23 +1,23 @@
-"""Per-placement learned rankers, loaded from ``<models dir>/rankers/<placement>.json``.
+"""Per-placement learned rankers, from the artifact store (``models/rankers/<placement>.json``).
 
-``tastemaker train-ranker`` writes a placement's file when its LambdaMART ranker beats
-the blend on later impressions (:mod:`tastemaker.training.ranker_job`); servers pick the
-new file up without a restart: :meth:`RankerSet.get` looks at a placement's file at most
-once per ``check_every_s`` and reloads it when its modification time or size changed. An
-unreadable file is logged and the previous ranker (or none) keeps serving.
+``tastemaker train-ranker`` writes a placement's ranker when its LambdaMART beats the blend
+on later impressions (:mod:`tastemaker.training.ranker_job`); servers pick a new one up
+without a restart: :meth:`RankerSet.get` looks at a placement's artifact stamp at most once
+per ``check_every_s`` and reloads the ranker when it changed. An unreadable artifact is
+logged and the previous ranker (or none) keeps serving.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
-from pathlib import Path
 
 from tastemaker.ranking.ltr import LTRRanker
+from tastemaker.storage.protocols import ArtifactStore
 
 log = logging.getLogger(__name__)
+
+RANKERS_PREFIX = "models/rankers/"
 
 
 class _Entry:
@@ -25,25 +25,25 @@ class _Entry:
 
     def __init__(self) -> None:
         self.ranker: LTRRanker | None = None
-        self.stamp: tuple[int, int] | None = None
+        self.stamp: str | None = None
         self.checked = -1e18
 
 
 class RankerSet:
-    """The learned rankers of the placements, by name, from files in ``directory``."""
+    """The learned rankers of the placements, by name (None: no artifact store, no rankers)."""
 
-    def __init__(self, directory: Path | str | None, check_every_s: float = 1.0):
-        self.directory = None if directory is None else Path(directory)
+    def __init__(self, artifacts: ArtifactStore | None, check_every_s: float = 1.0):
+        self.artifacts = artifacts
         self.check_every_s = check_every_s
         self._entries: dict[str, _Entry] = {}
 
-    def path(self, placement: str) -> Path:
-        assert self.directory is not None
-        return self.directory / f"{placement}.json"
+    @staticmethod
+    def key(placement: str) -> str:
+        return f"{RANKERS_PREFIX}{placement}.json"
 
     def get(self, placement: str) -> LTRRanker | None:
         """The placement's ranker (None: none trained, or it did not beat the blend)."""
-        if self.directory is None:
+        if self.artifacts is None:
             return None
         entry = self._entries.get(placement)
         if entry is None:
@@ -52,40 +52,33 @@ class RankerSet:
         if now - entry.checked < self.check_every_s:
             return entry.ranker
         entry.checked = now
-        path = self.path(placement)
-        try:
-            st = path.stat()
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
+        key = self.key(placement)
+        stamp = self.artifacts.stamp(key)
         if stamp == entry.stamp:
             return entry.ranker
-        if stamp is None:
+        data = self.artifacts.get(key) if stamp is not None else None
+        if data is None:
             entry.ranker, entry.stamp = None, None
             return None
         try:
-            entry.ranker = LTRRanker.load(path)
+            entry.ranker = LTRRanker.from_bytes(data)
             entry.stamp = stamp
-            log.info("serving learned ranker for placement %s (%s)", placement, path)
-        except Exception as exc:  # a half-written or foreign file: keep what serves
-            log.error("cannot load ranker %s, keeping the previous one: %s", path, exc)
+            log.info("serving learned ranker for placement %s (%s)", placement, key)
+        except Exception as exc:  # a foreign or corrupt artifact: keep what serves
+            log.error("cannot load ranker %s, keeping the previous one: %s", key, exc)
         return entry.ranker
 
-    def save(self, placement: str, ranker: LTRRanker) -> Path:
-        """Write a placement's ranker atomically (servers see the whole file or the old one)."""
-        path = self.path(placement)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{placement}-")
-        os.close(fd)
-        ranker.save(tmp)
-        os.replace(tmp, path)
+    def save(self, placement: str, ranker: LTRRanker) -> str:
+        """Store a placement's ranker (atomically: servers see the whole one or the old one);
+        returns its key."""
+        assert self.artifacts is not None
+        key = self.key(placement)
+        self.artifacts.put(key, ranker.to_bytes())
         self._entries.pop(placement, None)
-        return path
+        return key
 
     def remove(self, placement: str) -> bool:
-        try:
-            self.path(placement).unlink()
-        except FileNotFoundError:
-            return False
+        assert self.artifacts is not None
+        removed = self.artifacts.delete(self.key(placement))
         self._entries.pop(placement, None)
-        return True
+        return removed

@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.config import Settings
 from tastemaker.models.family import ModelFamily
 from tastemaker.models.fit_progress import reporting
 from tastemaker.models.hybrid import fit_member
@@ -98,7 +98,7 @@ def _items_aligned(stores: Stores, item_ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
+def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
           *, evaluate: bool = True, promote: str = "if_better", seed: int = 0,
           progress: Progress | None = None) -> TrainResult:
     """Train ``family`` on the whole log; register it; promote per ``promote``.
@@ -121,7 +121,7 @@ def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params
     started = time.perf_counter()
     # refuse an unknown family before any work (a snapshot of a large log takes a while)
     factory = family_factory(family, params)
-    registry = ModelRegistry(stores.models, models_dir)
+    registry = ModelRegistry(stores.models, stores.artifacts)
     say("reading the event log", True, "snapshot")
     snapshot = snapshot_events(stores.events)
     if not len(snapshot):
@@ -169,15 +169,14 @@ def train(stores: Stores, models_dir: Path, family: str = DEFAULT_FAMILY, params
 
 
 
-def run_train_job(data_dir: str, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
+def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
                   promote: str = "if_better") -> dict[str, Any]:
-    """Entry point for a worker process: open the data dir's stores, train, close."""
-    from tastemaker.config import Settings
+    """Entry point for a worker process (another process or machine): open the deployment's
+    stores from ``settings``, train, close."""
     from tastemaker.storage.factory import open_stores
 
-    settings = Settings(data_dir=Path(data_dir))
     stores = open_stores(settings)
     try:
-        return train(stores, settings.models_dir, family, params, promote=promote).to_dict()
+        return train(stores, family, params, promote=promote).to_dict()
     finally:
         stores.close()

@@ -21,11 +21,17 @@ from __future__ import annotations
 import json
 import math
 import time
-from pathlib import Path
 from typing import Any, Callable
 
-from tastemaker.ranking.ltr import LABELS, MIN_GROUPS, Impression, Outcome, build_training_set, choose_ranker
-from tastemaker.serving.rankers import RankerSet
+from tastemaker.ranking.ltr import (
+    LABELS,
+    MIN_GROUPS,
+    Impression,
+    Outcome,
+    build_training_set,
+    choose_ranker,
+)
+from tastemaker.serving.rankers import RANKERS_PREFIX, RankerSet
 from tastemaker.storage.factory import Stores
 
 DEFAULT_WINDOW_S = 86_400.0
@@ -68,11 +74,12 @@ def load_outcomes(stores: Stores, after_seq: int = 0, types: frozenset[str] = fr
         seq = rows[-1][0]
 
 
-def train_rankers(stores: Stores, rankers_dir: Path | str, placement: str | None = None,
+def train_rankers(stores: Stores, placement: str | None = None,
                   window_s: float = DEFAULT_WINDOW_S, now: float | None = None, min_lists: int = MIN_GROUPS,
                   rounds: int = 50, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
     """Train and (when it beats the blend) install a ranker per placement; returns the
-    report of each placement (``winner``, nDCG of both, list counts, ``path`` when written)."""
+    report of each placement (``winner``, nDCG of both, list counts, the ranker's ``artifact``
+    key when written); the report is stored beside it (``models/rankers/<placement>.report.json``)."""
     say = progress or (lambda message: None)
     cutoff = time.time() if now is None else now
     impressions, first_seq = load_impressions(stores, placement)
@@ -80,7 +87,7 @@ def train_rankers(stores: Stores, rankers_dir: Path | str, placement: str | None
         return {placement: {"winner": "blend", "lists": 0, "reason": "no impressions logged"}} if placement else {}
     outcomes = load_outcomes(stores, after_seq=first_seq)
     say(f"{len(impressions)} impressions, {len(outcomes)} outcomes after log position {first_seq}")
-    rankers = RankerSet(rankers_dir)
+    rankers = RankerSet(stores.artifacts)
     reports: dict[str, dict[str, Any]] = {}
     for name in sorted({i.placement for i in impressions}):
         mine = [i for i in impressions if i.placement == name]
@@ -92,10 +99,8 @@ def train_rankers(stores: Stores, rankers_dir: Path | str, placement: str | None
                   **choice.report}
         if choice.ranker is not None:
             choice.ranker.meta.update({"placement": name, "trained_at": time.time(), "report": choice.report})
-            report["path"] = str(rankers.save(name, choice.ranker))
-        report_path = Path(rankers_dir) / f"{name}.report.json"
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(report, indent=2, default=float))
+            report["artifact"] = rankers.save(name, choice.ranker)
+        stores.artifacts.put(f"{RANKERS_PREFIX}{name}.report.json", json.dumps(report, indent=2, default=float).encode())
         say(f"{name}: {report.get('winner')} ({', '.join(f'{k}={v:.4f}' for k, v in report.items() if k.startswith('ndcg'))})")
         reports[name] = report
     return reports

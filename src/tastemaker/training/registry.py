@@ -1,25 +1,23 @@
-"""The model registry: versions with parameters, data range, metrics and artifact files.
+"""The model registry: versions with parameters, data range, metrics and artifacts.
 
-Records live in the model store (SQLite by default); artifacts are pickles under
-``<data dir>/models/``, named by the SHA-256 of their bytes, so two trainers that finish at
-once never write the same file and a record always names exactly the bytes it was given.
-Promotion and rollback only flip statuses, so they are instant and every server process
-notices them on its next check.
+Records live in the model store; artifacts are pickles in the artifact store under
+``models/``, named by the SHA-256 of their bytes, so two trainers that finish at once never
+write the same key and a record always names exactly the bytes it was given. Promotion and
+rollback only flip statuses, so they are instant and every server process notices them on
+its next check.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import pickle
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tastemaker.storage.protocols import ModelStore, ModelVersion
+from tastemaker.storage.protocols import ArtifactStore, ModelStore, ModelVersion
+
+MODELS_PREFIX = "models/"
 
 
 @dataclass
@@ -33,28 +31,17 @@ class ModelArtifact:
 
 
 class ModelRegistry:
-    def __init__(self, store: ModelStore, directory: Path):
+    def __init__(self, store: ModelStore, artifacts: ArtifactStore):
         self.store = store
-        self.directory = directory
+        self.artifacts = artifacts
 
     def register(self, artifact: ModelArtifact, *, data_from_seq: int, data_to_seq: int, n_events: int,
                  metrics: dict[str, Any]) -> ModelVersion:
-        """Write the artifact atomically, then its record, numbered as it is stored (a crash
-        never leaves a record without a file; concurrent trainers get distinct versions)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Store the artifact (atomically), then its record, numbered as it is stored (a crash
+        never leaves a record without an artifact; concurrent trainers get distinct versions)."""
         payload = pickle.dumps(artifact, protocol=pickle.HIGHEST_PROTOCOL)
         name = f"sha256-{hashlib.sha256(payload).hexdigest()}.pkl"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".model-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.directory / name)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        self.artifacts.put(MODELS_PREFIX + name, payload)
         record = ModelVersion(0, artifact.family, artifact.params, time.time(), data_from_seq, data_to_seq,
                               n_events, metrics, name)
         return self.store.add(record)
@@ -63,8 +50,10 @@ class ModelRegistry:
         record = self.store.get(version)
         if record is None:
             raise KeyError(f"no model version {version}")
-        with open(self.directory / record.artifact, "rb") as fh:
-            return pickle.load(fh)
+        payload = self.artifacts.get(MODELS_PREFIX + record.artifact)
+        if payload is None:
+            raise KeyError(f"model version {version}: artifact {record.artifact} is missing")
+        return pickle.loads(payload)
 
     def list(self) -> list[ModelVersion]:
         return self.store.list()
