@@ -241,3 +241,20 @@ def test_placements_rankers_and_impressions_are_wired_to_the_data_dir(tmp_path):
         assert record.recommendation_id == body["recommendation_id"] and len(record.items) == 10
     finally:
         again.close()
+
+
+def test_a_catalogue_write_by_another_process_is_seen_on_the_next_request(settings):
+    writer, reader = Engine(settings), Engine(settings)
+    try:
+        add_items(reader, [f"i{k}" for k in range(5)])
+        ingest(reader, events(0, 20))
+        reader.catch_up()
+        before = reader.state.catalog.size()
+        writer.stores.items.upsert([Item(id="fresh", title="Fresh", categories=["new"])])
+        reader.catch_up()  # no event was written since: the catalogue change alone must be seen
+        assert reader.state.catalog.size() == before + 1
+        body = reader.recommender.recommend(parse_request({"user_id": "nobody", "category": "new", "n": "3"}))
+        assert [i["id"] for i in body["items"]] == ["fresh"]
+    finally:
+        writer.close(snapshot=False)
+        reader.close(snapshot=False)

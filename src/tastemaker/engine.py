@@ -75,7 +75,9 @@ class Engine:
 
     def catch_up(self) -> None:
         """Bring online state up to date with writes by other processes (cheap when none)."""
-        if self.processor.catch_up():
+        version = self.state.version  # moves with every applied event and catalogue change
+        self.processor.catch_up()
+        if self.state.version != version:
             self.toplists.clear()
         if time.monotonic() >= self._next_model_check:
             self.refresh_model()

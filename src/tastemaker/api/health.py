@@ -21,6 +21,7 @@ async def readyz(request: Request) -> Response:
     if engine is None:
         return JSONResponse({"status": "starting"}, status_code=503)
     try:
+        engine.catch_up()  # report this process's state as the next request would see it
         last = engine.stores.events.last_seq()
         health = storage_health(request)
         # Only after a write failed for lack of space: a probe write, off the event loop.
@@ -42,6 +43,7 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     engine = request.app.state.engine
+    engine.catch_up()
     state = engine.state
     gauges = {
         "state_applied_seq": state.applied_seq,
