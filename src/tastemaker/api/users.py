@@ -10,26 +10,9 @@ from starlette.responses import Response
 
 from tastemaker.api.documents import USERS
 from tastemaker.api.responses import JSONResponse
+from tastemaker.features.segments import lifecycle_segments
 from tastemaker.features.state import OnlineState
 from tastemaker.features.user_state import UserState
-
-ACTIVE_WITHIN_S = 7 * 86_400.0
-
-
-def segments(user: UserState, now: float) -> list[str]:
-    """Rule-based segments, recomputed on read from the live state."""
-    out = []
-    if user.event_count < 5:
-        out.append("new")
-    elif user.event_count >= 50:
-        out.append("engaged")
-    if user.purchased:
-        out.append("buyer")
-    if user.type_counts.get("add_to_cart") and not user.type_counts.get("purchase"):
-        out.append("cart_abandoner")
-    out.append("active" if now - user.last_ts <= ACTIVE_WITHIN_S else "lapsed")
-    return out
-
 
 def activity(state: OnlineState, user: UserState, limit: int = 20) -> dict[str, Any]:
     ids = state.index.ids
@@ -48,7 +31,7 @@ def activity(state: OnlineState, user: UserState, limit: int = 20) -> dict[str, 
         "purchased": sorted(ids[i] for i in user.purchased)[:200],
         "category_affinity": {k: round(v, 4) for k, v in top_categories},
         "recent_queries": list(user.queries),
-        "segments": segments(user, state.clock),
+        "segments": lifecycle_segments(user, state.clock),
     }
 
 
