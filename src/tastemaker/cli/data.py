@@ -42,29 +42,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"import refused: {exc}", file=sys.stderr)
         return 1
-    stores = open_stores(config)
-    try:
-        started = time.perf_counter()
-        # the total first (Parquet metadata, else a count of lines), so the bar shows how far along it is
-        with bar(count_rows(path, fmt), f"import {args.kind}", quiet=quiet(args)) as progress:
-            if args.kind == "events":
-                registry = EventSchemaRegistry(stores.schemas.load_all(), rating_scale=config.rating_scale)
-                inserted, dupes = import_events(stores, registry, path, fmt, progress=progress.update)
-                summary = f"{inserted} events imported, {dupes} duplicates skipped"
-                rows = inserted + dupes
-            else:
-                rows = import_documents(stores, args.kind, path, fmt, progress=progress.update)
-                summary = f"{rows} {args.kind} upserted"
-        elapsed = time.perf_counter() - started
-        print(f"{summary} in {elapsed:.2f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s)")
-    except ValidationFailed as exc:
-        print(f"import refused, nothing was written: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        print(f"import refused: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        stores.close()
+    with open_stores(config) as stores:
+        try:
+            started = time.perf_counter()
+            # the total first (Parquet metadata, else a count of lines), so the bar shows how far along it is
+            with bar(count_rows(path, fmt), f"import {args.kind}", quiet=quiet(args)) as progress:
+                if args.kind == "events":
+                    registry = EventSchemaRegistry(stores.schemas.load_all(), rating_scale=config.rating_scale)
+                    inserted, dupes = import_events(stores, registry, path, fmt, progress=progress.update)
+                    summary = f"{inserted} events imported, {dupes} duplicates skipped"
+                    rows = inserted + dupes
+                else:
+                    rows = import_documents(stores, args.kind, path, fmt, progress=progress.update)
+                    summary = f"{rows} {args.kind} upserted"
+            elapsed = time.perf_counter() - started
+            print(f"{summary} in {elapsed:.2f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s)")
+        except ValidationFailed as exc:
+            print(f"import refused, nothing was written: {exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"import refused: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -14,8 +14,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from tastemaker.api.keys import create_key
     from tastemaker.storage.factory import open_stores
 
-    stores = open_stores(settings(args))
-    try:
+    with open_stores(settings(args)) as stores:
         if args.action == "create":
             try:
                 record, token = create_key(stores.keys, args.name, set(args.scope or []))
@@ -32,8 +31,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 print(f"no active key {args.key_id}", file=sys.stderr)
                 return 1
             print(f"revoked {args.key_id}")
-    finally:
-        stores.close()
     return 0
 
 

@@ -22,6 +22,12 @@ class Stores:
     close: Callable[[], None]
     impressions: ImpressionLog | None = None  # served lists, for training the learned ranker
 
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def open_stores(settings: Settings) -> Stores:
     """Open the stores of ``settings.backend`` (``sqlite``, the embedded default)."""
