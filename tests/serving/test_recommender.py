@@ -359,21 +359,6 @@ def test_impressions_are_logged_with_the_features_as_served(margins):
     assert len(log.records) == 2 and log.records[1].features.shape == (2, len(FEATURE_NAMES))
 
 
-@pytest.mark.parametrize("placement", ["home", "email"])
-@pytest.mark.parametrize("kw", [{}, {"include_purchased": True}, {"exclude": frozenset({"x3"}), "category": "red"}])
-def test_the_one_item_pin_check_agrees_with_the_filters(shop, placement, kw):
-    from tastemaker.serving.filters import allowed
-
-    shop.event("purchase", "u", "x4")
-    shop.event("view", "u", "x5")
-    shop.event("dislike", "u", "x6")
-    ctx = shop.ctx("u", placement=placement, **kw)
-    p = shop.recommender.placement(placement)
-    items = np.arange(12, dtype=np.int64)
-    expected = allowed(ctx, p, items, True).tolist()
-    assert [shop.recommender._pin_allowed(ctx, p, int(i)) for i in items] == expected
-
-
 def test_rules_see_catalog_updates_between_requests(shop):
     """The rule columns are cached per catalog (patched on upsert): an update shows in the
     next request's rules, caps and pins."""

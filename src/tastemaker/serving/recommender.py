@@ -1,11 +1,11 @@
 """The recommendation pipeline.
 
 sources → merge → screen (filters + seen penalty) → backfill → top-n, and for a placement
-that configures them (``Placement.staged``), on a pool of the best ``POOL`` candidates:
-learned ranker (LambdaMART over logged features) → business rules (filters, boosts, pins'
-items, margin) → popularity discount → calibration or MMR diversity → minimum exposure →
-caps and pins → top-n → explanations (the rules that moved each item) → impression log.
-The built-in placements configure none of it and skip all of it.
+that configures them (``Placement.staged``), on a pool of the best ``POOL`` candidates, the
+ranking stages of :mod:`tastemaker.serving.stages` (learned ranker, business rules,
+popularity discount, calibration or diversity, minimum exposure, caps and pins, impression
+capture) → explanations (the rules that moved each item) → impression log. The built-in
+placements configure none of it and skip all of it.
 """
 
 from __future__ import annotations
@@ -19,38 +19,24 @@ import numpy as np
 from tastemaker.features.state import OnlineState
 from tastemaker.features.toplists import TopListCache
 from tastemaker.models.base import CandidateModel
-from tastemaker.ranking.calibration import calibrate_codes, target_by_code
-from tastemaker.ranking.diversity import embedding_features, mmr, swap
-from tastemaker.ranking.fairness import ensure_min_exposure, popularity_discount
-from tastemaker.ranking.features import FEATURE_NAMES, candidate_features_from_parts
-from tastemaker.rules.engine import RuleTrace, score_order
+from tastemaker.rules.engine import RuleTrace
 from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.backfill import BACKFILL_EXTRA, backfill
 from tastemaker.serving.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
-from tastemaker.serving.filters import _catalog_and_request_mask as catalog_and_request_mask
 from tastemaker.serving.filters import allowed, screen
 from tastemaker.serving.ids import recommendation_ids
 from tastemaker.serving.placements import Placement, PlacementRegistry, apply_overrides
 from tastemaker.serving.request import RecommendationRequest
 from tastemaker.serving.sources import SOURCES, PipelineContext
+from tastemaker.serving.stages import Stage, StageContext, run_stages, stages_for
 
 POOL = 100  # candidates the ranking stages see (rules, ranker, diversity, fairness)
 
 
 class UnknownPlacement(ValidationFailed):
     pass
-
-
-@dataclass
-class _Staged:
-    """What the ranking stages leave for the response: the explanation trace, and the
-    feature rows of the served items when the placement logs impressions."""
-
-    trace: Any = None
-    features: np.ndarray | None = None
-    feature_names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -63,6 +49,8 @@ class Recommender:
     rankers: Any = None  # serving.rankers.RankerSet: the learned ranker per placement
     impressions: Any = None  # serving.impressions.ImpressionLogger: where served lists go
     clock: Callable[[], float] = time.time  # "now" for schedules, item age and context features
+    # the ranking stages of a configured placement (an experiment may choose them per variant)
+    stages: Callable[[Placement], tuple[Stage, ...] | list[Stage]] = stages_for
     _columns: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict, repr=False)
     _embeddings: tuple[Any, np.ndarray | None] = field(default=(None, None), repr=False)
 
@@ -87,7 +75,7 @@ class Recommender:
                 raise ValidationFailed(exc.errors, title="Invalid recommendation request", status=400) from None
         return placement
 
-    def _run(self, request: RecommendationRequest) -> tuple[Candidates, PipelineContext, _Staged | None]:
+    def _run(self, request: RecommendationRequest) -> tuple[Candidates, PipelineContext, StageContext | None]:
         self.placements.reload_if_changed()  # a stat at most once a second, and only with a file
         placement = self.resolve(request)
         n = placement.n if request.default_n else request.n
@@ -133,38 +121,6 @@ class Recommender:
         self._embeddings = (model, table)
         return table
 
-    def _screen_pins(self, ctx: PipelineContext, placement: Placement, rules: Any, pool: Candidates, now: float,
-                     trace: Any) -> Any:
-        """The rules without pins whose item the request or the user's history excludes (out of
-        stock, purchased, ``exclude``, another category...): a pin adds its item to the
-        candidates, so it must pass what the sources' candidates passed. Filters win over pins."""
-        from dataclasses import replace
-
-        index = self.state.index
-        items = pool.items
-        keep = []
-        for pin in rules.pins:
-            pos = index.get(pin.item_id)
-            if pos is None or (items == pos).any() or not pin.schedule.active(now) \
-                    or self._pin_allowed(ctx, placement, pos):
-                keep.append(pin)
-            elif trace is not None:
-                trace.drop(pos, pin.name, "pin dropped: excluded by the request, the catalog or the user's history")
-        return rules if len(keep) == len(rules.pins) else replace(rules, pins=tuple(keep))
-
-    def _pin_allowed(self, ctx: PipelineContext, placement: Placement, pos: int) -> bool:
-        """:func:`~tastemaker.serving.filters.allowed` for one item, with set lookups in the
-        user's history instead of a pass over all of it."""
-        if not catalog_and_request_mask(ctx, placement, np.array([pos], np.int64), self.require_catalog)[0]:
-            return False
-        user = ctx.user
-        if user is None:
-            return True
-        if not (ctx.request.include_purchased or placement.include_purchased) and (
-                pos in user.purchased or pos in user.rated or pos in user.disliked):
-            return False
-        return not (placement.exclude_seen and pos in user.seen)
-
     def _popularity(self) -> np.ndarray:
         return self._item_column("popularity", self.state.popularity_scores)
 
@@ -172,7 +128,8 @@ class Recommender:
         return self._item_column("trending", self.state.trending)
 
     def _ranked(self, ctx: PipelineContext, placement: Placement, merged: Candidates, parts: list,
-                n: int) -> tuple[Candidates, PipelineContext, _Staged]:
+                n: int) -> tuple[Candidates, PipelineContext, StageContext]:
+        """The placement's stages (:mod:`tastemaker.serving.stages`) on a pool of its best candidates."""
         state, request = self.state, ctx.request
         want = max(n, min(POOL, 3 * n))  # room for what rules filter out
         if len(merged) < want:
@@ -181,71 +138,11 @@ class Recommender:
         # one env for the request: every stage reads its columns from it, each gathered once
         env = RuleEnv(state.catalog, pool.items, self.clock(), pool.scores, pool.sources, ctx.user,
                       {"popularity": self._popularity, "trending": self._trending}, request.context)
-        staged = _Staged(trace=RuleTrace() if request.explain else None)
-        trace = staged.trace
-
-        # learned ranker; features are computed (and logged) whenever the placement logs
-        ltr = placement.ranker == "ltr"
-        ranker = self.rankers.get(placement.name) if ltr and self.rankers is not None else None
-        logging_on = self.impressions is not None and (ltr or placement.log_impressions)
-        feature_items = X = None
-        if (ranker is not None or logging_on) and len(pool):
-            names = ranker.feature_names if ranker is not None else FEATURE_NAMES
-            X = candidate_features_from_parts(env, pool.scores, parts, names)
-            feature_items, staged.feature_names = pool.items, tuple(names)
-            if ranker is not None:
-                raw = ranker.score(X)
-                lo, hi = float(raw.min()), float(raw.max())
-                # positive and order-preserving, so boosts and buries keep their meaning
-                scores = 0.01 + 0.99 * (raw - lo) / (hi - lo) if hi > lo else np.ones(len(raw))
-                pool = Candidates(pool.items, scores, pool.sources, pool.because)
-                env.set_scores(scores)
-
-        rules = placement.rules
-        if rules.pins:
-            rules = self._screen_pins(ctx, placement, rules, pool, env.now, trace)
-        if rules:
-            pool, env = rules.score(pool, env, trace)
-        scores = pool.scores
-        fairness = placement.fairness
-        if fairness is not None and fairness.popularity_penalty > 0 and len(pool):
-            scores = popularity_discount(scores, env.column("popularity"), fairness.popularity_penalty)
-            pool = Candidates(pool.items, scores, pool.sources, pool.because)
-        order = score_order(scores, pool.items)
-        relevance_order = order
-        moved_by = None
-        diversity = placement.diversity
-        if diversity is not None and len(pool) > 1:
-            user = ctx.user
-            if diversity.calibration > 0 and user is not None and user.affinity:
-                codes, shares = target_by_code(user.affinity, state.catalog.category_ids)
-                order = calibrate_codes(scores, env.group_codes("category"), codes, shares, n, diversity.calibration)
-                moved_by = "calibration"
-            elif diversity.lambda_ > 0:
-                table = self._embedding_table() if diversity.by == "embeddings" else None
-                features = embedding_features(env, table) if table is not None else env.group_codes("category")
-                if diversity.method == "swap":
-                    order = swap(scores, features, n, diversity.lambda_)
-                elif diversity.method == "mmr-sum":
-                    order = mmr(scores, features, n, diversity.lambda_, penalty="sum", order="relevance")
-                else:
-                    order = mmr(scores, features, n, diversity.lambda_)
-                moved_by = "diversity"
-        if fairness is not None and fairness.min_exposure:
-            for kind, groups in fairness.min_exposure.items():
-                ids = state.catalog.brand_ids if kind == "brand" else state.catalog.category_ids
-                shares_by_code = {ids[g]: s for g, s in groups if g in ids}
-                if shares_by_code:
-                    before = order
-                    order = ensure_min_exposure(order, env.group_codes(kind), shares_by_code, n)
-                    if trace is not None and moved_by is None and not np.array_equal(before, order):
-                        moved_by = "minimum exposure"
-        if trace is not None and moved_by is not None:
-            _trace_reorder(pool.items, relevance_order, order, n, moved_by, trace)
-        top, rows = rules.arrange_order(pool, env, order, n, trace)
-        if X is not None and logging_on:
-            staged.features = _served_rows(feature_items, X, pool.items, rows, top.items)
-        return top, ctx, staged
+        # features are computed (and logged) whenever the placement logs
+        logging = self.impressions is not None and (placement.ranker == "ltr" or placement.log_impressions)
+        staged = StageContext(ctx, placement, env, n, parts, RuleTrace() if request.explain else None, self.rankers,
+                              logging, self._embedding_table, self.require_catalog)
+        return run_stages(self.stages(placement), pool, staged), ctx, staged
 
     def _backfill(self, ctx: PipelineContext, placement: Placement, have: Candidates, n: int) -> Candidates:
         """Top a short list up to ``n`` (:func:`tastemaker.serving.backfill.backfill`)."""
@@ -274,12 +171,12 @@ class Recommender:
             pins = [d for d in trace.dropped if d["effect"].startswith("pin dropped")]
             if pins:
                 body["rules_dropped"] = [{"id": ids[d["item"]], "rule": d["rule"], "effect": d["effect"]} for d in pins]
-        if staged is not None and staged.features is not None:
+        if staged is not None and staged.served_features is not None:
             from tastemaker.storage.protocols import ImpressionRecord
 
             self.impressions.log(ImpressionRecord(
                 body["recommendation_id"], request.placement, request.user_id, self.clock(), [out_["id"] for out_ in out],
-                staged.features, staged.feature_names, self.state.applied_seq))
+                staged.served_features, staged.feature_names, self.state.applied_seq))
         return body
 
     def similar(self, item_id: str, n: int) -> list[dict[str, Any]]:
@@ -296,39 +193,3 @@ class Recommender:
         ids = self.state.index.ids
         return [{"id": ids[p], "score": round(s, 6), "source": src} for p, s, src in zip(top.items.tolist(), top.scores.tolist(), top.sources.tolist())]
 
-
-def _served_rows(feature_items: np.ndarray, X: np.ndarray, pool_items: np.ndarray, rows: np.ndarray,
-                 served: np.ndarray) -> np.ndarray:
-    """``_rows_for(feature_items, X, served)``, where ``served = pool_items[rows]``: when the
-    rules kept the featurised candidates in place (at most adding pinned items after them),
-    the rows of ``X`` are ``rows`` themselves, with NaN for the pinned items added."""
-    k = len(feature_items)
-    if pool_items is feature_items or (len(pool_items) >= k and np.array_equal(pool_items[:k], feature_items)):
-        hit = rows < k
-        if hit.all():
-            return np.ascontiguousarray(X[rows])
-        out = np.full((len(rows), X.shape[1]), np.nan)
-        out[hit] = X[rows[hit]]
-        return out
-    return _rows_for(feature_items, X, served)
-
-
-def _rows_for(items: np.ndarray, X: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Rows of ``X`` (aligned with ``items``) for ``wanted``, NaN for items not among them
-    (a pinned item the sources did not propose)."""
-    order = np.argsort(items, kind="stable")
-    at = np.searchsorted(items, wanted, sorter=order).clip(max=max(len(items) - 1, 0))
-    rows = order[at] if len(items) else np.zeros(len(wanted), np.int64)
-    hit = items[rows] == wanted if len(items) else np.zeros(len(wanted), bool)
-    out = np.full((len(wanted), X.shape[1]), np.nan)
-    out[hit] = X[rows[hit]]
-    return out
-
-
-def _trace_reorder(items: np.ndarray, before: np.ndarray, after: np.ndarray, n: int, stage: str, trace: Any) -> None:
-    """Record, for the first ``n`` rows of ``after``, the items a re-ranking stage moved."""
-    rank = np.empty(len(before), np.int64)
-    rank[before] = np.arange(len(before))
-    for k, row in enumerate(after[:n].tolist()):
-        if rank[row] != k:
-            trace.add(int(items[row]), stage, f"re-ranked: rank {rank[row] + 1} -> {k + 1}")
