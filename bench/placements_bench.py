@@ -2,7 +2,7 @@
 
 Opens the engine on an existing data dir (as ``tastemaker serve`` does) with a placement
 file of its own (the data dir's placements are left alone) and times
-``catch_up() + recommend()`` per request, for random users, for:
+``Engine.recommend`` (catch up, then the pipeline) per request, for random users, for:
 
 * ``home``: the built-in placement (no rules, ranker, diversity: the stages are skipped);
 * ``bench-rules-mmr``: rules (filters, boosts, a pin, caps, margin) + MMR over categories;
@@ -140,8 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     n = str(args.n)
 
     def call(user: str, extra: dict) -> None:
-        engine.catch_up()
-        engine.recommender.recommend(parse_request({"user_id": user, "n": n, **extra}))
+        engine.recommend(parse_request({"user_id": user, "n": n, **extra}))
 
     for user in users[:200]:  # warm caches
         for extra in kinds.values():

@@ -1,8 +1,8 @@
 """In-process cost of one recommendation, without HTTP: where do the slow requests come from?
 
 Opens the engine on an existing data dir (as ``tastemaker serve`` does), then times
-``catch_up() + recommend()`` for random users, the same work as ``GET /v1/recommendations``
-minus the ASGI/HTTP layers. Garbage-collector pauses are timed with ``gc.callbacks`` so a slow
+``Engine.recommend`` (catch up, then the pipeline) for random users, the same work as
+``GET /v1/recommendations`` minus the ASGI/HTTP layers. Garbage-collector pauses are timed with ``gc.callbacks`` so a slow
 call can be attributed to a collection. ``--cprofile`` prints the top functions by time.
 
     .venv/bin/python bench/profile_recs.py --data-dir /tmp/tm/data --calls 5000
@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
              for _ in range(min(args.calls, 100_000))]
 
     def call(user: str) -> None:
-        engine.catch_up()
-        engine.recommender.recommend(parse_request({"user_id": user, "n": "10"}))
+        engine.recommend(parse_request({"user_id": user, "n": "10"}))
 
     for user in users[:200]:  # warm caches, as the HTTP benchmark's warm-up does
         call(user)

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from tastemaker.config import Settings
-from tastemaker.engine import Engine, open_engine
+from tastemaker.engine import Engine, UnknownItem, open_engine
 from tastemaker.features.state import OnlineState
 from tastemaker.schema.errors import ValidationFailed
 from tastemaker.schema.records import Item
@@ -232,7 +232,7 @@ def test_placements_rankers_and_impressions_are_wired_to_the_data_dir(tmp_path):
     assert engine.recommender.placements.path == settings.data_dir / "placements.yaml"
     assert engine.recommender.rankers.artifacts is engine.stores.artifacts
     engine.recommender.placements.put("logged", {"sources": {"popular": 1}, "log_impressions": True})
-    body = engine.recommender.recommend(parse_request({"user_id": "u1", "placement": "logged"}))
+    body = engine.recommend(parse_request({"user_id": "u1", "placement": "logged"}))
     engine.close()  # writes the buffered impression
     again = Engine(settings)
     try:
@@ -258,3 +258,35 @@ def test_a_catalogue_write_by_another_process_is_seen_on_the_next_request(settin
     finally:
         writer.close(snapshot=False)
         reader.close(snapshot=False)
+
+
+def test_recommend_catches_up_then_serves_with_the_fields_asked_for(settings):
+    """Engine.recommend is the one request path (HTTP fast path, route, CLI, tests): it sees
+    another process's writes without an explicit catch_up, and reads the fields asked for."""
+    writer, reader = Engine(settings), Engine(settings)
+    try:
+        add_items(reader, [f"i{k}" for k in range(5)])
+        ingest(reader, events(0, 20))
+        writer.stores.items.upsert([Item(id="fresh", title="Fresh", categories=["new"], price=9.5)])
+        body = reader.recommend(parse_request({"user_id": "nobody", "category": "new", "n": "3", "fields": "title,price"}))
+        assert body["items"] == [{"id": "fresh", "score": body["items"][0]["score"], "source": body["items"][0]["source"],
+                                  "item": {"title": "Fresh", "price": 9.5}}]
+        assert "item" not in reader.recommend(parse_request({"user_id": "u1", "n": "3"}))["items"][0]
+    finally:
+        writer.close(snapshot=False)
+        reader.close(snapshot=False)
+
+
+def test_similar_items_and_a_404_naming_an_unknown_id(settings):
+    engine = Engine(settings)
+    try:
+        add_items(engine, [f"i{k}" for k in range(30)])
+        ingest(engine, events(0, 60))
+        similar = engine.similar("i0", 4, ("categories",))
+        assert len(similar) == 4 and "i0" not in [e["id"] for e in similar]
+        assert all(set(e) == {"id", "score", "source", "item"} and "categories" in e["item"] for e in similar)
+        with pytest.raises(UnknownItem) as info:
+            engine.similar("nope", 4)
+        assert info.value.status == 404 and info.value.errors[0].field == "id" and "nope" in info.value.errors[0].reason
+    finally:
+        engine.close(snapshot=False)

@@ -7,7 +7,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from tastemaker.config import Settings
 from tastemaker.features.state import StateConfig
@@ -15,17 +15,24 @@ from tastemaker.features.toplists import TopListCache
 from tastemaker.ingest.processor import StreamProcessor
 from tastemaker.ingest.service import IngestService
 from tastemaker.models.popularity import PopularityModel
+from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
+from tastemaker.serving.fields import attach_fields
 from tastemaker.serving.impressions import ImpressionLogger
 from tastemaker.serving.placements import PlacementRegistry
 from tastemaker.serving.rankers import RankerSet
 from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender
+from tastemaker.serving.request import RecommendationRequest
 from tastemaker.training.registry import ModelRegistry
 from tastemaker.storage.factory import Stores, open_stores
 
 log = logging.getLogger(__name__)
 MODEL_CHECK_S = 1.0  # how often a server asks the registry which version serves
+
+
+class UnknownItem(ValidationFailed):
+    pass
 
 
 class Engine:
@@ -81,6 +88,24 @@ class Engine:
             self.toplists.clear()
         if time.monotonic() >= self._next_model_check:
             self.refresh_model()
+
+    def recommend(self, request: RecommendationRequest) -> dict[str, Any]:
+        """The response body of ``GET /v1/recommendations`` for ``request``: the state caught
+        up with other writers, the placement's pipeline, then the catalogue ``fields`` asked
+        for. Every entry point (HTTP fast path and route, CLI, evaluation) goes through here."""
+        self.catch_up()
+        body = self.recommender.recommend(request)
+        if request.fields:
+            attach_fields(body["items"], request.fields, self.stores.items.get)
+        return body
+
+    def similar(self, item_id: str, n: int, fields: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """The items of ``GET /v1/items/{id}/similar`` (404 :class:`UnknownItem` for an id
+        neither the online state nor the item store knows), with the catalogue ``fields``."""
+        self.catch_up()
+        if self.state.index.get(item_id) is None and self.stores.items.get(item_id) is None:
+            raise UnknownItem([FieldError("id", f"no item '{item_id}'")], title="Unknown item", status=404)
+        return attach_fields(self.recommender.similar(item_id, n), fields, self.stores.items.get)
 
     def refresh_model(self, force: bool = False) -> bool:
         """Swap in the registry's serving version if it changed (promotion, rollback, other worker).

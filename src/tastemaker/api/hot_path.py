@@ -4,8 +4,8 @@ The recommendation request is the one the engine serves thousands of times a sec
 through Starlette's router, exception middleware and request objects cost about as much as
 the pipeline itself (py-spy under wrk). This middleware answers it with the same auth check,
 the same metrics and the same error bodies as the routed endpoints, and passes every other
-request on unchanged. The routed ``get_recommendations`` stays for the OpenAPI/docs table and
-for apps built without this middleware.
+request on unchanged. Both it and the routed ``get_recommendations`` (kept for the OpenAPI/docs
+table and for apps built without this middleware) answer with ``Engine.recommend``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tastemaker.api.auth import authorize
 from tastemaker.api.keys import KeyVerifier
 from tastemaker.api.metrics import Metrics
-from tastemaker.api.recommendations import recommend
 from tastemaker.api.responses import encode_json, from_validation
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
+from tastemaker.serving.request import parse_request
 
 PATH = "/v1/recommendations"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -45,7 +45,7 @@ class RecommendationsFastPath:
             if response is None:
                 try:
                     params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
-                    body = encode_json(recommend(self.engine, params))
+                    body = encode_json(self.engine.recommend(parse_request(params)))
                 except ValidationFailed as exc:
                     response = from_validation(exc)
                 else:
