@@ -8,7 +8,7 @@ re-ranker reorders them with diversity weight λ over the movies' genre sets (co
 indicator rows), and the top 10 are scored. The sources:
 
 - ``hybrid`` (headline) the engine's default pipeline, ``models.hybrid.Hybrid`` over
-  ``registry_of_families.default_members()``, fitted on the rating-weighted training matrix
+  ``families.default_members()``, fitted on the rating-weighted training matrix
   with the training events' timestamps (as ``bench/models_ml100k.py`` does): re-ranking its
   candidates is what a placement that applies MMR in this engine does.
 - ``ease`` plain EASE (λ_reg = 500), the bench's former relevance, for comparison.

@@ -3,7 +3,7 @@ and whose candidates and scores the re-rankers see, plus its member scores and s
 features for the hit-probability calibration.
 
 - ``hybrid``  the engine's default pipeline: :class:`tastemaker.models.hybrid.Hybrid` over
-              ``registry_of_families.default_members()`` (blend weights learned on its own
+              ``families.default_members()`` (blend weights learned on its own
               validation folds of the training part), fitted as ``bench/models_ml100k.py``
               fits it: the rating-weighted training matrix (0.5 .. 1.5 per star; relevance stays
               binary) with the training events' timestamps for the session members.
@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.datasets import load_ml100k
-from tastemaker.models import registry_of_families as reg
+from tastemaker.models import families as model_families
 from tastemaker.models.ease import EASE
 from tastemaker.models.hybrid import Hybrid, fit_member, normalize_scores
 
@@ -57,15 +57,15 @@ def restrict(x: sp.csr_matrix, to: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def defaults_key() -> str:
-    """A short hash of the model families' defaults (constructor signatures and registry
-    params), so a cache never serves scores of models whose defaults have changed since."""
+    """A short hash of the model families' defaults (their constructor signatures, where the
+    defaults are declared), so a cache never serves scores of models whose defaults have changed."""
     import hashlib
     import inspect
 
     parts = [repr(inspect.signature(Hybrid.__init__)), repr(inspect.signature(EASE.__init__))]
-    for name, (cls, params) in sorted(reg.FAMILIES.items()):
-        parts.append(f"{name}{inspect.signature(cls.__init__)}{sorted(params.items())}")
-    parts.append(repr(reg.DEFAULT_MEMBERS))
+    for name, cls in sorted(model_families.FAMILIES.items()):
+        parts.append(f"{name}{inspect.signature(cls.__init__)}")
+    parts.append(repr(model_families.DEFAULT_MEMBERS))
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:10]
 
 
@@ -91,11 +91,11 @@ def fit_relevance(source: str, train: sp.csr_matrix, users: np.ndarray, ev: Even
         rel = Relevance(scores, {}, recent, {})
     elif source == "hybrid":
         X = restrict(ev.weighted, train).astype(np.float32)
-        model = Hybrid(members=reg.default_members(), seed=seed).fit(X, ev.items, timestamps=ts)
+        model = Hybrid(members=model_families.default_members(), seed=seed).fit(X, ev.items, timestamps=ts)
         R = X[users]
         scores = model.score(R).astype(np.float64)
         members = {}
-        for name, m in reg.default_members().items():
+        for name, m in model_families.default_members().items():
             fitted = model.fitted.get(name) or fit_member(copy.deepcopy(m), X, ev.items, ts)
             members[name] = normalize_scores(fitted.score(R), "max")
         rel = Relevance(scores, members, recent, dict(model.weights))

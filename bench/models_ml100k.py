@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ml100k_data import TEMPORAL_TEST, load, matrices, train_mask  # noqa: E402
-from tastemaker.models import registry_of_families as reg  # noqa: E402
+from tastemaker.models import families as model_families  # noqa: E402
 from tastemaker.models.ann import ANNIndex, exact_top_k, recall_at_k  # noqa: E402
 from tastemaker.models.embeddings import available as embeddings_available  # noqa: E402
 from tastemaker.models.hybrid import (Hybrid, fit_member, holdout_split, ndcg_at_k, scaled_clone,  # noqa: E402
@@ -140,7 +140,7 @@ def input_matrix(name: str, mats: dict) -> sp.csr_matrix:
 
 
 def fit_family(name: str, params: dict, mats: dict, items: list) -> tuple:
-    model = reg.create(name, **params)
+    model = model_families.create(name, **params)
     t = time.perf_counter()
     fit_member(model, input_matrix(name, mats), items, mats["ts"])
     return model, time.perf_counter() - t
@@ -177,7 +177,7 @@ def tune(name: str, grid: list[dict], mats: dict, items: list, seed: int, protoc
     for params in grid:
         vals = []
         for inner, kept, held, users, factor in splits:
-            model = scaled_clone(reg.create(name, **params), factor)
+            model = scaled_clone(model_families.create(name, **params), factor)
             fit_member(model, input_matrix(name, inner), items, inner["ts"])
             vals.append(ndcg_at_k(model.score(input_matrix(name, inner)[users]), kept[users], held[users], K))
         v = float(np.mean(vals))
@@ -196,7 +196,7 @@ def run_quality(d: dict, seeds: list[int], grids: dict, families: list[str], pro
         tuned: dict[str, dict] = {}
         for name in families:
             if name == "hybrid":
-                members = {m: reg.create(m, **tuned.get(m, {})) for m in reg.DEFAULT_MEMBERS}
+                members = {m: model_families.create(m, **tuned.get(m, {})) for m in model_families.DEFAULT_MEMBERS}
                 model = Hybrid(members=members, seed=seed, **hybrid_validation(protocol))
                 t = time.perf_counter()
                 model.fit(input_matrix(name, train), d["items"], timestamps=train["ts"])
@@ -265,7 +265,7 @@ def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
     from implicit.cpu.als import AlternatingLeastSquares
 
     als_params = tuned_params.get("als", {})
-    p = {**reg.FAMILIES["als"][1], **als_params}
+    p = ALS(**als_params).params  # ALS's declared (tuned) defaults, updated
     ours, raw = [], []
     for _ in range(5):  # alternate, best of 5 each; both construct the model and pin BLAS
         t = time.perf_counter(); ALS(**p).fit(full["binary"]); ours.append(time.perf_counter() - t)
@@ -285,7 +285,7 @@ def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
     fits = {}
     for name in families:
         if name == "hybrid":
-            members = {m: reg.create(m, **tuned_params.get(m, {})) for m in reg.DEFAULT_MEMBERS}
+            members = {m: model_families.create(m, **tuned_params.get(m, {})) for m in model_families.DEFAULT_MEMBERS}
             model = Hybrid(members=members)
             t = time.perf_counter(); model.fit(input_matrix(name, full), d["items"], timestamps=full["ts"]); fits[name] = time.perf_counter() - t
             out["hybrid_members_served"] = sorted(model.fitted)
@@ -303,7 +303,7 @@ def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
     out["load_average_1m"] = os.getloadavg()[0]
     out["cpus"] = os.cpu_count()
     # Fold-in of one user (ALS), per user, median and p99 over 500 users.
-    als = ALS(**{**reg.FAMILIES["als"][1], **als_params}).fit(full["binary"])
+    als = ALS(**als_params).fit(full["binary"])
     X = full["binary"]
     out["fold_in_one_user_ms_median"], out["fold_in_one_user_ms_p99"] = per_user_ms(als.recalculate_user, X, 500)
     t = time.perf_counter(); als.score(X[:1]); out["als_score_one_user_ms"] = (time.perf_counter() - t) * 1e3

@@ -28,7 +28,7 @@ from tastemaker.api.app import build_app
 from tastemaker.api.openapi import build_openapi
 from tastemaker.config import Settings
 from tastemaker.engine import Engine
-from tastemaker.models.registry_of_families import FAMILIES
+from tastemaker.models.families import FAMILIES
 from tastemaker.training.job import DEFAULT_FAMILY
 
 from .helpers import seed

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from tastemaker import cli
-from tastemaker.models.registry_of_families import FAMILIES
+from tastemaker.models.families import FAMILIES
 from tests.cli.helpers import run
 
 COMMANDS = ("serve", "demo", "import", "generate", "train", "train-ranker", "evaluate", "models", "keys")

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tastemaker.config import Settings
-from tastemaker.models.registry_of_families import FAMILIES
+from tastemaker.models.families import FAMILIES
 from tastemaker.storage.factory import open_stores
 from tastemaker.training import job
 from tests.cli.helpers import N_EVENTS, run

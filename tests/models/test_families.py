@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tastemaker.models import registry_of_families as reg
+from tastemaker.models import families
 from tastemaker.models.ann import ANNIndex, exact_top_k, recall_at_k
 from tastemaker.models.content import TfidfContent
 from tastemaker.models.ease import EASE, CatalogueTooLarge
@@ -174,7 +174,7 @@ def test_tfidf_scores_items_without_interactions_and_new_items():
     X = X.tolil()
     X[:, 5] = 0  # item 5 (a comedy) has no interaction at all
     X = X.tocsr()
-    model = TfidfContent().fit(X, items)
+    model = TfidfContent(attr_weight=1.0).fit(X, items)
     s = model.score(row([0, 1]))[0]
     assert s[5] > max(s[6:])  # the cold comedy item is scored like the other comedies
     model.add_items([{"id": "new", "title": "Funny comedy laughs", "categories": ["Comedy"], "brand": "Jolly"},
@@ -185,7 +185,7 @@ def test_tfidf_scores_items_without_interactions_and_new_items():
 
 def test_tfidf_attribute_matching_alone():
     items = [{"id": "a", "brand": "X"}, {"id": "b", "brand": "X"}, {"id": "c", "brand": "Y"}]
-    model = TfidfContent().fit(sp.csr_matrix((1, 3), dtype=np.float32), items)
+    model = TfidfContent(attr_weight=1.0).fit(sp.csr_matrix((1, 3), dtype=np.float32), items)
     s = model.score(row([0], 3))[0]
     assert s[1] == pytest.approx(1.0) and s[2] == 0.0
 
@@ -258,11 +258,11 @@ def test_ann_is_exact_below_the_threshold():
 
 
 def test_registry():
-    assert reg.DEFAULT == "hybrid"
-    assert set(reg.DEFAULT_MEMBERS) <= set(reg.FAMILIES)
-    assert reg.create("ease", lambda_=7.0).lambda_ == 7.0
-    with pytest.raises(KeyError):
-        reg.create("nope")
+    assert families.DEFAULT == "hybrid"
+    assert set(families.DEFAULT_MEMBERS) <= set(families.FAMILIES)
+    assert families.create("ease", lambda_=7.0).lambda_ == 7.0
+    with pytest.raises(families.UnknownFamily, match="unknown model family 'nope'; known: als, bpr"):
+        families.create("nope")
 
 
 # -- hybrid validation folds and time holdouts --------------------------------------------

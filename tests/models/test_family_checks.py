@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tastemaker.models import registry_of_families as reg
+from tastemaker.models import families
 from tastemaker.models.embeddings import available as embeddings_available
 from tastemaker.models.family import ModelFamily
 from tastemaker.models.hybrid import fit_member
@@ -40,15 +40,15 @@ TINY_PARAMS = {
     "embeddings": {},
     "hybrid": {},
 }
-FAMILIES = sorted(reg.FAMILIES)
+FAMILIES = sorted(families.FAMILIES)
 NON_PERSONALISED = {"popularity"}
 
 
 def make(name: str) -> ModelFamily:
     if name == "hybrid":
-        members = {m: reg.create(m, **TINY_PARAMS[m]) for m in ("ease", "itemknn", "als", "popularity", "tfidf")}
-        return reg.create("hybrid", members=members, seed=0)
-    return reg.create(name, **TINY_PARAMS[name])
+        members = {m: families.create(m, **TINY_PARAMS[m]) for m in ("ease", "itemknn", "als", "popularity", "tfidf")}
+        return families.create("hybrid", members=members, seed=0)
+    return families.create(name, **TINY_PARAMS[name])
 
 
 def fitted(name: str) -> ModelFamily:
@@ -71,7 +71,7 @@ def get(models: dict, name: str) -> ModelFamily:
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_registry_builds_a_model_family(name: str) -> None:
-    model = reg.create(name)
+    model = families.create(name)
     assert isinstance(model, ModelFamily)
     assert model.name == name
 

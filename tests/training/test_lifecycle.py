@@ -14,6 +14,7 @@ from tastemaker.config import Settings
 from tastemaker.datasets import generate
 from tastemaker.engine import Engine
 from tastemaker.ingest.dataset_loader import load_dataset
+from tastemaker.models import families as model_families
 from tastemaker.models.family import ModelFamily
 from tastemaker.serving.request import parse_request
 from tastemaker.storage.factory import open_stores
@@ -38,10 +39,11 @@ class CoOccurrence(ModelFamily):
 
 
 @pytest.fixture
-def families(monkeypatch):
-    table = {"cooccurrence": (CoOccurrence, {})}
-    monkeypatch.setattr(job_module, "family_factory", lambda name, params=None: (lambda: table[name][0](**(params or {}))))
-    return table
+def families():
+    """CoOccurrence registered as a family for the test's duration (the registry's seam)."""
+    model_families.register(CoOccurrence)
+    yield model_families.FAMILIES
+    model_families.unregister(CoOccurrence.name)
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from tastemaker.models.families import FAMILIES, factory
 from tastemaker.models.hybrid import Hybrid
-from tastemaker.models.registry_of_families import FAMILIES
-from tastemaker.training.job import family_factory
 from tastemaker.training.offline import PROTOCOLS, protocol_params
 
 
 @pytest.mark.parametrize("protocol, holdout_by", [("random", "random"), ("temporal", "time"), ("leave_last_out", "last")])
 def test_the_hybrid_validates_like_the_protocol_tests(protocol, holdout_by) -> None:
-    model = family_factory("hybrid", protocol_params("hybrid", protocol))()
+    model = factory("hybrid", **protocol_params("hybrid", protocol))()
     assert isinstance(model, Hybrid)
     assert model.params["holdout_by"] == holdout_by
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
-import inspect
 import logging
 import typing
 import multiprocessing
@@ -33,7 +31,9 @@ _pool: ProcessPoolExecutor | None = None
 
 
 def check_family_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` checked against ``family``'s constructor: names known, values of the declared types.
+    """``params`` checked against ``family``'s declaration (its ``__init__`` signature, read by
+    ``families.family_class`` and ``ModelFamily.check_params``, as the train job checks it):
+    names known, values of the declared types.
 
     Raises :class:`ValidationFailed` (422) naming the family or each bad parameter, with
     what is known; returns the params converted to the declared types (a JSON list to a tuple).
@@ -45,27 +45,27 @@ def check_family_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
     ...
     tastemaker.schema.errors.ValidationFailed: /params/bogus: unknown parameter of family 'popularity'; known: weighted
     """
-    from tastemaker.models.registry_of_families import FAMILIES
+    from tastemaker.models.families import UnknownFamily, family_class
+    from tastemaker.models.family import UnknownParameter
 
-    if family not in FAMILIES:
-        close = difflib.get_close_matches(family, list(FAMILIES), n=1)
-        guess = f"did you mean '{close[0]}'? " if close else ""
-        raise ValidationFailed([FieldError("/family", f"unknown model family '{family}'; {guess}known: {', '.join(sorted(FAMILIES))}")],
-                               title="Unknown model family")
-    cls = FAMILIES[family][0]
-    signature = inspect.signature(cls)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
-        return dict(params)
-    known = [n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    try:
+        cls = family_class(family)
+    except UnknownFamily as exc:
+        raise ValidationFailed([FieldError("/family", str(exc))], title="Unknown model family") from None
+    unknown: dict[str, str] = {}
+    try:
+        cls.check_params(params)
+    except UnknownParameter as exc:
+        unknown = {name: exc.reason for name in exc.names}
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # an annotation that cannot be resolved: check names only
         hints = {}
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
-    for name, value in params.items():
-        if name not in known:
-            errors.append(FieldError(f"/params/{name}", f"unknown parameter of family '{family}'; known: {', '.join(known)}"))
+    for name, value in params.items():  # the errors in the request's order
+        if name in unknown:
+            errors.append(FieldError(f"/params/{name}", unknown[name]))
             continue
         try:
             out[name] = msgspec.convert(value, hints[name]) if name in hints else value

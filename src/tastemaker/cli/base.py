@@ -27,14 +27,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 class Families:
-    """The model families of ``models.registry_of_families``, read on first use.
+    """The model families of ``models.families``, read on first use.
 
     Used as argparse ``choices``: the registry imports every model module (a second or
     more), which ``tastemaker keys list`` or ``--help`` of another command should not pay.
     """
 
     def _names(self) -> list[str]:
-        from tastemaker.models.registry_of_families import FAMILIES
+        from tastemaker.models.families import FAMILIES
 
         return sorted(FAMILIES)
 

@@ -7,13 +7,12 @@ closed form as ALS (``x_u = (Y^T C_u Y + reg I)^-1 Y^T C_u p_u``, see :func:`.al
 with ``fold_in_regularization`` and ``fold_in_alpha``, so unseen and changed users are
 scored without retraining. Stored ``user_factors`` (the SGD ones) are kept for reference.
 
-Params:
-- ``factors`` (int, default 64), ``learning_rate`` (float, default 0.01),
-  ``regularization`` (float, default 0.01), ``iterations`` (int, default 50): implicit's.
-- ``random_state`` (int, default 0).
-- ``num_threads`` (int, default 1): implicit's BPR is Hogwild SGD, deterministic only on one
+Params (defaults in ``__init__``, tuned on validation splits of ML-100k training data):
+- ``factors``, ``learning_rate``, ``regularization``, ``iterations``: implicit's.
+- ``random_state``: the seed of implicit's initialisation and sampling.
+- ``num_threads``: implicit's BPR is Hogwild SGD, deterministic only on one
   thread; raise it for speed when reproducibility does not matter.
-- ``fold_in_regularization`` (float, default 1.0), ``fold_in_alpha`` (float, default 5.0).
+- ``fold_in_regularization``, ``fold_in_alpha``: the fold-in's ``reg`` and ``alpha``.
 """
 
 from __future__ import annotations
@@ -36,9 +35,6 @@ class BPR(ModelFamily):
     def __init__(self, factors: int = 64, learning_rate: float = 0.01, regularization: float = 0.01,
                  iterations: int = 50, random_state: int = 0, num_threads: int = 1,
                  fold_in_regularization: float = 1.0, fold_in_alpha: float = 5.0):
-        super().__init__(factors=factors, learning_rate=learning_rate, regularization=regularization,
-                         iterations=iterations, random_state=random_state, num_threads=num_threads,
-                         fold_in_regularization=fold_in_regularization, fold_in_alpha=fold_in_alpha)
         self.factors = int(factors)
         self.learning_rate = float(learning_rate)
         self.regularization = float(regularization)

@@ -12,10 +12,9 @@ and items added after fit are covered by :meth:`add_items` (no refit). ``fit(int
 items)`` takes ``items``: a list of item dicts (the record of DESIGN.md) aligned to the
 matrix columns; missing trailing items get empty vectors.
 
-Params (TfidfContent):
-- ``attr_weight`` (float, default 1.0): weight of the attribute one-hot block.
-- ``min_df`` (int, default 1), ``max_features`` (int, default 100,000),
-  ``sublinear_tf`` (bool, default True), ``ngram_max`` (int, default 1): TF-IDF options.
+Params (TfidfContent; defaults in ``__init__``, tuned on validation splits of ML-100k):
+- ``attr_weight``: weight of the attribute one-hot block.
+- ``min_df``, ``max_features``, ``sublinear_tf``, ``ngram_max``: TF-IDF options.
 """
 
 from __future__ import annotations
@@ -65,8 +64,7 @@ class ContentFamily(ModelFamily):
     #: sparse-row x dense-matrix product, like EASE, instead of two sparse products.
     dense_similarity_below: ClassVar[int] = 4096
 
-    def __init__(self, **params: Any):
-        super().__init__(**params)
+    def __init__(self) -> None:
         self.V: Any = None  # (n_items, d) item vectors, rows L2-normalised
         self._sim: np.ndarray | None = None  # V V^T (n_items, n_items) float32 when small enough
 
@@ -127,10 +125,9 @@ class TfidfContent(ContentFamily):
 
     name = "tfidf"
 
-    def __init__(self, attr_weight: float = 1.0, min_df: int = 1, max_features: int = 100_000,
+    def __init__(self, attr_weight: float = 0.5, min_df: int = 1, max_features: int = 100_000,
                  sublinear_tf: bool = True, ngram_max: int = 1):
-        super().__init__(attr_weight=attr_weight, min_df=min_df, max_features=max_features,
-                         sublinear_tf=sublinear_tf, ngram_max=ngram_max)
+        super().__init__()
         self.attr_weight = float(attr_weight)
         self.vectorizer: TfidfVectorizer | None = None
         self.attr_vocab: dict[str, int] = {}

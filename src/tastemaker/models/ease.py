@@ -6,15 +6,16 @@ diagonal is zeroed (the constraint ``diag(B) = 0``); ``score(rows) = rows @ B``.
 Size limit: ``B`` is a dense (n_items, n_items) float32 matrix and the inversion needs a
 dense Gram matrix too, so memory is about ``3 * 4 * n_items^2`` bytes at fit time (float32)
 and ``4 * n_items^2`` while serving: 20,000 items -> 1.6 GB for ``B``. Above
-``max_items`` (default 20,000) :meth:`EASE.fit` raises :class:`CatalogueTooLarge`; the hybrid
+``max_items`` :meth:`EASE.fit` raises :class:`CatalogueTooLarge`; the hybrid
 catches it and uses :class:`tastemaker.models.itemknn.ItemKNN` (sparse, no n^2 limit)
 instead. :meth:`EASE.fits` tells beforehand.
 
-Params:
-- ``lambda_`` (float, default 500.0): L2 regularisation added to the Gram diagonal. Its
+Params (each class's ``__init__`` holds the defaults: the values tuned on validation splits
+carved from ML-100k training data, never on a test split):
+- ``lambda_``: L2 regularisation added to the Gram diagonal. Its
   best value grows with the amount of data (the Gram entries grow with it), so it is listed
   in ``data_scaled_params`` and scaled by the data ratio when fitted on a subsample.
-- ``freq_lambda`` (float, default 0.0) and ``freq_power`` (float, default 1.0):
+- ``freq_lambda`` and ``freq_power``:
   frequency-dependent regularisation. Item ``i``'s diagonal penalty is
   ``lambda_ + freq_lambda * (n_i / mean(n))^freq_power``, where ``n_i`` is the number of
   users who interacted with ``i`` in the fitted matrix and ``mean(n)`` the mean over items
@@ -22,11 +23,11 @@ Params:
   dropout-style penalty of Steck 2020, EDLAE). ``freq_lambda`` is data-scaled like
   ``lambda_``; the ratio ``n_i / mean(n)`` is not, so the two keep their meaning on a
   subsample. ``freq_lambda = 0`` is plain EASE.
-- ``content_weight`` (float, default 0.0): item metadata as side information, ``w * V V^T``
+- ``content_weight``: item metadata as side information, ``w * V V^T``
   added to the Gram matrix (see :mod:`.side_information`); needs ``items`` at fit. It is
   data-scaled like ``lambda_``. 0 is plain EASE.
-- ``max_items`` (int, default 20,000): the size limit above.
-- ``float64_below`` (int, default 8,192): invert in float64 for catalogues up to this size
+- ``max_items``: the size limit above (20,000 items: 1.6 GB for ``B``).
+- ``float64_below``: invert in float64 for catalogues up to this size
   (exact and cheap), float32 above it (half the memory).
 """
 
@@ -103,10 +104,8 @@ class EASE(DenseItemItem, ModelFamily):
     name = "ease"
     data_scaled_params: ClassVar[tuple[str, ...]] = ("lambda_", "freq_lambda", "content_weight")
 
-    def __init__(self, lambda_: float = 500.0, max_items: int = 20_000, float64_below: int = 8_192,
+    def __init__(self, lambda_: float = 800.0, max_items: int = 20_000, float64_below: int = 8_192,
                  freq_lambda: float = 0.0, freq_power: float = 1.0, content_weight: float = 0.0):
-        super().__init__(lambda_=lambda_, max_items=max_items, float64_below=float64_below,
-                         freq_lambda=freq_lambda, freq_power=freq_power, content_weight=content_weight)
         self.lambda_ = float(lambda_)
         self.content_weight = float(content_weight)
         self.freq_lambda = float(freq_lambda)

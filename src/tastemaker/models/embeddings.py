@@ -15,9 +15,9 @@ Optional: the package (and torch) is imported lazily, on the first fit or ``add_
 without it :class:`EmbeddingsUnavailable` (an ImportError) says what to install. Fitted
 models keep only the embedding array, so they load and score without the package.
 
-Params:
-- ``batch_size`` (int, default 128): encoder batch size.
-- ``device`` (str, default "cpu").
+Params (defaults in ``__init__``):
+- ``batch_size``: encoder batch size.
+- ``device``: where the encoder runs ("cpu", or a torch device).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class SentenceEmbeddingContent(ContentFamily):
     name = "embeddings"
 
     def __init__(self, batch_size: int = 128, device: str = "cpu"):
-        super().__init__(batch_size=batch_size, device=device)
+        super().__init__()
         self.batch_size = int(batch_size)
         self.device = device
 

@@ -1,10 +1,17 @@
-"""The contract of a learned model family (issue: models, evaluation, registry).
+"""The contract of a learned model family: interaction rows in, scores over all items out.
 
 Every family maps a user's interaction row to scores over all items. Taking the row as
 input, instead of a user id learned at fit time, is what makes every family real-time:
 the serving path builds the row from the user's latest events and asks for scores, so a
 new or changed user is personalised without retraining (ALS solves the user's factors from
 the row; EASE and item-kNN multiply the row by an item-item matrix; popularity ignores it).
+What serving asks for candidates is the other contract, :class:`.candidate_source.CandidateSource`.
+
+Parameters are declared once, river-style: the keyword parameters of a family's ``__init__``
+(names, types and defaults; the defaults are the tuned, validated ones) are its parameters.
+:attr:`ModelFamily.params` (the values a family was built with, defaults filled in),
+:meth:`ModelFamily.clone`, :meth:`ModelFamily.param_names` and the unknown-parameter error
+are derived from that signature, and each class docstring ends with the defaults, generated.
 
 Shapes (exact):
 - ``interactions``: ``scipy.sparse.csr_matrix`` of shape (n_users, n_items), float32,
@@ -17,10 +24,31 @@ Shapes (exact):
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+
+
+class UnknownParameter(TypeError, ValueError):
+    """Parameters a family does not declare (a TypeError like Python's own for a bad keyword,
+    and a ValueError, what the CLI and the train job report as a refused request)."""
+
+    def __init__(self, family: str, names: Iterable[str], known: Iterable[str]):
+        self.family, self.names, self.known = family, list(names), list(known)
+        #: the reason for one name, as the API reports it per parameter
+        self.reason = f"unknown parameter of family '{family}'; known: {', '.join(self.known) or 'none'}"
+        super().__init__(f"{', '.join(self.names)}: {self.reason}")
+
+
+@functools.cache
+def _signature(cls: type) -> inspect.Signature:
+    """``cls.__init__``'s signature without ``self``: the declaration of the family's params."""
+    sig = inspect.signature(cls.__init__)
+    return sig.replace(parameters=list(sig.parameters.values())[1:])
 
 
 class ModelFamily:
@@ -30,16 +58,69 @@ class ModelFamily:
     item metadata), ``uses_timestamps`` (fit takes ``timestamps=``, each cell's event time),
     ``data_scaled_params`` (params that scale with the amount of data, for subsampled fits),
     :meth:`fits` (the size limit) and :meth:`item_vectors` (a vector per fitted item).
+    Parameters are the keyword parameters of the subclass's ``__init__`` (see the module).
     """
 
     name: ClassVar[str] = "base"
     needs_items: ClassVar[bool] = False
     uses_timestamps: ClassVar[bool] = False
     data_scaled_params: ClassVar[tuple[str, ...]] = ()
+    #: Items of the fitted catalogue (0 until fitted).
+    n_items: int = 0
+    #: The parameters this instance was built with, every default filled in (set on construction).
+    params: dict[str, Any]
 
-    def __init__(self, **params: Any):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__ and cls.__doc__ and cls.param_names():
+            defaults = ", ".join(f"{n}={p.default!r}" for n, p in _signature(cls).parameters.items()
+                                 if p.default is not p.empty)
+            cls.__doc__ = f"{cls.__doc__.rstrip()}\n\n    Defaults (from ``__init__``): {defaults or 'none'}.\n"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "ModelFamily":
+        # Record the constructor's arguments against the one declaration, the signature, so no
+        # family repeats its parameters (unpickling and copying pass none: their state follows).
+        self = super().__new__(cls)
+        sig = _signature(cls)
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            unknown = [n for n in kwargs if n not in sig.parameters]
+            if unknown:
+                raise UnknownParameter(cls.name, unknown, cls.param_names())
+        bound = sig.bind_partial(*args, **kwargs)
+        bound.apply_defaults()
+        params: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = sig.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                params.update(value)
+            elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                params[name] = value
         self.params = params
-        self.n_items = 0
+        return self
+
+    def __init__(self) -> None:
+        """No parameters: a subclass declares its own in its ``__init__`` signature."""
+
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The family's parameter names, in declaration order."""
+        return tuple(n for n, p in _signature(cls).parameters.items()
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """Raise :class:`UnknownParameter` naming every name in ``params`` the family does not
+        declare, with the ones it does."""
+        if any(p.kind is p.VAR_KEYWORD for p in _signature(cls).parameters.values()):
+            return
+        known = cls.param_names()
+        unknown = [n for n in params if n not in known]
+        if unknown:
+            raise UnknownParameter(cls.name, unknown, known)
+
+    def clone(self, **overrides: Any) -> "ModelFamily":
+        """A fresh, unfitted family of the same class and params, ``overrides`` applied."""
+        return type(self)(**{**self.params, **overrides})
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "ModelFamily":
         raise NotImplementedError

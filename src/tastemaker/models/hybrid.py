@@ -31,13 +31,14 @@ members over the limit would be the same item-kNN again and are dropped). Member
 need item metadata (``needs_items``) are skipped when ``items`` is not given; members that
 use event times (``uses_timestamps``) get ``timestamps``.
 
-Params:
-- ``members`` (dict name -> ModelFamily, default: ``registry_of_families.default_members()``).
-- ``normalization`` ("max" | "rank" | "z", default "max").
-- ``holdout`` (float or None, default None: ``DEFAULT_HOLDOUT[holdout_by]``, 0.4 for
-  ``"random"``, 0.25 for ``"time"``), ``seed`` (int, default 0).
-- ``k`` (int or None, default None: ``DEFAULT_K[holdout_by]``, 50 for ``"random"``, 20 for
-  ``"time"``, 10 for ``"last"``): the cut-off of the weight-learning objective. Served lists
+Params (defaults in ``__init__``):
+- ``members`` (dict name -> unfitted ModelFamily, required; ``families.create("hybrid")``
+  gives the default pipeline's, ``families.default_members()``).
+- ``normalization`` ("max" | "rank" | "z").
+- ``holdout`` (float, or None: ``DEFAULT_HOLDOUT[holdout_by]``, 0.4 for ``"random"``, 0.25
+  for ``"time"``), ``seed`` (int).
+- ``k`` (int, or None: ``DEFAULT_K[holdout_by]``, 50 for ``"random"``, 20 for ``"time"``,
+  10 for ``"last"``): the cut-off of the weight-learning objective. Served lists
   are judged at 10, but a deeper cut-off counts more hits per validation row, a smoother
   objective whose weights generalise better when a row holds out several items. Protocol
   (a) of ML-100k (per-user random holdout), nested validation: the weights were learned on
@@ -53,14 +54,14 @@ Params:
   seeds, with the session_als member at the reg 40 / alpha 4 that validates best there,
   weights learned at 10 scored +0.0009 higher (ahead in 5 of 6 checks; small, but the
   only evidence; with a reg 60 / alpha 6 member 20 was ahead by 0.0025), so 10.
-- ``folds`` (int, default 2), ``holdout_by`` ("random" | "time" | "last", default "random").
-- ``candidates`` (int or None, default 100): weight learning ranks each validation row within
+- ``folds`` (int), ``holdout_by`` ("random" | "time" | "last").
+- ``candidates`` (int or None): weight learning ranks each validation row within
   the union of every member's top ``candidates`` unseen items (None: all items).
-- ``grid`` (tuple of weights, default ``DEFAULT_GRID``), ``rounds`` (int, default 4).
-- ``max_validation_users`` (int, default 5,000): validation users (all folds together)
+- ``grid`` (tuple of weights), ``rounds`` (int).
+- ``max_validation_users`` (int): validation users (all folds together)
   sampled above this, and fewer on large catalogues: the validation scores (members * users *
   n_items * 4 bytes) stay within ``VALIDATION_SCORE_BYTES`` (1 GiB; 500 users at 100k items).
-- ``knn_fallback`` (dict, default ``{"k": 100, "shrink": 10.0}``).
+- ``knn_fallback`` (dict or None): params of the item-kNN stand-in (None: ItemKNN's defaults).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ import scipy.sparse as sp
 
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 from tastemaker.models.fit_progress import report
+from tastemaker.models.itemknn import ItemKNN
 
 VALIDATION_SCORE_BYTES = 1 << 30  # bound on the weight-learning score matrices
 
@@ -184,10 +186,7 @@ def normalize_scores(S: np.ndarray, how: str) -> np.ndarray:
 
 def scaled_clone(member: ModelFamily, factor: float) -> ModelFamily:
     """A fresh, unfitted copy of ``member`` whose data-scaled params are multiplied by ``factor``."""
-    params = dict(member.params)
-    for p in member.data_scaled_params:
-        params[p] = params[p] * factor
-    return type(member)(**params)
+    return member.clone(**{p: member.params[p] * factor for p in member.data_scaled_params})
 
 
 def fit_member(member: ModelFamily, X: sp.csr_matrix, items: Any, timestamps: sp.csr_matrix | None) -> ModelFamily:
@@ -262,18 +261,11 @@ class Hybrid(ModelFamily):
     name = "hybrid"
     uses_timestamps: ClassVar[bool] = True
 
-    def __init__(self, members: dict[str, ModelFamily] | None = None, normalization: str = "max",
+    def __init__(self, members: dict[str, ModelFamily], normalization: str = "max",
                  holdout: float | None = None, seed: int = 0, k: int | None = None,
                  grid: tuple[float, ...] = DEFAULT_GRID, rounds: int = 4,
                  max_validation_users: int = 5_000, knn_fallback: dict | None = None,
                  folds: int = 2, holdout_by: str = "random", candidates: int | None = 100):
-        if members is None:
-            from tastemaker.models.registry_of_families import default_members
-            members = default_members()
-        super().__init__(members=members, normalization=normalization, holdout=holdout, seed=seed,
-                         k=k, grid=tuple(grid), rounds=rounds,
-                         max_validation_users=max_validation_users, knn_fallback=knn_fallback,
-                         folds=folds, holdout_by=holdout_by, candidates=candidates)
         if int(folds) < 1:
             raise ValueError("folds must be >= 1")
         if holdout_by not in ("random", "time", "last"):
@@ -286,7 +278,7 @@ class Hybrid(ModelFamily):
         self.grid = tuple(float(g) for g in grid)
         self.rounds = int(rounds)
         self.max_validation_users = int(max_validation_users)
-        self.knn_fallback = dict(knn_fallback or {"k": 100, "shrink": 10.0})
+        self.knn_fallback = dict(knn_fallback or {})
         self.folds = int(folds)
         self.holdout_by = holdout_by
         self.candidates = None if candidates is None else int(candidates)
@@ -296,8 +288,6 @@ class Hybrid(ModelFamily):
 
     # -- weight learning ----------------------------------------------------------------
     def _usable_members(self, n_items: int, items: Any) -> dict[str, ModelFamily]:
-        from tastemaker.models.itemknn import ItemKNN
-
         usable = {}
         fallback_taken = False
         for name, m in self.members.items():

@@ -1,7 +1,7 @@
 """Popularity as a :class:`ModelFamily`: the same scores for everyone.
 
-Params:
-- ``weighted`` (bool, default False): False counts the users who interacted with each item
+Params (default in ``__init__``):
+- ``weighted``: False counts the users who interacted with each item
   (nonzeros per column of the training matrix); True sums the confidence weights instead.
 
 Shapes: ``fit(X)`` with ``X`` csr (n_users, n_items); ``score(rows)`` -> float32
@@ -24,7 +24,6 @@ class PopularityFamily(ModelFamily):
     name = "popularity"
 
     def __init__(self, weighted: bool = False):
-        super().__init__(weighted=weighted)
         self.weighted = bool(weighted)
         self.counts = np.zeros(0, np.float32)
 

@@ -12,10 +12,11 @@ dropped after fit. With no timestamps (or all weights 0) it is plain :class:`.al
 Serving is ALS's: ``score(rows)`` solves each row's user factors from the item factors
 (fold-in), so cost per request, real-time behaviour and the fold-in kernel are unchanged.
 
-Params: ALS's (``factors``, ``regularization``, ``alpha``, ``iterations``, ``random_state``,
-``num_threads``, ``use_cg``, ``content_weight``) plus
-- ``session_gaps`` (tuple of float seconds, default (60.0,)): session split gaps.
-- ``session_weights`` (tuple of float, default (0.5,)): weight of each gap's session rows
+Params (defaults in ``__init__``, tuned on validation as ALS's): ALS's (``factors``,
+``regularization``, ``alpha``, ``iterations``, ``random_state``, ``num_threads``, ``use_cg``,
+``content_weight``) plus
+- ``session_gaps`` (tuple of float seconds): session split gaps.
+- ``session_weights`` (tuple of float): weight of each gap's session rows
   (the confidence of a session row is ``1 + alpha * w``).
 
 ``fit(interactions, items=None, timestamps=None)``: ``timestamps`` is a csr matrix shaped like
@@ -55,10 +56,15 @@ class SessionALS(ALS):
     name = "session_als"
     uses_timestamps: ClassVar[bool] = True
 
-    def __init__(self, factors: int = 128, regularization: float = 40.0, alpha: float = 4.0,
+    # reg 60 / alpha 6: best on the validation of protocol (a), the random per-user holdout
+    # the default pipeline trains and judges with; on ML-100k's temporal protocols (global
+    # time cut, leave-last-out) ALS's reg 40 / alpha 4 validates better, and the bench
+    # chooses between the two per protocol on validation. content_weight 4: on the
+    # validation of protocol (a) (three seeds, train-carved folds) +0.0017 (8 alike, 16: +0.0000).
+    def __init__(self, factors: int = 128, regularization: float = 60.0, alpha: float = 6.0,
                  iterations: int = 15, random_state: int = 0, num_threads: int = 0,
                  use_cg: bool = True, session_gaps: tuple[float, ...] = (60.0,),
-                 session_weights: tuple[float, ...] = (0.5,), content_weight: float = 0.0):
+                 session_weights: tuple[float, ...] = (0.5,), content_weight: float = 4.0):
         super().__init__(factors=factors, regularization=regularization, alpha=alpha,
                          iterations=iterations, random_state=random_state,
                          num_threads=num_threads, use_cg=use_cg, content_weight=content_weight)

@@ -18,9 +18,9 @@ the same numbers. For ranking binary "did interact" targets a rating predictor i
 design (it ranks well-liked niche items high); it is a member the hybrid may weight, and
 the rating-prediction family of the engine.
 
-Params:
-- ``factors`` (int, default 50): SVD rank (capped at ``min(shape) - 1``).
-- ``bias_reg`` (float, default 5.0): shrinkage of the bias means.
+Params (defaults in ``__init__``, tuned on validation splits of ML-100k training data):
+- ``factors``: SVD rank (capped at ``min(shape) - 1``).
+- ``bias_reg``: shrinkage of the bias means.
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ class ExplicitSVD(ModelFamily):
 
     name = "svd"
 
-    def __init__(self, factors: int = 50, bias_reg: float = 5.0):
-        super().__init__(factors=factors, bias_reg=bias_reg)
+    def __init__(self, factors: int = 20, bias_reg: float = 5.0):
         self.factors = int(factors)
         self.bias_reg = float(bias_reg)
         self.mu = 0.0

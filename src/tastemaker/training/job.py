@@ -17,7 +17,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.config import Settings
-from tastemaker.models.family import ModelFamily
 from tastemaker.models.fit_progress import reporting
 from tastemaker.models.hybrid import fit_member
 from tastemaker.storage.factory import Stores
@@ -55,17 +54,6 @@ class Step:
 
 
 Progress = Callable[[Step], None]
-
-
-def family_factory(name: str, params: dict[str, Any] | None = None) -> Callable[[], ModelFamily]:
-    """A zero-argument factory for a registered family with default params overridden."""
-    from tastemaker.models.registry_of_families import FAMILIES
-
-    if name not in FAMILIES:
-        raise ValueError(f"unknown model family {name!r}; known: {', '.join(sorted(FAMILIES))}")
-    cls, defaults = FAMILIES[name]
-    merged = {**defaults, **(params or {})}
-    return lambda: cls(**merged)
 
 
 @dataclass
@@ -109,6 +97,8 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     :class:`Step` as each stage of :data:`STAGES` begins and as work within it proceeds.
     An unknown ``family`` raises ``ValueError`` before the log is read.
     """
+    from tastemaker.models import families  # every model module: imported when training, not with the API
+
     notify = progress or (lambda step: None)
     stages = [s for s in STAGES if evaluate or s != "evaluate"]
     stage = stages[0]
@@ -119,8 +109,8 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
         notify(Step(stage, message, begins, stages.index(stage) + 1, len(stages)))
 
     started = time.perf_counter()
-    # refuse an unknown family before any work (a snapshot of a large log takes a while)
-    factory = family_factory(family, params)
+    # refuse an unknown family or parameter before any work (a snapshot of a large log takes a while)
+    factory = families.factory(family, **(params or {}))
     registry = ModelRegistry(stores.models, stores.artifacts)
     say("reading the event log", True, "snapshot")
     snapshot = snapshot_events(stores.events)
@@ -148,7 +138,7 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
             if serving is not None:
                 compared_with = serving.version
                 say(f"serving v{serving.version} ({serving.family}) on the same split")
-                baseline = evaluate_model(family_factory(serving.family, serving.params), train_m, test_m, k=10,
+                baseline = evaluate_model(families.factory(serving.family, **serving.params), train_m, test_m, k=10,
                                           items=items, timestamps=ts_train, max_users=EVAL_MAX_USERS)
                 metrics["serving_ndcg@10"] = baseline["ndcg@10"]
                 better = metrics["ndcg@10"] >= baseline["ndcg@10"]

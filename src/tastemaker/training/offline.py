@@ -17,12 +17,10 @@ def protocol_params(name: str, protocol: str) -> dict[str, Any]:
     >>> protocol_params("hybrid", "leave_last_out"), protocol_params("ease", "temporal")
     ({'holdout_by': 'last'}, {})
     """
-    import inspect
-
-    from tastemaker.models.registry_of_families import FAMILIES
+    from tastemaker.models.families import family_class
     from tastemaker.training.splits import DEFAULT_TEST_FRACTION
 
-    if "holdout_by" not in inspect.signature(FAMILIES[name][0]).parameters:
+    if "holdout_by" not in family_class(name).param_names():
         return {}
     return {"random": {},
             "temporal": {"holdout_by": "time", "holdout": DEFAULT_TEST_FRACTION["temporal"]},
@@ -66,9 +64,8 @@ def evaluate_command(args: argparse.Namespace,
                      progress: Callable[[int, int, str], None] | None = None) -> int:
     """Evaluate, write the report; ``progress(done, total, message)`` once before the first
     run (``done`` 0) and after each fitted run (a family on one seed of one protocol)."""
-    from tastemaker.models.registry_of_families import FAMILIES
+    from tastemaker.models.families import FAMILIES, factory
     from tastemaker.training.evaluate import evaluate_families
-    from tastemaker.training.job import family_factory
     from tastemaker.training.metrics import category_features
     from tastemaker.training.report import ML100K_ANCHORS, write_report
 
@@ -93,7 +90,7 @@ def evaluate_command(args: argparse.Namespace,
     if progress is not None:
         progress(0, total, f"{len(names)} families x {len(seeds)} seeds x {len(protocols)} protocols")
     for protocol in protocols:
-        for row in evaluate_families({n: family_factory(n, protocol_params(n, protocol)) for n in names}, data, protocol=protocol, seeds=seeds,
+        for row in evaluate_families({n: factory(n, **protocol_params(n, protocol)) for n in names}, data, protocol=protocol, seeds=seeds,
                                      item_features=features, items=items, progress=one_run):
             rows.append({"protocol": protocol, **row})
     from tastemaker.training.report_context import evaluation_context
