@@ -117,3 +117,20 @@ def test_unknown_parameters_and_fields_fail_as_the_routed_endpoint_does(fast, pa
     with pytest.raises(ValidationFailed) as info:  # the router alone raises; the app's handler writes the problem
         routed_only(routed.app).get("/v1/recommendations", params=params)
     assert got.json()["errors"] == [{"field": e.field, "reason": e.reason} for e in info.value.errors]
+
+
+def test_the_fast_path_and_the_route_both_go_through_engine_recommend(fast, monkeypatch):
+    """One request path: the same RecommendationRequest reaches Engine.recommend either way."""
+    direct, _, _, routed = fast
+    engine = routed.app.state.engine
+    seen, recommend = [], engine.recommend
+
+    def spy(request):
+        seen.append(request)
+        return recommend(request)
+
+    monkeypatch.setattr(engine, "recommend", spy)
+    params = {"user_id": "base0", "n": "3", "placement": "email", "fields": "title"}
+    assert direct.get("/v1/recommendations", params=params, headers=AUTH).status_code == 200
+    assert routed.get("/v1/recommendations", params=params).status_code == 200
+    assert len(seen) == 2 and seen[0] == seen[1] and seen[0].placement == "email" and seen[0].fields == ("title",)
