@@ -1,1 +1,2 @@
-"""Model families, one module each, all behind the small interface of models.base."""
+"""Learned model families (``family.ModelFamily``, one module each, by name in ``families``) and
+the candidate sources serving asks (``candidate_source.CandidateSource``)."""

@@ -1,4 +1,4 @@
-"""Popularity: the time-decayed counts kept by OnlineState, as a candidate model."""
+"""Popularity: the time-decayed counts kept by OnlineState, as a candidate source."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ WARM_CHUNK = 128  # users scored per matrix product
 
 
 class LearnedModel:
-    """Adapts a registry artifact to the :class:`~tastemaker.models.base.CandidateModel` contract."""
+    """Adapts a registry artifact to the :class:`~tastemaker.models.candidate_source.CandidateSource` contract."""
 
     def __init__(self, artifact: ModelArtifact, version: int, index: ItemIndex):
         self.artifact = artifact

@@ -18,7 +18,7 @@ import numpy as np
 
 from tastemaker.features.state import OnlineState
 from tastemaker.features.toplists import TopListCache
-from tastemaker.models.base import CandidateModel
+from tastemaker.models.candidate_source import CandidateSource
 from tastemaker.rules.engine import RuleTrace
 from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.errors import FieldError, ValidationFailed
@@ -42,7 +42,7 @@ class UnknownPlacement(ValidationFailed):
 @dataclass
 class Recommender:
     state: OnlineState
-    model: CandidateModel
+    model: CandidateSource
     toplists: TopListCache
     placements: PlacementRegistry
     require_catalog: bool = True

@@ -15,7 +15,7 @@ from tastemaker.features.state import OnlineState, context_segments
 from tastemaker.features.toplists import TopListCache
 from tastemaker.features.user_state import UserState
 from tastemaker.features.weights import interest_weight
-from tastemaker.models.base import CandidateModel
+from tastemaker.models.candidate_source import CandidateSource
 from tastemaker.serving.request import RecommendationRequest
 
 RECENCY_DECAY = 0.8  # weight of the k-th most recent item: 0.8**k
@@ -31,7 +31,7 @@ class PipelineContext:
     state: OnlineState
     user: UserState | None
     request: RecommendationRequest
-    model: CandidateModel
+    model: CandidateSource
     toplists: TopListCache
 
     def available_mask(self) -> np.ndarray:

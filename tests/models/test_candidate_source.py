@@ -1,4 +1,4 @@
-"""models.base: every candidate model offers the small interface of DESIGN.md."""
+"""models.candidate_source: every candidate source offers the small interface of DESIGN.md."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import numpy as np
 
 from tastemaker.features.state import OnlineState
 from tastemaker.features.toplists import TopListCache
-from tastemaker.models.base import CandidateModel
+from tastemaker.models.candidate_source import CandidateSource
 from tastemaker.models.popularity import PopularityModel
 
 MODELS = [PopularityModel(TopListCache())]
 
 
 def test_models_follow_the_protocol():
-    wanted = inspect.signature(CandidateModel.candidates).parameters
+    wanted = inspect.signature(CandidateSource.candidates).parameters
     for model in MODELS:
         assert isinstance(model.name, str) and model.name
         assert isinstance(model.version, str) and model.version
