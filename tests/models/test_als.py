@@ -66,14 +66,6 @@ def test_fold_in_of_a_long_row_solves_the_same_system_as_implicits_kernel(ml_lik
     np.testing.assert_allclose(model.recalculate_user(mixed)[:1], kernel, rtol=1e-5, atol=1e-6)
 
 
-def test_als_partial_fit_users_stores_new_users(ml_like):
-    model = ALS(factors=8, regularization=0.5, alpha=3.0, iterations=5).fit(ml_like)
-    new = model.partial_fit_users(np.array([250]), ml_like[7])
-    assert model.user_factors.shape[0] == 251
-    np.testing.assert_array_equal(model.user_factors[250], new[0])
-    np.testing.assert_allclose(new, model.recalculate_user(ml_like[7]))
-
-
 def test_als_fold_in_personalises_a_user_unseen_in_training():
     X, _, _ = tiny()
     model = ALS(factors=2, regularization=1.0, alpha=10.0, iterations=20, random_state=3).fit(X)
@@ -117,10 +109,10 @@ def test_session_als_is_als_on_the_stacked_matrix():
     np.testing.assert_array_equal(no_time.item_factors, plain.item_factors)  # no timestamps: ALS
     s = SessionALS(**params, session_gaps=(60.0,), session_weights=(0.5,)).fit(X, timestamps=T)
     Z = session_rows(X, T, (60.0,), (0.5,))
-    assert Z.shape[0] == s.n_session_rows == 12  # tiny(): one event every 30 s, one session per user
+    assert Z.shape[0] == 12  # tiny(): one event every 30 s, one session per user
     ref = ALS(**params).fit(sp.vstack([X, Z]).tocsr())
     np.testing.assert_allclose(s.item_factors, ref.item_factors, rtol=1e-5, atol=1e-6)
-    assert s.user_factors.shape == (X.shape[0], 3)  # the pseudo-users' factors are dropped
+    assert not hasattr(s, "user_factors")  # serving folds rows in: no user factors are kept
     assert not np.allclose(s.item_factors, plain.item_factors)
     # serving is ALS's fold-in on the item factors
     np.testing.assert_allclose(s.score(X[:2]), fold_in_numpy(X[:2], s.item_factors, 0.5, 5.0) @ s.item_factors.T,

@@ -13,6 +13,7 @@ from tastemaker.models.ann import ANNIndex, exact_top_k, recall_at_k
 from tastemaker.models.content import TfidfContent
 from tastemaker.models.ease import EASE, CatalogueTooLarge
 from tastemaker.models.embeddings import EmbeddingsUnavailable, SentenceEmbeddingContent, available
+from tastemaker.models.family import UnknownParameter
 from tastemaker.models.gfcf import GraphFilterCF
 from tastemaker.models.hybrid import Hybrid, scaled_clone
 from tastemaker.models.itemknn import ItemKNN
@@ -263,6 +264,44 @@ def test_registry():
     assert families.create("ease", lambda_=7.0).lambda_ == 7.0
     with pytest.raises(families.UnknownFamily, match="unknown model family 'nope'; known: als, bpr"):
         families.create("nope")
+    with pytest.raises(families.UnknownFamily, match="did you mean 'ease'"):
+        families.create("eas")
+    with pytest.raises(UnknownParameter, match="^lamda: unknown parameter of family 'ease'; known: lambda_, "):
+        families.create("ease", lamda=7.0)
+
+
+def test_factory_checks_now_and_builds_a_fresh_family_per_call():
+    with pytest.raises(UnknownParameter):
+        families.factory("als", factor=8)  # refused before anything is fitted
+    with pytest.raises(families.UnknownFamily):
+        families.factory("nope")
+    make = families.factory("itemknn", k=7)
+    a, b = make(), make()
+    assert a is not b and a.params == b.params and a.k == 7
+
+
+def test_the_hybrid_gets_fresh_default_members_unless_given_some():
+    one, two = families.create("hybrid"), families.create("hybrid")
+    assert list(one.members) == list(families.DEFAULT_MEMBERS)
+    assert all(one.members[n] is not two.members[n] for n in families.DEFAULT_MEMBERS)
+    own = {"popularity": PopularityFamily()}
+    assert families.create("hybrid", members=own).members == own
+
+
+def test_a_registered_family_is_created_by_name_until_unregistered():
+    class Constant(PopularityFamily):
+        name = "constant"
+
+    assert families.register(Constant) is Constant
+    try:
+        assert isinstance(families.create("constant", weighted=True), Constant)
+        with pytest.raises(ValueError, match="already registered"):
+            families.register(PopularityFamily, "constant")
+    finally:
+        families.unregister("constant")
+    assert "constant" not in families.FAMILIES
+    with pytest.raises(families.UnknownFamily):
+        families.unregister("constant")
 
 
 # -- hybrid validation folds and time holdouts --------------------------------------------

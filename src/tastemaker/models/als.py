@@ -11,8 +11,8 @@ path, the exact Cholesky solve of its Cython ``_least_squares``)::
     x_u = (Y^T C_u Y + reg I)^-1 Y^T C_u p_u,   C_u = I + alpha * diag(r_u),  p_u = [r_u > 0]
 
 so a user who was never seen in training, or whose latest click is not in the training
-matrix, is personalised without retraining. ``recalculate_user(rows)`` returns those factors,
-``partial_fit_users(userids, rows)`` stores them. Negative weights (dislikes) follow
+matrix, is personalised without retraining; ``recalculate_user(rows)`` returns those factors
+(the fitted users' own factors are not kept: serving never looks them up). Negative weights (dislikes) follow
 implicit's convention: confidence ``|c|`` with preference 0.
 
 Params (each class's ``__init__`` holds the defaults: the values tuned on validation splits
@@ -29,8 +29,8 @@ carved from ML-100k training data, never on a test split):
   matrix at fit, so the item factors also explain shared metadata (see
   :mod:`.side_information`); needs ``items`` at fit. 0 is plain ALS.
 
-State at serving time is plain arrays: ``item_factors`` (n_items, factors) float32,
-``user_factors`` (n_users, factors) float32, ``YtY`` (factors, factors) float32.
+State at serving time is plain arrays: ``item_factors`` (n_items, factors) float32 and
+``YtY`` (factors, factors) float32.
 """
 
 from __future__ import annotations
@@ -132,7 +132,6 @@ class ALS(ModelFamily):
         self.num_threads = int(num_threads)
         self.use_cg = bool(use_cg)
         self.item_factors = np.zeros((0, self.factors), np.float32)
-        self.user_factors = np.zeros((0, self.factors), np.float32)
         self.YtY = np.zeros((self.factors, self.factors), np.float32)
 
     def implicit_model(self):
@@ -155,7 +154,6 @@ class ALS(ModelFamily):
             model = self.implicit_model()
             model.fit(fitted, show_progress=False)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
-        self.user_factors = np.ascontiguousarray(model.user_factors[: X.shape[0]], dtype=np.float32)
         self.YtY = (self.item_factors.T @ self.item_factors).astype(np.float32)
         return self
 
@@ -166,20 +164,6 @@ class ALS(ModelFamily):
         R = as_fit_rows(rows, self.n_items)
         return fold_in(R, self.item_factors, self.YtY, self.regularization, self.alpha,
                        self.num_threads if R.shape[0] > 16 else 1)
-
-    def partial_fit_users(self, userids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
-        """Recompute and store the factors of ``userids`` from their rows (grows the table
-        for new user indices); returns the new factors."""
-        userids = np.asarray(userids, dtype=np.int64).ravel()
-        new = self.recalculate_user(rows)
-        if len(userids) != new.shape[0]:
-            raise ValueError("one row per user id is needed")
-        if len(userids) and userids.max() >= self.user_factors.shape[0]:
-            grown = np.zeros((int(userids.max()) + 1, self.factors), np.float32)
-            grown[: self.user_factors.shape[0]] = self.user_factors
-            self.user_factors = grown
-        self.user_factors[userids] = new
-        return new
 
     def item_vectors(self) -> np.ndarray:
         return self.item_factors

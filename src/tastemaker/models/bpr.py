@@ -5,7 +5,7 @@ Training runs ``implicit.cpu.bpr.BayesianPersonalizedRanking`` (CPU). Its item f
 1). Serving folds each row in by regularised least squares on those item factors, the same
 closed form as ALS (``x_u = (Y^T C_u Y + reg I)^-1 Y^T C_u p_u``, see :func:`.als.fold_in`)
 with ``fold_in_regularization`` and ``fold_in_alpha``, so unseen and changed users are
-scored without retraining. Stored ``user_factors`` (the SGD ones) are kept for reference.
+scored without retraining (the SGD user factors are not kept: serving never looks them up).
 
 Params (defaults in ``__init__``, tuned on validation splits of ML-100k training data):
 - ``factors``, ``learning_rate``, ``regularization``, ``iterations``: implicit's.
@@ -44,7 +44,6 @@ class BPR(ModelFamily):
         self.fold_in_regularization = float(fold_in_regularization)
         self.fold_in_alpha = float(fold_in_alpha)
         self.item_factors = np.zeros((0, self.factors + 1), np.float32)
-        self.user_factors = np.zeros((0, self.factors + 1), np.float32)
         self.YtY = np.zeros((self.factors + 1, self.factors + 1), np.float32)
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "BPR":
@@ -65,10 +64,8 @@ class BPR(ModelFamily):
                 pos.eliminate_zeros()
                 model.fit(pos, show_progress=False)
                 self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
-                self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
             else:
                 self.item_factors = np.zeros((self.n_items, self.factors + 1), np.float32)
-                self.user_factors = np.zeros((X.shape[0], self.factors + 1), np.float32)
         self.YtY = (self.item_factors.T @ self.item_factors).astype(np.float32)
         return self
 

@@ -18,8 +18,8 @@ Shapes (exact):
   non-negative confidence weights (see ``training.interactions``).
 - ``score(rows)``: ``rows`` is a csr_matrix (batch, n_items); returns a dense float32 ndarray
   (batch, n_items). Higher is better. Items never seen at fit time score 0 (or a content score).
-- ``recommend(row, n, exclude)``: returns ``(item_indices int64 (k,), scores float32 (k,))``,
-  best first, ``k <= n``, excluding ``exclude`` (and, by default, the row's own items).
+- ``recommend(row, n)``: returns ``(item_indices int64 (k,), scores float32 (k,))``,
+  best first, ``k <= n``, excluding the row's own items.
 """
 
 from __future__ import annotations
@@ -136,13 +136,10 @@ class ModelFamily:
         """A vector per fitted item (n_items, d) float32 for similarity and diversity, or None."""
         return None
 
-    def recommend(self, row: sp.csr_matrix, n: int, exclude: np.ndarray | None = None,
-                  filter_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(self, row: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best items for one row (1, n_items) that it does not hold, best first."""
         scores = self.score(row)[0].astype(np.float32, copy=True)
-        if filter_seen:
-            scores[row.indices] = -np.inf
-        if exclude is not None and len(exclude):
-            scores[exclude] = -np.inf
+        scores[row.indices] = -np.inf
         n = min(n, int(np.isfinite(scores).sum()))
         if n <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)

@@ -88,8 +88,7 @@ DEFAULT_HOLDOUT = {"random": 0.4, "time": 0.25, "last": 0.25}
 DEFAULT_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
-def holdout_split(X: sp.csr_matrix, holdout: float, seed: int,
-                  timestamps: sp.csr_matrix | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def holdout_split(X: sp.csr_matrix, holdout: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Per-user stratified random split of the stored entries: (kept, held_out), same shape.
 
     Users with at least two entries hold out ``max(1, round(holdout * n))`` (never all)."""

@@ -6,8 +6,9 @@ this family gives the same evidence to ALS: for each session gap ``g`` with weig
 the rows of ``w * Z_g`` are stacked under the interaction matrix before fitting, where
 ``Z_g`` has one binary row per session (a user's events split wherever two consecutive
 events are more than ``g`` seconds apart, see :func:`.session_ease.session_matrix`). The
-item factors then also explain co-occurrence within sessions; the pseudo-users' factors are
-dropped after fit. With no timestamps (or all weights 0) it is plain :class:`.als.ALS`.
+item factors then also explain co-occurrence within sessions (ALS keeps no user factors, so
+nothing of the pseudo-users stays). With no timestamps (or all weights 0) it is plain
+:class:`.als.ALS`.
 
 Serving is ALS's: ``score(rows)`` solves each row's user factors from the item factors
 (fold-in), so cost per request, real-time behaviour and the fold-in kernel are unchanged.
@@ -69,13 +70,9 @@ class SessionALS(ALS):
                          iterations=iterations, random_state=random_state,
                          num_threads=num_threads, use_cg=use_cg, content_weight=content_weight)
         set_sessions(self, session_gaps, session_weights)
-        self.n_session_rows = 0
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None,
             timestamps: sp.csr_matrix | None = None) -> "SessionALS":
         X = sp.csr_matrix(interactions, dtype=np.float32)
         Z = session_rows(X, timestamps, self.session_gaps, self.session_weights)
-        self.n_session_rows = Z.shape[0]
-        super().fit(sp.vstack([X, Z]).tocsr().astype(np.float32) if Z.shape[0] else X, items)
-        self.user_factors = np.ascontiguousarray(self.user_factors[: X.shape[0]])
-        return self
+        return super().fit(sp.vstack([X, Z]).tocsr().astype(np.float32) if Z.shape[0] else X, items)

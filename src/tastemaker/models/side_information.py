@@ -15,7 +15,7 @@ publication-time block (:func:`time_vectors`: items published around the same ti
 - EASE adds ``w * V V^T`` to its Gram matrix (:func:`add_content_gram`): the pseudo-users'
   co-occurrence, the same form as the session Grams of :mod:`.session_ease`;
 - ALS stacks the rows of ``w * V^T`` under the interaction matrix (:func:`content_rows`),
-  as :mod:`.session_als` stacks sessions; their factors are dropped after fit.
+  as :mod:`.session_als` stacks sessions (ALS keeps no user factors).
 
 Only fitting changes: serving is the family's own (``rows @ B``, ALS fold-in), so items
 added after fit and request-time personalisation are unaffected. Without items (or with no
