@@ -50,9 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ml100k_data import TEMPORAL_TEST, load, matrices, train_mask  # noqa: E402
 from tastemaker.models import families as model_families  # noqa: E402
 from tastemaker.models.ann import ANNIndex, exact_top_k, recall_at_k  # noqa: E402
+from tastemaker.models.blend_validation import holdout_split, ndcg_at_k, time_holdout_split  # noqa: E402
 from tastemaker.models.embeddings import available as embeddings_available  # noqa: E402
-from tastemaker.models.hybrid import (Hybrid, fit_member, holdout_split, ndcg_at_k, scaled_clone,  # noqa: E402
-                                      time_holdout_split)
+from tastemaker.models.hybrid import Hybrid, fit_member, scaled_clone  # noqa: E402
 
 K = 10
 ANCHORS = [("BiVAE", 0.475), ("BPR (cornac)", 0.442), ("LightGCN", 0.420), ("NCF", 0.396), ("SAR", 0.382)]
