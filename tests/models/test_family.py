@@ -39,6 +39,7 @@ def test_params_are_the_signature_with_the_defaults_filled_in():
     assert Shifted(0.5).params == {"shift": 0.5, "scale": 2.0}  # positional arguments by name
     assert Shifted(scale=3.0).params == {"shift": 1.0, "scale": 3.0}
     assert Shifted.param_names() == ("shift", "scale")
+    assert list(inspect.signature(Shifted).parameters) == ["shift", "scale"]  # not __new__'s *args
     # a real family: the defaults come from its __init__, nowhere else
     defaults = {n: p.default for n, p in inspect.signature(ItemKNN.__init__).parameters.items() if n != "self"}
     assert ItemKNN().params == defaults

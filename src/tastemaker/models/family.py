@@ -72,6 +72,7 @@ class ModelFamily:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.__signature__ = _signature(cls)  # inspect.signature(cls) reads __init__, not __new__
         if "__init__" in cls.__dict__ and cls.__doc__ and cls.param_names():
             defaults = ", ".join(f"{n}={p.default!r}" for n, p in _signature(cls).parameters.items()
                                  if p.default is not p.empty)
@@ -81,11 +82,8 @@ class ModelFamily:
         # Record the constructor's arguments against the one declaration, the signature, so no
         # family repeats its parameters (unpickling and copying pass none: their state follows).
         self = super().__new__(cls)
+        cls.check_params(kwargs)
         sig = _signature(cls)
-        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-            unknown = [n for n in kwargs if n not in sig.parameters]
-            if unknown:
-                raise UnknownParameter(cls.name, unknown, cls.param_names())
         bound = sig.bind_partial(*args, **kwargs)
         bound.apply_defaults()
         params: dict[str, Any] = {}
