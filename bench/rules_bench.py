@@ -36,7 +36,7 @@ from tastemaker.ranking.ltr import LTRRanker, TrainingSet  # noqa: E402
 from tastemaker.rules.engine import RuleSet, RuleTrace, score_order  # noqa: E402
 from tastemaker.rules.env import RuleEnv  # noqa: E402
 from tastemaker.schema.records import Item  # noqa: E402
-from tastemaker.serving.candidates import Candidates  # noqa: E402
+from tastemaker.candidates import Candidates  # noqa: E402
 from tastemaker.serving.placement_config import load_placements  # noqa: E402
 
 NOW = 1_700_000_000.0

@@ -10,7 +10,7 @@ from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.user_state import UserState
 from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.records import Item
-from tastemaker.serving.candidates import Candidates
+from tastemaker.candidates import Candidates
 
 NOW = 1_700_000_000.0
 DAY = 86400.0

@@ -133,7 +133,7 @@ def test_score_then_arrange_keeps_env_aligned(catalog):
     assert names(catalog, out.items) == "bcdh" and np.array_equal(env.items, out.items)
     assert env.column("score").tolist() == out.scores.tolist()
     reversed_order = np.arange(len(out))[::-1]
-    from tastemaker.serving.candidates import Candidates
+    from tastemaker.candidates import Candidates
     rev = Candidates(out.items[reversed_order], out.scores[reversed_order], out.sources[reversed_order])
     final = rules.arrange(rev, env.subset(reversed_order), n=3)
     assert names(catalog, final.items) == "hdc"
@@ -177,7 +177,7 @@ def test_lazy_caps_and_pins_agree_with_whole_list_passes():
     from tastemaker.features.item_index import ItemIndex
     from tastemaker.rules.env import RuleEnv
     from tastemaker.schema.records import Item
-    from tastemaker.serving.candidates import Candidates
+    from tastemaker.candidates import Candidates
 
     rng = np.random.default_rng(7)
     cat = CatalogView(ItemIndex())

@@ -59,7 +59,7 @@ def test_rule_moves_are_listed_from_the_rules_trace(world):
     from tastemaker.rules.env import RuleEnv
     from tastemaker.rules.expressions import compile_expression
     from tastemaker.rules.pins import Pin
-    from tastemaker.serving.candidates import Candidates
+    from tastemaker.candidates import Candidates
 
     world.items(Item(id="a", brand="Acme"), Item(id="b"), Item(id="c"))
     items = np.array([world.pos(i) for i in "abc"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tastemaker.schema.records import Item
-from tastemaker.serving.candidates import Candidates
+from tastemaker.candidates import Candidates
 from tastemaker.serving.filters import allowed, penalise_seen, screen
 from tastemaker.serving.placements import DEFAULT_PLACEMENTS, Placement, SourceSpec
 

@@ -53,7 +53,7 @@ class _Slots:
 def source_scores(parts: Sequence[tuple[str, float, np.ndarray, np.ndarray]], items: np.ndarray) -> dict[str, np.ndarray]:
     """Per source, its max-normalised score for each of ``items`` (unique; 0 where the source
     did not propose the item); ``parts`` are the ``(source, weight, items, scores)`` given to
-    ``serving.candidates.merge``. No sort: rows are looked up in a scratch table by item."""
+    ``tastemaker.candidates.merge``. No sort: rows are looked up in a scratch table by item."""
     out: dict[str, np.ndarray] = {}
     live = [p for p in parts if len(p[2])]
     if not len(items) or not live:

@@ -24,7 +24,7 @@ With a :class:`RuleTrace`, every rule that moved an item records it; explanation
 >>> from tastemaker.rules.boosts import Boost
 >>> from tastemaker.rules.expressions import compile_expression
 >>> from tastemaker.schema.records import Item
->>> from tastemaker.serving.candidates import Candidates
+>>> from tastemaker.candidates import Candidates
 >>> cat = CatalogView(ItemIndex())
 >>> _ = [cat.upsert(Item(id=f"i{i}", brand="A" if i == 2 else "B", stock=0 if i == 0 else 5)) for i in range(4)]
 >>> cands = Candidates(np.arange(4), np.array([4.0, 3.0, 2.0, 1.0]), np.array(["x"] * 4, dtype=object))
@@ -49,7 +49,7 @@ from tastemaker.rules.env import RuleEnv
 from tastemaker.rules.filters import Filter, InStock  # noqa: F401  (InStock: doctest)
 from tastemaker.rules.margin import MarginBlend
 from tastemaker.rules.pins import Pin, place_pins
-from tastemaker.serving.candidates import Candidates
+from tastemaker.candidates import Candidates
 
 PINNED_SOURCE = "pinned"
 

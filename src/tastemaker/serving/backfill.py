@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tastemaker.serving.candidates import Candidates
+from tastemaker.candidates import Candidates
 from tastemaker.serving.filters import allowed
 from tastemaker.serving.placements import Placement
 from tastemaker.serving.sources import PipelineContext, category_popular, popular

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tastemaker.kernels import history_codes, screen_history
-from tastemaker.serving.candidates import Candidates
+from tastemaker.candidates import Candidates
 from tastemaker.serving.placements import Placement
 from tastemaker.serving.sources import PipelineContext
 

@@ -23,7 +23,7 @@ from tastemaker.rules.engine import RuleTrace
 from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.backfill import BACKFILL_EXTRA, backfill
-from tastemaker.serving.candidates import Candidates, merge
+from tastemaker.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
 from tastemaker.serving.filters import allowed, screen
 from tastemaker.serving.ids import recommendation_ids

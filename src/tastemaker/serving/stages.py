@@ -12,7 +12,7 @@ stages :func:`build_stages` reads off its configuration, always in this order::
     impression-log                     the feature rows of the served items
 
 A stage is a callable ``(table, ctx) -> table`` with a ``name`` (:class:`Stage`): ``table`` is
-the candidate table (:class:`~tastemaker.serving.candidates.Candidates`), ``ctx`` the
+the candidate table (:class:`~tastemaker.candidates.Candidates`), ``ctx`` the
 :class:`StageContext`: the request, and what a stage leaves for later ones (the ranking
 order, the captured features, the explanation trace). Re-ranking stages (diversity, minimum
 exposure) keep the table's rows and set ``ctx.order``, so the rule columns gathered once
@@ -35,7 +35,7 @@ from tastemaker.ranking.fairness import ensure_min_exposure, popularity_discount
 from tastemaker.ranking.features import FEATURE_NAMES, candidate_features_from_parts
 from tastemaker.rules.engine import RuleSet, RuleTrace, score_order
 from tastemaker.rules.env import RuleEnv
-from tastemaker.serving.candidates import Candidates
+from tastemaker.candidates import Candidates
 from tastemaker.serving.pins import screen_pins
 from tastemaker.serving.placements import DiversitySpec, Placement
 from tastemaker.serving.sources import PipelineContext

@@ -1,11 +1,11 @@
-"""serving.candidates: the candidate table and the blend of sources."""
+"""tastemaker.candidates: the candidate table and the blend of sources."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tastemaker.serving.candidates import Candidates, merge
+from tastemaker.candidates import Candidates, merge
 
 
 def arr(*values, dtype=np.float64):

@@ -1,4 +1,8 @@
-"""The candidate table passed between pipeline stages: item indices plus score columns."""
+"""The candidate table passed between pipeline stages: item indices plus score columns.
+
+A leaf utility (numpy and :mod:`tastemaker.kernels` only): rules, ranking and serving all
+take and return it, and rules and ranking may not import serving, so it lives below them all.
+"""
 
 from __future__ import annotations
 
