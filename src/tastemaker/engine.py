@@ -24,7 +24,7 @@ from tastemaker.serving.rankers import RankerSet
 from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender
 from tastemaker.serving.request import RecommendationRequest
-from tastemaker.training.registry import ModelRegistry
+from tastemaker.training.model_registry import ModelRegistry
 from tastemaker.storage.factory import Stores, open_stores
 
 log = logging.getLogger(__name__)

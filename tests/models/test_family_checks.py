@@ -106,7 +106,7 @@ def test_known_answer_clusters(models: dict, name: str) -> None:
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_pickle_round_trip(models: dict, name: str) -> None:
-    # Artifacts are pickles in the artifact store (training.registry): a fitted family must survive one.
+    # Artifacts are pickles in the artifact store (training.model_registry): a fitted family must survive one.
     model = get(models, name)
     X, _, _ = tiny()
     loaded = pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))

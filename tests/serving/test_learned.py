@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from tastemaker.models.family import ModelFamily
 from tastemaker.serving.learned import LearnedModel, top_per_row
-from tastemaker.training.registry import ModelArtifact
+from tastemaker.models.artifact import ModelArtifact
 
 
 class ItemItem(ModelFamily):

@@ -11,7 +11,6 @@ from tastemaker.training.evaluate import (
     evaluate_families,
     evaluate_model,
     recommend_top_k,
-    top_k,
     tune,
 )
 from tastemaker.training.splits import random_split
@@ -110,12 +109,6 @@ def test_seen_items_are_excluded():
     disliked = sp.csr_matrix((np.ones(len(users)), (users, best)), shape=train.shape)
     second = recommend_top_k(LovesTrain(), train, users, k=1, exclude=disliked)[:, 0]
     assert not np.any(second == best)
-
-
-def test_top_k_pads_and_orders():
-    s = np.array([[0.2, np.nan, 0.9, -np.inf], [1.0, 2.0, 3.0, 4.0]], dtype=np.float32)
-    assert top_k(s, 3).tolist() == [[2, 0, -1], [3, 2, 1]]
-    assert top_k(s, 6).tolist() == [[2, 0, -1, -1, -1, -1], [3, 2, 1, 0, -1, -1]]
 
 
 def test_blas_threads_pinned_while_scoring():

@@ -15,11 +15,12 @@ from tastemaker.datasets import generate
 from tastemaker.engine import Engine
 from tastemaker.ingest.dataset_loader import load_dataset
 from tastemaker.models import families as model_families
+from tastemaker.models.artifact import ModelArtifact
 from tastemaker.models.family import ModelFamily
 from tastemaker.serving.request import parse_request
 from tastemaker.storage.factory import open_stores
 from tastemaker.training import job as job_module
-from tastemaker.training.registry import ModelArtifact, ModelRegistry
+from tastemaker.training.model_registry import ModelRegistry
 
 
 class CoOccurrence(ModelFamily):

@@ -100,7 +100,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from tastemaker.storage.factory import open_stores
-    from tastemaker.training.registry import ModelRegistry
+    from tastemaker.training.model_registry import ModelRegistry
 
     config = settings(args)
     stores = open_stores(config)

@@ -24,8 +24,8 @@ from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.state import OnlineState
 from tastemaker.features.user_state import UserState
 from tastemaker.features.weights import interest_weight
-from tastemaker.training.evaluate import top_k
-from tastemaker.training.registry import ModelArtifact
+from tastemaker.models.artifact import ModelArtifact
+from tastemaker.models.topk import top_k
 
 CACHE_USERS = 100_000
 WARM_CANDIDATES = 200  # kept per user: placements ask the user model for up to 100

@@ -16,10 +16,13 @@ from tastemaker.training.evaluate import (
     evaluate_model,
     evaluate_top_k,
     recommend_top_k,
-    top_k,
     tune,
 )
-from tastemaker.training.interactions import DEFAULT_WEIGHTS, InteractionData, build_interactions
+from tastemaker.training.interactions import (
+    DEFAULT_WEIGHTS,
+    InteractionData,
+    build_interactions,
+)
 from tastemaker.training.report import (
     ML100K_ANCHORS,
     bar_chart_svg,
@@ -42,6 +45,6 @@ __all__ = [
     "DEFAULT_WEIGHTS", "ML100K_ANCHORS", "InteractionData", "TuneResult", "bar_chart_svg",
     "build_interactions", "evaluate_families", "evaluate_model", "evaluate_top_k",
     "format_table", "leave_last_out", "line_plot_svg", "print_table", "random_split",
-    "recommend_top_k", "split", "temporal_split", "top_k", "tune", "validation_split",
+    "recommend_top_k", "split", "temporal_split", "tune", "validation_split",
     "write_html", "write_json", "write_report",
 ]

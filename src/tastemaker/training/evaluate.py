@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from tastemaker.models.topk import top_k
 from tastemaker.training import metrics as M
 from tastemaker.training.interactions import InteractionData
 from tastemaker.training.splits import Protocol, split, validation_split
@@ -42,28 +43,6 @@ Factory = Callable[..., Any]
 #: Fixed BLAS thread count while scoring: timings stay comparable between runs and the
 #: scoring matmuls do not oversubscribe cores that a model's own threads already use.
 DEFAULT_BLAS_THREADS = max(1, min(8, os.cpu_count() or 1))
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best scores per row, best first; ``-1`` where the score is -inf/NaN.
-
-    Example:
-        >>> top_k(np.array([[0.1, 0.9, -np.inf, 0.5]]), 3).tolist()
-        [[1, 3, 0]]
-    """
-    scores = np.where(np.isnan(scores), -np.inf, scores)
-    k_eff = min(k, scores.shape[1])
-    if k_eff < scores.shape[1]:  # argpartition: O(n_items) per row instead of a full sort
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-    else:
-        part = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-    part_scores = np.take_along_axis(scores, part, 1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    idx = np.take_along_axis(part, order, 1).astype(np.int64)
-    idx[~np.isfinite(np.take_along_axis(part_scores, order, 1))] = -1
-    if k_eff < k:
-        idx = np.hstack([idx, np.full((len(idx), k - k_eff), -1, np.int64)])
-    return idx
 
 
 def recommend_top_k(model: Any, train: sp.csr_matrix, users: np.ndarray, k: int = 10,

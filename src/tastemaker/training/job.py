@@ -17,13 +17,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.config import Settings
+from tastemaker.models.artifact import ModelArtifact
 from tastemaker.models.fit_progress import reporting
 from tastemaker.models.hybrid import fit_member
 from tastemaker.storage.factory import Stores
 from tastemaker.storage.protocols import ModelVersion
 from tastemaker.training.evaluate import evaluate_model
 from tastemaker.training.interactions import build_interactions
-from tastemaker.training.registry import ModelArtifact, ModelRegistry
+from tastemaker.training.model_registry import ModelRegistry
 from tastemaker.training.snapshot import snapshot_events
 from tastemaker.training.splits import random_split
 

@@ -10,24 +10,28 @@ its next check.
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from tastemaker.models.artifact import ModelArtifact
 from tastemaker.storage.protocols import ArtifactStore, ModelStore, ModelVersion
 
 MODELS_PREFIX = "models/"
+#: Classes that moved since versions were first stored: a version pickled under the old
+#: path still loads (its bytes, and so its content-addressed key, never change).
+MOVED = {("tastemaker.training.registry", "ModelArtifact"): ("tastemaker.models.artifact", "ModelArtifact")}
 
 
-@dataclass
-class ModelArtifact:
-    """What serving needs: the fitted family and the item id of each of its columns."""
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(*MOVED.get((module, name), (module, name)))
 
-    model: Any
-    item_ids: list[str]
-    family: str
-    params: dict[str, Any]
+
+def loads(payload: bytes) -> ModelArtifact:
+    """Unpickle a stored artifact, reading classes that have moved from where they are now."""
+    return _Unpickler(io.BytesIO(payload)).load()
 
 
 class ModelRegistry:
@@ -53,7 +57,7 @@ class ModelRegistry:
         payload = self.artifacts.get(MODELS_PREFIX + record.artifact)
         if payload is None:
             raise KeyError(f"model version {version}: artifact {record.artifact} is missing")
-        return pickle.loads(payload)
+        return loads(payload)
 
     def list(self) -> list[ModelVersion]:
         return self.store.list()

@@ -1,18 +1,22 @@
-"""training.registry: artifacts are content-addressed and versions are numbered atomically,
+"""training.model_registry: artifacts are content-addressed and versions are numbered atomically,
 so trainers that overlap (CLI, API, periodic retrain) never take the same version."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import pickle
+import sys
+import types
 from pathlib import Path
 
 from tastemaker.config import Settings
 from tastemaker.datasets import generate
 from tastemaker.ingest.dataset_loader import load_dataset
+from tastemaker.models.artifact import ModelArtifact
 from tastemaker.storage.factory import open_stores
 from tastemaker.training.job import run_train_job
-from tastemaker.training.registry import ModelArtifact, ModelRegistry
+from tastemaker.training.model_registry import ModelRegistry, loads
 
 
 def _register_many(data_dir: str, worker: int, count: int, start) -> list[int]:
@@ -71,3 +75,18 @@ def test_two_train_jobs_at_once_produce_two_distinct_loadable_versions(tmp_path:
         artifact = registry.load(v)
         assert artifact.family == "popularity" and len(artifact.item_ids) > 0
     stores.close()
+
+
+def test_a_version_stored_before_model_artifact_moved_still_loads(monkeypatch):
+    """Versions pickled when ModelArtifact lived in training/registry.py keep loading."""
+    old = types.ModuleType("tastemaker.training.registry")
+    old_class = dataclasses.make_dataclass("ModelArtifact", ["model", "item_ids", "family", "params"])
+    old_class.__module__ = old.__name__
+    old.ModelArtifact = old_class
+    monkeypatch.setitem(sys.modules, old.__name__, old)
+    payload = pickle.dumps(old_class({"w": 1}, ["a", "b"], "ease", {"l2": 10.0}), protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"tastemaker.training.registry" in payload
+    monkeypatch.delitem(sys.modules, old.__name__)
+
+    loaded = loads(payload)
+    assert loaded == ModelArtifact({"w": 1}, ["a", "b"], "ease", {"l2": 10.0})
