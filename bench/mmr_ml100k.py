@@ -1,7 +1,7 @@
 """Diversity vs accuracy on MovieLens 100k: trade-off curves over λ (issue 4).
 
 Protocol: per-user stratified random 75/25 split of all 100k ratings (binary relevance,
-seed 0; ``training.splits.random_split``). A relevance source (``--relevance``, see
+seed 0; ``evaluation.splits.random_split``). A relevance source (``--relevance``, see
 ``bench/mmr_relevance.py``) is fitted on the training part, training items removed from each
 user's ranking; each user's 100 best items are the candidates (``--candidates``); a
 re-ranker reorders them with diversity weight λ over the movies' genre sets (cosine of genre
@@ -14,7 +14,7 @@ indicator rows), and the top 10 are scored. The sources:
 - ``ease`` plain EASE (λ_reg = 500), the bench's former relevance, for comparison.
 
 The baseline (λ = 0) and every curve of a source use that source's ranking and scores.
-Intra-list diversity (ILD) is always the standard ``training.metrics.intra_list_diversity``
+Intra-list diversity (ILD) is always the standard ``evaluation.metrics.intra_list_diversity``
 over the genre indicator matrix (1 - mean pairwise cosine). Note that the hybrid's own lists
 are less diverse than EASE's (ILD 0.652 vs 0.722: its tfidf content member pulls same-genre
 items up), so a relative ILD gain over the hybrid starts from a lower base; the comparison
@@ -107,12 +107,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mmr_relevance import SOURCES, Events, fit_relevance, load_events  # noqa: E402
 from mmr_verdict import K, MAX_COST, TARGET_GAIN, best_within, change, print_source, verdict_of  # noqa: E402
 from tastemaker.datasets import load_ml100k  # noqa: E402
+from tastemaker.evaluation.metrics import (  # noqa: E402
+    catalogue_coverage,
+    category_features,
+    intra_list_diversity,
+    item_popularity,
+    mean_metrics,
+    popularity_bias,
+    ranking_metrics,
+)
+from tastemaker.evaluation.report import line_plot_svg  # noqa: E402
+from tastemaker.evaluation.splits import random_split  # noqa: E402
 from tastemaker.ranking.calibration import calibrate  # noqa: E402
 from tastemaker.ranking.diversity import dpp, mmr, swap, unit_rows  # noqa: E402
-from tastemaker.training.metrics import (catalogue_coverage, category_features, intra_list_diversity,  # noqa: E402
-                                         item_popularity, mean_metrics, popularity_bias, ranking_metrics)
-from tastemaker.training.report import line_plot_svg  # noqa: E402
-from tastemaker.training.splits import random_split  # noqa: E402
 
 CANDIDATES = 100
 LAMBDAS = (0.0, 0.05, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -401,7 +408,7 @@ def main() -> None:
     if args.svg:
         args.svg.write_text(svgs[0])
     if args.report:
-        from tastemaker.training.report import write_report
+        from tastemaker.evaluation.report import write_report
 
         table = [{"protocol": f"random 75/25, {res['source']} top-{args.candidates} re-ranked",
                   "family": f"{name} λ={r['lambda']:g}", "ndcg@10": r["ndcg@10"], "recall@10": r["recall@10"],

@@ -48,9 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ml100k_data import TEMPORAL_TEST, load, matrices, train_mask  # noqa: E402
+
 from tastemaker.models import families as model_families  # noqa: E402
 from tastemaker.models.ann import ANNIndex, exact_top_k, recall_at_k  # noqa: E402
-from tastemaker.models.blend_validation import holdout_split, ndcg_at_k, time_holdout_split  # noqa: E402
+from tastemaker.models.blend_validation import (  # noqa: E402
+    holdout_split,
+    ndcg_at_k,
+    time_holdout_split,
+)
 from tastemaker.models.embeddings import available as embeddings_available  # noqa: E402
 from tastemaker.models.hybrid import Hybrid, fit_member, scaled_clone  # noqa: E402
 
@@ -245,7 +250,7 @@ def print_table(rows: dict, protocol: str = "a") -> None:
 
 
 def report_rows(rows: dict, protocol: str) -> list[dict]:
-    """Rows in the shape of ``training.report`` (one per family, means over seeds)."""
+    """Rows in the shape of ``evaluation.report`` (one per family, means over seeds)."""
     out = []
     for name, rs in rows.items():
         mean = {k: float(np.mean([r[k] for r in rs])) for k in ("ndcg", "recall", "precision", "hitrate", "fit_s")}
@@ -261,8 +266,9 @@ def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
     full = matrices(d, np.ones(len(d["user"]), bool))
     out: dict = {}
     # ALS: ours vs raw implicit on the same matrix, same params (best of 3 each).
-    from tastemaker.models.als import ALS
     from implicit.cpu.als import AlternatingLeastSquares
+
+    from tastemaker.models.als import ALS
 
     als_params = tuned_params.get("als", {})
     p = ALS(**als_params).params  # ALS's declared (tuned) defaults, updated
@@ -354,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             print_table(result["protocols"][protocol], protocol)
     result["rows"] = rows
     if a.report and report:
-        from tastemaker.training.report import write_report
+        from tastemaker.evaluation.report import write_report
 
         paths = write_report(a.report, report, name="models_ml100k", echo=False,
                              anchors={n: v for n, v in ANCHORS},

@@ -1,4 +1,4 @@
-"""``tastemaker train`` and ``evaluate`` (cli/train.py, cli/progress.py): early refusal, stages, bars, --quiet."""
+"""``tastemaker train`` (cli/train.py, cli/progress.py): early refusal, stages, bars, --quiet."""
 
 from __future__ import annotations
 
@@ -11,17 +11,6 @@ from tastemaker.models.families import FAMILIES
 from tastemaker.storage.factory import open_stores
 from tastemaker.training import job
 from tests.cli.helpers import N_EVENTS, run
-
-
-@pytest.fixture
-def data_dir(tmp_path, dataset):
-    """A data dir holding the small generated data set."""
-    paths = dataset.write(tmp_path / "files", "parquet")
-    data = tmp_path / "data"
-    for kind in ("items", "users", "events"):
-        code, _, err = run("import", kind, str(paths[kind]), "--data-dir", str(data))
-        assert code == 0, err
-    return data
 
 
 def test_unknown_family_is_refused_before_anything_is_opened(tmp_path):
@@ -91,22 +80,3 @@ def test_train_on_an_empty_log_is_refused(tmp_path):
     code, _, err = run("train", "--family", "popularity", "--data-dir", str(tmp_path / "data"))
     assert code == 1
     assert "train refused: the event log is empty" in err
-
-
-def test_evaluate_shows_a_bar_with_its_total(data_dir, tmp_path):
-    args = ("evaluate", "--dataset", "data-dir", "--families", "popularity,itemknn", "--protocol", "random",
-            "--seeds", "0,1", "--data-dir", str(data_dir), "--out", str(tmp_path / "out"), "--placement-users", "5")
-    code, out, err = run(*args, progress=True)
-    assert code == 0, err
-    assert "evaluate: 100%" in err and "4/4" in err  # 2 families x 2 seeds x 1 protocol
-    assert "report:" in out
-    code, out, err = run(*args, "--quiet", progress=True)
-    assert code == 0
-    assert "evaluate:" not in err and "runs" not in err
-
-
-def test_evaluate_refuses_unknown_families_before_loading(tmp_path):
-    code, _, err = run("evaluate", "--families", "popularity,nope", "--out", str(tmp_path / "out"))
-    assert code == 2
-    assert "unknown family nope; known: als" in err
-    assert not (tmp_path / "out").exists()

@@ -14,6 +14,7 @@ from tastemaker.cli.base import (
     quiet,
     settings,
 )
+from tastemaker.cli.evaluate import cmd_evaluate
 
 PROMOTE = ["if_better", "always", "never"]
 
@@ -68,34 +69,6 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
         verdict = f"serving {r['artifact']}" if r.get("artifact") else f"keeping the blend ({r.get('reason', 'it did not win')})"
         print(f"{name}: {r.get('lists', 0)} labelled lists  {ndcg}  -> {verdict}")
     return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from tastemaker.cli.progress import bar
-    from tastemaker.training.offline import evaluate_command
-
-    code = 0
-    if not args.placements_only:
-        progress = None
-
-        def advance(done: int, total: int, message: str) -> None:
-            nonlocal progress
-            if progress is None:  # the total is known once the data set is loaded
-                progress = bar(total, "evaluate", unit="runs", quiet=quiet(args), scale=False)
-            if done:
-                progress.update(1)
-                progress.set_postfix_str(message, refresh=True)
-
-        try:
-            code = evaluate_command(args, progress=advance)
-        finally:
-            if progress is not None:
-                progress.close()
-    if code == 0 and (args.dataset == "data-dir" or args.placements_only):
-        from tastemaker.training.placement_eval import placements_command
-
-        code = placements_command(args)  # per-placement coverage, diversity, exposure, popularity bias
-    return code
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -1,4 +1,6 @@
-"""Data sets for tastemaker: a shared container, a synthetic generator and MovieLens-100k.
+"""Data sets for tastemaker: a shared container, a synthetic generator and MovieLens-100k,
+plus what every training run and offline evaluation reads: a consistent snapshot of the
+event log (:mod:`.snapshot`) and the interaction matrix built from events (:mod:`.interactions`).
 
 Example:
     >>> from tastemaker.datasets import generate

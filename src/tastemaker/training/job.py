@@ -17,16 +17,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.config import Settings
+from tastemaker.datasets.interactions import build_interactions
+from tastemaker.datasets.snapshot import snapshot_events
+from tastemaker.evaluation.evaluate import evaluate_model
+from tastemaker.evaluation.splits import random_split
 from tastemaker.models.artifact import ModelArtifact
 from tastemaker.models.fit_progress import reporting
 from tastemaker.models.hybrid import fit_member
 from tastemaker.storage.factory import Stores
 from tastemaker.storage.protocols import ModelVersion
-from tastemaker.training.evaluate import evaluate_model
-from tastemaker.training.interactions import build_interactions
 from tastemaker.training.model_registry import ModelRegistry
-from tastemaker.training.snapshot import snapshot_events
-from tastemaker.training.splits import random_split
 
 DEFAULT_FAMILY = "hybrid"
 EVAL_MAX_USERS = 10_000  # users scored when comparing a new version with the serving one
@@ -98,7 +98,9 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     :class:`Step` as each stage of :data:`STAGES` begins and as work within it proceeds.
     An unknown ``family`` raises ``ValueError`` before the log is read.
     """
-    from tastemaker.models import families  # every model module: imported when training, not with the API
+    from tastemaker.models import (
+        families,  # every model module: imported when training, not with the API
+    )
 
     notify = progress or (lambda step: None)
     stages = [s for s in STAGES if evaluate or s != "evaluate"]

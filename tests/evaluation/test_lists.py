@@ -1,10 +1,10 @@
-"""ranking.evaluation: the per-placement list metrics."""
+"""evaluation.lists: the per-placement list metrics."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tastemaker.ranking.evaluation import list_metrics
+from tastemaker.evaluation.lists import list_metrics
 
 
 def test_list_metrics():

@@ -1,27 +1,23 @@
-"""Per-placement list quality for ``tastemaker evaluate --dataset data-dir``.
+"""Per-placement list quality (``tastemaker evaluate --dataset data-dir`` reports it).
 
 Beyond accuracy (which the model evaluation measures), a placement's pipeline decides how
 varied and how fair its lists are. For each placement in force (built-in and configured),
 this asks the serving engine for the lists of a sample of users, exactly as the API would
 answer them now (rules, ranker, diversity, fairness included; nothing is logged), and reports
-with :func:`tastemaker.ranking.evaluation.list_metrics`: catalogue coverage, intra-list
+with :func:`tastemaker.evaluation.lists.list_metrics`: catalogue coverage, intra-list
 diversity over categories, exposure Gini over items and over brands, and popularity bias
 (mean popularity of the listed items, as a share of the most popular item's).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.ranking.evaluation import list_metrics
+from tastemaker.evaluation.lists import list_metrics
 
 SEED_PLACEMENTS = ("product-page", "cart")  # they need the item on screen: the user's latest
 
@@ -78,25 +74,3 @@ def format_table(metrics: dict[str, dict[str, float]]) -> str:
     for name, m in metrics.items():
         lines.append(f"{name:<16}" + "".join(f"{m.get(c, float('nan')):>24.4f}" for c in cols))
     return "\n".join(lines)
-
-
-def placements_command(args: argparse.Namespace) -> int:
-    """The placement part of ``tastemaker evaluate`` (data-dir only): table + placements.json."""
-    from tastemaker.config import Settings
-    from tastemaker.engine import Engine
-
-    settings = Settings()
-    if getattr(args, "data_dir", None):
-        settings.data_dir = Path(args.data_dir)
-    engine = Engine(settings)
-    try:
-        metrics = evaluate_placements(engine, users=getattr(args, "placement_users", 500))
-    finally:
-        engine.close(snapshot=False)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "placements.json"
-    path.write_text(json.dumps(metrics, indent=2))
-    print(format_table(metrics))
-    print(f"placement list metrics: {path}", file=sys.stderr)
-    return 0

@@ -34,10 +34,10 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from tastemaker.datasets.interactions import InteractionData
+from tastemaker.evaluation import metrics as M
+from tastemaker.evaluation.splits import Protocol, split, validation_split
 from tastemaker.models.topk import top_k
-from tastemaker.training import metrics as M
-from tastemaker.training.interactions import InteractionData
-from tastemaker.training.splits import Protocol, split, validation_split
 
 Factory = Callable[..., Any]
 #: Fixed BLAS thread count while scoring: timings stay comparable between runs and the

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tastemaker.training import metrics as M
+from tastemaker.evaluation import metrics as M
 
 
 def rel_matrix(rows: list[list[int]], n_items: int = 10) -> sp.csr_matrix:

@@ -2,7 +2,7 @@
 
 :func:`list_metrics` takes the lists a placement produced for a set of users and reports
 catalogue coverage, intra-list diversity, exposure Gini and popularity bias (ARP), reusing
-the training metrics where they exist. Lists are rows of item indices padded with -1.
+the model metrics (:mod:`tastemaker.evaluation.metrics`) where they exist. Lists are rows of item indices padded with -1.
 
 >>> import scipy.sparse as sp
 >>> topk = np.array([[0, 1], [0, 2]])
@@ -17,8 +17,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.evaluation.metrics import (
+    catalogue_coverage,
+    intra_list_diversity,
+    mean_metrics,
+    popularity_bias,
+)
 from tastemaker.ranking.fairness import exposure_gini
-from tastemaker.training.metrics import catalogue_coverage, intra_list_diversity, mean_metrics, popularity_bias
 
 
 def list_metrics(topk: np.ndarray, n_items: int, features: np.ndarray | sp.spmatrix | None = None,

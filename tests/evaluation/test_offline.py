@@ -1,12 +1,12 @@
-"""training.offline: each protocol's hybrid carves its weight-learning split by the same rule."""
+"""evaluation.offline: each protocol's hybrid carves its weight-learning split by the same rule."""
 
 from __future__ import annotations
 
 import pytest
 
+from tastemaker.evaluation.offline import PROTOCOLS, protocol_params
 from tastemaker.models.families import FAMILIES, factory
 from tastemaker.models.hybrid import Hybrid
-from tastemaker.training.offline import PROTOCOLS, protocol_params
 
 
 @pytest.mark.parametrize("protocol, holdout_by", [("random", "random"), ("temporal", "time"), ("leave_last_out", "last")])

@@ -7,13 +7,13 @@ import pytest
 import scipy.sparse as sp
 from threadpoolctl import threadpool_info
 
-from tastemaker.training.evaluate import (
+from tastemaker.evaluation.evaluate import (
     evaluate_families,
     evaluate_model,
     recommend_top_k,
     tune,
 )
-from tastemaker.training.splits import random_split
+from tastemaker.evaluation.splits import random_split
 
 
 def taste_matrix(n_users: int = 60, n_items: int = 80, seed: int = 0) -> sp.csr_matrix:
@@ -202,7 +202,7 @@ def test_evaluate_model_passes_event_times_to_time_aware_models():
 
 
 def test_evaluate_families_hands_the_training_cells_times_to_time_aware_models():
-    from tastemaker.training.interactions import InteractionData
+    from tastemaker.datasets.interactions import InteractionData
 
     got = []
 

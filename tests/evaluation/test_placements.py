@@ -1,11 +1,8 @@
-"""training.placement_eval: per-placement list metrics from the serving engine."""
+"""evaluation.placements: per-placement list metrics from the serving engine."""
 
 from __future__ import annotations
 
-import json
-
-from tastemaker import cli
-from tastemaker.training.placement_eval import evaluate_placements, format_table
+from tastemaker.evaluation.placements import evaluate_placements, format_table
 
 from ..api.helpers import seed
 
@@ -28,14 +25,3 @@ def test_diversity_and_fairness_show_in_the_metrics(client):
     engine.recommender.impressions.flush()
     assert engine.stores.impressions.count() == 0  # evaluating is not traffic
     assert "diverse" in format_table(metrics)
-
-
-def test_evaluate_placements_only_command(client, settings, tmp_path, capsys):
-    seed(client)
-    client.post("/v1/events", json=[{"id": "e1", "type": "view", "user_id": "u", "item_id": "i01"}])
-    client.app.state.engine.close()
-    out = tmp_path / "reports"
-    assert cli.main(["evaluate", "--placements-only", "--data-dir", str(settings.data_dir), "--out", str(out),
-                     "--placement-users", "10"]) == 0
-    assert "home" in capsys.readouterr().out
-    assert set(json.loads((out / "placements.json").read_text())) == {"cart", "email", "home", "product-page"}

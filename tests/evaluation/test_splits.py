@@ -8,8 +8,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tastemaker.training.interactions import InteractionData
-from tastemaker.training.splits import (
+from tastemaker.datasets.interactions import InteractionData
+from tastemaker.evaluation.splits import (
     leave_last_out,
     random_split,
     split,

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 import scipy.sparse as sp
 
-from tastemaker.training.interactions import DAY_S, InteractionData, build_interactions
+from tastemaker.datasets.interactions import DAY_S, InteractionData, build_interactions
 
 T0 = 1_700_000_000.0
 
@@ -190,3 +190,12 @@ def test_values_of_other_types_do_not_matter():
     ev = {"user_id": ["a"], "item_id": ["x"], "type": ["purchase"], "value": [1e308]}
     data = build_interactions(ev)
     assert data.out_of_range == 0 and data.matrix.data.tolist() == [6.0]
+
+
+def test_docstring_example():
+    import doctest
+
+    from tastemaker.datasets import interactions
+
+    result = doctest.testmod(interactions, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -43,7 +43,11 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from tastemaker.config import rating_scale_from_env
-from tastemaker.features.weights import CUSTOM_EVENT_WEIGHT, EVENT_WEIGHTS, RATING_NEUTRAL
+from tastemaker.features.weights import (
+    CUSTOM_EVENT_WEIGHT,
+    EVENT_WEIGHTS,
+    RATING_NEUTRAL,
+)
 
 #: ``features.weights`` scores positive interest only (dislike 0); here a dislike counts
 #: against the pair, as strongly as an add-to-cart counts for it.

@@ -6,8 +6,8 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from tastemaker.training.interactions import build_interactions
-from tastemaker.training.report import (
+from tastemaker.datasets.interactions import build_interactions
+from tastemaker.evaluation.report import (
     ANCHOR_SOURCES,
     ML100K_ANCHORS,
     bar_chart_svg,
@@ -15,7 +15,7 @@ from tastemaker.training.report import (
     line_plot_svg,
     write_report,
 )
-from tastemaker.training.report_context import evaluation_context
+from tastemaker.evaluation.report_context import evaluation_context
 
 ROWS = [
     {"family": "ease", "protocol": "random", "k": 10, "ndcg@10": 0.51, "precision@10": 0.41,

@@ -23,7 +23,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from tastemaker.training.report_context import METRICS, PROTOCOLS, STYLE, anchors_html, context_html, protocol_html
+from tastemaker.evaluation.report_context import (
+    METRICS,
+    PROTOCOLS,
+    STYLE,
+    anchors_html,
+    context_html,
+    protocol_html,
+)
 
 #: nDCG@10 on ML-100k under protocol (a) (per-user random 75/25, binary relevance, k = 10,
 #: seen items removed), from the Microsoft Recommenders benchmark: see ANCHOR_SOURCES.
@@ -224,7 +231,7 @@ def write_html(path: Path | str, rows: Sequence[Mapping[str, Any]],
                plots: Sequence[str] = (), notes: str = "", context: Mapping[str, Any] | None = None,
                anchor_sources: Mapping[str, str] | None = None, anchor_benchmark: str = ANCHOR_BENCHMARK) -> Path:
     """Write one HTML page: what was measured (*context*, see
-    :func:`~tastemaker.training.report_context.evaluation_context`), per protocol what it
+    :func:`~tastemaker.evaluation.report_context.evaluation_context`), per protocol what it
     means, a table and a bar chart of *metric*, then *plots*, then the published figures.
 
     *anchors* are drawn on the chart of ``anchor_protocol`` only (all charts if None):

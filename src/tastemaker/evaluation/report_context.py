@@ -2,7 +2,7 @@
 how to reproduce it, what each protocol means, and where published figures come from.
 
 :func:`evaluation_context` gathers the facts at evaluation time; the ``*_html`` functions
-render them for :func:`tastemaker.training.report.write_html`.
+render them for :func:`tastemaker.evaluation.report.write_html`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def evaluation_context(data: Any, dataset: str, protocols: Sequence[str], seeds:
     Split sizes are those of the first seed (per-user random splits keep the same sizes for
     every seed; the temporal cut does not depend on it).
     """
-    from tastemaker.training.splits import split
+    from tastemaker.evaluation.splits import split
 
     splits = {}
     for protocol in protocols:

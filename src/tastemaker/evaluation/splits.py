@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.training.interactions import InteractionData
+from tastemaker.datasets.interactions import InteractionData
 
 Protocol = Literal["random", "temporal", "leave_last_out"]
 Split = tuple[sp.csr_matrix, sp.csr_matrix]

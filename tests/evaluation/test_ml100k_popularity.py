@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tastemaker.datasets.interactions import build_interactions
+from tastemaker.evaluation.evaluate import evaluate_families
+from tastemaker.evaluation.metrics import category_features
 from tastemaker.models.family import ModelFamily
-from tastemaker.training import build_interactions, evaluate_families
-from tastemaker.training.metrics import category_features
 
 pytest.importorskip("recbole", reason="ML-100k ships inside recbole")
 

@@ -1,0 +1,87 @@
+"""``tastemaker evaluate``: model families under the split protocols (a table, JSON and an
+HTML report), then, for the data dir, each placement's list quality as served now.
+
+The evaluation itself lives in :mod:`tastemaker.evaluation`; this module reads the options,
+shows progress and prints. The parser is registered with the train commands (cli/train.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tastemaker.cli.base import quiet, settings
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    code = 0
+    if not args.placements_only:
+        code = offline_command(args)
+    if code == 0 and (args.dataset == "data-dir" or args.placements_only):
+        code = placements_command(args)  # per-placement coverage, diversity, exposure, popularity bias
+    return code
+
+
+def offline_command(args: argparse.Namespace) -> int:
+    """Every family (or ``--families``) under each protocol and seed; the report in ``--out``."""
+    from tastemaker.cli.progress import bar
+    from tastemaker.evaluation.offline import (
+        PROTOCOLS,
+        evaluate_protocols,
+        load_event_log,
+        load_movielens,
+    )
+    from tastemaker.evaluation.report import ML100K_ANCHORS, write_report
+    from tastemaker.evaluation.report_context import evaluation_context
+    from tastemaker.models.families import FAMILIES
+
+    names = args.families.split(",") if args.families else sorted(FAMILIES)
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        print(f"unknown families {unknown}; known: {sorted(FAMILIES)}", file=sys.stderr)
+        return 2
+    movielens = args.dataset == "movielens"
+    data, items = load_movielens() if movielens else load_event_log(settings(args))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    protocols = PROTOCOLS if args.protocol == "all" else (args.protocol,)
+    progress = None
+
+    def advance(done: int, total: int, message: str) -> None:
+        nonlocal progress
+        if progress is None:  # the total is known once the data set is loaded
+            progress = bar(total, "evaluate", unit="runs", quiet=quiet(args), scale=False)
+        if done:
+            progress.update(1)
+            progress.set_postfix_str(message, refresh=True)
+
+    try:
+        rows = evaluate_protocols(names, data, items, protocols, seeds, progress=advance)
+    finally:
+        if progress is not None:
+            progress.close()
+    name = "MovieLens 100k (binary relevance)" if movielens else f"event log of {args.data_dir or 'the data dir'}"
+    paths = write_report(Path(args.out), rows, anchors=ML100K_ANCHORS if movielens else None,
+                         context=evaluation_context(data, name, protocols, seeds))
+    print(f"report: {paths['html']} and {paths['json']}")
+    return 0
+
+
+def placements_command(args: argparse.Namespace) -> int:
+    """The placement part (data dir only): a table on stdout and ``placements.json`` in ``--out``."""
+    from tastemaker.engine import Engine
+    from tastemaker.evaluation.placements import evaluate_placements, format_table
+
+    engine = Engine(settings(args))
+    try:
+        metrics = evaluate_placements(engine, users=getattr(args, "placement_users", 500))
+    finally:
+        engine.close(snapshot=False)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "placements.json"
+    path.write_text(json.dumps(metrics, indent=2))
+    print(format_table(metrics))
+    print(f"placement list metrics: {path}", file=sys.stderr)
+    return 0
