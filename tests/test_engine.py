@@ -210,7 +210,7 @@ def test_registered_schemas_survive_a_restart(settings):
     engine.close()
     engine = Engine(settings)
     try:
-        assert [s.version for s in engine.registry.versions("wishlist")] == [1]
+        assert [s.version for s in engine.event_schemas.versions("wishlist")] == [1]
         assert ingest(engine, [{"id": "w", "type": "wishlist", "user_id": "u", "item_id": "i"}]).accepted == 1
     finally:
         engine.close()

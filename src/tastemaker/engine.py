@@ -50,7 +50,7 @@ class Engine:
         # First: an invalid placement file refuses the start (ValidationFailed naming lines).
         placements = PlacementRegistry(path=settings.placements_path)
         self.stores: Stores = open_stores(settings)
-        self.registry = EventSchemaRegistry(self.stores.schemas.load_all(), rating_scale=settings.rating_scale)
+        self.event_schemas = EventSchemaRegistry(self.stores.schemas.load_all(), rating_scale=settings.rating_scale)
         config = StateConfig(session_timeout_s=settings.session_timeout_s)
         self.processor = StreamProcessor.open(
             self.stores, settings.snapshot_key, config, progress=progress, snapshot_every=settings.snapshot_every_events
@@ -62,7 +62,7 @@ class Engine:
             impressions=ImpressionLogger(self.stores.impressions, retention_s=settings.impression_retention_days * 86_400.0)
             if self.stores.impressions is not None else None,
         )
-        self.ingest = IngestService(self.processor, self.registry, settings.input_limits)
+        self.ingest = IngestService(self.processor, self.event_schemas, settings.input_limits)
         self.models = ModelRegistry(self.stores.models, self.stores.artifacts)
         self._serving_version: int | None = None
         self._next_model_check = 0.0
@@ -169,7 +169,7 @@ class Engine:
         log.info("serving model %s", model.name + "-" + str(model.version))
 
     def register_schema(self, schema: EventSchema) -> EventSchema:
-        self.registry.register(schema)  # raises SchemaConflict before anything is stored
+        self.event_schemas.register(schema)  # raises SchemaConflict before anything is stored
         self.stores.schemas.save(schema)
         return schema
 

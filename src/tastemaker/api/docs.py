@@ -68,9 +68,9 @@ MEANING = {
 
 def _event_types(request: Request) -> str:
     """The event types this server knows right now, with what each must carry."""
-    registry = request.app.state.engine.registry
+    event_schemas = request.app.state.engine.event_schemas
     rows = []
-    for schema in registry.all_latest():
+    for schema in event_schemas.all_latest():
         origin = "built-in" if schema.type in BUILTIN_EVENT_TYPES else f"custom, version {schema.version}"
         needs = ", ".join(f"<code>{r if r != 'item' else 'item_id or item_ids'}</code>" for r in schema.requires) or "—"
         if schema.value_min is not None or schema.value_max is not None:

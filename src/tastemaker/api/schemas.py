@@ -21,12 +21,12 @@ def _public(schema: EventSchema) -> dict:
 
 
 async def list_schemas(request: Request) -> Response:
-    registry = request.app.state.engine.registry
-    return JSONResponse({"schemas": [_public(s) for s in registry.all_latest()]})
+    event_schemas = request.app.state.engine.event_schemas
+    return JSONResponse({"schemas": [_public(s) for s in event_schemas.all_latest()]})
 
 
 async def get_schema_versions(request: Request) -> Response:
-    versions = request.app.state.engine.registry.versions(request.path_params["type"])
+    versions = request.app.state.engine.event_schemas.versions(request.path_params["type"])
     if not versions:
         return problem(404, "Unknown event type", errors=[FieldError("type", f"no schema for '{request.path_params['type']}'")])
     return JSONResponse({"type": request.path_params["type"], "versions": [_public(s) for s in versions]})

@@ -29,15 +29,15 @@ class IngestService:
     next request of that user sees the event.
     """
 
-    def __init__(self, processor: StreamProcessor, registry: EventSchemaRegistry,
+    def __init__(self, processor: StreamProcessor, event_schemas: EventSchemaRegistry,
                  limits: InputLimits = DEFAULT_LIMITS):
         self.processor = processor
-        self.registry = registry
+        self.event_schemas = event_schemas
         self.limits = limits  # bounds on free-form fields (Settings.input_limits)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log-writer")
 
     async def ingest(self, body: bytes) -> IngestResult:
-        events = decode_events(body, self.registry, limits=self.limits)  # raises ValidationFailed: nothing written
+        events = decode_events(body, self.event_schemas, limits=self.limits)  # raises ValidationFailed: nothing written
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(self._writer, self.processor.stores.events.append, events)
         self.processor.apply_appended(result.accepted)
