@@ -19,7 +19,7 @@ from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
 from tastemaker.serving.fields import attach_fields
 from tastemaker.serving.impressions import ImpressionLogger
-from tastemaker.serving.placements import PlacementRegistry
+from tastemaker.serving.placement_registry import PlacementRegistry
 from tastemaker.serving.rankers import RankerSet
 from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender

@@ -10,7 +10,7 @@ from tastemaker.features.state import OnlineState
 from tastemaker.features.toplists import TopListCache
 from tastemaker.models.popularity import PopularityModel
 from tastemaker.schema.records import Item
-from tastemaker.serving.placements import PlacementRegistry
+from tastemaker.serving.placement_registry import PlacementRegistry
 from tastemaker.serving.recommender import Recommender
 from tastemaker.serving.request import RecommendationRequest
 from tastemaker.serving.sources import PipelineContext

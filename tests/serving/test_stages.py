@@ -6,7 +6,8 @@ import gc
 
 import pytest
 
-from tastemaker.serving.placements import PlacementRegistry, apply_overrides
+from tastemaker.serving.placement_registry import PlacementRegistry
+from tastemaker.serving.placements import apply_overrides
 from tastemaker.serving.stages import Diversify, build_stages, stages_for
 from tests.serving.conftest import World
 

@@ -27,7 +27,8 @@ from tastemaker.candidates import Candidates, merge
 from tastemaker.serving.explanations import explain
 from tastemaker.serving.filters import allowed, screen
 from tastemaker.serving.ids import recommendation_ids
-from tastemaker.serving.placements import Placement, PlacementRegistry, apply_overrides
+from tastemaker.serving.placement_registry import PlacementRegistry
+from tastemaker.serving.placements import Placement, apply_overrides
 from tastemaker.serving.request import RecommendationRequest
 from tastemaker.serving.sources import SOURCES, PipelineContext
 from tastemaker.serving.stages import Stage, StageContext, run_stages, stages_for
