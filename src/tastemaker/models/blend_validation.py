@@ -2,7 +2,7 @@
 NDCG of blends on a candidate pool (see :mod:`.hybrid`, steps 1 to 3).
 
 These stay in ``models`` (the hybrid fits with them; evaluation lives above serving) and
-differ from the evaluation protocols' splits (``training.splits``): :func:`holdout_split` holds out
+differ from the evaluation protocols' splits (``evaluation.splits``): :func:`holdout_split` holds out
 ``max(1, round(holdout * n))`` of a user's ``n`` entries (never all), the first in a random
 order; :func:`time_holdout_split` breaks time ties by item index. The hybrid's validated
 figures were measured with exactly these.

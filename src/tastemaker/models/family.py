@@ -15,7 +15,7 @@ are derived from that signature, and each class docstring ends with the defaults
 
 Shapes (exact):
 - ``interactions``: ``scipy.sparse.csr_matrix`` of shape (n_users, n_items), float32,
-  non-negative confidence weights (see ``training.interactions``).
+  non-negative confidence weights (see ``datasets.interactions``).
 - ``score(rows)``: ``rows`` is a csr_matrix (batch, n_items); returns a dense float32 ndarray
   (batch, n_items). Higher is better. Items never seen at fit time score 0 (or a content score).
 - ``recommend(row, n)``: returns ``(item_indices int64 (k,), scores float32 (k,))``,
