@@ -9,7 +9,7 @@ import pytest
 
 MODULES = [f"tastemaker.rules.{m}" for m in ("env", "parser", "expressions", "filters", "boosts", "pins", "schedule",
                                               "caps", "margin", "engine")] + \
-          [f"tastemaker.ranking.{m}" for m in ("diversity", "calibration", "fairness", "evaluation", "features")] + \
+          [f"tastemaker.ranking.{m}" for m in ("diversity", "calibration", "fairness", "features")] + \
           ["tastemaker.serving.placements", "tastemaker.serving.placement_config", "tastemaker.serving.config_document",
            "tastemaker.features.catalog"]
 
