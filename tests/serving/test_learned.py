@@ -82,3 +82,19 @@ def test_warm_stops_when_asked_and_respects_the_limit(world, learned):
     model, _ = learned
     assert model.warm(world.state, should_stop=lambda: True) == 0
     assert model.warm(world.state, limit=5) == 5
+
+
+class WithVectors(ItemItem):
+    def item_vectors(self) -> np.ndarray:
+        return np.arange(24, dtype=np.float32).reshape(12, 2)
+
+
+def test_item_vectors_are_placed_at_state_positions(world):
+    ids = [f"v{k}" for k in range(12)]
+    world.event("view", "someone", "v5")  # the state indexes v5 first: positions differ from columns
+    source = LearnedModel(ModelArtifact(WithVectors(np.eye(12)), ids, "vectors", {}), 1, world.state.index)
+    positions, vectors = source.item_vectors()
+    assert positions.tolist() == [world.state.index.get(i) for i in ids]
+    np.testing.assert_array_equal(vectors[5], [10.0, 11.0])
+    plain = LearnedModel(ModelArtifact(ItemItem(np.eye(12)), ids, "item-item", {}), 2, world.state.index)
+    assert plain.item_vectors() is None  # a family without vectors: diversity by embeddings falls back

@@ -19,32 +19,32 @@ from tastemaker.training.job import run_train_job
 from tastemaker.training.model_registry import ModelRegistry, loads
 
 
-def _register_many(data_dir: str, worker: int, count: int, start) -> list[int]:
+def _register_many(data_dir: str, worker: int, count: int, start, out) -> None:
     settings = Settings(data_dir=Path(data_dir), durable=False)
-    stores = open_stores(settings)
-    registry = ModelRegistry(stores.models, stores.artifacts)
-    start.wait()
-    try:
-        return [registry.register(ModelArtifact({"worker": worker, "n": j}, ["a"], "fake", {"worker": worker}),
-                                  data_from_seq=1, data_to_seq=1, n_events=1, metrics={}).version
-                for j in range(count)]
-    finally:
-        stores.close()
+    with open_stores(settings) as stores:
+        registry = ModelRegistry(stores.models, stores.artifacts)
+        start.wait(timeout=120)  # both processes register at once (a broken peer fails this one, never hangs it)
+        out.put((worker, [registry.register(ModelArtifact({"worker": worker, "n": j}, ["a"], "fake", {"worker": worker}),
+                                            data_from_seq=1, data_to_seq=1, n_events=1, metrics={}).version
+                          for j in range(count)]))
 
 
 def test_two_processes_registering_at_once_get_distinct_loadable_versions(tmp_path: Path):
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Manager() as manager:
-        start = manager.Barrier(2)
-        with ctx.Pool(2) as pool:
-            results = pool.starmap(_register_many, [(str(tmp_path), w, 15, start) for w in range(2)])
+    start, out = ctx.Barrier(2), ctx.Queue()
+    workers = [ctx.Process(target=_register_many, args=(str(tmp_path), w, 15, start, out)) for w in range(2)]
+    for p in workers:
+        p.start()
+    results = dict(out.get(timeout=300) for _ in workers)
+    for p in workers:
+        p.join(timeout=60)
+        assert p.exitcode == 0
     assert sorted(results[0] + results[1]) == list(range(1, 31))
-    stores = open_stores(Settings(data_dir=tmp_path, durable=False))
-    registry = ModelRegistry(stores.models, stores.artifacts)
-    for worker, versions in enumerate(results):
-        loaded = [registry.load(v).model for v in versions]
-        assert loaded == [{"worker": worker, "n": j} for j in range(15)]
-    stores.close()
+    with open_stores(Settings(data_dir=tmp_path, durable=False)) as stores:
+        registry = ModelRegistry(stores.models, stores.artifacts)
+        for worker, versions in results.items():
+            loaded = [registry.load(v).model for v in versions]
+            assert loaded == [{"worker": worker, "n": j} for j in range(15)]
 
 
 def test_artifact_is_named_by_its_content_and_the_same_bytes_share_a_file(tmp_path: Path):
@@ -66,7 +66,8 @@ def test_two_train_jobs_at_once_produce_two_distinct_loadable_versions(tmp_path:
     stores.close()
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
-        results = pool.starmap(run_train_job, [(Settings(data_dir=tmp_path, durable=False), "popularity", None, "never")] * 2)
+        jobs = pool.starmap_async(run_train_job, [(Settings(data_dir=tmp_path, durable=False), "popularity", None, "never")] * 2)
+        results = jobs.get(timeout=300)  # a crashed worker fails the test instead of hanging it
     versions = sorted(r["version"]["version"] for r in results)
     assert versions == [1, 2]
     stores = open_stores(Settings(data_dir=tmp_path, durable=False))

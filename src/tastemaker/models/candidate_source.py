@@ -24,3 +24,7 @@ class CandidateSource(Protocol):
 
     def candidates(self, state: OnlineState, user: UserState | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(item indices, scores), best first, at most ``n``."""
+
+    def item_vectors(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(positions, vectors)``: a vector per item the source knows, at those state
+        positions (for diversity "by embeddings"); None when it has none."""

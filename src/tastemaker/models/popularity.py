@@ -21,3 +21,6 @@ class PopularityModel:
     def candidates(self, state: OnlineState, user: UserState | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         # not "popular": that list (serving.sources.popular) is masked to available items
         return self.cache.top("model:popularity", lambda: state.popularity_scores(), n)
+
+    def item_vectors(self) -> None:
+        return None

@@ -47,6 +47,12 @@ class LearnedModel:
         # reload costs a lookup, and freshness is untouched.
         self._cache: dict[int, tuple[UserState, int, int, np.ndarray, np.ndarray]] = {}
 
+    def item_vectors(self) -> tuple[np.ndarray, np.ndarray] | None:
+        vectors = self.artifact.model.item_vectors()
+        if vectors is None or vectors.ndim != 2 or len(vectors) != len(self.positions):
+            return None
+        return self.positions, vectors
+
     def user_row(self, state: OnlineState, user: UserState) -> sp.csr_matrix:
         """The user's interaction row in the model's columns, from live state."""
         weights: dict[int, float] = {}

@@ -112,11 +112,9 @@ class Recommender:
         if self._embeddings[0] is model:
             return self._embeddings[1]
         table = None
-        fitted = getattr(getattr(model, "artifact", None), "model", None)
-        vectors = next((getattr(fitted, a) for a in ("item_factors", "item_embeddings", "item_vectors")
-                        if isinstance(getattr(fitted, a, None), np.ndarray)), None)
-        positions = getattr(model, "positions", None)
-        if vectors is not None and vectors.ndim == 2 and positions is not None and len(positions) == len(vectors):
+        known = model.item_vectors()
+        if known is not None:
+            positions, vectors = known
             table = np.zeros((int(positions.max(initial=-1)) + 1, vectors.shape[1]))
             table[positions] = vectors
         self._embeddings = (model, table)
