@@ -117,8 +117,8 @@ def step_placement(args, data: Path, report: Report) -> None:
         pin = "i0"
         brand = (stores.items.get(pin) or stores.items.get("i1")).brand or "none"
         stores.artifacts.put(RankerSet.key("bench-full"), synthetic_ranker())
+        stores.artifacts.put("placements.yaml", PLACEMENTS.replace("{pin}", pin).replace("{brand}", brand).encode())
     finally:
         stores.close()
-    settings.placements_path.write_text(PLACEMENTS.replace("{pin}", pin).replace("{brand}", brand))
     report.add("placement", f"requests name placement {args.placement}", "", "",
                "rules + MMR (+ fairness + a 50-tree LambdaMART fitted on synthetic features, for its cost)")

@@ -229,7 +229,8 @@ def test_placements_rankers_and_impressions_are_wired_to_the_data_dir(tmp_path):
     engine = Engine(settings)
     add_items(engine, [f"i{k}" for k in range(30)])
     ingest(engine, events(0, 60))
-    assert engine.recommender.placements.path == settings.data_dir / "placements.yaml"
+    assert engine.recommender.placements.artifacts is engine.stores.artifacts
+    assert engine.recommender.placements.key == "placements.yaml"
     assert engine.recommender.rankers.artifacts is engine.stores.artifacts
     engine.recommender.placements.put("logged", {"sources": {"popular": 1}, "log_impressions": True})
     body = engine.recommend(parse_request({"user_id": "u1", "placement": "logged"}))

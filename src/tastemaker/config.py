@@ -53,7 +53,8 @@ class Settings:
     # Logged impressions (ranker training data) older than this are deleted; 0 keeps them all.
     impression_retention_days: float = field(
         default_factory=lambda: float(os.environ.get("TASTEMAKER_IMPRESSION_RETENTION_DAYS", "90")))
-    # Placement configuration (YAML); default ``<data dir>/placements.yaml`` when it exists.
+    # A placement file the operator names (YAML); None: ``placements.yaml`` in the artifact
+    # store (storage.factory.placement_document).
     placements_file: Path | None = field(
         default_factory=lambda: Path(os.environ["TASTEMAKER_PLACEMENTS"]) if os.environ.get("TASTEMAKER_PLACEMENTS") else None)
     # Ratings outside this scale are refused at ingest (422 naming /value) and clipped in training.
@@ -75,11 +76,6 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "tastemaker.db"
-
-    @property
-    def placements_path(self) -> Path:
-        """The placement file servers read and the admin API writes."""
-        return self.placements_file if self.placements_file is not None else self.data_dir / "placements.yaml"
 
     #: The online-state snapshot's key in the artifact store.
     snapshot_key: str = "state.snapshot"

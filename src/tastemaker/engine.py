@@ -25,7 +25,7 @@ from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender
 from tastemaker.serving.request import RecommendationRequest
 from tastemaker.training.model_registry import ModelRegistry
-from tastemaker.storage.factory import Stores, open_stores
+from tastemaker.storage.factory import Stores, open_stores, placement_document
 
 log = logging.getLogger(__name__)
 MODEL_CHECK_S = 1.0  # how often a server asks the registry which version serves
@@ -47,9 +47,12 @@ class Engine:
 
     def __init__(self, settings: Settings, progress: Callable[[int, int], None] | None = None, toplist_ttl: float = 1.0):
         self.settings = settings
-        # First: an invalid placement file refuses the start (ValidationFailed naming lines).
-        placements = PlacementRegistry(path=settings.placements_path)
         self.stores: Stores = open_stores(settings)
+        try:  # an invalid placement document refuses the start (ValidationFailed naming lines)
+            placements = PlacementRegistry(*placement_document(settings, self.stores.artifacts))
+        except BaseException:
+            self.stores.close()
+            raise
         self.event_schemas = EventSchemaRegistry(self.stores.schemas.load_all(), rating_scale=settings.rating_scale)
         config = StateConfig(session_timeout_s=settings.session_timeout_s)
         self.processor = StreamProcessor.open(

@@ -38,4 +38,4 @@ def test_serve_passes_the_placement_file_to_the_workers(tmp_path, monkeypatch):
     monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(tmp_path / "data"))
     assert cli.main(["serve", "--data-dir", str(tmp_path / "data"), "--placements", str(good)]) == 0
     assert seen["env"] == str(good.resolve())
-    assert Settings().placements_path == good.resolve()
+    assert Settings().placements_file == good.resolve()

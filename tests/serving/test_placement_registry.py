@@ -1,4 +1,4 @@
-"""serving.placement_registry: the table in force, the built-ins overlaid by a reloaded file."""
+"""serving.placement_registry: the table in force, the built-ins overlaid by a reloaded document."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from tastemaker.schema.errors import ValidationFailed
 from tastemaker.serving.placement_registry import PlacementRegistry
 from tastemaker.serving.placements import DEFAULT_PLACEMENTS
+from tastemaker.storage.local.artifacts import LocalArtifactStore
 
 
 def test_builtin_placements():
@@ -46,7 +47,7 @@ def _bump(path):
 def test_registry_loads_overlays_and_reloads_the_file(tmp_path):
     path = tmp_path / "placements.yaml"
     path.write_text(YAML)
-    registry = PlacementRegistry(path=path, check_every_s=0.0)
+    registry = PlacementRegistry(LocalArtifactStore(tmp_path), check_every_s=0.0)
     assert registry.names() == ["cart", "email", "home", "product-page", "promo"]
     assert registry.get("home").n == 7 and registry.get("cart") is DEFAULT_PLACEMENTS["cart"]
     assert registry.config("promo") == {"sources": {"trending": 1}, "rules": [{"where": "price > 10"}]}
@@ -68,21 +69,18 @@ def test_a_bad_file_at_start_is_an_error(tmp_path):
     path = tmp_path / "placements.yaml"
     path.write_text("placements:\n  home: {sources: {nope: 1}}\n")
     with pytest.raises(ValidationFailed, match="unknown source"):
-        PlacementRegistry(path=path)
-    assert PlacementRegistry(path=tmp_path / "missing.yaml").names() == ["cart", "email", "home", "product-page"]
+        PlacementRegistry(LocalArtifactStore(tmp_path))
+    assert PlacementRegistry(LocalArtifactStore(tmp_path), "missing.yaml").names() == ["cart", "email", "home", "product-page"]
 
 
 def test_put_and_delete_persist_for_other_workers(tmp_path):
-    path = tmp_path / "placements.yaml"
-    a = PlacementRegistry(path=path, check_every_s=0.0)
-    b = PlacementRegistry(path=path, check_every_s=0.0)
+    a = PlacementRegistry(LocalArtifactStore(tmp_path), check_every_s=0.0)
+    b = PlacementRegistry(LocalArtifactStore(tmp_path), check_every_s=0.0)
     a.put("home", {"sources": {"trending": 1}, "n": 3, "rules": [{"pin": "x", "position": 1}]})
     with pytest.raises(ValidationFailed):
         a.put("home", {"sources": {"trending": "lots"}})
     assert a.get("home").n == 3
-    _bump(path)  # a distinct mtime without waiting for the clock to tick
     assert b.reload_if_changed() and b.get("home").n == 3 and b.get("home").rules.pins[0].item_id == "x"
     assert a.delete("home") and a.get("home") is DEFAULT_PLACEMENTS["home"]
     assert not a.delete("home") and not a.delete("cart")
-    _bump(path)
     assert b.reload_if_changed() and b.get("home") is DEFAULT_PLACEMENTS["home"]

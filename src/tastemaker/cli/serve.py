@@ -8,20 +8,26 @@ import sys
 from pathlib import Path
 
 from tastemaker.cli.base import add_data_dir, add_quiet, quiet, settings
+from tastemaker.config import Settings
 
 
-def check_placements(path: Path) -> str | None:
-    """None when the placement file is valid (or absent), else the errors, one per line."""
+def check_placements(config: Settings) -> tuple[str, str | None]:
+    """The placement document's name, and None when it is valid (or absent), else its errors,
+    one per line."""
     from tastemaker.schema.errors import ValidationFailed
     from tastemaker.serving.placement_config import load_placements
+    from tastemaker.storage.factory import open_artifacts, placement_document
 
-    if not path.exists():
-        return None
+    artifacts, key = placement_document(config, open_artifacts(config))
+    data = artifacts.get(key)
+    name = str(config.placements_file) if config.placements_file is not None else key
+    if data is None:
+        return name, None
     try:
-        load_placements(path.read_text(), str(path))
+        load_placements(data.decode(), name)
     except ValidationFailed as exc:
-        return "\n".join(f"  {e.field or '/'}: {e.reason}" for e in exc.errors)
-    return None
+        return name, "\n".join(f"  {e.field or '/'}: {e.reason}" for e in exc.errors)
+    return name, None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -33,9 +39,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not config.placements_file.exists():
             print(f"no such placement file: {config.placements_file}", file=sys.stderr)
             return 2
-    errors = check_placements(config.placements_path)
+    name, errors = check_placements(config)
     if errors:
-        print(f"refusing to start: invalid placement file {config.placements_path}:\n{errors}", file=sys.stderr)
+        print(f"refusing to start: invalid placement document {name}:\n{errors}", file=sys.stderr)
         return 1
     # the workers read their settings from the environment
     os.environ["TASTEMAKER_DATA_DIR"] = str(config.data_dir)

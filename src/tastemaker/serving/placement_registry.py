@@ -1,50 +1,51 @@
-"""The placements in force: the built-ins overlaid by a YAML file, reloaded when it changes,
-so edits apply without a restart; an invalid file is refused whole (the previous placements
-keep serving). What a placement is lives in :mod:`tastemaker.serving.placements`, how a
+"""The placements in force: the built-ins overlaid by a YAML document, reloaded when it
+changes, so edits apply without a restart; an invalid document is refused whole (the previous
+placements keep serving). The document is an artifact (``placements.yaml`` in the deployment's
+artifact store, or a file the operator names): every process sees the same one and notices a
+change by its stamp. What a placement is lives in :mod:`tastemaker.serving.placements`, how a
 document becomes one in :mod:`tastemaker.serving.placement_config`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tastemaker.schema.errors import ValidationFailed
 from tastemaker.serving.placement_config import load_placements, placement_from_json
 from tastemaker.serving.placements import DEFAULT_PLACEMENTS, Placement
+from tastemaker.storage.protocols import ArtifactStore
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class PlacementRegistry:
-    """The placements in force: the built-ins, overlaid by a YAML file when ``path`` is set.
+    """The placements in force: the built-ins, overlaid by the YAML document ``key`` of
+    ``artifacts`` when there is a store (none: the built-ins only, nothing persisted).
 
-    ``reload_if_changed()`` is cheap (a ``stat`` at most every ``check_every_s``) and is
-    meant to run before each request; an invalid file is logged and ignored, the previous
-    table keeps serving (``last_error`` holds the refusal). ``put``/``delete`` change one
-    placement and, with a file, write the whole file atomically, so other workers pick the
-    change up by their own reload.
+    ``reload_if_changed()`` is cheap (the artifact's stamp, at most every ``check_every_s``)
+    and is meant to run before each request; an invalid document is logged and ignored, the
+    previous table keeps serving (``last_error`` holds the refusal). ``put``/``delete`` change
+    one placement and store the whole document atomically, so other workers pick the change
+    up by their own reload.
     """
 
-    placements: dict[str, Placement] = field(default_factory=lambda: dict(DEFAULT_PLACEMENTS))
-    path: Path | None = None
+    artifacts: ArtifactStore | None = None
+    key: str = "placements.yaml"
     check_every_s: float = 1.0
+    placements: dict[str, Placement] = field(default_factory=lambda: dict(DEFAULT_PLACEMENTS))
     last_error: ValidationFailed | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: str | None = None
         self._checked = 0.0
         self._documents: dict[str, Any] = {}
-        if self.path is not None:
-            self.path = Path(self.path)
+        if self.artifacts is not None:
             self.reload(strict=True)
 
     def get(self, name: str) -> Placement | None:
@@ -53,28 +54,22 @@ class PlacementRegistry:
     def names(self) -> list[str]:
         return sorted(self.placements)
 
-    # -- the file -------------------------------------------------------------------------
-    def _file_stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()  # type: ignore[union-attr]
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
-
+    # -- the document ---------------------------------------------------------------------
     def reload(self, strict: bool = False) -> bool:
-        """Read the file now; True when the table changed. ``strict`` raises on a bad file."""
-        if self.path is None:
+        """Read the document now; True when the table changed. ``strict`` raises on a bad one."""
+        if self.artifacts is None:
             return False
         with self._lock:
-            stamp = self._file_stamp()
+            stamp = self.artifacts.stamp(self.key)
             if stamp == self._stamp:
                 return False
             self._stamp = stamp
+            data = self.artifacts.get(self.key) if stamp is not None else None
             try:
-                loaded = {} if stamp is None else load_placements(self.path.read_text(), str(self.path))
+                loaded = {} if data is None else load_placements(data.decode(), self.key)
             except ValidationFailed as exc:
                 self.last_error = exc
-                log.error("placement file %s refused, keeping the previous placements: %s", self.path, exc)
+                log.error("placement document %s refused, keeping the previous placements: %s", self.key, exc)
                 if strict:
                     raise
                 return False
@@ -84,7 +79,7 @@ class PlacementRegistry:
             return True
 
     def reload_if_changed(self) -> bool:
-        if self.path is None:
+        if self.artifacts is None:
             return False
         now = time.monotonic()
         if now - self._checked < self.check_every_s:
@@ -99,8 +94,8 @@ class PlacementRegistry:
         return None if p is None else p.config
 
     def put(self, name: str, body: Any) -> Placement:
-        """Validate and install one placement (raises ``ValidationFailed``); persisted to
-        the file when there is one."""
+        """Validate and install one placement (raises ``ValidationFailed``); persisted in the
+        document when there is a store."""
         placement = placement_from_json(name, body)
         with self._lock:
             self.placements = {**self.placements, name: placement}
@@ -124,15 +119,10 @@ class PlacementRegistry:
             return True
 
     def _write(self) -> None:
-        if self.path is None:
+        if self.artifacts is None:
             return
         import yaml
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".placements-")
-        with os.fdopen(fd, "w") as fh:
-            yaml.safe_dump({"placements": self._documents}, fh, sort_keys=False, allow_unicode=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        self._stamp = self._file_stamp()
+        text = yaml.safe_dump({"placements": self._documents}, sort_keys=False, allow_unicode=True)
+        self.artifacts.put(self.key, text.encode())
+        self._stamp = self.artifacts.stamp(self.key)

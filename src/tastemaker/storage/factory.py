@@ -29,11 +29,29 @@ class Stores:
         self.close()
 
 
+def open_artifacts(settings: Settings) -> ArtifactStore:
+    """The deployment's artifact store alone (no database opened: for checks before a start)."""
+    from tastemaker.storage.local.artifacts import LocalArtifactStore
+
+    return LocalArtifactStore(settings.data_dir)
+
+
+def placement_document(settings: Settings, artifacts: ArtifactStore) -> tuple[ArtifactStore, str]:
+    """Where the placement document lives: a file the operator named (``--placements FILE``,
+    ``TASTEMAKER_PLACEMENTS``), read and written in place; else ``placements.yaml`` in the
+    deployment's ``artifacts``."""
+    if settings.placements_file is None:
+        return artifacts, "placements.yaml"
+    from tastemaker.storage.local.artifacts import LocalArtifactStore
+
+    path = settings.placements_file.resolve()
+    return LocalArtifactStore(path.parent), path.name
+
+
 def open_stores(settings: Settings) -> Stores:
     """Open the stores of ``settings.backend`` (``sqlite``, the embedded default)."""
     if settings.backend != "sqlite":
         raise ValueError(f"unknown backend {settings.backend!r}; available: sqlite")
-    from tastemaker.storage.local.artifacts import LocalArtifactStore
     from tastemaker.storage.sqlite import Database
     from tastemaker.storage.sqlite.documents import SQLiteItemCatalog, SQLiteUserStore
     from tastemaker.storage.sqlite.events import SQLiteEventLog
@@ -50,7 +68,7 @@ def open_stores(settings: Settings) -> Stores:
         keys=SQLiteKeyStore(db),
         schemas=SQLiteSchemaStore(db),
         models=SQLiteModelStore(db),
-        artifacts=LocalArtifactStore(settings.data_dir),
+        artifacts=open_artifacts(settings),
         close=db.close,
         impressions=SQLiteImpressionLog(db),
     )
