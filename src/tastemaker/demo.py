@@ -55,13 +55,10 @@ def _describe(settings: Settings) -> str:
     from tastemaker.storage.factory import open_stores
 
     try:
-        stores = open_stores(settings)
+        with open_stores(settings) as stores:
+            return f"{stores.events.last_seq():,} events, {len(stores.models.list())} model version(s) and its admin key"
     except Exception:  # noqa: BLE001 (a dir too broken to open is described, not diagnosed: it is deleted next)
         return "its contents"
-    try:
-        return f"{stores.events.last_seq():,} events, {len(stores.models.list())} model version(s) and its admin key"
-    finally:
-        stores.close()
 
 
 def _prepare(path: Path, fresh: bool, say: Callable[[str], None]) -> dict[str, Any] | None:
@@ -109,13 +106,10 @@ def _build(settings: Settings, dataset: str, say: Callable[[str], None], progres
         dataset, counts = "synthetic", load_into(settings, "synthetic")
     say(f"loaded {dataset}: {counts['items']:,} items, {counts['users']:,} users, {counts['events']:,} events "
         f"in {time.perf_counter() - started:.1f}s")
-    stores = open_stores(settings)
-    try:
+    with open_stores(settings) as stores:
         # No offline evaluation here: there is no serving version to compare with and the
         # first version is served anyway, so it would only double the wait (a 75/25 fit).
         result = train(stores, evaluate=False, promote="always", progress=progress)
-    finally:
-        stores.close()
     say(f"trained model v{result.version.version} ({result.version.family}, the default) on all events "
         f"in {result.seconds:.1f}s; not evaluated offline (`tastemaker train --data-dir {settings.data_dir}` "
         "evaluates a new version against it)")

@@ -34,15 +34,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tastemaker.training.job import train
 
     config = settings(args)
-    stores = open_stores(config)
-    try:
-        result = train(stores, args.family, params, promote=args.promote,
-                       progress=StageLog("train", quiet=quiet(args)))
-    except (ValueError, TypeError) as exc:
-        print(f"train refused: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        stores.close()
+    with open_stores(config) as stores:
+        try:
+            result = train(stores, args.family, params, promote=args.promote,
+                           progress=StageLog("train", quiet=quiet(args)))
+        except (ValueError, TypeError) as exc:
+            print(f"train refused: {exc}", file=sys.stderr)
+            return 1
     v = result.version
     print(f"v{v.version} {v.family} {'serving' if result.promoted else 'candidate'} "
           f"ndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f} in {result.seconds:.1f}s")
@@ -54,13 +52,10 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
     from tastemaker.training.ranker_job import train_rankers
 
     config = settings(args)
-    stores = open_stores(config)
     say = (lambda message: None) if quiet(args) else (lambda message: print(message, file=sys.stderr, flush=True))
-    try:
+    with open_stores(config) as stores:
         reports = train_rankers(stores, args.placement, window_s=args.window,
                                 min_lists=args.min_lists, rounds=args.rounds, progress=say)
-    finally:
-        stores.close()
     if not reports:
         print("no impressions logged yet: configure a placement with ranker: ltr (or log_impressions: true)")
         return 1
@@ -76,22 +71,20 @@ def cmd_models(args: argparse.Namespace) -> int:
     from tastemaker.training.model_registry import ModelRegistry
 
     config = settings(args)
-    stores = open_stores(config)
-    registry = ModelRegistry(stores.models, stores.artifacts)
-    try:
-        if args.action == "list":
-            for v in registry.list():
-                print(f"v{v.version}\t{v.family}\t{v.status}\tndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f}"
-                      f"\tevents {v.data_from_seq}..{v.data_to_seq}")
-        elif args.action == "promote":
-            print(f"serving v{registry.promote(args.version).version}")
-        else:
-            print(f"serving v{registry.rollback().version}")
-    except (KeyError, LookupError) as exc:
-        print(f"models {args.action}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        stores.close()
+    with open_stores(config) as stores:
+        registry = ModelRegistry(stores.models, stores.artifacts)
+        try:
+            if args.action == "list":
+                for v in registry.list():
+                    print(f"v{v.version}\t{v.family}\t{v.status}\tndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f}"
+                          f"\tevents {v.data_from_seq}..{v.data_to_seq}")
+            elif args.action == "promote":
+                print(f"serving v{registry.promote(args.version).version}")
+            else:
+                print(f"serving v{registry.rollback().version}")
+        except (KeyError, LookupError) as exc:
+            print(f"models {args.action}: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

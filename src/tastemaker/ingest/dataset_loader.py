@@ -36,8 +36,5 @@ def load_dataset(stores: Stores, ds: Dataset) -> dict[str, int]:
 def load_into(settings: Settings, name: str, **synthetic_args: int) -> dict[str, int]:
     """Load ``movielens`` (ML-100k from the recbole package) or ``synthetic`` into ``settings.data_dir``."""
     ds = load_ml100k() if name == "movielens" else generate(**({"n_users": 2_000, "n_items": 5_000, "n_events": 200_000} | synthetic_args))
-    stores = open_stores(settings)
-    try:
+    with open_stores(settings) as stores:
         return load_dataset(stores, ds)
-    finally:
-        stores.close()

@@ -168,8 +168,5 @@ def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict
     stores from ``settings``, train, close."""
     from tastemaker.storage.factory import open_stores
 
-    stores = open_stores(settings)
-    try:
+    with open_stores(settings) as stores:
         return train(stores, family, params, promote=promote).to_dict()
-    finally:
-        stores.close()
