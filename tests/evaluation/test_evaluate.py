@@ -15,6 +15,8 @@ from tastemaker.evaluation.evaluate import (
 )
 from tastemaker.evaluation.splits import random_split
 
+from .helpers import Popularity
+
 
 def taste_matrix(n_users: int = 60, n_items: int = 80, seed: int = 0) -> sp.csr_matrix:
     """Users like items of their own cluster, plus a popular head: learnable structure."""
@@ -52,15 +54,6 @@ class RandomModel:
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray:
         return self.rng.random((rows.shape[0], self.n_items)).astype(np.float32)
-
-
-class Popularity:
-    def fit(self, m: sp.csr_matrix) -> "Popularity":
-        self.s = np.asarray((m > 0).sum(0), np.float32).ravel()
-        return self
-
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
-        return np.tile(self.s, (rows.shape[0], 1))
 
 
 def test_oracle_is_perfect_random_is_not():
@@ -162,7 +155,7 @@ def test_tune_never_sees_test_cells():
         def fit(self, mat):
             fitted.append(mat.copy())
             super().fit(mat)
-            self.s = self.s * self.sign
+            self.counts = self.counts * self.sign
             return self
 
     result = tune(Spy, {"sign": [-1.0, 1.0]}, train, k=10)

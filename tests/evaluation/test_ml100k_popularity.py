@@ -2,34 +2,21 @@
 
 Protocol (a) as in the published anchors: every rating is an interaction (binary
 relevance), per-user random 75/25 split, seen items removed, users with test items only,
-k = 10, mean of seeds 0, 1, 2. The popularity scorer lives here on purpose: this checks the
-evaluation harness, not the model families.
+k = 10, mean of seeds 0, 1, 2. The popularity scorer is the tests' own (``helpers.Popularity``)
+on purpose: this checks the evaluation harness, not the model families.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from tastemaker.datasets.interactions import build_interactions
 from tastemaker.evaluation.evaluate import evaluate_families
 from tastemaker.evaluation.metrics import category_features
-from tastemaker.models.family import ModelFamily
+
+from .helpers import Popularity
 
 pytest.importorskip("recbole", reason="ML-100k ships inside recbole")
-
-
-class Popularity(ModelFamily):
-    """Score = number of training users who interacted with the item (written here, independently
-    of models.popularity_family, so the known-answer check does not test the code with itself)."""
-
-    def fit(self, m: sp.csr_matrix) -> "Popularity":
-        self.counts = np.asarray((m > 0).sum(0), np.float32).ravel()
-        return self
-
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
-        return np.tile(self.counts, (rows.shape[0], 1))
 
 
 def test_popularity_ndcg_on_ml100k_protocol_a():
