@@ -38,10 +38,9 @@ def authorization_header(scope: Scope) -> str | None:
     return None
 
 
-def bearer_token(scope: Scope) -> str | None:
+def bearer_token(header: str | None) -> str | None:
     """The key of an ``Authorization: Bearer <key>`` header (None when absent or another scheme)."""
-    text = authorization_header(scope)
-    return text[7:].strip() if text is not None and text[:7].lower() == "bearer " else None
+    return header[7:].strip() if header is not None and header[:7].lower() == "bearer " else None
 
 
 def _unauthorized_detail(header: str | None, token: str | None) -> str:
@@ -69,7 +68,7 @@ def _unauthorized_detail(header: str | None, token: str | None) -> str:
 def authorize(verifier: KeyVerifier, scope: Scope, needed: str) -> Response | None:
     """None when the request's key has ``needed`` (the key is put in the scope), else a 401/403."""
     header = authorization_header(scope)
-    token = bearer_token(scope) if header is not None else None
+    token = bearer_token(header)
     record = verifier.verify(token) if token else None
     if record is None:
         detail = _unauthorized_detail(header, token or None)
