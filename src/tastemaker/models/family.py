@@ -32,6 +32,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.topk import top_k
+
 
 class UnknownParameter(TypeError, ValueError):
     """Parameters a family does not declare (a TypeError like Python's own for a bad keyword,
@@ -138,12 +140,9 @@ class ModelFamily:
         """The ``n`` best items for one row (1, n_items) that it does not hold, best first."""
         scores = self.score(row)[0].astype(np.float32, copy=True)
         scores[row.indices] = -np.inf
-        n = min(n, int(np.isfinite(scores).sum()))
-        if n <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return top.astype(np.int64), scores[top]
+        top = top_k(scores[None, :], n)[0] if n > 0 else np.zeros(0, np.int64)
+        top = top[top >= 0]  # -1: fewer than n items with a finite score
+        return top, scores[top]
 
 
 # --- shared helpers for the families (added with the model families; small and generic) ---
