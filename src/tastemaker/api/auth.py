@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tastemaker.api.keys import KeyVerifier
+from tastemaker.api.keys import KeyVerifier, has_scope
 from tastemaker.api.responses import problem
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
@@ -73,7 +73,7 @@ def authorize(verifier: KeyVerifier, scope: Scope, needed: str) -> Response | No
     if record is None:
         detail = _unauthorized_detail(header, token or None)
         return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
-    if needed not in record.scopes and "admin" not in record.scopes:
+    if not has_scope(record, needed):
         return problem(403, "Forbidden", f"this key lacks the '{needed}' scope (it has: {', '.join(sorted(record.scopes))})")
     scope["tastemaker.key"] = record
     return None

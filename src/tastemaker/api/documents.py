@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tastemaker.api.body import body_limit, read_body
+from tastemaker.api.keys import has_scope
 from tastemaker.api.paths import id_route
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
@@ -48,7 +49,7 @@ def _limits(request: Request) -> InputLimits:
 def may_read(request: Request) -> bool:
     """Whether the request's key may read documents (``read`` or ``admin`` scope)."""
     record = request.scope.get("tastemaker.key")
-    return record is not None and bool({"read", "admin"} & set(record.scopes))
+    return record is not None and has_scope(record, "read")
 
 
 class DocumentResource:

@@ -17,6 +17,11 @@ SCOPES = frozenset({"ingest", "read", "admin"})
 _CACHE_TTL = 5.0  # seconds a cached key is trusted when no change token moved (see KeyVerifier)
 
 
+def has_scope(record: ApiKeyRecord, needed: str) -> bool:
+    """Whether the key may do what ``needed`` allows (``admin`` may do everything)."""
+    return needed in record.scopes or "admin" in record.scopes
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
