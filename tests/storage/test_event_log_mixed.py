@@ -1,7 +1,8 @@
 """EventLog contract: bulk imports (append_columns) and API appends (append) share one log.
 
-One id space, one seq sequence, one read order, whichever way an event came in. Like
-test_protocols.py this speaks only through the protocols, so every backend runs it.
+One id space, one seq sequence, one read order, whichever way an event came in. Like the
+store contract suites (test_*_contract.py) this speaks only through the protocols, so every
+backend runs it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,45 @@
+"""The impression log contract: every backend (see conftest.BACKENDS) must pass this suite unchanged.
+
+It speaks only through ``tastemaker.storage.protocols.ImpressionLog``.
+"""
+
+from __future__ import annotations
+
+from tastemaker.storage.factory import Stores
+from tastemaker.storage.protocols import ImpressionRecord
+
+from .helpers import T0
+
+
+def imp(rec: str, ts: float, placement: str = "home", items=("a", "b"), names=("blend", "margin"), **kw):
+    import numpy as np
+
+    feats = np.arange(len(items) * len(names), dtype=np.float64).reshape(len(items), len(names)) / 4 if names else None
+    return ImpressionRecord(rec, placement, kw.pop("user_id", "u1"), ts, list(items), feats, tuple(names), kw.pop("log_seq", 7))
+
+
+class TestImpressionLog:
+    def test_round_trip_in_time_order(self, stores: Stores, other_stores: Stores):
+        assert stores.impressions.count() == 0 and stores.impressions.read() == []
+        assert stores.impressions.append([imp("r2", T0 + 2), imp("r1", T0 + 1, placement="cart", items=["c"]),
+                                          imp("r3", T0 + 3, names=())]) == 3
+        got = other_stores.impressions.read()
+        assert [r.recommendation_id for r in got] == ["r1", "r2", "r3"]
+        first = got[1]
+        assert (first.placement, first.user_id, first.ts, first.items, first.log_seq) == ("home", "u1", T0 + 2, ["a", "b"], 7)
+        assert first.feature_names == ("blend", "margin") and first.features.tolist() == [[0.0, 0.25], [0.5, 0.75]]
+        assert got[2].features is None and got[2].feature_names == ()
+        assert [r.recommendation_id for r in stores.impressions.read("home")] == ["r2", "r3"]
+        assert [r.recommendation_id for r in stores.impressions.read(since_ts=T0 + 2, until_ts=T0 + 3)] == ["r2"]
+        assert stores.impressions.count() == 3 and stores.impressions.count("cart") == 1
+
+    def test_a_repeated_id_is_ignored(self, stores: Stores):
+        assert stores.impressions.append([imp("r1", T0)]) == 1
+        assert stores.impressions.append([imp("r1", T0 + 5, placement="cart"), imp("r2", T0)]) == 1
+        assert [(r.recommendation_id, r.placement) for r in stores.impressions.read()] == [("r1", "home"), ("r2", "home")]
+        assert stores.impressions.append([]) == 0
+
+    def test_retention(self, stores: Stores):
+        stores.impressions.append([imp(f"r{i}", T0 + i) for i in range(5)])
+        assert stores.impressions.delete_before(T0 + 3) == 3
+        assert [r.recommendation_id for r in stores.impressions.read()] == ["r3", "r4"]
