@@ -121,4 +121,5 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     app.state.engine = engine
     app.state.verifier = verifier
     app.state.metrics = metrics
+    app.state.openapi = openapi_doc  # also rendered by /docs
     return app

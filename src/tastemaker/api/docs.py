@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from tastemaker.api.docs_render import anchor, grouped_operations, operation, prose, schema_section
-from tastemaker.api.openapi import build_openapi
 from tastemaker.schema.records import BUILTIN_EVENT_TYPES
 
 STYLE = """
@@ -128,11 +127,6 @@ def render(spec: dict[str, Any], event_types: str) -> str:
             f'<div class="wrap">{_nav(spec, groups)}<main>{"".join(body)}</main></div></body></html>')
 
 
-_SPEC: dict[str, Any] | None = None
-
-
 async def docs(request: Request) -> HTMLResponse:
-    global _SPEC
-    if _SPEC is None:  # the document is static per process
-        _SPEC = build_openapi()
-    return HTMLResponse(render(_SPEC, _event_types(request)))
+    # the document the app serves at /openapi.json (built once, by build_app)
+    return HTMLResponse(render(request.app.state.openapi, _event_types(request)))
