@@ -121,5 +121,6 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     app.state.engine = engine
     app.state.verifier = verifier
     app.state.metrics = metrics
+    app.state.storage_health = storage_errors.StorageHealth()  # whether writes are failing for lack of space
     app.state.openapi = openapi_doc  # also rendered by /docs
     return app

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from tastemaker.api.metrics import CONTENT_TYPE
 from tastemaker.api.responses import JSONResponse
-from tastemaker.api.storage_errors import RETRY_AFTER_S, storage_health
+from tastemaker.api.storage_errors import RETRY_AFTER_S
 
 
 async def healthz(request: Request) -> Response:
@@ -23,7 +23,7 @@ async def readyz(request: Request) -> Response:
     try:
         engine.catch_up()  # report this process's state as the next request would see it
         last = engine.stores.events.last_seq()
-        health = storage_health(request)
+        health = request.app.state.storage_health
         # Only after a write failed for lack of space: a probe write, off the event loop.
         no_space = await run_in_threadpool(health.check, engine.stores.artifacts) if health.failing else None
     except Exception as exc:  # the database is unreachable: not ready, say why

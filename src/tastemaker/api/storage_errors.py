@@ -67,20 +67,12 @@ class StorageHealth:
         return None
 
 
-def storage_health(request: Request) -> StorageHealth:
-    """The app's :class:`StorageHealth`, created on first use."""
-    health = getattr(request.app.state, "storage_health", None)
-    if health is None:
-        health = request.app.state.storage_health = StorageHealth()
-    return health
-
-
 async def os_error(request: Request, exc: OSError) -> Response:
     """The app's handler for ``OSError``: 507 when space ran out, else the generic 500."""
     if not is_no_space(exc):
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem(500, "Internal Server Error", "the error was logged")
-    storage_health(request).failed(exc)
+    request.app.state.storage_health.failed(exc)
     log.error("write refused for lack of space on %s %s: %s", request.method, request.url.path, exc)
     return problem(507, "Insufficient Storage",
                    f"the server has no space left to store this write ({exc.strerror or exc}); it was not stored. "
