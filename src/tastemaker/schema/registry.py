@@ -205,13 +205,13 @@ class EventSchemaRegistry:
 def value_errors(value: float, schema: EventSchema, field: str) -> list[FieldError]:
     """A value must be finite, within the type's range, and within :data:`VALUE_LIMIT` anyway."""
     low, high = schema.value_min, schema.value_max
-    scale = f"'{schema.type}' values range from {_num(low)} to {_num(high)}" if low is not None and high is not None else ""
     if not math.isfinite(value):
         return [FieldError(field, "must be a finite number")]
-    if low is not None and value < low:
-        return [FieldError(field, f"must be >= {_num(low)}" + (f" ({scale})" if scale else ""))]
-    if high is not None and value > high:
-        return [FieldError(field, f"must be <= {_num(high)}" + (f" ({scale})" if scale else ""))]
+    if (low is not None and value < low) or (high is not None and value > high):
+        # formatted only for a refused value: every rating at ingest passes through here
+        bound = f">= {_num(low)}" if low is not None and value < low else f"<= {_num(high)}"
+        scale = f" ('{schema.type}' values range from {_num(low)} to {_num(high)})" if None not in (low, high) else ""
+        return [FieldError(field, f"must be {bound}{scale}")]
     if abs(value) > VALUE_LIMIT:
         return [FieldError(field, f"must be between -{VALUE_LIMIT:.0e} and {VALUE_LIMIT:.0e}; "
                                   f"declare value_min/value_max in the type's schema for a narrower range")]
