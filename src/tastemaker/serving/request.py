@@ -28,14 +28,12 @@ def unknown_parameters(params: Iterable[str], known: tuple[str, ...],
     >>> [e.reason for e in unknown_parameters(["userid", "n"], ("user_id", "n"))]
     ["unknown parameter: did you mean 'user_id'? Known parameters: user_id, n"]
     """
-    strange = [name for name in params if name not in known]
-    if not strange:
+    strange = [name for name in params if name not in known and not name.startswith(prefixes)]
+    if not strange:  # the usual request, overrides included: no list text built
         return []
     listed = ", ".join([*known, *(f"{p}KEY" for p in prefixes)])
     errors = []
     for name in strange:
-        if any(name.startswith(p) for p in prefixes):
-            continue
         close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'? " if close else ""
         errors.append(FieldError(name, f"unknown parameter: {hint}Known parameters: {listed}"))
