@@ -163,10 +163,21 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
 
 
 def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
-                  promote: str = "if_better") -> dict[str, Any]:
+                  promote: str = "if_better", job_id: str | None = None) -> dict[str, Any]:
     """Entry point for a worker process (another process or machine): open the deployment's
-    stores from ``settings``, train, close."""
+    stores from ``settings``, train, close.
+
+    Without ``job_id`` it returns :meth:`TrainResult.to_dict` (and raises what ``train``
+    raises). With one it runs as that train job (:mod:`tastemaker.training.train_jobs`):
+    marks it running, records each stage, ends it succeeded or failed, and returns the final
+    job body instead of raising.
+    """
     from tastemaker.storage.factory import open_stores
 
     with open_stores(settings) as stores:
-        return train(stores, family, params, promote=promote).to_dict()
+        if job_id is None:
+            return train(stores, family, params, promote=promote).to_dict()
+        from tastemaker.training.train_jobs import TrainJobs  # it imports this module
+
+        return TrainJobs(stores.artifacts).run(
+            job_id, lambda progress: train(stores, family, params, promote=promote, progress=progress).to_dict())
