@@ -41,6 +41,8 @@ PROTECTED: dict[tuple[str, str], tuple[str, Call, int]] = {
     ("DELETE", "/v1/keys/{id}"): ("admin", lambda s: (f"/v1/keys/{s['victim']}", {}), 204),
     ("GET", "/v1/models"): ("read", lambda s: ("/v1/models", {}), 200),
     ("POST", "/v1/models/train"): ("admin", lambda s: ("/v1/models/train", {"json": {"family": "nope"}}), 422),
+    ("GET", "/v1/models/train/jobs"): ("read", lambda s: ("/v1/models/train/jobs", {}), 200),
+    ("GET", "/v1/models/train/jobs/{id}"): ("read", lambda s: ("/v1/models/train/jobs/nope", {}), 404),
     ("POST", "/v1/models/rollback"): ("admin", lambda s: ("/v1/models/rollback", {}), 409),
     ("POST", "/v1/models/{version}/promote"): ("admin", lambda s: ("/v1/models/999/promote", {}), 404),
     ("GET", "/v1/placements"): ("read", lambda s: ("/v1/placements", {}), 200),

@@ -1,4 +1,9 @@
-"""``/v1/models``: list versions, train (in a worker process), promote, roll back."""
+"""``/v1/models``: list versions, train (a job run by a worker process), promote, roll back.
+
+``POST /v1/models/train`` answers 202 at once with a train job (:mod:`tastemaker.training.train_jobs`);
+the server's one training worker runs jobs one at a time, so a job posted while another runs
+waits as ``queued``. A background task awaits each job and swaps a promoted version in.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.validation import decode_json
 from tastemaker.training.job import DEFAULT_FAMILY, run_train_job
+from tastemaker.training.train_jobs import ID_RULE, LIST_LIMIT, TrainJob, TrainJobs, valid_job_id
 
 
 class TrainRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,6 +34,10 @@ class TrainRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 _decode_train = msgspec.json.Decoder(TrainRequest).decode
 _pool: ProcessPoolExecutor | None = None
+# Jobs this process submitted that have not ended (their store, to record a stop), and the
+# tasks that await them: both are for shutdown_pool.
+_unfinished: dict[str, TrainJobs] = {}
+_followers: set[asyncio.Task] = set()
 
 
 def check_family_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +91,9 @@ def check_family_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
 def _training_pool() -> ProcessPoolExecutor:
     # A separate process: fitting must not take the GIL from the requests being served.
     global _pool
+    if _pool is not None and getattr(_pool, "_broken", False):  # its worker was killed: start afresh
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
     if _pool is None:
         _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                     initializer=_init_worker)
@@ -117,8 +130,17 @@ def shutdown_pool() -> None:
     if getattr(pool, "_pending_work_items", None):  # an idle worker exits by itself, cleanly
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.terminate()
+    for task in list(_followers):
+        task.cancel()
     pool.shutdown(wait=True, cancel_futures=True)
     _release_semaphores([q for q in queues if q is not None])
+    # no worker writes any more: a job it did not end ends here, never left "running"
+    for job_id, jobs in list(_unfinished.items()):
+        try:
+            jobs.fail_unfinished(job_id, "Server stopped", "the server stopped before the training run finished")
+        except OSError:  # the job then reads as failed once its owner is gone (TrainJobs.abandoned)
+            logging.getLogger(__name__).warning("could not record the end of train job %s", job_id, exc_info=True)
+    _unfinished.clear()
 
 
 def _release_semaphores(queues: list[Any]) -> None:
@@ -138,15 +160,67 @@ def _release_semaphores(queues: list[Any]) -> None:
 
 
 async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAMILY) -> None:
-    """Background task: retrain every ``every_s`` seconds; a better model is swapped in."""
-    loop = asyncio.get_running_loop()
+    """Background task: every ``every_s`` seconds after the previous run ended, a train job
+    (listed with the others); a better model is swapped in."""
     while True:
         await asyncio.sleep(every_s)
         try:
-            await loop.run_in_executor(_training_pool(), run_train_job, engine.settings, family, {}, "if_better")
-            await swap_in(engine)
-        except Exception:  # a failed run must not stop later ones; it is logged
+            _, follower = await start_training(engine, family, {}, {}, "if_better")
+            await follower
+        except Exception:  # a failed start must not stop later ones; it is logged
             logging.getLogger(__name__).exception("periodic retraining failed")
+
+
+def train_jobs(engine) -> TrainJobs:
+    """The deployment's train jobs (documents in its artifact store, seen by every process)."""
+    return TrainJobs(engine.stores.artifacts)
+
+
+async def start_training(engine, family: str, params: dict[str, Any], requested: dict[str, Any],
+                         promote: str) -> tuple[TrainJob, asyncio.Task]:
+    """Create a queued job, hand it to the training worker, follow it; returns the new job
+    and the task that follows it (done once the job ended and a promoted version serves).
+
+    ``params`` are the checked parameters the worker gets, ``requested`` the ones the request
+    named (the job shows those).
+    """
+    loop = asyncio.get_running_loop()
+    jobs = train_jobs(engine)
+    job = await loop.run_in_executor(
+        None, jobs.create, {"family": family, "params": requested, "promote": promote})
+    try:
+        future = _training_pool().submit(run_train_job, engine.settings, family, params, promote, job.id)
+    except BaseException as exc:  # no worker will ever take it: it must not stay "queued"
+        await loop.run_in_executor(None, jobs.fail_unfinished, job.id, "Training failed",
+                                   f"could not start the training worker: {type(exc).__name__}: {exc}")
+        raise
+    _unfinished[job.id] = jobs
+    task = asyncio.create_task(_follow(engine, jobs, job.id, future), name=f"train-job-{job.id}")
+    _followers.add(task)
+    task.add_done_callback(_followers.discard)
+    return job, task
+
+
+async def _follow(engine, jobs: TrainJobs, job_id: str, future: Any) -> None:
+    """Await the worker; swap a promoted version in. If the worker could not end the job
+    itself (it died, or could not open the stores), the job ends failed here."""
+    loop = asyncio.get_running_loop()
+    try:
+        final = await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        raise  # the server is stopping: shutdown_pool records the job
+    except Exception as exc:
+        logging.getLogger(__name__).error("train job %s: the worker failed: %r", job_id, exc)
+        await loop.run_in_executor(None, jobs.fail_unfinished, job_id, "Worker stopped",
+                                   f"the training worker failed: {type(exc).__name__}: {exc}")
+        return
+    finally:
+        _unfinished.pop(job_id, None)
+    if final.get("status") == "succeeded":
+        try:
+            await swap_in(engine)
+        except Exception:  # the engine also polls the registry every second: it will catch up
+            logging.getLogger(__name__).exception("train job %s: swapping the new version in failed", job_id)
 
 
 async def swap_in(engine) -> None:
@@ -163,16 +237,26 @@ async def train_model(request: Request) -> Response:
     engine = request.app.state.engine
     body = await read_body(request, body_limit(request, "small"))
     spec = decode_json(_decode_train, body) if body.strip() else TrainRequest()
-    params = check_family_params(spec.family, spec.params)  # 422 before a worker starts
-    loop = asyncio.get_running_loop()
-    try:
-        result = await loop.run_in_executor(
-            _training_pool(), run_train_job, engine.settings, spec.family, params, spec.promote
-        )
-    except ValueError as exc:
-        return problem(409, "Cannot train", str(exc))
-    await swap_in(engine)
-    return JSONResponse(result, status_code=201)
+    params = check_family_params(spec.family, spec.params)  # 422 before any job exists
+    job, _ = await start_training(engine, spec.family, params, spec.params, spec.promote)
+    return JSONResponse(job.public(), status_code=202, headers={"Location": f"/v1/models/train/jobs/{job.id}"})
+
+
+async def get_train_job(request: Request) -> Response:
+    job_id = request.path_params["id"]
+    if not valid_job_id(job_id):
+        return problem(400, "Invalid job id", errors=[FieldError("id", ID_RULE)])
+    jobs = train_jobs(request.app.state.engine)
+    job = await asyncio.get_running_loop().run_in_executor(None, jobs.get, job_id)
+    if job is None:
+        return problem(404, "Unknown train job", errors=[FieldError("id", f"no train job '{job_id}'")])
+    return JSONResponse(job.public())
+
+
+async def list_train_jobs(request: Request) -> Response:
+    jobs = train_jobs(request.app.state.engine)
+    listed = await asyncio.get_running_loop().run_in_executor(None, jobs.list, LIST_LIMIT)
+    return JSONResponse({"jobs": [job.public() for job in listed]})
 
 
 async def promote_model(request: Request) -> Response:

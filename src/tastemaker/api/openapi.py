@@ -15,6 +15,7 @@ from tastemaker import __version__
 from tastemaker.api.openapi_examples import REQUESTS, RESPONSES, problem_example
 from tastemaker.api.openapi_schemas import component_schemas, ref
 from tastemaker.serving.request import MAX_N
+from tastemaker.training.train_jobs import ID_RULE, LIST_LIMIT
 
 PROBLEM = "application/problem+json"
 TAGS = [
@@ -82,6 +83,12 @@ def _op(key: str, tag: str, summary: str, scope: str | None, ok: dict[str, tuple
         media = {"schema": body, **({"examples": examples} if examples else {})}
         op["requestBody"] = {"required": body_required, "content": {"application/json": media}}
     op["responses"] = responses
+    return op
+
+
+def _accepted_with_location(op: dict[str, Any]) -> dict[str, Any]:
+    """``op``'s 202 response with the ``Location`` header it carries."""
+    op["responses"]["202"]["headers"] = {"Location": {"description": "The URL of the new job", "schema": {"type": "string"}}}
     return op
 
 
@@ -223,13 +230,28 @@ def _paths() -> dict[str, Any]:
                                         parameters=[_path("id", "The key id", "k3h9x2")])},
         "/v1/models": {"get": _op("GET /v1/models", "Models", "Model versions and which one serves", "read",
                                   {"200": ("Every version", ref("ModelList"))})},
-        "/v1/models/train": {"post": _op(
-            "POST /v1/models/train", "Models", "Train a model on the event log, evaluate it, register it", "admin",
-            {"201": ("Trained and registered", ref("TrainResult"))},
-            [MALFORMED, ("409", "Nothing to train on", "Cannot train", None, None), TOO_LARGE,
-             ("422", "Invalid request", "Unknown model family", "/family", "known: als, bpr, ease, ...")],
+        "/v1/models/train": {"post": _accepted_with_location(_op(
+            "POST /v1/models/train", "Models", "Start a train job: fit on the event log, evaluate, register", "admin",
+            {"202": ("Accepted: the job, `queued` (`Location` is its URL)", ref("TrainJob"))},
+            [MALFORMED, TOO_LARGE, ("422", "Invalid request", "Unknown model family", "/family", "known: als, bpr, ease, ...")],
             body=ref("TrainRequest"), body_required=False,
-            description="Runs in a worker process; answers when done. The body may be empty (the default family).")},
+            description="Answers at once with a job; poll `GET /v1/models/train/jobs/{id}` until its status is "
+                        "`succeeded` (its `result` names the new version) or `failed` (its `error` says why, e.g. an "
+                        "empty event log). A server trains one job at a time in a worker process: a job posted while "
+                        "another runs waits as `queued`. A promoted version serves within a second of success. "
+                        "The body may be empty (the default family)."))},
+        "/v1/models/train/jobs": {"get": _op(
+            "GET /v1/models/train/jobs", "Models", "Recent train jobs, newest first", "read",
+            {"200": (f"The newest {LIST_LIMIT} jobs of the deployment (every server process sees the same)",
+                     ref("TrainJobList"))})},
+        "/v1/models/train/jobs/{id}": {"get": _op(
+            "GET /v1/models/train/jobs/{id}", "Models", "One train job: status, stage, progress, result or error", "read",
+            {"200": ("The job", ref("TrainJob"))},
+            [("400", "Invalid job id", "Invalid job id", "id", ID_RULE),
+             ("404", "Unknown job", "Unknown train job", "id", "no train job '019b7a3c5e00-00000000'")],
+            parameters=[_path("id", "The job id, as `POST /v1/models/train` answered it", "019b7a3c5e00-9f2c41d7",
+                              {"type": "string", "minLength": 1, "maxLength": 64})],
+            description="A job whose worker stopped without ending it (the server was killed) reads as `failed`.")},
         "/v1/models/rollback": {"post": _op(
             "POST /v1/models/rollback", "Models", "Serve the previously serving version again", "admin",
             {"200": ("Now serving", ref("ModelVersion"))},

@@ -55,6 +55,16 @@ KEY = {"key_id": "k3h9x2", "name": "storefront", "scopes": ["ingest", "read"], "
 MODEL = {"version": 3, "family": "hybrid", "params": {}, "created_at": NOW, "data_from_seq": 1, "data_to_seq": 100000,
          "n_events": 100000, "metrics": {"ndcg@10": 0.41, "recall@10": 0.23}, "artifact": "a91f0c2e.pkl",
          "status": "serving", "promoted_at": NOW}
+TRAIN_QUEUED = {"id": "019b7a3c5e00-9f2c41d7", "status": "queued", "stage": None, "stage_number": 0, "stages": 5,
+                "message": "", "progress": 0.0, "created_at": NOW, "started_at": None, "finished_at": None,
+                "request": {"family": "hybrid", "params": {}, "promote": "if_better"}, "result": None, "error": None}
+TRAIN_RUNNING = {**TRAIN_QUEUED, "status": "running", "stage": "evaluate", "stage_number": 3, "message": "ease: fit",
+                 "progress": 0.4, "started_at": NOW + 0.2}
+TRAIN_DONE = {**TRAIN_QUEUED, "id": "019b7a2f1b40-3c8e0a55", "status": "succeeded", "stage": "register", "stage_number": 5,
+              "message": "v4 (candidate)", "progress": 1.0, "created_at": NOW - 900, "started_at": NOW - 899.8,
+              "finished_at": NOW - 885.6,
+              "result": {"version": {**MODEL, "version": 4, "status": "candidate", "promoted_at": None},
+                         "promoted": False, "compared_with": 3, "seconds": 14.2, "out_of_range_values": 0}}
 PLACEMENT_CONFIG = {"description": "Below the basket: complements, a little variety", "n": 8,
                     "sources": {"seed_covisitation": 2.0, "session_covisitation": 1.0, "trending": 0.2},
                     "diversity": {"lambda": 0.3, "by": "categories"}, "overrides": ["n"]}
@@ -102,8 +112,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "GET /v1/keys": {"200": {"keys": [KEY]}},
     "POST /v1/keys": {"201": {**KEY, "token": "tm_k3h9x2_Qm9yZ2V0LW1lLW5vdC1hLXJlYWwta2V5"}},
     "GET /v1/models": {"200": {"serving": 3, "versions": [MODEL]}},
-    "POST /v1/models/train": {"201": {"version": {**MODEL, "version": 4, "status": "candidate", "promoted_at": None},
-                                      "promoted": False, "compared_with": 3, "seconds": 14.2}},
+    "POST /v1/models/train": {"202": TRAIN_QUEUED},
+    "GET /v1/models/train/jobs": {"200": {"jobs": [TRAIN_RUNNING, TRAIN_DONE]}},
+    "GET /v1/models/train/jobs/{id}": {"200": TRAIN_RUNNING},
     "POST /v1/models/rollback": {"200": {**MODEL, "version": 2}},
     "POST /v1/models/{version}/promote": {"200": MODEL},
     "GET /v1/placements": {"200": {"placements": [PLACEMENT]}},

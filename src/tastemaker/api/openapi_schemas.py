@@ -132,6 +132,28 @@ _MODEL_VERSION = _obj({
     "promoted_at": {"type": ["number", "null"], "description": "When it last started serving"},
 }, ["version", "family", "status"])
 
+_TRAIN_JOB = _obj({
+    "id": _s("Opaque job id (`GET /v1/models/train/jobs/{id}`)"),
+    "status": _s("`queued` (waiting for the server's training worker), `running`, `succeeded` or `failed`",
+                 enum=["queued", "running", "succeeded", "failed"]),
+    "stage": {"type": ["string", "null"], "description": "The current (or last) stage: snapshot, interactions, "
+                                                         "evaluate, fit, register (null before the first)"},
+    "stage_number": _n("The stage's number, from 1 (0 before the first)", "integer", minimum=0),
+    "stages": _n("How many stages the run goes through", "integer", minimum=1),
+    "message": _s("What the stage is doing (a member fit, a metric)"),
+    "progress": _n("Completed stages / stages, 0..1; never decreases (1 on success)", minimum=0, maximum=1),
+    "created_at": _n("Epoch seconds: posted"),
+    "started_at": {"type": ["number", "null"], "description": "Epoch seconds: the worker took it"},
+    "finished_at": {"type": ["number", "null"], "description": "Epoch seconds: it ended"},
+    "request": _obj({"family": {"type": "string"}, "params": {"type": "object"},
+                     "promote": {"type": "string", "enum": ["if_better", "always", "never"]}},
+                    ["family", "params", "promote"], "What was asked"),
+    "result": {"anyOf": [ref("TrainResult"), {"type": "null"}], "description": "On success: the registered version"},
+    "error": {"anyOf": [_obj({"title": _s("Short summary"), "detail": _s("What went wrong")}, ["title", "detail"]),
+                        {"type": "null"}], "description": "On failure: why"},
+}, ["id", "status", "stage", "stage_number", "stages", "message", "progress", "created_at", "started_at", "finished_at",
+    "request", "result", "error"], "A training run: `POST /v1/models/train` creates it, a worker runs it")
+
 _KEY = _obj({
     "key_id": _s("Public key id (the token is `tm_<key_id>_<secret>`)"), "name": _s("Label"),
     "scopes": {"type": "array", "items": {"type": "string", "enum": sorted(SCOPES)}},
@@ -223,7 +245,11 @@ def component_schemas() -> dict[str, Any]:
                            "versions": {"type": "array", "items": ref("ModelVersion")}}, ["serving", "versions"]),
         "TrainResult": _obj({"version": ref("ModelVersion"), "promoted": {"type": "boolean"},
                              "compared_with": {"type": ["integer", "null"], "description": "The serving version it was judged against"},
-                             "seconds": _n("Training time")}, ["version", "promoted", "seconds"]),
+                             "seconds": _n("Training time"),
+                             "out_of_range_values": _n("Rating values off the rating scale, clipped or ignored", "integer")},
+                            ["version", "promoted", "seconds"]),
+        "TrainJob": _TRAIN_JOB,
+        "TrainJobList": _obj({"jobs": {"type": "array", "items": ref("TrainJob")}}, ["jobs"]),
         "PlacementConfig": _PLACEMENT_CONFIG,
         "Placement": _PLACEMENT,
         "PlacementList": _obj({"placements": {"type": "array", "items": ref("Placement")}}, ["placements"]),
