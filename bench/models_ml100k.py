@@ -51,10 +51,13 @@ from ml100k_data import TEMPORAL_TEST, load, matrices, train_mask  # noqa: E402
 
 from tastemaker.models import families as model_families  # noqa: E402
 from tastemaker.models.ann import ANNIndex, exact_top_k, recall_at_k  # noqa: E402
-from tastemaker.models.blend_validation import (  # noqa: E402
-    holdout_split,
-    ndcg_at_k,
-    time_holdout_split,
+from tastemaker.evaluation.evaluate import evaluate_top_k, recommend_top_k  # noqa: E402
+from tastemaker.holdout import (  # noqa: E402
+    cell_times,
+    latest_holdout,
+    random_holdout,
+    split_by_mask,
+    time_cut_holdout,
 )
 from tastemaker.models.embeddings import available as embeddings_available  # noqa: E402
 from tastemaker.models.hybrid import Hybrid, fit_member, scaled_clone  # noqa: E402
@@ -153,11 +156,14 @@ def fit_family(name: str, params: dict, mats: dict, items: list) -> tuple:
 
 def validation_splits(X: sp.csr_matrix, ts: sp.csr_matrix, protocol: str, seed: int) -> list:
     """(kept, held) validation splits carved from the training matrix by the protocol's rule."""
+    X = sp.csr_matrix(X)
+    X.sum_duplicates()
     if protocol == "a":
-        return [holdout_split(X, 0.25, seed + 1000 + f) for f in range(2)]
+        return [split_by_mask(X, random_holdout(X, 0.25, seed + 1000 + f)) for f in range(2)]
+    times = cell_times(X, ts)
     if protocol == "b":
-        return [time_holdout_split(X, ts, TEMPORAL_TEST)]
-    return [time_holdout_split(X, ts, 0.0, per_user=True)]
+        return [split_by_mask(X, time_cut_holdout(times, TEMPORAL_TEST))]
+    return [split_by_mask(X, latest_holdout(X, times, seed))]
 
 
 def hybrid_validation(protocol: str) -> dict:
@@ -184,7 +190,9 @@ def tune(name: str, grid: list[dict], mats: dict, items: list, seed: int, protoc
         for inner, kept, held, users, factor in splits:
             model = scaled_clone(model_families.create(name, **params), factor)
             fit_member(model, input_matrix(name, inner), items, inner["ts"])
-            vals.append(ndcg_at_k(model.score(input_matrix(name, inner)[users]), kept[users], held[users], K))
+            fit_rows = input_matrix(name, inner)
+            topk = recommend_top_k(model, fit_rows, users, K, exclude=kept)
+            vals.append(evaluate_top_k(topk, held, kept, users)[f"ndcg@{K}"])
         v = float(np.mean(vals))
         if v > best_v:
             best, best_v = params, v

@@ -1,4 +1,4 @@
-"""models.blend_validation: the hybrid's validation splits and the NDCG of blends on a candidate pool."""
+"""models.blend_validation: the NDCG of blends on a candidate pool equals the evaluation's nDCG of the full ranking."""
 
 from __future__ import annotations
 
@@ -6,43 +6,19 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tastemaker.models.blend_validation import CandidatePool, holdout_split, ndcg_at_k, time_holdout_split
+from tastemaker.evaluation.metrics import hits_at_k, n_relevant
+from tastemaker.evaluation.metrics import ndcg_at_k as metrics_ndcg
+from tastemaker.models.blend_validation import CandidatePool
 
 
-def test_holdout_split_is_a_stratified_partition():
-    rng = np.random.default_rng(0)
-    X = sp.csr_matrix((rng.random((30, 40)) < 0.3).astype(np.float32))
-    kept, held = holdout_split(X, 0.25, seed=1)
-    assert (kept + held - X).nnz == 0
-    assert kept.multiply(held).nnz == 0
-    n = np.diff(X.indptr)
-    h = np.diff(held.indptr)
-    expect = np.where(n >= 2, np.clip(np.round(0.25 * n), 1, n - 1), 0)
-    np.testing.assert_array_equal(h, expect)
-    k2, h2 = holdout_split(X, 0.25, seed=1)
-    assert (k2 != kept).nnz == 0 and (h2 != held).nnz == 0
-
-
-def test_ndcg_at_k_hand_computed():
-    scores = np.array([[0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.4]], dtype=np.float32)
-    seen = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 0]], dtype=np.float32))
-    rel = sp.csr_matrix(np.array([[0, 0, 1, 1], [1, 0, 0, 0]], dtype=np.float32))
-    # user 0: ranking (seen removed) 1, 2, 3 -> hits at ranks 2, 3; ideal 2 hits at 1, 2
-    u0 = (1 / np.log2(3) + 1 / np.log2(4)) / (1 + 1 / np.log2(3))
-    # user 1: ranking 3, 2, 1 (k=3) -> item 0 not in the top 3
-    assert ndcg_at_k(scores, seen, rel, k=3) == pytest.approx((u0 + 0.0) / 2)
-    assert ndcg_at_k(scores, seen, rel, k=4) == pytest.approx((u0 + 1 / np.log2(5)) / 2)
-
-
-def test_time_holdout_split_known_answer():
-    X = sp.csr_matrix(np.array([[1, 1, 1, 0], [0, 2, 0, 2], [0, 0, 3, 0]], np.float32))
-    T = sp.csr_matrix(np.array([[5, 9, 1, 0], [0, 3, 0, 7], [0, 0, 8, 0]], np.float64))
-    kept, held = time_holdout_split(X, T, 0.5)  # 6 entries: the 3 latest (t = 7, 8, 9) held out
-    assert held.toarray().tolist() == [[0, 1, 0, 0], [0, 0, 0, 2], [0, 0, 3, 0]]
-    assert (kept + held - X).nnz == 0
-    kept, held = time_holdout_split(X, T, 0.5, per_user=True)  # each user's latest; user 2 has one
-    assert held.toarray().tolist() == [[0, 1, 0, 0], [0, 0, 0, 2], [0, 0, 0, 0]]
-    assert kept.toarray().tolist() == [[1, 0, 1, 0], [0, 2, 0, 0], [0, 0, 3, 0]]
+def ndcg_at_k(scores: np.ndarray, seen: sp.csr_matrix, relevant: sp.csr_matrix, k: int) -> float:
+    """The evaluation's nDCG@k of the full ranking by ``scores``, ``seen`` items removed."""
+    S = np.array(scores, np.float64)
+    S[sp.csr_matrix(seen).nonzero()] = -np.inf
+    topk = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    n_rel = n_relevant(relevant)
+    per_user = metrics_ndcg(hits_at_k(topk, relevant), n_rel)
+    return float(per_user[n_rel > 0].mean())
 
 
 def test_candidate_pool_ndcg_equals_the_full_ranking():

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from tastemaker.models.als import ALS
-from tastemaker.models.blend_validation import holdout_split
+from tastemaker.evaluation.splits import random_split
 from tastemaker.models.content import TfidfContent
 from tastemaker.models.ease import EASE
 from tastemaker.models.hybrid import Hybrid, normalize_scores, scaled_clone
@@ -75,8 +75,9 @@ def test_hybrid_learns_weights_on_every_validation_fold(monkeypatch):
     assert one["rows"] == {"ease": n_users, "popularity": n_users}
     assert two["rows"] == {"ease": 2 * n_users, "popularity": 2 * n_users}
     # fold 0 of the two-fold run is the one-fold split; fold 1 is another random draw
-    k0, h0 = holdout_split(X, 0.4, 4)  # the default share of a random holdout
-    k1, h1 = holdout_split(X, 0.4, 5)
+    # the hybrid holds out exactly as the evaluation protocol (a) does, at its default share
+    k0, h0 = random_split(X, 0.4, 4)
+    k1, h1 = random_split(X, 0.4, 5)
     assert (two["held"][:n_users] != h0).nnz == 0 and (two["held"][n_users:] != h1).nnz == 0
     assert (two["kept"][n_users:] != k1).nnz == 0 and (h0 != h1).nnz > 0
 

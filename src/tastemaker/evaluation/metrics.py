@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.holdout import ndcg
+
 
 def _keys(m: sp.csr_matrix) -> np.ndarray:
     m = sp.csr_matrix(m)
@@ -60,10 +62,6 @@ def n_relevant(relevant: sp.csr_matrix) -> np.ndarray:
     return np.diff(sp.csr_matrix(relevant).indptr)
 
 
-def _discount(k: int) -> np.ndarray:
-    return 1.0 / np.log2(np.arange(2, k + 2))
-
-
 def precision_at_k(hits: np.ndarray) -> np.ndarray:
     """Hits / k per user (k = list length including padding)."""
     return hits.sum(1) / max(hits.shape[1], 1)
@@ -81,11 +79,7 @@ def ndcg_at_k(hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
         >>> ndcg_at_k(np.array([[True, False]]), np.array([1])).tolist()
         [1.0]
     """
-    k = hits.shape[1]
-    disc = _discount(k)
-    dcg = hits @ disc
-    ideal = np.r_[0.0, np.cumsum(disc)][np.minimum(n_rel, k)]
-    return np.divide(dcg, ideal, out=np.zeros(len(dcg)), where=ideal > 0)
+    return ndcg(hits, n_rel)
 
 
 def average_precision_at_k(hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:

@@ -11,7 +11,8 @@ item index) whose cells partition the input's cells. Protocols:
 - (c) :func:`leave_last_out` — each user's latest interaction is their test item.
 
 :func:`validation_split` cuts the *training* matrix again, for choosing hyperparameters and
-hybrid weights without ever touching the test set.
+hybrid weights without ever touching the test set. The cells each protocol holds out are
+chosen by :mod:`tastemaker.holdout`, which the hybrid's own weight validation uses too.
 
 Example:
     >>> import numpy as np, scipy.sparse as sp
@@ -30,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.datasets.interactions import InteractionData
+from tastemaker.holdout import latest_holdout, random_holdout, split_by_mask, time_cut_holdout
 
 Protocol = Literal["random", "temporal", "leave_last_out"]
 Split = tuple[sp.csr_matrix, sp.csr_matrix]
@@ -54,39 +56,6 @@ def _matrix_and_times(data: InteractionData | sp.spmatrix,
     return m, ts
 
 
-def _rows(m: sp.csr_matrix) -> np.ndarray:
-    return np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
-
-
-def _take(m: sp.csr_matrix, mask: np.ndarray) -> sp.csr_matrix:
-    """Cells of *m* where *mask*; order is kept, so the result stays canonical."""
-    counts = np.bincount(_rows(m)[mask], minlength=m.shape[0])
-    out = sp.csr_matrix((m.data[mask], m.indices[mask], np.r_[0, np.cumsum(counts)]),
-                        shape=m.shape)
-    out.has_sorted_indices = True
-    return out
-
-
-def split_by_mask(m: sp.csr_matrix, test_mask: np.ndarray) -> Split:
-    """(train, test) from a boolean mask over ``m.data``.
-
-    Example:
-        >>> m = sp.csr_matrix(np.array([[1.0, 2.0]], dtype=np.float32))
-        >>> [x.toarray().tolist() for x in split_by_mask(m, np.array([False, True]))]
-        [[[1.0, 0.0]], [[0.0, 2.0]]]
-    """
-    return _take(m, ~test_mask), _take(m, test_mask)
-
-
-def _rank_within_user(m: sp.csr_matrix, sort_key: np.ndarray, tie_key: np.ndarray) -> np.ndarray:
-    """0-based rank of every cell within its row, ascending by (sort_key, tie_key)."""
-    rows = _rows(m)
-    order = np.lexsort((tie_key, sort_key, rows))
-    rank = np.empty(len(rows), np.int64)
-    rank[order] = np.arange(len(rows)) - m.indptr[rows[order]]
-    return rank
-
-
 def random_split(data: InteractionData | sp.spmatrix, test_fraction: float = 0.25,
                  seed: int = 0) -> Split:
     """Protocol (a): per-user stratified random split.
@@ -104,12 +73,7 @@ def random_split(data: InteractionData | sp.spmatrix, test_fraction: float = 0.2
     if not 0.0 < test_fraction < 1.0:
         raise ValueError("test_fraction must be in (0, 1)")
     m, _ = _matrix_and_times(data, need_times=False)
-    n = np.diff(m.indptr)
-    # The epsilon keeps 0.75 * 4 == 3 exact despite floating point.
-    n_train = np.clip(np.floor((1.0 - test_fraction) * n + 1e-9).astype(np.int64), 1, None)
-    rng = np.random.default_rng(seed)
-    rank = _rank_within_user(m, rng.random(m.nnz), np.zeros(m.nnz))
-    return split_by_mask(m, rank >= n_train[_rows(m)])
+    return split_by_mask(m, random_holdout(m, test_fraction, seed))
 
 
 def temporal_split(data: InteractionData, test_fraction: float = 0.2, seed: int = 0) -> Split:
@@ -127,11 +91,7 @@ def temporal_split(data: InteractionData, test_fraction: float = 0.2, seed: int 
     if not 0.0 < test_fraction < 1.0:
         raise ValueError("test_fraction must be in (0, 1)")
     m, ts = _matrix_and_times(data, need_times=True)
-    if not m.nnz:
-        return split_by_mask(m, np.zeros(0, bool))
-    n_test = max(1, int(round(test_fraction * m.nnz)))
-    cut = np.partition(ts, m.nnz - n_test)[m.nnz - n_test]
-    return split_by_mask(m, ts >= cut)
+    return split_by_mask(m, time_cut_holdout(ts, test_fraction))
 
 
 def leave_last_out(data: InteractionData, seed: int = 0) -> Split:
@@ -147,11 +107,7 @@ def leave_last_out(data: InteractionData, seed: int = 0) -> Split:
         [1]
     """
     m, ts = _matrix_and_times(data, need_times=True)
-    n = np.diff(m.indptr)
-    rng = np.random.default_rng(seed)
-    rank = _rank_within_user(m, ts, rng.random(m.nnz))
-    rows = _rows(m)
-    return split_by_mask(m, (rank == n[rows] - 1) & (n[rows] >= 2))
+    return split_by_mask(m, latest_holdout(m, ts, seed))
 
 
 PROTOCOLS: dict[str, Callable[..., Split]] = {

@@ -2,10 +2,11 @@
 
 Fit (``fit(interactions, items=None, timestamps=None)``):
 
-1. **Validation splits carved from the training matrix** (:mod:`.blend_validation`, as is
-   the NDCG of step 3): ``holdout_by="random"`` (default):
-   for every user with at least two interactions, a random ``holdout`` share (default 40%,
-   at least one) of their stored interactions is held out, drawn ``folds`` times (default 2,
+1. **Validation splits carved from the training matrix** (by :mod:`tastemaker.holdout`, as
+   the evaluation protocols split; the NDCG of step 3 is :mod:`.blend_validation`'s):
+   ``holdout_by="random"`` (default): every user with at least two interactions keeps
+   ``floor((1 - holdout) * n)`` (at least one) of their ``n`` stored interactions and holds
+   out the rest (default share 40%, at least one), drawn ``folds`` times (default 2,
    seeds ``seed``, ``seed + 1``; the validation users of every fold are pooled, which halves
    the noise of weights learned on one small holdout). ``holdout_by="time"`` holds out the
    latest ``holdout`` share of all interactions (one global cut, for temporal evaluation),
@@ -73,7 +74,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.models.blend_validation import CandidatePool, holdout_split, time_holdout_split
+from tastemaker.holdout import cell_times, latest_holdout, random_holdout, split_by_mask, time_cut_holdout
+from tastemaker.models.blend_validation import CandidatePool
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 from tastemaker.models.fit_progress import report
 from tastemaker.models.itemknn import ItemKNN
@@ -204,6 +206,7 @@ class Hybrid(ModelFamily):
     def fit(self, interactions: sp.csr_matrix, items: Any = None,
             timestamps: sp.csr_matrix | None = None) -> "Hybrid":
         X = sp.csr_matrix(interactions, dtype=np.float32)
+        X.sum_duplicates()  # canonical: the holdout masks index its cells in order
         X.eliminate_zeros()
         self.n_items = X.shape[1]
         members = self._usable_members(self.n_items, items)
@@ -216,11 +219,14 @@ class Hybrid(ModelFamily):
             per_fold = max(1, min(self.max_validation_users, affordable) // self.folds)
             for fold in range(self.folds):
                 if self.holdout_by == "random" or timestamps is None:
-                    kept, held = holdout_split(X, self.holdout, self.seed + fold)
-                else:  # deterministic: one fold is all there is
+                    kept, held = split_by_mask(X, random_holdout(X, self.holdout, self.seed + fold))
+                else:  # a time cut: one fold is all there is
                     if fold:
                         break
-                    kept, held = time_holdout_split(X, timestamps, self.holdout, self.holdout_by == "last")
+                    times = cell_times(X, timestamps)
+                    held_mask = latest_holdout(X, times, self.seed) if self.holdout_by == "last" \
+                        else time_cut_holdout(times, self.holdout)
+                    kept, held = split_by_mask(X, held_mask)
                 # validation users: something held out and something kept (a time cut can
                 # hold out all of a late user; an empty row says nothing about the blend)
                 users = np.flatnonzero((np.diff(held.indptr) > 0) & (np.diff(kept.indptr) > 0))
