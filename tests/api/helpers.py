@@ -7,12 +7,15 @@ both, so each item's strongest co-visitation neighbour is its partner.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.testclient import TestClient
 
 N_ITEMS = 40
 PROBLEM = "application/problem+json"
+JOB_WAIT_S = 300.0  # a cap for a hung train job, not an expected time (a small fit takes seconds)
+JOB_POLL_S = 0.02
 
 
 def item_id(k: int) -> str:
@@ -76,3 +79,43 @@ def assert_problem(response, status: int, field: str | None = None) -> dict[str,
         assert body["field"] == field, body
         assert any(e["field"] == field for e in body["errors"]), body
     return body
+
+
+def wait_for_job(client: Any, job: dict[str, Any] | str, *, until: tuple[str, ...] = ("succeeded", "failed"),
+                 timeout_s: float = JOB_WAIT_S) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Poll ``GET /v1/models/train/jobs/{id}`` until the job's status is in ``until``.
+
+    ``client`` is a TestClient or an httpx client of a real server. Returns the last body and
+    every distinct body seen on the way, in order (to check states and progress). A job that
+    never gets there fails the test at ``timeout_s``.
+    """
+    job_id = job if isinstance(job, str) else job["id"]
+    deadline = time.monotonic() + timeout_s
+    seen: list[dict[str, Any]] = []
+    while True:
+        r = client.get(f"/v1/models/train/jobs/{job_id}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if not seen or body != seen[-1]:
+            seen.append(body)
+        if body["status"] in until:
+            return body, seen
+        assert time.monotonic() < deadline, f"train job {job_id} still {body['status']} after {timeout_s}s: {body}"
+        time.sleep(JOB_POLL_S)
+
+
+def train(client: Any, body: dict[str, Any] | None = None, *, timeout_s: float = JOB_WAIT_S) -> dict[str, Any]:
+    """``POST /v1/models/train`` (202, a queued job), then wait until the job ends; returns the
+    final job. When it promoted a version, also waits until the server serves it."""
+    r = client.post("/v1/models/train", json=body or {})
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == f"/v1/models/train/jobs/{r.json()['id']}"
+    job, _ = wait_for_job(client, r.json(), timeout_s=timeout_s)
+    result = job["result"] or {}
+    if result.get("promoted"):
+        version = result["version"]["version"]
+        deadline = time.monotonic() + timeout_s
+        while client.get("/v1/models").json()["serving"] != version:
+            assert time.monotonic() < deadline, f"v{version} not served after {timeout_s}s"
+            time.sleep(JOB_POLL_S)
+    return job

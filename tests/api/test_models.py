@@ -1,5 +1,6 @@
-"""``/v1/models/train``: bad requests are 422s naming what is wrong; a poisoned log still trains;
-the training pool leaves nothing behind when the server is stopped."""
+"""``/v1/models/train``: bad requests are 4xx before any job exists; a train job goes queued ->
+running -> succeeded (or failed, with a clear error) and every process reads it; a poisoned log
+still trains; the training pool leaves nothing behind when the server is stopped."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from starlette.testclient import TestClient
+
+from tastemaker.api.app import build_app
 from tastemaker.api.models import check_family_params
+from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
 from tastemaker.schema.records import Event
+from tastemaker.training.model_registry import ModelRegistry
+from tests.conftest import ADMIN_KEY
 
-from .helpers import assert_problem, seed
+from .helpers import assert_problem, seed, train, wait_for_job
 
 
 def test_unknown_training_parameter_is_422_naming_it_and_the_known_ones(client):
@@ -21,6 +28,7 @@ def test_unknown_training_parameter_is_422_naming_it_and_the_known_ones(client):
     body = assert_problem(r, 422, "/params/bogus")
     assert body["errors"][0]["reason"] == "unknown parameter of family 'popularity'; known: weighted"
     assert client.get("/v1/models").json()["versions"] == []
+    assert client.get("/v1/models/train/jobs").json() == {"jobs": []}  # refused before any job was created
 
 
 def test_every_bad_parameter_is_listed(client):
@@ -47,6 +55,7 @@ def test_params_are_converted_to_the_declared_types():
 def test_malformed_train_request_names_the_position(client):
     body = assert_problem(client.post("/v1/models/train", content=b'{"family": popularity}'), 400)
     assert "line 1, column" in body["detail"]
+    assert client.get("/v1/models/train/jobs").json() == {"jobs": []}
 
 
 def test_a_log_with_an_extreme_rating_still_trains_and_reports_it(client):
@@ -56,13 +65,95 @@ def test_a_log_with_an_extreme_rating_still_trains_and_reports_it(client):
     poisoned = [Event(id=f"old-{k}", type="rating", user_id=f"base-0-{k}", item_id="i05", value=v, timestamp=1.7e9)
                 for k, v in enumerate([1e308, float("inf"), 9.0])]
     assert engine.stores.events.append(poisoned).accepted  # straight into the log, as old data would be
-    r = client.post("/v1/models/train", json={"family": "als", "params": {"factors": 8, "iterations": 3},
-                                               "promote": "always"})
-    assert r.status_code == 201, r.text
-    assert r.json()["out_of_range_values"] == 3
-    assert r.json()["promoted"] is True
+    job = train(client, {"family": "als", "params": {"factors": 8, "iterations": 3}, "promote": "always"})
+    assert job["status"] == "succeeded", job
+    assert job["result"]["out_of_range_values"] == 3
+    assert job["result"]["promoted"] is True
     recs = client.get("/v1/recommendations", params={"user_id": "base-0-0"})
     assert recs.status_code == 200 and recs.json()["items"]
+
+
+def test_a_train_job_goes_queued_running_succeeded_with_monotone_progress(seeded):
+    r = seeded.post("/v1/models/train", json={"family": "popularity", "promote": "always"})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert r.headers["location"] == f"/v1/models/train/jobs/{job['id']}"
+    assert job["status"] == "queued" and job["progress"] == 0.0 and job["stage"] is None
+    assert job["request"] == {"family": "popularity", "params": {}, "promote": "always"}
+    assert job["result"] is None and job["error"] is None and job["started_at"] is None
+
+    final, seen = wait_for_job(seeded, job)
+    assert final["status"] == "succeeded", final
+    statuses = [b["status"] for b in seen]
+    assert statuses == sorted(statuses, key=["queued", "running", "succeeded"].index)  # never back
+    progress = [b["progress"] for b in seen]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert [b["stage_number"] for b in seen] == sorted(b["stage_number"] for b in seen)
+    assert final["stage"] == "register" and final["stage_number"] == final["stages"] == 5
+    assert final["created_at"] <= final["started_at"] <= final["finished_at"]
+    assert final["error"] is None
+
+    version = final["result"]["version"]
+    assert final["result"]["promoted"] is True and version["family"] == "popularity"
+    engine = seeded.app.state.engine
+    assert ModelRegistry(engine.stores.models, engine.stores.artifacts).load(version["version"]).family == "popularity"
+    deadline = time.monotonic() + 300  # the follower swaps it in; the cap only guards a hang
+    while seeded.get("/v1/models").json()["serving"] != version["version"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert seeded.get("/v1/recommendations", params={"user_id": "base-0-0"}).json()["model_version"] == "popularity-1"
+    assert [j["id"] for j in seeded.get("/v1/models/train/jobs").json()["jobs"]] == [job["id"]]
+
+
+def test_training_an_empty_log_fails_with_a_clear_error(client):
+    r = client.post("/v1/models/train", json={"family": "popularity"})
+    assert r.status_code == 202, r.text  # the log is read by the worker, not by the request
+    final, _ = wait_for_job(client, r.json())
+    assert final["status"] == "failed"
+    assert final["error"] == {"title": "Cannot train", "detail": "the event log is empty: nothing to train on"}
+    assert final["result"] is None and final["finished_at"] >= final["created_at"]
+    assert client.get("/v1/models").json()["versions"] == []
+
+
+def test_jobs_run_one_at_a_time_and_list_newest_first(seeded):
+    first = seeded.post("/v1/models/train", json={"family": "popularity", "promote": "never"}).json()
+    second = seeded.post("/v1/models/train", json={"family": "popularity", "promote": "never"}).json()
+    assert first["status"] == second["status"] == "queued"
+    first, _ = wait_for_job(seeded, first)
+    second, _ = wait_for_job(seeded, second)
+    assert first["status"] == second["status"] == "succeeded"
+    assert second["started_at"] >= first["finished_at"]  # the server's one worker: the second waited
+    assert [j["id"] for j in seeded.get("/v1/models/train/jobs").json()["jobs"]] == [second["id"], first["id"]]
+
+
+def test_an_unknown_job_is_404_naming_it(client):
+    body = assert_problem(client.get("/v1/models/train/jobs/0123abc-nope"), 404, "id")
+    assert "0123abc-nope" in body["errors"][0]["reason"]
+
+
+@pytest.mark.parametrize("bad", ["bad.id", "x" * 65, "a b", "%2e%2e", "sémantique"])
+def test_a_malformed_job_id_is_400(client, bad):
+    body = assert_problem(client.get(f"/v1/models/train/jobs/{bad}"), 400, "id")
+    assert "1-64" in body["errors"][0]["reason"]
+
+
+def test_job_documents_survive_a_new_engine_on_the_same_data_dir(settings):
+    with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
+        seed(c)
+        done = train(c, {"family": "popularity"})
+    with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
+        assert c.get(f"/v1/models/train/jobs/{done['id']}").json() == done
+        assert c.get("/v1/models/train/jobs").json() == {"jobs": [done]}
+
+
+def test_a_job_in_flight_when_the_server_stops_ends_failed(settings):
+    with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
+        seed(c)
+        job = c.post("/v1/models/train", json={"family": "hybrid"}).json()  # seconds of work: still going at exit
+    with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
+        final = c.get(f"/v1/models/train/jobs/{job['id']}").json()
+    assert final["status"] == "failed", final
+    assert final["error"]["title"] == "Server stopped"
 
 
 def _resource_tracker_of(pid: int) -> int | None:
@@ -103,8 +194,7 @@ def test_sigterm_after_training_leaves_no_leaked_semaphores(tmp_path):
             assert c.post("/v1/events", json=events).status_code == 200
             # the training pool (a spawned worker and its queues) exists once a model was trained
             for family in ("popularity", "als"):
-                r = c.post("/v1/models/train", json={"family": family, "promote": "always"}, timeout=300)
-                assert r.status_code == 201, r.text
+                assert train(c, {"family": family, "promote": "always"})["status"] == "succeeded"
         tracker = _resource_tracker_of(server.proc.pid)
         assert tracker is not None
         assert server.stop(signal.SIGTERM) in GRACEFUL
