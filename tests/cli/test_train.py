@@ -1,4 +1,5 @@
-"""``tastemaker train`` (cli/train.py, cli/progress.py): early refusal, stages, bars, --quiet."""
+"""``tastemaker train`` (cli/train.py, cli/progress.py): early refusal, stage lines above a bar
+over the stages, --quiet."""
 
 from __future__ import annotations
 
@@ -50,18 +51,43 @@ def test_train_shows_its_stages_and_each_member_fit(data_dir):
     code, out, err = run("train", "--data-dir", str(data_dir), progress=True)
     assert code == 0, err
     assert out.startswith("v1 hybrid serving ndcg@10=")  # the result on stdout, progress on stderr
+    # each stage line once (the bar is redrawn below the lines: splitlines splits on its \r too)
     stages = [line.split("]")[0] for line in err.splitlines() if line.startswith("train [")]
     assert stages == ["train [1/5", "train [2/5", "train [3/5", "train [4/5", "train [5/5"]
     assert "train [1/5] snapshot of the event log" in err
-    assert re.search(rf"\n    \d+ interactions up to event {N_EVENTS}  \[", err)
+    assert re.search(rf"^    \d+ interactions up to event {N_EVENTS}  \[", err, re.MULTILINE)
     assert "train [2/5] interaction matrix" in err
     assert "train [3/5] evaluate: hybrid on a per-user random 75/25 split" in err
     assert "train [4/5] fit: hybrid on all" in err
     assert "train [5/5] register" in err
     # the hybrid's members, in the evaluation and in the final fit
-    assert err.count("session_ease: validation fit 1/2") == 2
+    assert len(re.findall(r"^    session_ease: validation fit 1/2  \[", err, re.MULTILINE)) == 2  # lines, not the bar
     assert "learning the blend weights" in err
     assert "v1 (serving)" in err
+
+
+def _bar_frames(err: str) -> list[str]:
+    """The bar's drawings on stderr (tqdm redraws it after a carriage return)."""
+    return [frame for frame in re.split(r"[\r\n]", err) if re.search(r"\| \d/5 stages \[", frame)]
+
+
+def test_train_draws_a_bar_over_the_stages_on_stderr(data_dir):
+    code, out, err = run("train", "--family", "popularity", "--data-dir", str(data_dir), progress=True)
+    assert code == 0, err
+    assert out.count("\n") == 1 and out.startswith("v1 popularity serving ndcg@10=")  # stdout: the result only
+    frames = _bar_frames(err)
+    counts = [int(re.search(r"\| (\d)/5 stages", f).group(1)) for f in frames]
+    assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == 5  # up the stages, filled at the end
+    assert any(f.startswith("evaluate: popularity on a per-user random") for f in frames)  # stage: message
+    assert any(f.startswith("register: ") for f in frames)
+
+
+def test_the_bar_shows_nothing_with_quiet_and_nothing_on_failure_but_the_error(tmp_path, data_dir):
+    code, out, err = run("train", "--family", "popularity", "--quiet", "--data-dir", str(data_dir), progress=True)
+    assert code == 0 and err == "" and _bar_frames(err) == []
+    code, _, err = run("train", "--family", "popularity", "--data-dir", str(tmp_path / "empty"), progress=True)
+    assert code == 1 and "train refused: the event log is empty" in err
+    assert all(not re.search(r"\| 5/5 stages", f) for f in _bar_frames(err))  # never drawn as done
 
 
 def test_train_quiet_prints_only_the_result(data_dir):

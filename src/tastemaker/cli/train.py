@@ -29,15 +29,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not isinstance(params, dict):
         print("train refused: --params must be a JSON object such as '{\"factors\": 64}'", file=sys.stderr)
         return 2
-    from tastemaker.cli.progress import StageLog
+    from tastemaker.cli.progress import StageBar
     from tastemaker.storage.factory import open_stores
     from tastemaker.training.job import train
 
     config = settings(args)
     with open_stores(config) as stores:
         try:
-            result = train(stores, args.family, params, promote=args.promote,
-                           progress=StageLog("train", quiet=quiet(args)))
+            # stage lines and a bar over the stages, on stderr (stdout keeps the one result line)
+            with StageBar("train", quiet=quiet(args)) as progress:
+                result = train(stores, args.family, params, promote=args.promote, progress=progress)
         except (ValueError, TypeError) as exc:
             print(f"train refused: {exc}", file=sys.stderr)
             return 1
