@@ -299,3 +299,43 @@ def source_fingerprint(root: Path = REPO / "src") -> dict[str, Any]:
         newest, count = max(newest, path.stat().st_mtime), count + 1
     return {"sha256": digest.hexdigest()[:16], "files": count,
             "newest_mtime_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest))}
+
+
+# -- training through the API ---------------------------------------------------------
+
+TERMINAL_JOB_STATES = ("succeeded", "failed")
+
+
+def train_over_http(client: Any, body: dict[str, Any] | None = None, *, timeout_s: float = 1800.0,
+                    poll_s: float = 0.25) -> dict[str, Any]:
+    """``POST /v1/models/train`` and poll its job until it ends; returns the final job body.
+
+    ``client`` is an httpx (or requests-like) client with the server's base URL and key: the
+    train call answers 202 with a job, and ``GET /v1/models/train/jobs/{id}`` reports its
+    status, stage and, once ``succeeded``, ``result`` (the registered version); a ``failed``
+    job carries ``error``. Raises RuntimeError on an HTTP error or when ``timeout_s`` passes
+    (a cap for a hung job); the caller decides what a failed job means. When the job promoted
+    its version, also waits until the server answering ``GET /v1/models`` serves it (each
+    server process swaps it in within a second or so).
+    """
+    r = client.post("/v1/models/train", json=body or {})
+    if r.status_code != 202:
+        raise RuntimeError(f"POST /v1/models/train: HTTP {r.status_code}: {r.text[:500]}")
+    job = r.json()
+    deadline = time.monotonic() + timeout_s
+    while job["status"] not in TERMINAL_JOB_STATES:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"train job {job['id']} still {job['status']} after {timeout_s:.0f}s")
+        time.sleep(poll_s)
+        r = client.get(f"/v1/models/train/jobs/{job['id']}")
+        if r.status_code != 200:
+            raise RuntimeError(f"GET /v1/models/train/jobs/{job['id']}: HTTP {r.status_code}: {r.text[:500]}")
+        job = r.json()
+    result = job.get("result") or {}
+    if result.get("promoted"):
+        version = result["version"]["version"]
+        while client.get("/v1/models").json().get("serving") != version:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"v{version} not served after {timeout_s:.0f}s")
+            time.sleep(poll_s)
+    return job

@@ -8,8 +8,9 @@ then, talking to it only through HTTP (httpx):
    numeric order, each user's ratings (in time order) permuted, the first floor(0.75 n) train);
 3. posts every training rating as a ``rating`` event (star value, original timestamp),
    in batches of 10,000;
-4. ``POST /v1/models/train`` with ``{}`` (synchronous: answers 201 when the model is trained
-   and promoted);
+4. ``POST /v1/models/train`` with ``{}`` (answers 202 with a train job), then polls
+   ``GET /v1/models/train/jobs/{id}`` until it succeeded and its version serves
+   (``benchlib.train_over_http``);
 5. ``GET /v1/recommendations?user_id=U&n=10`` (default placement) for every test user, and
    scores nDCG@10 (binary relevance = the user's held-out items, ideal DCG over
    min(|held-out|, 10)) and P@10 on what came back.
@@ -36,6 +37,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from benchlib import train_over_http
 from tastemaker.datasets import load_ml100k
 
 ADMIN_KEY = "served-ml100k-admin"
@@ -143,7 +145,13 @@ def run(args, proc, ds, train, test, t0) -> int:
         ingest_s = time.perf_counter() - t
 
         t = time.perf_counter()
-        trained = check(c.post("/v1/models/train", json={}, timeout=1200.0), "POST /v1/models/train").json()
+        try:
+            job = train_over_http(c, {}, timeout_s=1200.0)
+        except RuntimeError as exc:
+            fail(str(exc))
+        if job["status"] != "succeeded":
+            fail(f"train job {job['id']} {job['status']}: {job.get('error')}")
+        trained = job["result"]
         train_s = time.perf_counter() - t
         serving = check(c.get("/v1/models"), "GET /v1/models").json().get("serving")
 

@@ -18,6 +18,7 @@ from tastemaker.datasets import generate
 from tastemaker.ingest.dataset_loader import load_dataset
 from tastemaker.storage.factory import open_stores
 
+from .api.helpers import train
 from .test_end_to_end import TASTEMAKER, Server
 
 pytestmark = pytest.mark.slow
@@ -36,8 +37,8 @@ def server(tmp_path):
 
 def test_versions_swap_under_load_without_failed_or_mixed_requests(server, tmp_path):
     with server.client() as c:
-        first = c.post("/v1/models/train", json={"family": "itemknn", "promote": "always"}, timeout=300)
-        assert first.status_code == 201, first.text
+        first = train(c, {"family": "itemknn", "promote": "always"})  # a job: polled until it ends
+        assert first["status"] == "succeeded", first
         # the CLI trains in its own process, as an operator would
         out = subprocess.run([str(TASTEMAKER), "train", "--family", "popularity", "--promote", "never",
                               "--data-dir", str(server.data_dir)], capture_output=True, text=True, timeout=300)
