@@ -4,7 +4,7 @@ so it lives in the models layer below all three."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,3 +16,10 @@ class ModelArtifact:
     item_ids: list[str]
     family: str
     params: dict[str, Any]
+    # per placement, the source blend learned with this version (training.blends):
+    # {"weights": {source: w}, "n": {source: quota}, "ndcg": ..., "start_ndcg": ..., "users": ...}
+    blends: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("blends", {})  # an artifact pickled before blends were learned: none
+        self.__dict__.update(state)

@@ -8,7 +8,7 @@ family behind it.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Mapping, Protocol
 
 import numpy as np
 
@@ -21,6 +21,8 @@ class CandidateSource(Protocol):
 
     name: str
     version: str
+    #: per placement, the source blend learned with this version (empty: the placements' own)
+    blends: Mapping[str, Mapping[str, Any]]
 
     def candidates(self, state: OnlineState, user: UserState | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(item indices, scores), best first, at most ``n``."""

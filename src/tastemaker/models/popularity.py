@@ -14,6 +14,7 @@ class PopularityModel:
 
     name = "popularity"
     version = "1"
+    blends: dict = {}  # nothing learned: the placements' own blends (never written to)
 
     def __init__(self, cache: TopListCache):
         self.cache = cache

@@ -43,6 +43,8 @@ class LearnedModel:
         # model column -> position in OnlineState's item index (ids unseen online get one now)
         self.positions = np.fromiter((index.add(i) for i in artifact.item_ids), np.int64, len(artifact.item_ids))
         self.n_columns = len(artifact.item_ids)
+        # the placements' blends learned with this version (an artifact from before them has none)
+        self.blends: dict[str, dict] = getattr(artifact, "blends", None) or {}
         # Per-user results, valid until the user's next event (event_count moves on): a page
         # reload costs a lookup, and freshness is untouched.
         self._cache: dict[int, tuple[UserState, int, int, np.ndarray, np.ndarray]] = {}

@@ -14,8 +14,9 @@ Format (every key but ``sources`` optional)::
         description: personal picks
         n: 10
         sources:                       # name: weight, or name: {weight, n}
-          covisitation: 1.0
+          covisitation: 1.0            # a written weight is kept as written
           trending: {weight: 0.15, n: 100}
+          user_model: {n: 100}         # no weight: the train job learns it
         ranker: blend                  # blend | ltr (the learned ranker once trained)
         diversity: {lambda: 0.3, by: categories, calibration: 0.2}   # method: mmr | mmr-sum | swap
         fairness:
@@ -93,12 +94,14 @@ def _placement(c: ConfigChecker, name: str, doc: Any, path: str, known_sources: 
                 continue
             if isinstance(spec, dict):
                 c.mapping(spec, at, ("weight", "n"))
-                w = c.number(spec.get("weight"), f"{at}/weight", 0.0, 1e6)
+                # no weight written: the train job learns it (1 until then)
+                explicit = spec.get("weight") is not None
+                w = c.number(spec["weight"], f"{at}/weight", 0.0, 1e6) if explicit else 1.0
                 k = c.number(spec.get("n", 200), f"{at}/n", 1, 10_000, integer=True)
             else:
-                w, k = c.number(spec, at, 0.0, 1e6), 200
+                w, k, explicit = c.number(spec, at, 0.0, 1e6), 200, True
             if w is not None and k is not None:
-                sources[src] = SourceSpec(float(w), int(k))
+                sources[src] = SourceSpec(float(w), int(k), explicit)
     n = c.number(doc.get("n", 10), f"{path}/n", 1, 500, integer=True)
     ranker = doc.get("ranker", "blend")
     if ranker not in RANKERS:

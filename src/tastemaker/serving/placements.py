@@ -26,8 +26,15 @@ from tastemaker.schema.errors import FieldError, ValidationFailed
 
 @dataclass(frozen=True)
 class SourceSpec:
+    """A source's ``weight`` in the blend and ``n``, the candidates it proposes (its quota).
+
+    ``explicit``: the weight was written in a placement document. The train job learns the
+    blend of the other sources (:mod:`tastemaker.training.blends`); a written weight is never
+    replaced by a learned one."""
+
     weight: float
     n: int = 200
+    explicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,33 @@ DEFAULT_PLACEMENTS: dict[str, Placement] = {
         Placement("email", dict(_PERSONAL), exclude_seen=True, description="fresh items the user has not interacted with"),
     ]
 }
+
+
+def learnable(placement: Placement) -> list[str]:
+    """The sources of ``placement`` whose weight the train job may learn (not written in a
+    document), when there is a blend to learn at all (two sources or more)."""
+    if len(placement.sources) < 2:
+        return []
+    return [name for name, spec in placement.sources.items() if not spec.explicit]
+
+
+def with_blend(placement: Placement, weights: Mapping[str, float], quotas: Mapping[str, int] | None = None) -> Placement:
+    """``placement`` with the given source weights (and quotas) in place of its own, except
+    where a weight was written in a document; a source weighted 0 is dropped (it would add
+    nothing to the blend but its cost). Sources not named keep their spec.
+
+    >>> p = with_blend(DEFAULT_PLACEMENTS["cart"], {"user_model": 1.5, "session_covisitation": 0.0})
+    >>> {name: spec.weight for name, spec in p.sources.items()}
+    {'seed_covisitation': 2.0, 'user_model': 1.5}
+    """
+    quotas = quotas or {}
+    sources: dict[str, SourceSpec] = {}
+    for name, spec in placement.sources.items():
+        if not spec.explicit and (name in weights or name in quotas):
+            spec = replace(spec, weight=float(weights.get(name, spec.weight)), n=int(quotas.get(name, spec.n)))
+        if spec.weight > 0 or spec.explicit:
+            sources[name] = spec
+    return replace(placement, sources=sources)
 
 
 def _float(value: Any, field_name: str, lo: float, hi: float) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -28,9 +28,9 @@ from tastemaker.serving.explanations import explain
 from tastemaker.serving.filters import allowed, screen
 from tastemaker.serving.ids import recommendation_ids
 from tastemaker.serving.placement_registry import PlacementRegistry
-from tastemaker.serving.placements import Placement, apply_overrides
+from tastemaker.serving.placements import Placement, apply_overrides, with_blend
 from tastemaker.serving.request import RecommendationRequest
-from tastemaker.serving.sources import SOURCES, PipelineContext
+from tastemaker.serving.sources import SOURCES, PipelineContext, Source
 from tastemaker.serving.stages import Stage, StageContext, run_stages, stages_for
 
 POOL = 100  # candidates the ranking stages see (rules, ranker, diversity, fairness)
@@ -52,6 +52,9 @@ class Recommender:
     clock: Callable[[], float] = time.time  # "now" for schedules, item age and context features
     # the ranking stages of a configured placement (an experiment may choose them per variant)
     stages: Callable[[Placement], tuple[Stage, ...] | list[Stage]] = stages_for
+    # the candidate sources by name (blend learning memoises them: the state is frozen there)
+    sources: Mapping[str, Source] = field(default_factory=lambda: SOURCES)
+    _blended: dict[str, tuple[Placement, Any, Placement]] = field(default_factory=dict, repr=False)
     _columns: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict, repr=False)
     _embeddings: tuple[Any, np.ndarray | None] = field(default=(None, None), repr=False)
 
@@ -67,14 +70,28 @@ class Recommender:
         return top, ctx
 
     def resolve(self, request: RecommendationRequest) -> Placement:
-        """The request's placement with its per-request overrides applied (400 on a refused one)."""
-        placement = self.placement(request.placement)
+        """The request's placement, with the serving version's learned blend (where the
+        document wrote no weight) and the per-request overrides applied (400 on a refused one)."""
+        placement = self.learned(self.placement(request.placement))
         if request.overrides:
             try:
                 placement = apply_overrides(placement, request.overrides)
             except ValidationFailed as exc:
                 raise ValidationFailed(exc.errors, title="Invalid recommendation request", status=400) from None
         return placement
+
+    def learned(self, placement: Placement) -> Placement:
+        """``placement`` with the blend the serving model version learned for it, if any
+        (:func:`~tastemaker.serving.placements.with_blend`); worked out once per placement
+        and version, so a request pays a dict lookup."""
+        model = self.model
+        cached = self._blended.get(placement.name)
+        if cached is not None and cached[0] is placement and cached[1] is model:
+            return cached[2]
+        blend = getattr(model, "blends", {}).get(placement.name)
+        out = with_blend(placement, blend["weights"], blend.get("n")) if blend else placement
+        self._blended[placement.name] = (placement, model, out)
+        return out
 
     def _run(self, request: RecommendationRequest) -> tuple[Candidates, PipelineContext, StageContext | None]:
         self.placements.reload_if_changed()  # a stat at most once a second, and only with a file
@@ -83,7 +100,7 @@ class Recommender:
         ctx = PipelineContext(self.state, self.state.users.get(request.user_id), request, self.model, self.toplists)
         parts, because = [], {}
         for name, spec in placement.sources.items():
-            items, scores, seeds = SOURCES[name](ctx, spec.n)
+            items, scores, seeds = self.sources[name](ctx, spec.n)
             parts.append((name, spec.weight, items, scores))
             if seeds:
                 because[name] = seeds
@@ -166,6 +183,12 @@ class Recommender:
             "items": out,
             "model_version": f"{self.model.name}-{self.model.version}",
         }
+        if request.explain:  # the blend that made this list: learned by the version, or written
+            placement = self.resolve(request)
+            learned = placement.name in getattr(self.model, "blends", {})
+            body["blend"] = {name: {"weight": spec.weight, "n": spec.n,
+                                    "set_by": "placement" if spec.explicit or not learned else f"model-{self.model.version}"}
+                             for name, spec in placement.sources.items()}
         if trace is not None and trace.dropped:
             pins = [d for d in trace.dropped if d["effect"].startswith("pin dropped")]
             if pins:

@@ -10,6 +10,7 @@ from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.fields import parse_fields
 
 MAX_N = 500
+DEFAULT_PLACEMENT = "home"  # what a request without ``placement`` is served
 OVERRIDE_PREFIX = "override."  # ``override.KEY=VALUE``: a per-request change the placement allows
 CONTEXT_FIELDS = ("channel", "device", "locale", "geo", "referrer", "user_agent")
 # every parameter ``GET /v1/recommendations`` reads (besides ``override.KEY``); anything else
@@ -43,7 +44,7 @@ def unknown_parameters(params: Iterable[str], known: tuple[str, ...],
 @dataclass
 class RecommendationRequest:
     user_id: str
-    placement: str = "home"
+    placement: str = DEFAULT_PLACEMENT
     n: int = 10
     exclude: frozenset[str] = frozenset()
     category: str | None = None
@@ -112,7 +113,7 @@ def parse_request(params: Mapping[str, str]) -> RecommendationRequest:
     context = {k: params[k] for k in CONTEXT_FIELDS if params.get(k)}
     return RecommendationRequest(
         user_id=user_id,
-        placement=params.get("placement") or "home",
+        placement=params.get("placement") or DEFAULT_PLACEMENT,
         n=n,
         exclude=exclude,
         category=params.get("category") or None,

@@ -19,14 +19,16 @@ import scipy.sparse as sp
 from tastemaker.config import Settings
 from tastemaker.datasets.interactions import build_interactions
 from tastemaker.datasets.snapshot import snapshot_events
-from tastemaker.evaluation.evaluate import evaluate_model
+from tastemaker.evaluation.evaluate import evaluate_fitted
 from tastemaker.evaluation.splits import random_split
 from tastemaker.models.artifact import ModelArtifact
 from tastemaker.models.fit_progress import reporting
 from tastemaker.models.hybrid import fit_member
+from tastemaker.serving.placement_registry import PlacementRegistry
 from tastemaker.storage.factory import Stores
 from tastemaker.storage.protocols import ModelVersion
 from tastemaker.training.model_registry import ModelRegistry
+from tastemaker.training.served_validation import carve, served_blends
 
 DEFAULT_FAMILY = "hybrid"
 EVAL_MAX_USERS = 10_000  # users scored when comparing a new version with the serving one
@@ -89,12 +91,17 @@ def _items_aligned(stores: Stores, item_ids: list[str]) -> list[dict[str, Any]]:
 
 def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
           *, evaluate: bool = True, promote: str = "if_better", seed: int = 0,
-          progress: Progress | None = None) -> TrainResult:
+          progress: Progress | None = None, placements: PlacementRegistry | None = None,
+          require_catalog: bool = True) -> TrainResult:
     """Train ``family`` on the whole log; register it; promote per ``promote``.
 
-    ``promote``: ``"always"``, ``"never"`` or ``"if_better"`` (nDCG@10 on a per-user
-    random 75/25 split of the same snapshot is at least the serving version's, which is
-    refitted on the same split so the comparison is fair). ``progress`` receives a
+    The evaluation holds out a per-user random quarter of the snapshot, fits the family on
+    the rest, replays the online state without the held-out cells and learns, for every
+    placement in ``placements`` (default: the deployment's document in the artifact store),
+    the source blend that serves the held-out users best (:mod:`.blends`); the blends ship
+    with the version. ``promote``: ``"always"``, ``"never"`` or ``"if_better"`` (the default
+    placement's *served* nDCG@10 on that split is at least the serving version's, refitted
+    and re-blended on the same split so the comparison is fair). ``progress`` receives a
     :class:`Step` as each stage of :data:`STAGES` begins and as work within it proceeds.
     An unknown ``family`` raises ``ValueError`` before the log is read.
     """
@@ -130,28 +137,47 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     serving = registry.serving()
     compared_with = None
     better = True
+    blends: dict[str, dict[str, Any]] = {}
+    placements = placements or PlacementRegistry(stores.artifacts)
     with reporting(lambda message: say(message)):  # the hybrid's member fits, in the current stage
         if evaluate:
             say(f"{family} on a per-user random 75/25 split", True, "evaluate")
             train_m, test_m = random_split(data, test_fraction=0.25, seed=seed)
             ts_train = _timestamps(data.subset(train_m))  # session-aware families use event times
-            metrics = evaluate_model(factory, train_m, test_m, k=10, items=items, timestamps=ts_train,
-                                     max_users=EVAL_MAX_USERS)
-            say(f"{family}: ndcg@10 {metrics['ndcg@10']:.4f}")
+            split_model = fit_member(factory(), train_m, items, ts_train)
+            metrics = evaluate_fitted(split_model, train_m, test_m, k=10, max_users=EVAL_MAX_USERS)
+            say(f"{family}: ndcg@10 {metrics['ndcg@10']:.4f} (the model alone)")
+            say("replaying the online state without the held-out quarter")
+            validation = carve(stores, data, test_m, snapshot.to_seq, seed)
+            say(f"learning the placements' blends on {len(validation.users):,} users' served lists")
+            blends, served = served_blends(validation, split_model, data.item_ids, family, placements,
+                                           require_catalog, progress=lambda message: say(message))
+            metrics["served_ndcg@10"] = served
             if serving is not None:
                 compared_with = serving.version
-                say(f"serving v{serving.version} ({serving.family}) on the same split")
-                baseline = evaluate_model(families.factory(serving.family, **serving.params), train_m, test_m, k=10,
-                                          items=items, timestamps=ts_train, max_users=EVAL_MAX_USERS)
-                metrics["serving_ndcg@10"] = baseline["ndcg@10"]
-                better = metrics["ndcg@10"] >= baseline["ndcg@10"]
-                say(f"serving v{serving.version}: ndcg@10 {baseline['ndcg@10']:.4f}")
+                same = serving.family == family and serving.params == dict(params or {})
+                say(f"serving v{serving.version} ({serving.family}) on the same split"
+                    + (": the same family and params, the same figures" if same else ""))
+                baseline, baseline_served = metrics["ndcg@10"], served
+                if not same:
+                    serving_model = fit_member(families.factory(serving.family, **serving.params)(), train_m, items,
+                                               ts_train)
+                    baseline = evaluate_fitted(serving_model, train_m, test_m, k=10, max_users=EVAL_MAX_USERS)["ndcg@10"]
+                    _, baseline_served = served_blends(validation, serving_model, data.item_ids, serving.family,
+                                                       placements, require_catalog)
+                metrics["serving_ndcg@10"] = baseline
+                metrics["serving_served_ndcg@10"] = baseline_served
+                better = served >= baseline_served  # the served list decides, not the model alone
+                say(f"served ndcg@10: v{serving.version} {baseline_served:.4f}, new {served:.4f}")
         say(f"{family} on all {data.matrix.nnz:,} cells", True, "fit")
         model = fit_member(factory(), data.matrix, items, _timestamps(data))
     metrics = {k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in metrics.items()}
+    if blends:
+        metrics["blends"] = {name: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in b.items()}
+                             for name, b in blends.items()}
     say("writing the artifact", True, "register")
     record = registry.register(
-        ModelArtifact(model, list(data.item_ids), family, dict(params or {})),
+        ModelArtifact(model, list(data.item_ids), family, dict(params or {}), blends),
         data_from_seq=snapshot.from_seq, data_to_seq=snapshot.to_seq, n_events=len(snapshot), metrics=metrics,
     )
     promoted = promote == "always" or (promote == "if_better" and (serving is None or better))

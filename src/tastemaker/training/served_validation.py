@@ -1,0 +1,74 @@
+"""The train job's served validation: the state before a split's held-out cells, the users to
+serve, and a model's learned blends and served figure on them.
+
+The train job already holds out a per-user random quarter of the log to compare the new
+version with the serving one. The same cut serves here: the online state is replayed
+without those cells (:func:`tastemaker.evaluation.served.replay_state`), a model fitted
+without them is put behind the serving pipeline, each placement's blend is learned on a
+sample of the held-out users (:mod:`.blends`), and the default placement's served nDCG@10
+is what promotion compares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from tastemaker.datasets.interactions import InteractionData
+from tastemaker.evaluation.served import HeldOutUser, replay_state, served_ndcg, served_recommender
+from tastemaker.features.state import OnlineState
+from tastemaker.models.artifact import ModelArtifact
+from tastemaker.serving.learned import LearnedModel
+from tastemaker.serving.placement_registry import PlacementRegistry
+from tastemaker.serving.request import DEFAULT_PLACEMENT
+from tastemaker.storage.factory import Stores
+from tastemaker.training.blends import learn_blends
+
+SERVED_USERS = 600  # held-out users served per evaluation of a blend (seeded sample)
+
+
+@dataclass
+class ServedValidation:
+    """The replayed state without the held-out cells and the users whose lists are judged."""
+
+    state: OnlineState
+    users: list[HeldOutUser]
+
+
+def held_out_items(data: InteractionData, held: sp.csr_matrix) -> dict[str, frozenset[str]]:
+    """User id -> the item ids of the user's held-out cells."""
+    held = sp.csr_matrix(held)
+    out = {}
+    for row in np.flatnonzero(np.diff(held.indptr)):
+        cols = held.indices[held.indptr[row]:held.indptr[row + 1]]
+        out[data.user_ids[row]] = frozenset(data.item_ids[c] for c in cols)
+    return out
+
+
+def carve(stores: Stores, data: InteractionData, held: sp.csr_matrix, to_seq: int, seed: int = 0,
+          max_users: int = SERVED_USERS) -> ServedValidation:
+    """The state of the log up to ``to_seq`` without the ``held`` cells, and a seeded sample
+    of at most ``max_users`` of the users who have some."""
+    held_out = held_out_items(data, held)
+    state = replay_state(stores, held_out, to_seq)
+    ids = sorted(u for u in held_out if u in state.users)
+    if len(ids) > max_users:
+        ids = sorted(np.random.default_rng(seed).choice(ids, max_users, replace=False).tolist())
+    return ServedValidation(state, [HeldOutUser(u, held_out[u]) for u in ids])
+
+
+def served_blends(validation: ServedValidation, model: Any, item_ids: list[str], family: str,
+                  placements: PlacementRegistry, require_catalog: bool = True,
+                  progress: Callable[[str], None] | None = None) -> tuple[dict[str, dict[str, Any]], float]:
+    """Each placement's learned blend for ``model`` (fitted without the held-out cells) and
+    the default placement's served nDCG@10 with its blend."""
+    source = LearnedModel(ModelArtifact(model, list(item_ids), family, {}), 0, validation.state.index)
+    recommender = served_recommender(validation.state, source, placements, require_catalog)
+    blends = learn_blends(recommender, placements, validation.users, progress=progress)
+    if DEFAULT_PLACEMENT in blends:
+        return blends, blends[DEFAULT_PLACEMENT]["ndcg"]
+    return blends, served_ndcg(recommender, validation.users, DEFAULT_PLACEMENT)
