@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from tastemaker.training.job import Step
+from tastemaker.training.steps import Step
 
 STAGE_TITLES = {"snapshot": "snapshot of the event log", "interactions": "interaction matrix",
                 "evaluate": "evaluate", "fit": "fit", "register": "register"}

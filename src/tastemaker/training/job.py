@@ -8,7 +8,6 @@ registry version, and the servers swap the promoted version in on their next che
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,38 +24,15 @@ from tastemaker.models.artifact import ModelArtifact
 from tastemaker.models.fit_progress import reporting
 from tastemaker.models.hybrid import fit_member
 from tastemaker.serving.placement_registry import PlacementRegistry
-from tastemaker.storage.factory import Stores
+from tastemaker.storage.factory import Stores, open_stores, placement_document
 from tastemaker.storage.protocols import ModelVersion
 from tastemaker.training.model_registry import ModelRegistry
 from tastemaker.training.served_validation import carve, served_blends
+from tastemaker.training.steps import STAGES, Progress, Step
+from tastemaker.training.train_jobs import TrainJobs
 
 DEFAULT_FAMILY = "hybrid"
 EVAL_MAX_USERS = 10_000  # users scored when comparing a new version with the serving one
-#: The stages of :func:`train`, in order (``evaluate`` is skipped with ``evaluate=False``).
-STAGES = ("snapshot", "interactions", "evaluate", "fit", "register")
-
-
-@dataclass(frozen=True)
-class Step:
-    """One progress report of :func:`train`: the stage it belongs to and what happens.
-
-    A stage's first report has ``begins=True``; reports within a stage (a member fit of
-    the hybrid, a metric) follow with ``begins=False``. ``number`` of ``total`` counts the
-    stages this run goes through (4 without evaluation). The library never prints: the
-    caller renders steps (the CLI as numbered stage lines). ``str(step)`` reads as a line.
-    """
-
-    stage: str
-    message: str
-    begins: bool = False
-    number: int = 1
-    total: int = len(STAGES)
-
-    def __str__(self) -> str:
-        return f"{self.stage}: {self.message}"
-
-
-Progress = Callable[[Step], None]
 
 
 @dataclass
@@ -198,12 +174,13 @@ def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict
     marks it running, records each stage, ends it succeeded or failed, and returns the final
     job body instead of raising.
     """
-    from tastemaker.storage.factory import open_stores
-
     with open_stores(settings) as stores:
-        if job_id is None:
-            return train(stores, family, params, promote=promote).to_dict()
-        from tastemaker.training.train_jobs import TrainJobs  # it imports this module
+        placements = PlacementRegistry(*placement_document(settings, stores.artifacts))
 
-        return TrainJobs(stores.artifacts).run(
-            job_id, lambda progress: train(stores, family, params, promote=promote, progress=progress).to_dict())
+        def work(progress: Progress | None = None) -> dict[str, Any]:
+            return train(stores, family, params, promote=promote, progress=progress, placements=placements,
+                         require_catalog=settings.require_catalog).to_dict()
+
+        if job_id is None:
+            return work()
+        return TrainJobs(stores.artifacts).run(job_id, work)

@@ -28,7 +28,7 @@ from tastemaker.serving.request import DEFAULT_PLACEMENT
 from tastemaker.storage.factory import Stores
 from tastemaker.training.blends import learn_blends
 
-SERVED_USERS = 600  # held-out users served per evaluation of a blend (seeded sample)
+SERVED_USERS = 500  # held-out users served per evaluation of a blend (seeded sample)
 
 
 @dataclass

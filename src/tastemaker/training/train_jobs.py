@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from tastemaker.storage.protocols import ArtifactStore
-from tastemaker.training.job import STAGES, Progress, Step
+from tastemaker.training.steps import STAGES, Progress, Step
 
 PREFIX = "jobs/train/"
 KEEP = 200  # job documents kept; older finished ones are deleted when a job is created
