@@ -4,7 +4,7 @@ Starts ``tastemaker serve`` on a fresh temporary data dir (with TASTEMAKER_ADMIN
 then, talking to it only through HTTP (httpx):
 
 1. posts the 1,682 ML-100k items (title, genres as categories);
-2. splits each user's ratings 75/25 at random (one ``numpy.random.default_rng(0)``; users in
+2. splits each user's ratings 75/25 at random (one ``numpy.random.default_rng(seed)``, 0 by default; users in
    numeric order, each user's ratings (in time order) permuted, the first floor(0.75 n) train);
 3. posts every training rating as a ``rating`` event (star value, original timestamp),
    in batches of 10,000;
@@ -18,7 +18,7 @@ then, talking to it only through HTTP (httpx):
 ML-100k is read in place with ``tastemaker.datasets.load_ml100k`` (files only; the server is
 never imported). Exits non-zero on any HTTP error; every request and the whole run are bounded.
 
-    .venv/bin/python bench/served_ml100k.py [--port 8301] [--timeout-s 1500]
+    .venv/bin/python bench/served_ml100k.py [--port 8301] [--timeout-s 1500] [--seed 0]
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ def check(resp: httpx.Response, what: str) -> httpx.Response:
     return resp
 
 
-def split(events) -> tuple[list[dict], dict[str, set[str]]]:
-    """Per user (sorted ids): shuffle with default_rng(0), first 75% train, rest held out."""
+def split(events, seed: int = 0) -> tuple[list[dict], dict[str, set[str]]]:
+    """Per user (sorted ids): shuffle with default_rng(seed), first 75% train, rest held out."""
     by_user: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
     for u, i, v, t in zip(events.column("user_id").to_pylist(), events.column("item_id").to_pylist(),
                           events.column("value").to_pylist(), events.column("timestamp").to_pylist()):
         by_user[u].append((i, v, t))
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     train, test = [], {}
     for u in sorted(by_user, key=lambda s: (len(s), s)):  # numeric order for ML-100k's ids
         rows = by_user[u]
@@ -87,6 +87,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8301)
     ap.add_argument("--timeout-s", type=float, default=1500.0, help="bound on the whole run")
+    ap.add_argument("--seed", type=int, default=0, help="the split's seed")
     ap.add_argument("--tastemaker", default=str(Path(sys.executable).parent / "tastemaker"),
                     help="the CLI to start (default: next to this python)")
     args = ap.parse_args()
@@ -95,7 +96,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     ds = load_ml100k()
-    train, test = split(ds.events)
+    train, test = split(ds.events, args.seed)
     print(f"ML-100k: {len(ds.items)} items, {ds.events.num_rows} ratings -> {len(train)} train, "
           f"{sum(map(len, test.values()))} held out over {len(test)} users")
 
@@ -175,7 +176,12 @@ def run(args, proc, ds, train, test, t0) -> int:
     v = v if isinstance(v, dict) else trained
     m = v.get("metrics") or {}
     print(f"trained: version {v.get('version')} ({v.get('family')}, status {v.get('status')}), "
-          f"train-time eval ndcg@10={m.get('ndcg@10')} precision@10={m.get('precision@10')}")
+          f"train-time eval ndcg@10={m.get('ndcg@10')} precision@10={m.get('precision@10')} "
+          f"served (validation) ndcg@10={m.get('served_ndcg@10')}")
+    home = (m.get("blends") or {}).get("home")
+    if home:
+        print("learned home blend: " + " ".join(f"{s}={w:g}" for s, w in home["weights"].items())
+              + f" (validation {home['start_ndcg']:.4f} -> {home['ndcg']:.4f} on {home['users']} users)")
     print(f"model version served: {serving}")
     print(f"served nDCG@10 = {np.mean(ndcg):.4f}   P@10 = {np.mean(prec):.4f}   "
           f"({len(ndcg)} test users, {short} lists shorter than 10, "

@@ -12,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from tastemaker.datasets.interactions import DAY_S, InteractionData, build_interactions
+from tastemaker.features.weights import interest_weight
 
 T0 = 1_700_000_000.0
 
@@ -44,27 +45,34 @@ def test_types_of_one_pair_add_up():
     assert d.timestamps.tolist() == [T0 + 3]  # the pair's latest event
 
 
-def test_ratings_weighted_by_value_and_neutral_contributes_zero():
-    # rating weight 3 * (value - 2.5) / 2.5: 5 -> 3.0, 4 -> 1.8, 2.5 and 1 -> absent
-    d = build_interactions(ev([("u", "a", "rating", 5.0, T0), ("u", "b", "rating", 4.0, T0),
-                               ("u", "c", "rating", 2.5, T0), ("u", "d", "rating", 1.0, T0)]))
-    assert dense(d) == {("u", "a"): 3.0, ("u", "b"): 1.8}
-    assert d.ratings.tolist() == [5.0, 4.0]
-    assert d.item_ids == ["a", "b", "c", "d"]  # the rated items keep their column
-    assert d.negatives.nnz == 0  # a low rating is "no interest", not a dislike
+def test_ratings_weighted_by_the_square_root_of_their_place_on_the_scale():
+    # rating weight 3 * sqrt(value / 5): 5 -> 3.0, 1.25 -> 1.5, 0 (the neutral point) -> absent
+    d = build_interactions(ev([("u", "a", "rating", 5.0, T0), ("u", "b", "rating", 1.25, T0),
+                               ("u", "c", "rating", 0.0, T0)]))
+    assert dense(d) == {("u", "a"): 3.0, ("u", "b"): 1.5}
+    assert d.ratings.tolist() == [5.0, 1.25]
+    assert d.item_ids == ["a", "b", "c"]  # the rated items keep their column
+    assert d.negatives.nnz == 0  # a zero rating is "no interest", not a dislike
 
 
-def test_every_rating_counts_with_neutral_zero():
-    # 3 * value / 2.5: 5 -> 6.0, 1 -> 1.2; binary turns both into 1
-    rows = ev([("u", "a", "rating", 5.0, T0), ("u", "b", "rating", 1.0, T0)])
-    assert dense(build_interactions(rows, rating_neutral=0.0)) == {("u", "a"): 6.0, ("u", "b"): 1.2}
-    assert dense(build_interactions(rows, rating_neutral=0.0, binary=True)) == {
+def test_a_higher_neutral_point_drops_the_ratings_at_or_below_it():
+    # neutral 2.5: 3 * sqrt((value - 2.5) / 2.5): 5 -> 3.0, 3.125 -> 1.5, 2.5 and 1 -> absent
+    rows = ev([("u", "a", "rating", 5.0, T0), ("u", "b", "rating", 3.125, T0),
+               ("u", "c", "rating", 2.5, T0), ("u", "d", "rating", 1.0, T0)])
+    assert dense(build_interactions(rows, rating_neutral=2.5)) == {("u", "a"): 3.0, ("u", "b"): 1.5}
+    assert dense(build_interactions(rows, rating_neutral=2.5, binary=True)) == {
         ("u", "a"): 1.0, ("u", "b"): 1.0}
 
 
+def test_training_and_serving_weigh_a_rating_alike():
+    for value in (0.5, 1.0, 2.5, 4.0, 5.0):
+        d = build_interactions(ev([("u", "a", "rating", value, T0)]))
+        assert d.matrix.data[0] == pytest.approx(interest_weight("rating", value), rel=1e-6)  # float32 cells
+
+
 def test_latest_rating_replaces_earlier():
-    d = build_interactions(ev([("u", "a", "rating", 5.0, T0), ("u", "a", "rating", 1.0, T0 + 1),
-                               ("u", "b", "rating", 1.0, T0), ("u", "b", "rating", 5.0, T0 + 1)]))
+    d = build_interactions(ev([("u", "a", "rating", 5.0, T0), ("u", "a", "rating", 0.0, T0 + 1),
+                               ("u", "b", "rating", 0.0, T0), ("u", "b", "rating", 5.0, T0 + 1)]))
     assert dense(d) == {("u", "b"): 3.0}
     assert d.ratings.tolist() == [5.0]
 
@@ -128,14 +136,14 @@ def test_custom_weights_and_no_type_column():
 
 def test_subset_carries_per_cell_arrays():
     d = build_interactions(ev([("u", "a", "rating", 5.0, T0), ("u", "b", "rating", 4.0, T0 + 9)]))
-    sub = d.subset(sp.csr_matrix(np.array([[0, 1.8]], dtype=np.float32)))
+    sub = d.subset(sp.csr_matrix(np.array([[0, 1]], dtype=np.float32)))
     assert sub.timestamps.tolist() == [T0 + 9] and sub.ratings.tolist() == [4.0]
     empty_ok = d.subset(sp.csr_matrix((1, 2), dtype=np.float32))
     assert empty_ok.matrix.nnz == 0
 
 
 def test_subset_rejects_foreign_cells():
-    d = build_interactions(ev([("u", "a", "view", None, T0), ("u", "b", "rating", 1.0, T0)]))
+    d = build_interactions(ev([("u", "a", "view", None, T0), ("u", "b", "rating", 0.0, T0)]))
     assert d.shape == (1, 2)
     with pytest.raises(ValueError):
         d.subset(sp.csr_matrix(np.array([[0, 1]], dtype=np.float32)))

@@ -65,16 +65,31 @@ def test_item_sets(state, feed):
     feed("purchase", "u", "p")
     feed("rating", "u", "r", value=5.0)
     feed("rating", "u", "low", value=1.0)
+    feed("rating", "u", "zero", value=0.0)
     feed("dislike", "u", "d")
     feed("view", "u", "v")
     user = state.users["u"]
     assert user.purchased == {pos(state, "p")}
-    assert user.rated == {pos(state, "r"), pos(state, "low")}
+    assert user.rated == {pos(state, i) for i in ("r", "low", "zero")}
     assert user.disliked == {pos(state, "d")}
-    assert user.seen == {pos(state, i) for i in ("p", "r", "v")}  # no interest in "low" and "d"
-    assert user.excluded() == {pos(state, i) for i in ("p", "r", "low", "d")}
-    assert user.type_counts == {"purchase": 1, "rating": 2, "dislike": 1, "view": 1}
-    assert user.event_count == 5
+    # a rating above the neutral 0 is interest (consumption), however low; "zero" and "d" are not
+    assert user.seen == {pos(state, i) for i in ("p", "r", "low", "v")}
+    assert user.excluded() == {pos(state, i) for i in ("p", "r", "low", "zero", "d")}
+    assert user.type_counts == {"purchase": 1, "rating": 3, "dislike": 1, "view": 1}
+    assert user.event_count == 6
+
+
+def test_interest_weights_match_the_training_matrix(state, feed):
+    """What the model folds in at serving time weighs each item as build_interactions does."""
+    feed("purchase", "u", "p")
+    feed("view", "u", "p")
+    feed("rating", "u", "r", value=5.0)
+    feed("rating", "u", "r", value=1.0)  # a re-rating replaces the opinion
+    feed("view", "u", "v")
+    feed("click", "u", "c")
+    user = state.users["u"]
+    assert user.interest == {pos(state, "p"): 6.0, pos(state, "r"): pytest.approx(3.0 * (1 / 5) ** 0.5),
+                             pos(state, "c"): 2.0}  # a view weighs 1: not stored
 
 
 def test_impressions_do_not_count_as_interest(state, feed):

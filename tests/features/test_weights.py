@@ -22,7 +22,7 @@ def test_no_interest(event_type):
     assert interest_weight(event_type, None) == 0.0
 
 
-@pytest.mark.parametrize(("value", "weight"), [(None, 0.0), (1.0, 0.0), (2.5, 0.0), (3.75, 1.5), (5.0, 3.0)])
+@pytest.mark.parametrize(("value", "weight"), [(None, 0.0), (0.0, 0.0), (-1.0, 0.0), (1.25, 1.5), (5.0, 3.0)])
 def test_rating_known_answers(value, weight):
     assert interest_weight("rating", value) == pytest.approx(weight)
 

@@ -3,8 +3,9 @@
 Every model family is fitted on the matrix built here, so the choices live in one place:
 
 - event types weigh differently (view < click < add_to_cart < purchase, see
-  ``features.weights``); a rating weighs by how far it is above the neutral point (ratings
-  at or below it add nothing); a dislike weighs negatively;
+  ``features.weights``); a rating weighs by the square root of its place on the scale above
+  the neutral point (0 by default: every rating counts, 5 stars fully, 1 star 45%); a
+  dislike weighs negatively;
 - optional exponential time decay with a half-life, measured back from ``now``;
 - repeated events of one (user, item, type) add up with diminishing returns
   (``mean * (1 + ln n)``: one event keeps its exact weight, ten weigh ~3.3x, not 10x),
@@ -181,9 +182,9 @@ def _event_weights(table: pa.Table, weights: Mapping[str, float], rating_neutral
         is_rating &= ~infinite
         value[infinite] = np.nan
         w[infinite] = 0.0
-        above = np.nan_to_num(value[is_rating] - rating_neutral, nan=0.0)
-        # Same scale as features.weights.interest_weight: 5 stars with neutral 2.5 -> w.
-        w[is_rating] = per_type[rating_code] * np.maximum(above, 0.0) / RATING_NEUTRAL
+        # The formula of features.weights.interest_weight, over the scale's top.
+        above = np.nan_to_num((value[is_rating] - rating_neutral) / max(high - rating_neutral, 1e-9), nan=0.0)
+        w[is_rating] = per_type[rating_code] * np.sqrt(np.clip(above, 0.0, 1.0))
     return w, tidx, is_rating, out_of_range
 
 
@@ -206,8 +207,8 @@ def build_interactions(events: pa.Table | Mapping[str, Any], item_ids: list[str]
         binary: cells are 1.0 (presence of positive interest) instead of weights.
         dedupe: repeats of one (user, item, type): ``"log"`` mean*(1+ln n), ``"sum"``,
             ``"mean"`` (count once).
-        rating_neutral: ratings at or below add 0; ``0.0`` counts every rating (the
-            usual "all ratings are implicit feedback" protocol of ML-100k benchmarks).
+        rating_neutral: ratings at or below add 0 (default ``features.weights.RATING_NEUTRAL``,
+            0: every rating counts, the protocol of ML-100k benchmarks).
         rating_range: the rating scale, default the configured one (``TASTEMAKER_RATING_SCALE``,
             0..5); ratings off it are clipped, infinite ones ignored, both counted in
             ``out_of_range``.

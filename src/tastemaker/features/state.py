@@ -26,7 +26,7 @@ SEGMENT_KEYS = ("channel", "device", "locale", "geo")
 MAX_SEGMENTS = 256
 COVISIT_RECENT = 10  # pair an item with this many of the user's latest items
 COVISIT_WINDOW_S = 86_400.0
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3  # 3: UserState.interest
 
 
 @dataclass
@@ -126,10 +126,13 @@ class OnlineState:
                 user.purchased.add(pos)
             elif event_type == "rating":
                 user.rated.add(pos)
+                user.note_interest(pos, weight, rating=True)
             elif event_type == "dislike":
                 user.disliked.add(pos)
             if weight <= 0:
                 continue
+            if event_type != "rating":
+                user.note_interest(pos, weight, rating=False)
             user.seen.add(pos)
             self.popularity.add(pos, weight, ts)
             self.recent_popularity.add(pos, weight, ts)

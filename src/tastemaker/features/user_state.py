@@ -22,7 +22,10 @@ class UserState:
     """Per-user online state, updated before an event is acknowledged.
 
     Purchased, rated and disliked items are not recommended again unless a request or
-    placement asks for them; ``seen`` items may be, at a penalty.
+    placement asks for them; ``seen`` items may be, at a penalty. ``interest`` holds the
+    interest weight of the seen items whose weight is not 1 (a view's): the strongest event
+    on each, a rating's replaced by a re-rating; the trained model folds the user in with
+    these weights, as the training matrix holds them.
     """
 
     recent: list[RecentEvent] = field(default_factory=list)
@@ -36,6 +39,7 @@ class UserState:
     purchased: set[int] = field(default_factory=set)
     rated: set[int] = field(default_factory=set)
     disliked: set[int] = field(default_factory=set)
+    interest: dict[int, float] = field(default_factory=dict)
     affinity: dict[str, float] = field(default_factory=dict)  # category -> weight
     type_counts: dict[str, int] = field(default_factory=dict)
     queries: list[str] = field(default_factory=list)
@@ -76,6 +80,16 @@ class UserState:
                     break
         return out
 
+    def note_interest(self, item: int, weight: float, rating: bool) -> None:
+        """Record an event's interest ``weight`` in ``item``: the strongest so far, except that
+        a rating replaces the item's earlier rating-based weight (a re-rating is a new opinion)."""
+        current = self.interest.get(item, 1.0 if item in self.seen else 0.0)
+        new = weight if rating else max(current, weight)
+        if new == 1.0:
+            self.interest.pop(item, None)
+        else:
+            self.interest[item] = new
+
     def excluded(self) -> set[int]:
         return self.purchased | self.rated | self.disliked
 
@@ -86,13 +100,14 @@ def _user_state_getstate(self: UserState) -> tuple:
     return (
         [(r.item, r.ts, r.type) for r in self.recent], self.session_id, self.session_start, self.session_items,
         self.last_ts, self.first_ts, self.event_count, self.seen, self.purchased, self.rated, self.disliked,
-        self.affinity, self.type_counts, self.queries,
+        self.affinity, self.type_counts, self.queries, self.interest,
     )
 
 
 def _user_state_setstate(self: UserState, state: tuple) -> None:
     (recent, self.session_id, self.session_start, self.session_items, self.last_ts, self.first_ts, self.event_count,
-     self.seen, self.purchased, self.rated, self.disliked, self.affinity, self.type_counts, self.queries) = state
+     self.seen, self.purchased, self.rated, self.disliked, self.affinity, self.type_counts, self.queries,
+     self.interest) = state
     self.recent = [RecentEvent(*r) for r in recent]
 
 

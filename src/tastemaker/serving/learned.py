@@ -1,7 +1,7 @@
 """A trained model family as the pipeline's long-term candidate source, with fold-in.
 
 The user's row is rebuilt from live state (items seen, weighted by the strongest event on
-each), so a click a moment ago already moves the long-term model's candidates: no
+each, as the training matrix weighs them), so a click a moment ago already moves the long-term model's candidates: no
 retraining, no stale user vectors.
 
 Two paths fill the same per-user cache, keyed by the user's event count:
@@ -23,7 +23,6 @@ from threadpoolctl import threadpool_limits
 from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.state import OnlineState
 from tastemaker.features.user_state import UserState
-from tastemaker.features.weights import interest_weight
 from tastemaker.models.artifact import ModelArtifact
 from tastemaker.models.topk import top_k
 
@@ -56,28 +55,25 @@ class LearnedModel:
         return self.positions, vectors
 
     def user_row(self, state: OnlineState, user: UserState) -> sp.csr_matrix:
-        """The user's interaction row in the model's columns, from live state."""
+        """The user's interaction row in the model's columns, from live state: each item of
+        positive interest at its weight (:attr:`UserState.interest`, the training matrix's
+        weighing), disliked items left out."""
         weights: dict[int, float] = {}
         ids = state.index.ids
-        for pos in user.seen | user.purchased | user.rated:
+        interest = user.interest
+        for pos in user.seen:
             col = self.columns.get(ids[pos])
-            if col is not None:
-                weights[col] = 1.0
-        for r in user.recent:
-            col = self.columns.get(ids[r.item])
-            if col is not None:
-                weights[col] = max(weights.get(col, 0.0), interest_weight(r.type, None) or 1.0)
-        for pos in user.disliked:
-            col = self.columns.get(ids[pos])
-            if col is not None:
-                weights.pop(col, None)
+            if col is not None and pos not in user.disliked:
+                weight = interest.get(pos, 1.0)
+                if weight > 0:
+                    weights[col] = weight
         cols = np.fromiter(weights.keys(), np.int32, len(weights))
         vals = np.fromiter(weights.values(), np.float32, len(weights))
         order = np.argsort(cols)
         return sp.csr_matrix((vals[order], cols[order], np.array([0, len(cols)])), shape=(1, self.n_columns))
 
     def candidates(self, state: OnlineState, user: UserState | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if user is None or not (user.seen or user.purchased or user.rated):
+        if user is None or not user.seen:
             return np.zeros(0, np.int64), np.zeros(0)
         cached = self._cache.get(id(user))
         if cached is not None and cached[0] is user and cached[1] == user.event_count and cached[2] >= n:
@@ -104,7 +100,7 @@ class LearnedModel:
         the row, so an event arriving meanwhile makes the entry stale (recomputed on the next
         request), never wrong; a user whose sets change during the read is skipped.
         """
-        users = [u for u in list(state.users.values()) if u.seen or u.purchased or u.rated]
+        users = [u for u in list(state.users.values()) if u.seen]
         if len(users) > limit:
             users = sorted(users, key=lambda u: u.last_ts, reverse=True)[:limit]
         done = 0
