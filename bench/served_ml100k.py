@@ -4,8 +4,8 @@ Starts ``tastemaker serve`` on a fresh temporary data dir (with TASTEMAKER_ADMIN
 then, talking to it only through HTTP (httpx):
 
 1. posts the 1,682 ML-100k items (title, genres as categories);
-2. splits each user's ratings 75/25 at random (one ``numpy.random.default_rng(seed)``, 0 by default; users in
-   numeric order, each user's ratings (in time order) permuted, the first floor(0.75 n) train);
+2. splits each user's ratings 75/25 at random as ``tastemaker evaluate`` does (its served
+   figure uses the same split for the same ``--seed``, 0 by default: the two should agree);
 3. posts every training rating as a ``rating`` event (star value, original timestamp),
    in batches of 10,000;
 4. ``POST /v1/models/train`` with ``{}`` (answers 202 with a train job), then polls
@@ -15,8 +15,9 @@ then, talking to it only through HTTP (httpx):
    scores nDCG@10 (binary relevance = the user's held-out items, ideal DCG over
    min(|held-out|, 10)) and P@10 on what came back.
 
-ML-100k is read in place with ``tastemaker.datasets.load_ml100k`` (files only; the server is
-never imported). Exits non-zero on any HTTP error; every request and the whole run are bounded.
+ML-100k is read in place with ``tastemaker.datasets.load_ml100k`` and split with the library's
+own functions; the server is never imported. Exits non-zero on any HTTP error; every request
+and the whole run are bounded.
 
     .venv/bin/python bench/served_ml100k.py [--port 8301] [--timeout-s 1500] [--seed 0]
 """
@@ -39,6 +40,8 @@ import numpy as np
 
 from benchlib import train_over_http
 from tastemaker.datasets import load_ml100k
+from tastemaker.datasets.interactions import build_interactions
+from tastemaker.evaluation.splits import random_split
 
 ADMIN_KEY = "served-ml100k-admin"
 BATCH = 10_000
@@ -56,25 +59,20 @@ def check(resp: httpx.Response, what: str) -> httpx.Response:
 
 
 def split(events, seed: int = 0) -> tuple[list[dict], dict[str, set[str]]]:
-    """Per user (sorted ids): shuffle with default_rng(seed), first 75% train, rest held out."""
-    by_user: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
+    """The split ``tastemaker evaluate`` serves (``training.served_evaluation``): the ratings'
+    (user, item) cells as the train job weighs them, ``evaluation.splits.random_split`` with
+    ``seed`` (per user, floor(0.75 n) kept); the held-out cells' ratings are not posted."""
+    data = build_interactions(events)
+    _, test = random_split(data, 0.25, seed)
+    held: dict[str, set[str]] = defaultdict(set)
+    for row in np.flatnonzero(np.diff(test.indptr)):
+        held[data.user_ids[row]] = {data.item_ids[c] for c in test.indices[test.indptr[row]:test.indptr[row + 1]]}
+    train = []
     for u, i, v, t in zip(events.column("user_id").to_pylist(), events.column("item_id").to_pylist(),
                           events.column("value").to_pylist(), events.column("timestamp").to_pylist()):
-        by_user[u].append((i, v, t))
-    rng = np.random.default_rng(seed)
-    train, test = [], {}
-    for u in sorted(by_user, key=lambda s: (len(s), s)):  # numeric order for ML-100k's ids
-        rows = by_user[u]
-        order = rng.permutation(len(rows))
-        cut = max(1, math.floor(0.75 * len(rows) + 1e-9))  # as evaluation.splits.random_split
-        for k in order[:cut]:
-            i, v, t = rows[k]
-            train.append({"id": f"r-{u}-{i}", "type": "rating", "user_id": u, "item_id": i,
-                          "value": v, "timestamp": t})
-        held = {rows[k][0] for k in order[cut:]}
-        if held:
-            test[u] = held
-    return train, test
+        if i not in held.get(u, ()):
+            train.append({"id": f"r-{u}-{i}", "type": "rating", "user_id": u, "item_id": i, "value": v, "timestamp": t})
+    return train, dict(held)
 
 
 def ndcg_p_at_10(recs: list[str], held: set[str]) -> tuple[float, float]:

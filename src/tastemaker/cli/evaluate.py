@@ -1,5 +1,6 @@
 """``tastemaker evaluate``: model families under the split protocols (a table, JSON and an
-HTML report), then, for the data dir, each placement's list quality as served now.
+HTML report), the served figure per placement (the train job on 75%, each placement's list
+for the held-out users), then, for the data dir, each placement's list quality as served now.
 
 The evaluation itself lives in :mod:`tastemaker.evaluation`; this module reads the options,
 shows progress and prints. The parser is registered with the train commands (cli/train.py).
@@ -19,6 +20,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     code = 0
     if not args.placements_only:
         code = offline_command(args)
+    if code == 0 and not args.placements_only and not getattr(args, "no_served", False):
+        code = served_command(args)  # what GET /v1/recommendations would serve, per placement
     if code == 0 and (args.dataset == "data-dir" or args.placements_only):
         code = placements_command(args)  # per-placement coverage, diversity, exposure, popularity bias
     return code
@@ -65,6 +68,49 @@ def offline_command(args: argparse.Namespace) -> int:
     paths = write_report(Path(args.out), rows, anchors=ML100K_ANCHORS if movielens else None,
                          context=evaluation_context(data, name, protocols, seeds))
     print(f"report: {paths['html']} and {paths['json']}")
+    return 0
+
+
+def served_command(args: argparse.Namespace) -> int:
+    """Served nDCG@10 per placement (:mod:`tastemaker.training.served_evaluation`): on the data
+    dir's log and placements, or on MovieLens 100k loaded into a scratch deployment (items with
+    titles and genres, every rating with its stars and time). ``served.json`` in ``--out``."""
+    import dataclasses
+    import tempfile
+
+    from tastemaker.serving.placement_registry import PlacementRegistry
+    from tastemaker.storage.factory import open_stores, placement_document
+    from tastemaker.training.served_evaluation import evaluate_served, format_served
+
+    config = settings(args)
+    say = (lambda message: None) if quiet(args) else (lambda message: print(f"  {message}", file=sys.stderr))
+    print("served figure: the train job on a 75% part, each placement's list for the held-out users", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="tastemaker-evaluate-") as scratch:
+        if args.dataset == "movielens":
+            from tastemaker.datasets import load_ml100k
+            from tastemaker.ingest.dataset_loader import load_dataset
+
+            config = dataclasses.replace(config, data_dir=Path(scratch), durable=False)
+            stores = open_stores(config)
+            load_dataset(stores, load_ml100k())
+        else:
+            stores = open_stores(config)
+        try:
+            placements = PlacementRegistry(*placement_document(config, stores.artifacts))
+            seeds = [int(seed) for seed in args.seeds.split(",")]
+            reports = [evaluate_served(stores, placements=placements, require_catalog=config.require_catalog,
+                                       seed=seed, progress=say) for seed in seeds]
+        except ValueError as exc:
+            print(f"served figure: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            stores.close()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "served.json"
+    path.write_text(json.dumps(dict(zip(map(str, seeds), reports)), indent=2, default=str))
+    print(format_served(reports, seeds))
+    print(f"served figures: {path}", file=sys.stderr)
     return 0
 
 

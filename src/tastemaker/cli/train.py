@@ -115,7 +115,8 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
 
     p = sub.add_parser(
         "evaluate", help="offline evaluation of model families (table, JSON, HTML report)", formatter_class=formatter,
-        description="Every family (or --families) under each protocol and seed; a report in --out.")
+        description="Every family (or --families) under each protocol and seed; a report in --out. Then the\n"
+                    "served figure: the train job on a 75%% part, each placement's list for the held-out users.")
     p.add_argument("--dataset", choices=["movielens", "data-dir"], default="movielens",
                    help="MovieLens 100k (binary relevance, the published protocol) or the data dir's event log")
     p.add_argument("--protocol", choices=["random", "temporal", "leave_last_out", "all"], default="all",
@@ -127,6 +128,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.add_argument("--placements-only", action="store_true",
                    help="only the per-placement list metrics of the data dir (no model evaluation)")
     p.add_argument("--placement-users", type=int, default=500, help="users sampled per placement")
+    p.add_argument("--no-served", action="store_true",
+                   help="skip the served figure per placement (the train job on 75%%, each placement's list "
+                        "for the held-out users)")
     add_data_dir(p)
     add_quiet(p)
     p.set_defaults(func=cmd_evaluate)

@@ -19,7 +19,11 @@ class ModelArtifact:
     # per placement, the source blend learned with this version (training.blends):
     # {"weights": {source: w}, "n": {source: quota}, "ndcg": ..., "start_ndcg": ..., "users": ...}
     blends: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the factor the training cells were multiplied by (datasets.interactions.unit_scale);
+    # serving multiplies a user's live row by it too, so the model sees what it was fitted on
+    input_scale: float = 1.0
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("blends", {})  # an artifact pickled before blends were learned: none
+        state.setdefault("input_scale", 1.0)  # ... or before cells were scaled: raw weights
         self.__dict__.update(state)

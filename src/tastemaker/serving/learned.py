@@ -68,7 +68,7 @@ class LearnedModel:
                 if weight > 0:
                     weights[col] = weight
         cols = np.fromiter(weights.keys(), np.int32, len(weights))
-        vals = np.fromiter(weights.values(), np.float32, len(weights))
+        vals = np.fromiter(weights.values(), np.float32, len(weights)) * np.float32(self.artifact.input_scale)
         order = np.argsort(cols)
         return sp.csr_matrix((vals[order], cols[order], np.array([0, len(cols)])), shape=(1, self.n_columns))
 

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.config import Settings
-from tastemaker.datasets.interactions import build_interactions
+from tastemaker.datasets.interactions import build_interactions, unit_scale
 from tastemaker.datasets.snapshot import snapshot_events
 from tastemaker.evaluation.evaluate import evaluate_fitted
 from tastemaker.evaluation.splits import random_split
@@ -105,6 +105,8 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     say(f"{len(snapshot):,} interactions up to event {snapshot.to_seq}")
     say("weighting, decaying and deduplicating events", True, "interactions")
     data = build_interactions(snapshot.columns())
+    scale = unit_scale(data.matrix)
+    data.matrix.data *= np.float32(scale)  # the families' params assume cells of mean square 1
     items = _items_aligned(stores, data.item_ids)
     say(f"{data.matrix.shape[0]:,} users x {data.matrix.shape[1]:,} items, {data.matrix.nnz:,} cells")
     if data.out_of_range:
@@ -127,7 +129,7 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
             validation = carve(stores, data, test_m, snapshot.to_seq, seed)
             say(f"learning the placements' blends on {len(validation.users):,} users' served lists")
             blends, served = served_blends(validation, split_model, data.item_ids, family, placements,
-                                           require_catalog, progress=lambda message: say(message))
+                                           require_catalog, progress=lambda message: say(message), input_scale=scale)
             metrics["served_ndcg@10"] = served
             if serving is not None:
                 compared_with = serving.version
@@ -140,7 +142,7 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
                                                ts_train)
                     baseline = evaluate_fitted(serving_model, train_m, test_m, k=10, max_users=EVAL_MAX_USERS)["ndcg@10"]
                     _, baseline_served = served_blends(validation, serving_model, data.item_ids, serving.family,
-                                                       placements, require_catalog)
+                                                       placements, require_catalog, input_scale=scale)
                 metrics["serving_ndcg@10"] = baseline
                 metrics["serving_served_ndcg@10"] = baseline_served
                 better = served >= baseline_served  # the served list decides, not the model alone
@@ -153,7 +155,7 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
                              for name, b in blends.items()}
     say("writing the artifact", True, "register")
     record = registry.register(
-        ModelArtifact(model, list(data.item_ids), family, dict(params or {}), blends),
+        ModelArtifact(model, list(data.item_ids), family, dict(params or {}), blends, scale),
         data_from_seq=snapshot.from_seq, data_to_seq=snapshot.to_seq, n_events=len(snapshot), metrics=metrics,
     )
     promoted = promote == "always" or (promote == "if_better" and (serving is None or better))

@@ -63,10 +63,12 @@ def carve(stores: Stores, data: InteractionData, held: sp.csr_matrix, to_seq: in
 
 def served_blends(validation: ServedValidation, model: Any, item_ids: list[str], family: str,
                   placements: PlacementRegistry, require_catalog: bool = True,
-                  progress: Callable[[str], None] | None = None) -> tuple[dict[str, dict[str, Any]], float]:
-    """Each placement's learned blend for ``model`` (fitted without the held-out cells) and
-    the default placement's served nDCG@10 with its blend."""
-    source = LearnedModel(ModelArtifact(model, list(item_ids), family, {}), 0, validation.state.index)
+                  progress: Callable[[str], None] | None = None,
+                  input_scale: float = 1.0) -> tuple[dict[str, dict[str, Any]], float]:
+    """Each placement's learned blend for ``model`` (fitted without the held-out cells, on
+    cells multiplied by ``input_scale``) and the default placement's served nDCG@10 with its blend."""
+    artifact = ModelArtifact(model, list(item_ids), family, {}, input_scale=input_scale)
+    source = LearnedModel(artifact, 0, validation.state.index)
     recommender = served_recommender(validation.state, source, placements, require_catalog)
     blends = learn_blends(recommender, placements, validation.users, progress=progress)
     if DEFAULT_PLACEMENT in blends:
