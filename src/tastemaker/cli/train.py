@@ -128,6 +128,9 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     p.add_argument("--placements-only", action="store_true",
                    help="only the per-placement list metrics of the data dir (no model evaluation)")
     p.add_argument("--placement-users", type=int, default=500, help="users sampled per placement")
+    p.add_argument("--served-protocol", choices=["random", "temporal", "visit"], default="random",
+                   help="the served figure's held-out cells: per-user random quarter, the latest quarter after "
+                        "a time cut, or what each user touched in their last visit after its opening event")
     p.add_argument("--no-served", action="store_true",
                    help="skip the served figure per placement (the train job on 75%%, each placement's list "
                         "for the held-out users)")

@@ -8,7 +8,9 @@ item index) whose cells partition the input's cells. Protocols:
   protocol of Microsoft Recommenders that the published anchors use);
 - (b) :func:`temporal_split` — one global time cut: the latest ``test_fraction`` of
   interactions are the test set (what a deployed model faces: predicting the future);
-- (c) :func:`leave_last_out` — each user's latest interaction is their test item.
+- (c) :func:`leave_last_out` — each user's latest interaction is their test item;
+- (d) :func:`next_in_visit_split` — what each user touches in their last visit after its
+  opening event (it needs the raw events; the served evaluation uses it).
 
 :func:`validation_split` cuts the *training* matrix again, for choosing hyperparameters and
 hybrid weights without ever touching the test set. The cells each protocol holds out are
@@ -147,3 +149,50 @@ def validation_split(train: InteractionData | sp.spmatrix, fraction: float = 0.2
         (12, 4)
     """
     return split(train, protocol, seed=seed + 7919, test_fraction=fraction)
+
+
+def next_in_visit_split(data: InteractionData, events: dict[str, object], gap_s: float = 1_800.0) -> Split:
+    """Protocol (d), "next in the visit": what each user goes on to touch once a visit has begun.
+
+    A visit is a run of a user's events no more than ``gap_s`` apart (the online state's
+    session timeout). For each user with history before their last visit, the cells whose
+    *first* event falls in that visit after its opening event are test: the opening click is
+    known, the rest of the visit is to be predicted. It needs the raw events (``user_id``,
+    ``item_id``, ``timestamp`` columns, e.g. ``EventSnapshot.columns()``), since a cell keeps
+    only its latest time. This is where real-time sources (the visit's co-visitation, its
+    categories) can add to a model that knows the user's past.
+
+    Example:
+        >>> ev = {"user_id": ["u"] * 4, "item_id": ["a", "b", "c", "d"], "type": ["view"] * 4,
+        ...       "timestamp": [0.0, 10_000.0, 10_060.0, 10_120.0]}
+        >>> from tastemaker.datasets.interactions import build_interactions
+        >>> train, test = next_in_visit_split(build_interactions(ev), ev)
+        >>> [build_interactions(ev).item_ids[c] for c in test.indices]
+        ['c', 'd']
+    """
+    m, _ = _matrix_and_times(data, need_times=False)
+    users = {u: k for k, u in enumerate(data.user_ids)}
+    items = {i: k for k, i in enumerate(data.item_ids)}
+    u = np.fromiter((users.get(x, -1) for x in events["user_id"]), np.int64)
+    i = np.fromiter((items.get(x, -1) for x in events["item_id"]), np.int64)
+    ts = np.asarray(events["timestamp"], np.float64)
+    keep = (u >= 0) & (i >= 0)
+    u, i, ts = u[keep], i[keep], ts[keep]
+    order = np.lexsort((ts, u))
+    u, i, ts = u[order], i[order], ts[order]
+    # each user's last visit: it opens at the user's last gap (or first event)
+    opens = np.r_[True, (u[1:] != u[:-1]) | (np.diff(ts) > gap_s)]
+    visit_open = np.full(len(data.user_ids), -np.inf)
+    first_event = np.full(len(data.user_ids), np.inf)
+    np.minimum.at(first_event, u, ts)
+    np.maximum.at(visit_open, u[opens], ts[opens])  # the latest opening of each user
+    # the first event of each (user, item) cell
+    cell = u * max(len(data.item_ids), 1) + i
+    first_touch: dict[int, float] = {}
+    for c, t in zip(cell.tolist(), ts.tolist()):
+        first_touch.setdefault(c, t)
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    cells = rows * max(len(data.item_ids), 1) + m.indices
+    touched = np.fromiter((first_touch.get(c, -np.inf) for c in cells.tolist()), np.float64, len(cells))
+    has_history = first_event[rows] < visit_open[rows]
+    return split_by_mask(m, has_history & (touched > visit_open[rows]))

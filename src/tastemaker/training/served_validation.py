@@ -2,16 +2,19 @@
 serve, and a model's learned blends and served figure on them.
 
 The train job already holds out a per-user random quarter of the log to compare the new
-version with the serving one. The same cut serves here: the online state is replayed
-without those cells (:func:`tastemaker.evaluation.served.replay_state`), a model fitted
-without them is put behind the serving pipeline, each placement's blend is learned on a
-sample of the held-out users (:mod:`.blends`), and the default placement's served nDCG@10
-is what promotion compares.
+version with the serving one. Beside it, the cells each user first touched in their last
+visit after its opening event (:func:`~tastemaker.evaluation.splits.next_in_visit_split`):
+a list is asked for while a visit goes on, and what the visit does next is where real-time
+sources earn their weight. The online state is replayed without both sets of cells
+(:func:`tastemaker.evaluation.served.replay_state`), a model fitted without them is put
+behind the serving pipeline, each placement's blend is learned on users drawn evenly from
+the two sets (:mod:`.blends`), and the default placement's served nDCG@10 on them is what
+promotion compares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,16 +52,25 @@ def held_out_items(data: InteractionData, held: sp.csr_matrix) -> dict[str, froz
     return out
 
 
-def carve(stores: Stores, data: InteractionData, held: sp.csr_matrix, to_seq: int, seed: int = 0,
+def carve(stores: Stores, data: InteractionData, groups: Sequence[sp.csr_matrix], to_seq: int, seed: int = 0,
           max_users: int = SERVED_USERS) -> ServedValidation:
-    """The state of the log up to ``to_seq`` without the ``held`` cells, and a seeded sample
-    of at most ``max_users`` of the users who have some."""
-    held_out = held_out_items(data, held)
-    state = replay_state(stores, held_out, to_seq)
-    ids = sorted(u for u in held_out if u in state.users)
-    if len(ids) > max_users:
-        ids = sorted(np.random.default_rng(seed).choice(ids, max_users, replace=False).tolist())
-    return ServedValidation(state, [HeldOutUser(u, held_out[u]) for u in ids])
+    """The state of the log up to ``to_seq`` without the cells of any of ``groups`` (held-out
+    cell sets of ``data``), and, from each group in turn, a seeded sample of an equal share
+    of ``max_users`` users, each judged against that group's cells (a user in two groups is
+    judged twice, once per group: the mean weighs the groups alike)."""
+    held = sp.csr_matrix(groups[0].shape, dtype=np.float32)
+    for group in groups:
+        held = held + (sp.csr_matrix(group) != 0).astype(np.float32)
+    state = replay_state(stores, held_out_items(data, held), to_seq)
+    users: list[HeldOutUser] = []
+    share = max(1, max_users // len(groups))
+    for k, group in enumerate(groups):
+        items = held_out_items(data, group)
+        ids = sorted(u for u in items if u in state.users)
+        if len(ids) > share:
+            ids = sorted(np.random.default_rng(seed + k).choice(ids, share, replace=False).tolist())
+        users.extend(HeldOutUser(u, items[u]) for u in ids)
+    return ServedValidation(state, users)
 
 
 def served_blends(validation: ServedValidation, model: Any, item_ids: list[str], family: str,
