@@ -47,6 +47,7 @@ from benchlib import hardware_info, train_over_http
 from tastemaker.datasets import generate, load_ml100k
 from tastemaker.datasets.interactions import build_interactions
 from tastemaker.training.served_evaluation import held_out_split
+from tastemaker.training.served_validation import held_out_items
 
 ADMIN_KEY = "bench-served-quality-admin-key-01234"
 BATCH = 10_000
@@ -75,16 +76,14 @@ def dataset(args):
     return generate(args.users, args.items, args.events, seed=args.data_seed)
 
 
-def split(ds, protocol: str, seed: int) -> tuple[list[dict], dict[str, set[str]]]:
+def split(ds, protocol: str, seed: int) -> tuple[list[dict], dict[str, frozenset[str]]]:
     """The split ``tastemaker evaluate`` serves (``training.served_evaluation``): the cells as
     the train job weighs them, split by ``random_split(seed)`` or ``temporal_split``; every
     event of a held-out cell is left out of what is posted."""
     data = build_interactions(ds.events)
     columns = {name: ds.events.column(name).to_pylist() for name in ("user_id", "item_id", "timestamp")}
     _, test = held_out_split(data, columns, protocol, 0.25, seed)
-    held: dict[str, set[str]] = {}
-    for row in np.flatnonzero(np.diff(test.indptr)):
-        held[data.user_ids[row]] = {data.item_ids[c] for c in test.indices[test.indptr[row]:test.indptr[row + 1]]}
+    held = held_out_items(data, test)
     train = [{k: v for k, v in e.items() if v is not None} for e in ds.events.to_pylist()
              if e.get("item_id") not in held.get(e["user_id"], ())]
     return train, held

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
