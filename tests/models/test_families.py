@@ -66,19 +66,22 @@ def test_ease_float32_path_agrees_with_float64():
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_ease_size_limit_raises_and_the_hybrid_falls_back_to_itemknn():
+def test_ease_size_limit_raises_and_the_hybrid_drops_it():
     with pytest.raises(CatalogueTooLarge):
         EASE(max_items=3).fit(X4)
     assert EASE(max_items=3).fits(3) and not EASE(max_items=3).fits(4)
     X, T, items = tiny()
     hybrid = Hybrid(members={"ease": EASE(lambda_=5.0, max_items=5), "popularity": PopularityFamily()}).fit(X, items, T)
-    assert "ease->itemknn" in hybrid.weights
-    assert all(not isinstance(m, EASE) for m in hybrid.fitted.values())
+    assert set(hybrid.weights) == {"popularity"}
+    assert any("ease" in note and "size limit" in note for note in hybrid.plan["notes"])
     assert np.isfinite(hybrid.score(X)).all()
-    # two dense members over the limit share one item-kNN stand-in
+    # GF-CF over its dense limit is factored, not dropped; a hybrid left with no member uses item-kNN
     both = Hybrid(members={"ease": EASE(lambda_=5.0, max_items=5), "gfcf": GraphFilterCF(max_items=5),
                            "popularity": PopularityFamily()}).fit(X, items, T)
-    assert set(both.weights) == {"ease->itemknn", "popularity"}
+    assert "ease" not in both.weights and "gfcf" in both.weights
+    assert "gfcf" not in both.fitted or both.fitted["gfcf"].P is not None  # fitted only with a weight
+    alone = Hybrid(members={"ease": EASE(lambda_=5.0, max_items=5)}, knn_fallback={"k": 5}).fit(X, items, T)
+    assert list(alone.fitted) == ["itemknn"] and alone.fitted["itemknn"].k == 5
 
 
 def test_session_matrix_and_session_ease():

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tastemaker.models.ease import CatalogueTooLarge
 from tastemaker.models.gfcf import GraphFilterCF, inverse_sqrt_degrees
 
 from tests.models.conftest_tiny import tiny
@@ -59,13 +58,27 @@ def test_items_nobody_touched_score_zero_and_stay_finite() -> None:
     assert (inverse_sqrt_degrees(np.array([0.0, 4.0])) == [0.0, 0.5]).all()
 
 
-def test_size_limit() -> None:
-    model = GraphFilterCF(max_items=5)
-    assert model.fits(5) and not model.fits(6)
-    with pytest.raises(CatalogueTooLarge, match="max_items=5"):
-        model.fit(sp.csr_matrix((2, 6), dtype=np.float32))
+def test_the_factored_form_scores_as_the_dense_one_and_has_no_size_limit() -> None:
+    X = sp.random(60, 40, density=0.2, random_state=3, format="csr", dtype=np.float32)
+    dense = GraphFilterCF(factors=6, float64_below=0).fit(X)
+    factored = GraphFilterCF(factors=6, dense_below=0).fit(X)
+    assert dense.dense(40) and not factored.dense(40)
+    assert factored.B.size == 0 and factored.P is not None and factored.U.shape == (40, 6)
+    rows = X[:7]
+    # both are float32 sums of the same two filters: equal to float32 rounding
+    np.testing.assert_allclose(factored.score(rows), dense.score(rows), rtol=1e-4, atol=1e-5)
+    assert GraphFilterCF(max_items=5).fits(10**6)  # above max_items the factored form is used
+    assert not GraphFilterCF(max_items=5).dense(6)
     with pytest.raises(ValueError, match="factors"):
         GraphFilterCF(factors=-1)
+
+
+def test_the_stand_in_of_a_dense_fit_is_the_factored_form() -> None:
+    from tastemaker.models.cost_model import Shape
+    small, large = Shape.estimate(100, 1_000, 5_000), Shape.estimate(100, 50_000, 5_000)
+    (stand_in,) = GraphFilterCF().stand_ins(small)
+    assert stand_in.params["dense_below"] == 0 and GraphFilterCF().stand_ins(large) == []
+    assert stand_in.cost(small).peak_bytes < GraphFilterCF().cost(small).peak_bytes
 
 
 def test_a_tie_at_the_rank_cut_does_not_pick_a_machine_dependent_basis() -> None:

@@ -42,6 +42,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from tastemaker.models.cost_model import Cost, Shape, als_bytes, als_seconds
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 from tastemaker.models.side_information import content_rows
 
@@ -143,6 +144,26 @@ class ALS(ModelFamily):
             factors=self.factors, regularization=self.regularization, alpha=self.alpha,
             iterations=self.iterations, random_state=self.random_state,
             num_threads=self.num_threads, use_cg=self.use_cg, dtype=np.float32)
+
+    def fit_rows(self, shape: Shape) -> tuple[float, float]:
+        """(rows, cells) of the matrix implicit fits on ``shape``: users, items and the item
+        metadata's pseudo-users."""
+        content_rows, content_cells = shape.content() if self.content_weight else (0.0, 0.0)
+        return shape.users + shape.items + content_rows, shape.nnz + content_cells
+
+    def cost(self, shape: Shape) -> Cost:
+        rows, cells = self.fit_rows(shape)
+        return Cost(als_seconds(rows, cells, self.factors, self.iterations), als_bytes(rows, cells, self.factors),
+                    4.0 * shape.items * self.factors)
+
+    def stand_ins(self, shape: Shape) -> list[ModelFamily]:
+        """64 factors (the reference fit's), then no item-metadata rows: each a fraction of the cost."""
+        out: list[ModelFamily] = []
+        if self.factors > 64:
+            out.append(self.clone(factors=64))
+        if self.content_weight and shape.has_items:
+            out.append(self.clone(factors=min(self.factors, 64), content_weight=0.0))
+        return out
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "ALS":
         X = interactions if (sp.isspmatrix_csr(interactions) and interactions.dtype == np.float32) \

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from tastemaker.models.cost_model import TEXT, Cost, Shape, dense_seconds
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 
 
@@ -68,8 +69,19 @@ class ContentFamily(ModelFamily):
         self.V: Any = None  # (n_items, d) item vectors, rows L2-normalised
         self._sim: np.ndarray | None = None  # V V^T (n_items, n_items) float32 when small enough
 
+    #: Seconds per item to build its vector (TF-IDF; the embedding family overrides it).
+    seconds_per_item: ClassVar[float] = TEXT
+
     def _vectors(self, items: Sequence[dict | None], fit: bool) -> Any:
         raise NotImplementedError
+
+    def cost(self, shape: Shape) -> Cost:
+        """The item vectors (per item) and, up to ``dense_similarity_below`` items, ``V V^T``."""
+        n = float(shape.items)
+        vectors = 400.0 * n  # ~20 features per item, csr plus the vectoriser's vocabulary
+        similarity = 4.0 * n * n if shape.items <= self.dense_similarity_below else 0.0
+        return Cost(self.seconds_per_item * n + dense_seconds(similarity), 3 * vectors + similarity,
+                    vectors + similarity)
 
     def fit(self, interactions: sp.csr_matrix | None, items: Sequence[dict] | None = None) -> "ContentFamily":
         if items is None:

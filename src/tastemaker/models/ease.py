@@ -39,6 +39,13 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from tastemaker.models.cost_model import (
+    Cost,
+    Shape,
+    dense_inverse_seconds,
+    dense_seconds,
+    sparse_product_seconds,
+)
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 from tastemaker.models.side_information import add_content_gram
 
@@ -113,6 +120,24 @@ class EASE(DenseItemItem, ModelFamily):
         self.max_items = int(max_items)
         self.float64_below = int(float64_below)
         self.B = np.zeros((0, 0), np.float32)
+
+    def gram_seconds(self, shape: Shape) -> float:
+        """The dense Gram matrix: ``X^T X`` (sparse, then filled into ``items^2``), plus the
+        metadata's ``V V^T``, whose product is nearly dense on real catalogues (shared
+        categories and brands; 15 s at 12,727 synthetic items)."""
+        n2 = float(shape.items) ** 2
+        seconds = sparse_product_seconds(shape.pairs) + dense_seconds(2 * n2)
+        if self.content_weight and shape.has_items:
+            seconds += sparse_product_seconds(n2) + dense_seconds(n2)
+        return seconds
+
+    def cost(self, shape: Shape) -> Cost:
+        """Gram, inverse and ``B``: time ``~ items^3``, memory two ``items^2`` matrices at the
+        inversion's precision plus ``B`` (float32)."""
+        n = shape.items
+        itemsize = 8 if n <= self.float64_below else 4
+        seconds = self.gram_seconds(shape) + dense_inverse_seconds(n, itemsize) + dense_seconds(3.0 * n * n)
+        return Cost(seconds, float(n) * n * (2 * itemsize + 4), 4.0 * n * n)
 
     def penalties(self, X: sp.csr_matrix) -> float | np.ndarray:
         """The diagonal penalty: ``lambda_``, plus the frequency term when ``freq_lambda`` > 0."""

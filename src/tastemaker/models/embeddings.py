@@ -70,6 +70,8 @@ class SentenceEmbeddingContent(ContentFamily):
     """Content profile scoring over all-MiniLM-L6-v2 sentence embeddings."""
 
     name = "embeddings"
+    #: A cold encode on the CPU: 3.1 s for ML-100k's 1,682 titles (cached texts cost nothing).
+    seconds_per_item = 2e-3
 
     def __init__(self, batch_size: int = 128, device: str = "cpu"):
         super().__init__()

@@ -21,11 +21,13 @@ from typing import Any
 from tastemaker.models.als import ALS
 from tastemaker.models.bpr import BPR
 from tastemaker.models.content import TfidfContent
+from tastemaker.models.cost_model import Budget, Shape
 from tastemaker.models.ease import EASE
 from tastemaker.models.embeddings import SentenceEmbeddingContent
 from tastemaker.models.family import ModelFamily
 from tastemaker.models.gfcf import GraphFilterCF
 from tastemaker.models.hybrid import Hybrid
+from tastemaker.models.hybrid_plan import make_plan
 from tastemaker.models.itemknn import ItemKNN
 from tastemaker.models.popularity_family import PopularityFamily
 from tastemaker.models.rp3beta import RP3beta
@@ -41,7 +43,8 @@ FAMILIES: dict[str, type[ModelFamily]] = {
 #: The family of the default pipeline.
 DEFAULT = "hybrid"
 
-#: Members of the default hybrid (the hybrid learns their weights; zero weights drop out).
+#: Members of the default hybrid (the hybrid learns their weights; zero weights drop out), by
+#: value: when the data's shape is over the budget, the last ones are dropped first.
 DEFAULT_MEMBERS = ("session_ease", "session_als", "gfcf", "popularity", "svd", "tfidf")
 
 
@@ -62,9 +65,18 @@ def family_class(name: str) -> type[ModelFamily]:
         raise UnknownFamily(name) from None
 
 
-def default_members(**overrides: dict[str, Any]) -> dict[str, ModelFamily]:
-    """Fresh instances of the default hybrid's members (``overrides[name]`` updates params)."""
-    return {n: create(n, **overrides.get(n, {})) for n in DEFAULT_MEMBERS}
+def default_members(shape: Shape | None = None, budget: Budget | None = None,
+                    **overrides: dict[str, Any]) -> dict[str, ModelFamily]:
+    """Fresh instances of the default hybrid's members (``overrides[name]`` updates params).
+
+    With a ``shape``, the members the hybrid would fit on data of that shape within
+    ``budget`` (default :class:`.cost_model.Budget`): dense item-item members only where
+    they fit, cheaper stand-ins or fewer members above (:mod:`.hybrid_plan`). The hybrid
+    itself plans the same way when it is fitted, so ``create("hybrid")`` needs no shape."""
+    members = {n: create(n, **overrides.get(n, {})) for n in DEFAULT_MEMBERS}
+    if shape is None:
+        return members
+    return make_plan(members, shape, budget or Budget()).members
 
 
 #: Arguments a family cannot declare as a default in its signature, built afresh per family:

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.cost_model import Cost, Shape, als_reference_seconds
 from tastemaker.models.topk import top_k
 
 
@@ -59,7 +60,9 @@ class ModelFamily:
     Capabilities are declared on the class, never probed: ``needs_items`` (fit needs the
     item metadata), ``uses_timestamps`` (fit takes ``timestamps=``, each cell's event time),
     ``data_scaled_params`` (params that scale with the amount of data, for subsampled fits),
-    :meth:`fits` (the size limit) and :meth:`item_vectors` (a vector per fitted item).
+    :meth:`fits` (the size limit), :meth:`cost` and :meth:`stand_ins` (the predicted cost of a
+    fit and cheaper variants, what the hybrid plans with) and :meth:`item_vectors` (a vector
+    per fitted item).
     Parameters are the keyword parameters of the subclass's ``__init__`` (see the module).
     """
 
@@ -131,6 +134,19 @@ class ModelFamily:
     def fits(self, n_items: int) -> bool:
         """Whether a catalogue of ``n_items`` is within this family's size limit."""
         return True
+
+    def cost(self, shape: Shape) -> Cost:
+        """Predicted cost of one fit on ``shape`` (:mod:`.cost_model`). A family that does not
+        declare its own is assumed to cost one reference ALS fit and a (users + items) x 64
+        float32 state: the hybrid plans with it, so declare it when it is far off."""
+        state = 4.0 * 64 * (shape.users + shape.items)
+        return Cost(als_reference_seconds(shape), 3 * state, state)
+
+    def stand_ins(self, shape: Shape) -> list["ModelFamily"]:
+        """Cheaper variants of this family for ``shape``, the most faithful first, that the
+        hybrid uses in turn when this one does not fit its budget (none by default: it is
+        dropped then)."""
+        return []
 
     def item_vectors(self) -> np.ndarray | None:
         """A vector per fitted item (n_items, d) float32 for similarity and diversity, or None."""

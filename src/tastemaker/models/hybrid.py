@@ -11,7 +11,10 @@ Fit (``fit(interactions, items=None, timestamps=None)``):
    the noise of weights learned on one small holdout). ``holdout_by="time"`` holds out the
    latest ``holdout`` share of all interactions (one global cut, for temporal evaluation),
    ``"last"`` each user's latest interaction (leave-last-out); both need ``timestamps`` and
-   are one fold. Validation users are those with something held out and something kept.
+   are one fold. Validation users are those with something held out and something kept;
+   when more are eligible than the plan's validation users per fold, a sample is drawn and
+   (random holdout) only the sampled users' cells are held out: the others' rows stay in
+   the validation fit, which is then nearly the whole matrix.
    Members are fitted on the kept part. Members whose regularisation grows with the data
    (``data_scaled_params``, e.g. EASE's lambda) get it scaled by the kept share so they are
    tuned alike on the smaller matrix.
@@ -22,16 +25,23 @@ Fit (``fit(interactions, items=None, timestamps=None)``):
    held-out items with the kept items removed: start from the best single member at
    weight 1, then repeatedly try every grid weight for every other member, keeping any
    improvement, until a round changes nothing (at most ``rounds``). Nothing is hand-set.
-4. Members with a non-zero weight are refitted on the full matrix.
+4. Members with a non-zero weight are refitted on the full matrix (unless the plan says no
+   refit: one fold holding out at most 5% of the cells, whose fits are then kept).
 
 Serving: ``score(rows) = sum_m w_m * normalise(member_m.score(rows))`` (batch, n_items)
 float32; every member folds rows in, so the hybrid is real time too.
 
-Catalogue size: a member that cannot hold the catalogue (EASE-like, ``fits(n_items)`` is
-False) is replaced by ``ItemKNN(**knn_fallback)`` before anything is fitted (once: further
-members over the limit would be the same item-kNN again and are dropped). Members that
-need item metadata (``needs_items``) are skipped when ``items`` is not given; members that
-use event times (``uses_timestamps``) get ``timestamps``.
+Cost (:mod:`.hybrid_plan`, :mod:`.cost_model`): before anything is fitted, the hybrid
+predicts each member's fit time and memory from the data's shape and plans within a budget
+(``time_budget`` reference ALS fits, at least ``min_budget_s`` seconds; ``memory_budget_mb``):
+members over their size limit or the budget take a cheaper stand-in (GF-CF's factored form,
+ALS with fewer factors or pseudo-users) or are dropped (EASE above a few thousand items);
+then, while the plan is over the time budget, one fold instead of ``folds``, no refit when
+the validation users are a small sample (see step 1 and :data:`.hybrid_plan.REUSE_HELD_SHARE`),
+cheaper stand-ins, fewer members. The plan is reported (``fit_progress``) and kept in
+:attr:`Hybrid.plan`. Should no member be left, ``ItemKNN(**knn_fallback)`` is the model.
+Members that need item metadata (``needs_items``) are skipped when ``items`` is not given;
+members that use event times (``uses_timestamps``) get ``timestamps``.
 
 Params (defaults in ``__init__``):
 - ``members`` (dict name -> unfitted ModelFamily, required; ``families.create("hybrid")``
@@ -63,7 +73,11 @@ Params (defaults in ``__init__``):
 - ``max_validation_users`` (int): validation users (all folds together)
   sampled above this, and fewer on large catalogues: the validation scores (members * users *
   n_items * 4 bytes) stay within ``VALIDATION_SCORE_BYTES`` (1 GiB; 500 users at 100k items).
-- ``knn_fallback`` (dict or None): params of the item-kNN stand-in (None: ItemKNN's defaults).
+- ``knn_fallback`` (dict or None): params of the item-kNN used when no member fits (None:
+  ItemKNN's defaults).
+- ``time_budget`` (float or None: no time budget), ``min_budget_s``, ``memory_budget_mb``:
+  the plan's budget (:class:`.cost_model.Budget`); ``refit`` (None: the plan decides; True,
+  False).
 """
 
 from __future__ import annotations
@@ -74,10 +88,19 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.holdout import cell_times, latest_holdout, random_holdout, split_by_mask, time_cut_holdout
+from tastemaker.holdout import (
+    cell_rows,
+    cell_times,
+    latest_holdout,
+    random_holdout,
+    split_by_mask,
+    time_cut_holdout,
+)
 from tastemaker.models.blend_validation import CandidatePool
+from tastemaker.models.cost_model import Budget, Cost, Shape
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 from tastemaker.models.fit_progress import report
+from tastemaker.models.hybrid_plan import Plan, make_plan
 from tastemaker.models.itemknn import ItemKNN
 
 VALIDATION_SCORE_BYTES = 1 << 30  # bound on the weight-learning score matrices
@@ -132,7 +155,9 @@ class Hybrid(ModelFamily):
                  holdout: float | None = None, seed: int = 0, k: int | None = None,
                  grid: tuple[float, ...] = DEFAULT_GRID, rounds: int = 4,
                  max_validation_users: int = 5_000, knn_fallback: dict | None = None,
-                 folds: int = 2, holdout_by: str = "random", candidates: int | None = 100):
+                 folds: int = 2, holdout_by: str = "random", candidates: int | None = 100,
+                 time_budget: float | None = 2.0, min_budget_s: float = 8.0,
+                 memory_budget_mb: float = 3072.0, refit: bool | None = None):
         if int(folds) < 1:
             raise ValueError("folds must be >= 1")
         if holdout_by not in ("random", "time", "last"):
@@ -149,25 +174,45 @@ class Hybrid(ModelFamily):
         self.folds = int(folds)
         self.holdout_by = holdout_by
         self.candidates = None if candidates is None else int(candidates)
+        self.time_budget = None if time_budget is None else float(time_budget)
+        self.min_budget_s = float(min_budget_s)
+        self.memory_budget_mb = float(memory_budget_mb)
+        self.refit = None if refit is None else bool(refit)
+        #: what the last fit planned: its summary line, the notes, predicted and budget seconds
+        self.plan: dict[str, Any] = {}
         self.weights: dict[str, float] = {}
         self.fitted: dict[str, ModelFamily] = {}
         self.validation: dict[str, float] = {}
 
-    # -- weight learning ----------------------------------------------------------------
-    def _usable_members(self, n_items: int, items: Any) -> dict[str, ModelFamily]:
-        usable = {}
-        fallback_taken = False
-        for name, m in self.members.items():
-            if m.needs_items and items is None:
-                continue
-            if not m.fits(n_items):
-                if fallback_taken:  # one item-kNN stands in for every dense member: the same model twice adds nothing
-                    continue
-                name, m, fallback_taken = f"{name}->itemknn", ItemKNN(**self.knn_fallback), True
-            usable[name] = m
-        if not usable:
+    # -- the plan -------------------------------------------------------------------------
+    def budget(self) -> Budget:
+        """The plan's budget from the params (no time limit when ``time_budget`` is None)."""
+        memory = self.memory_budget_mb * 2.0 ** 20
+        if self.time_budget is None:
+            return Budget(als_fits=float("inf"), min_seconds=float("inf"), memory_bytes=memory)
+        return Budget(als_fits=self.time_budget, min_seconds=self.min_budget_s, memory_bytes=memory)
+
+    def make_plan(self, shape: Shape, items_given: bool = True) -> Plan:
+        """The plan of a fit on ``shape`` (:func:`.hybrid_plan.make_plan`) over the members
+        that can be fitted (those that need item metadata only when it is given)."""
+        members = {n: m for n, m in self.members.items() if items_given or not m.needs_items}
+        if not members:
             raise ValueError("the hybrid has no usable member")
-        return usable
+        plan = make_plan(members, shape, self.budget(), folds=self.folds if self.holdout_by == "random" else 1,
+                         max_validation_users=self.max_validation_users, holdout=self.holdout,
+                         refit=self.refit, score_bytes=VALIDATION_SCORE_BYTES)
+        if not plan.members:
+            plan.notes.append("no member fits: item-kNN instead")
+            plan.members = {"itemknn": ItemKNN(**self.knn_fallback)}
+        return plan
+
+    def cost(self, shape: Shape) -> Cost:
+        """The plan's predicted time and peak memory on ``shape``."""
+        plan = self.make_plan(shape, shape.has_items)
+        return Cost(plan.seconds, plan.peak_bytes,
+                    sum(m.cost(shape).model_bytes for m in plan.members.values()))
+
+    # -- weight learning ----------------------------------------------------------------
 
     def learn_weights(self, val_scores: dict[str, np.ndarray], kept: sp.csr_matrix,
                       held: sp.csr_matrix) -> tuple[dict[str, float], float]:
@@ -209,42 +254,51 @@ class Hybrid(ModelFamily):
         X.sum_duplicates()  # canonical: the holdout masks index its cells in order
         X.eliminate_zeros()
         self.n_items = X.shape[1]
-        members = self._usable_members(self.n_items, items)
+        plan = self.make_plan(Shape.of(X, items, timestamps), items is not None)
+        for line in (*plan.notes, plan.summary()):
+            report(line)
+        self.plan = {"summary": plan.summary(), "notes": list(plan.notes), "predicted_s": round(plan.seconds, 2),
+                     "budget_s": round(plan.budget_seconds, 2)}
+        members = plan.members
         val_scores: dict[str, list[np.ndarray]] = {name: [] for name in members}
         seen_parts: list[sp.csr_matrix] = []
         held_parts: list[sp.csr_matrix] = []
+        kept_fits: dict[str, ModelFamily] = {}  # the validation fits, kept when the plan skips the refit
         if len(members) > 1 and X.nnz:
-            # the validation scores are members * users * n_items floats: bound their memory too
-            affordable = VALIDATION_SCORE_BYTES // (4 * len(members) * max(self.n_items, 1))
-            per_fold = max(1, min(self.max_validation_users, affordable) // self.folds)
-            for fold in range(self.folds):
+            for fold in range(plan.folds):
                 if self.holdout_by == "random" or timestamps is None:
-                    kept, held = split_by_mask(X, random_holdout(X, self.holdout, self.seed + fold))
+                    held_mask = random_holdout(X, self.holdout, self.seed + fold)
                 else:  # a time cut: one fold is all there is
                     if fold:
                         break
                     times = cell_times(X, timestamps)
                     held_mask = latest_holdout(X, times, self.seed) if self.holdout_by == "last" \
                         else time_cut_holdout(times, self.holdout)
-                    kept, held = split_by_mask(X, held_mask)
+                kept, held = split_by_mask(X, held_mask)
                 # validation users: something held out and something kept (a time cut can
                 # hold out all of a late user; an empty row says nothing about the blend)
                 users = np.flatnonzero((np.diff(held.indptr) > 0) & (np.diff(kept.indptr) > 0))
                 if not len(users):
                     continue
-                if len(users) > per_fold:
-                    users = np.sort(np.random.default_rng(self.seed + fold).choice(users, per_fold, replace=False))
+                if len(users) > plan.validation_users:
+                    rng = np.random.default_rng(self.seed + fold)
+                    users = np.sort(rng.choice(users, plan.validation_users, replace=False))
+                    if self.holdout_by == "random":  # hold out only the sampled users' cells
+                        kept, held = split_by_mask(X, held_mask & np.isin(cell_rows(X), users))
                 factor = kept.nnz / max(X.nnz, 1)
                 ts_kept = None if timestamps is None else sp.csr_matrix(timestamps).multiply(kept != 0).tocsr()
                 for name, m in members.items():
-                    report(f"{name}: validation fit {fold + 1}/{self.folds}")
+                    report(f"{name}: validation fit {fold + 1}/{plan.folds}")
                     fitted = fit_member(scaled_clone(m, factor), kept, items, ts_kept)
                     val_scores[name].append(normalize_scores(fitted.score(kept[users]), self.normalization))
+                    if not plan.refit:
+                        kept_fits[name] = fitted
                 seen_parts.append(kept[users])
                 held_parts.append(held[users])
         if seen_parts:
             report("learning the blend weights")
             stacked = {name: np.vstack(parts) for name, parts in val_scores.items()}
+            val_scores.clear()
             self.weights, best = self.learn_weights(stacked, sp.vstack(seen_parts).tocsr(),
                                                     sp.vstack(held_parts).tocsr())
             self.validation["blend"] = best
@@ -252,14 +306,25 @@ class Hybrid(ModelFamily):
             self.weights = {n: 1.0 for n in members}
         self.fitted = {}
         for name, m in members.items():
-            if self.weights.get(name, 0.0) != 0.0:
-                report(f"{name}: fit (weight {self.weights[name]:g})")
-                self.fitted[name] = fit_member(copy.deepcopy(m), X, items, timestamps)
+            if self.weights.get(name, 0.0) == 0.0:
+                continue
+            if name in kept_fits:  # the plan skips the refit: the validation fit is the model
+                self.fitted[name] = kept_fits[name]
+                continue
+            report(f"{name}: fit (weight {self.weights[name]:g})")
+            self.fitted[name] = fit_member(copy.deepcopy(m), X, items, timestamps)
         return self
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray:
         R = as_fit_rows(rows, self.n_items)
         out = np.zeros((R.shape[0], self.n_items), np.float32)
         for name, m in self.fitted.items():
-            out += np.float32(self.weights[name]) * normalize_scores(m.score(R), self.normalization)
+            S = m.score(R)
+            if self.normalization == "max":  # one temporary instead of three (a batch at 100k items is 400 MB)
+                peak = np.maximum(S.max(axis=1, initial=0.0), -S.min(axis=1, initial=0.0)) if S.shape[1] \
+                    else np.ones(S.shape[0], np.float32)
+                scale = np.float32(self.weights[name]) / np.where(peak > 0, peak, 1.0).astype(np.float32)
+                out += S * scale[:, None]
+            else:
+                out += np.float32(self.weights[name]) * normalize_scores(S, self.normalization)
         return to_width(out, rows.shape[1])

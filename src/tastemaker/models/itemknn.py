@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.cost_model import Cost, Shape, sparse_product_seconds
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 
 
@@ -72,6 +73,15 @@ class ItemKNN(ModelFamily):
         self.shrink = float(shrink)
         self.block = int(block)
         self.S = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def cost(self, shape: Shape) -> Cost:
+        """The co-occurrence pairs, block by block, and a sort of each block's entries (at 598 x
+        12,727 / 10.5M pairs: 2.1 s; at 40k x 84k / 20M pairs: 5.5 s)."""
+        n = shape.items
+        pairs = min(shape.pairs, float(n) * n)
+        per_block = pairs * min(1.0, self.block / max(n, 1))
+        kept = 8.0 * n * (self.k if self.k is not None else n)
+        return Cost(sparse_product_seconds(5 * pairs), 48.0 * per_block + kept, kept)
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "ItemKNN":
         X = sp.csr_matrix(interactions, dtype=np.float32)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.cost_model import Cost, Shape, dense_seconds
 from tastemaker.models.family import ModelFamily, to_width
 
 
@@ -26,6 +27,10 @@ class PopularityFamily(ModelFamily):
     def __init__(self, weighted: bool = False):
         self.weighted = bool(weighted)
         self.counts = np.zeros(0, np.float32)
+
+    def cost(self, shape: Shape) -> Cost:
+        """One pass over the cells."""
+        return Cost(dense_seconds(shape.nnz), 8.0 * shape.nnz, 4.0 * shape.items)
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "PopularityFamily":
         X = sp.csr_matrix(interactions)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.cost_model import Cost, Shape, dense_seconds, sparse_product_seconds
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 
 
@@ -34,6 +35,14 @@ class RP3beta(ModelFamily):
         self.k = None if k is None else int(k)
         self.block = int(block)
         self.W = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def cost(self, shape: Shape) -> Cost:
+        """Dense blocks of ``block x items``: ``items^2`` element work (2.4 s at 12,727 items,
+        88 s at 83,714), memory a few blocks."""
+        n = float(shape.items)
+        kept = 8.0 * n * (self.k if self.k is not None else n)
+        return Cost(dense_seconds(1.5 * n * n) + sparse_product_seconds(shape.pairs),
+                    24.0 * min(self.block, n) * n + kept, kept)
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "RP3beta":
         X = sp.csr_matrix(interactions, dtype=np.float32)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.cost_model import Shape, dense_seconds, sparse_product_seconds
 from tastemaker.models.ease import EASE
 
 
@@ -69,6 +70,15 @@ class SessionEASE(EASE):
         super().__init__(lambda_=lambda_, max_items=max_items, float64_below=float64_below,
                          freq_lambda=freq_lambda, freq_power=freq_power, content_weight=content_weight)
         set_sessions(self, session_gaps, session_weights)
+
+    def gram_seconds(self, shape: Shape) -> float:
+        """EASE's Gram plus one session Gram per weighted gap (sessions are short: about as
+        many product terms as cells, a few per cell)."""
+        seconds = super().gram_seconds(shape)
+        if shape.has_times:
+            weighted = sum(1 for w in self.session_weights if w)
+            seconds += weighted * (sparse_product_seconds(4.0 * shape.nnz) + dense_seconds(2.0 * shape.items ** 2))
+        return seconds
 
     def gram(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         G = super().gram(X)

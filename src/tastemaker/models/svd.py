@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.models.cost_model import Cost, Shape, dense_seconds, svd_seconds
 from tastemaker.models.family import ModelFamily, as_fit_rows, to_width
 from tastemaker.models.spectral import leading_subspace
 
@@ -62,6 +63,12 @@ class ExplicitSVD(ModelFamily):
         rows = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
         data = R.data - self.mu - self.item_bias[R.indices] - b_u[rows]
         return sp.csr_matrix((data, R.indices, R.indptr), shape=R.shape)
+
+    def cost(self, shape: Shape) -> Cost:
+        """Biases (a few passes over the cells) and a rank-``factors`` sparse SVD."""
+        return Cost(svd_seconds(shape, self.factors) + dense_seconds(20.0 * shape.nnz),
+                    48.0 * shape.nnz + 8.0 * (shape.users + shape.items) * self.factors,
+                    4.0 * shape.items * (self.factors + 1))
 
     def fit(self, interactions: sp.csr_matrix, items: Any = None) -> "ExplicitSVD":
         # a copy the fit owns: eliminate_zeros compacts index arrays in place, and R (and the
