@@ -7,6 +7,7 @@ import dataclasses
 import multiprocessing
 import pickle
 import sys
+import traceback
 import types
 from pathlib import Path
 
@@ -20,13 +21,18 @@ from tastemaker.training.model_registry import ModelRegistry, loads
 
 
 def _register_many(data_dir: str, worker: int, count: int, start, out) -> None:
-    settings = Settings(data_dir=Path(data_dir), durable=False)
-    with open_stores(settings) as stores:
-        registry = ModelRegistry(stores.models, stores.artifacts)
-        start.wait(timeout=120)  # both processes register at once (a broken peer fails this one, never hangs it)
-        out.put((worker, [registry.register(ModelArtifact({"worker": worker, "n": j}, ["a"], "fake", {"worker": worker}),
-                                            data_from_seq=1, data_to_seq=1, n_events=1, metrics={}).version
-                          for j in range(count)]))
+    try:
+        settings = Settings(data_dir=Path(data_dir), durable=False)
+        with open_stores(settings) as stores:
+            registry = ModelRegistry(stores.models, stores.artifacts)
+            start.wait(timeout=300)  # both processes register at once (a broken peer fails this one, never hangs it)
+            out.put((worker, [registry.register(ModelArtifact({"worker": worker, "n": j}, ["a"], "fake",
+                                                              {"worker": worker}),
+                                                data_from_seq=1, data_to_seq=1, n_events=1, metrics={}).version
+                              for j in range(count)]))
+    except BaseException:  # the parent shows why, instead of a peer's broken barrier
+        start.abort()
+        out.put((worker, traceback.format_exc()))
 
 
 def test_two_processes_registering_at_once_get_distinct_loadable_versions(tmp_path: Path):
@@ -35,7 +41,8 @@ def test_two_processes_registering_at_once_get_distinct_loadable_versions(tmp_pa
     workers = [ctx.Process(target=_register_many, args=(str(tmp_path), w, 15, start, out)) for w in range(2)]
     for p in workers:
         p.start()
-    results = dict(out.get(timeout=300) for _ in workers)
+    results = dict(out.get(timeout=600) for _ in workers)
+    assert all(isinstance(v, list) for v in results.values()), results
     for p in workers:
         p.join(timeout=60)
         assert p.exitcode == 0
