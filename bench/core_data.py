@@ -1,4 +1,5 @@
-"""Core benchmark, first half: the printed report, CLI runs, and the data steps (generate, import)."""
+"""Core benchmark, first half: the printed report, CLI runs, the server process, and the data
+steps of the ``generator`` shape (generate, import, train, placement)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import tastemaker_cmd
+from benchlib import LOCALHOST, CpuMonitor, children_of, rss_mib, stop_process, tail, tastemaker_cmd, wait_ready
 
 
 class Report:
@@ -49,6 +50,47 @@ def run_cmd(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float,
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return elapsed, proc.stdout.strip()
+
+
+def start_server(data: Path, port: int, env: dict[str, str], log: Path, timeout: float,
+                 monitor: CpuMonitor) -> tuple[subprocess.Popen, float]:
+    """``tastemaker serve`` as a user starts it; seconds until /readyz answers 200."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen([*tastemaker_cmd(), "serve", "--data-dir", str(data), "--port", str(port), "--host", LOCALHOST],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    monitor.server_pid = proc.pid  # its CPU (replay included) counts as the server's from now on
+    try:
+        return proc, wait_ready(proc, f"http://{LOCALHOST}:{port}/readyz", timeout)
+    except Exception:
+        stop_process(proc, grace_s=5)
+        raise RuntimeError(f"server did not become ready; log tail:\n{tail(log)}")
+
+
+def settle(report: Report, results: dict, pid: int, timeout: float) -> None:
+    """Wait (bounded) until the server has no child processes, e.g. a forked snapshot writer,
+    so the load steps measure steady state; report how long that background work ran."""
+    started = time.perf_counter()
+    while children_of(pid) and time.perf_counter() - started < timeout:
+        time.sleep(0.5)
+    waited = time.perf_counter() - started
+    left = children_of(pid)
+    results.setdefault("startup", {})["background_after_ready_s"] = waited
+    report.add("startup", "background work after ready (child processes)", waited, "s",
+               f"still running: {left}" if left else "")
+
+
+def record_cpu(report: Report, results: dict, monitor: CpuMonitor, mark, step: str) -> None:
+    """Who kept the CPUs busy during a step: on a shared 2-core box this explains outliers."""
+    used = monitor.since(mark)
+    results.setdefault("cpu_by_step", {})[step] = used
+    report.add(step, "CPU cores busy: server / bench clients / other", "{server_cores:.2f} / {ours_cores:.2f} / {other_cores:.2f}".format(**used), "cores")
+
+
+def record_rss(report: Report, results: dict, pid: int, label: str) -> None:
+    mem = rss_mib(pid)
+    if mem is not None:
+        results.setdefault("server_memory", {})[label] = mem
+        report.add("memory", f"server RSS {label}", mem["rss_mib"], "MiB", f"peak {mem['peak_rss_mib']:.0f} MiB")
 
 
 def dir_mib(path: Path) -> float:

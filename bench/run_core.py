@@ -1,12 +1,21 @@
-"""The core benchmark, end to end, run the way a user runs tastemaker.
+"""The core benchmark, end to end, run the way a user runs tastemaker, on one of two shapes.
 
-generate -> import (CLI) -> [train (CLI), --train-family] -> serve (CLI, subprocess) -> hello-world ceiling (wrk) ->
-recommendation max RPS (wrk) -> latency at fixed rates (open-loop loadgen, own process) ->
-durable ingest -> freshness -> stop -> warm restart (from the snapshot) -> clean up.
+``--shape generator`` (default): CLI ``generate`` -> CLI ``import`` -> [train, --train-family]
+-> ``tastemaker serve`` (subprocess, cold start replays the log).
+``--shape uniform`` (issue 14): a catalogue, uniform users, Zipf-like items, no sessions,
+built here in numpy and loaded over HTTP (POST /v1/items, POST /v1/events in 10k batches,
+one client) into a server started on an empty data dir (bench/uniform_shape.py).
 
-    .venv/bin/python bench/run_core.py                      # full sizes (several minutes)
-    .venv/bin/python bench/run_core.py --events 200000 --items 10000 --users 5000 \
-        --rate-seconds 5 --wrk-seconds 3 --ingest-seconds 5 --fresh-trials 20   # smoke
+Then, on both: hello-world ceiling (wrk) -> recommendation max RPS (wrk) -> open-loop latency
+at 25% and 70% of that max (bench/core_latency.py) -> raw SQLite ceiling and durable ingest,
+1 client x 10k and 4 clients x 1k (bench/core_ingest.py) -> the 70% open loop while 4 clients
+ingest -> freshness -> stop -> warm restart (snapshot) -> the issue 14 targets table
+(bench/core_targets.py).
+
+    .venv/bin/python bench/run_core.py                      # generator shape, full sizes
+    .venv/bin/python bench/run_core.py --shape uniform      # uniform shape, full sizes
+    .venv/bin/python bench/run_core.py --shape uniform --items 20000 --users 5000 --events 50000 \
+        --rate-seconds 5 --wrk-seconds 3 --ingest-seconds 5 --ingest-max-events 50000 --fresh-trials 20   # smoke
 
 Prints a table and writes ``bench/results/core-<timestamp>.json`` (git-ignored). All traffic
 goes to 127.0.0.1; every loop and subprocess is bounded in count and time.
@@ -15,46 +24,30 @@ goes to 127.0.0.1; every loop and subprocess is bounded in count and time.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import random
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    BENCH_DIR, LOCALHOST, CpuMonitor, children_of, cpu_seconds, dump_json, free_port, hardware_info,
-    python_exe, rss_mib, source_fingerprint, stop_process, tail, tastemaker_cmd, wait_ready,
+    BENCH_DIR, LOCALHOST, CpuMonitor, cpu_seconds, dump_json, free_port, hardware_info, python_exe,
+    source_fingerprint, stop_process, tail, wait_ready,
 )
-from core_data import Report, _verdict, step_generate, step_import, step_placement, step_train  # noqa: E402
+from core_data import (  # noqa: E402
+    Report, _verdict, record_cpu, record_rss, settle, start_server, step_generate, step_import, step_placement, step_train,
+)
+from core_ingest import parse_setups, step_ingest  # noqa: E402
+from core_latency import step_mixed, step_open_loop, write_paths  # noqa: E402
+from core_targets import issue14_targets, targets_table  # noqa: E402
 from freshness import run_freshness  # noqa: E402
-from ingest_bench import build_batches, run_ingest  # noqa: E402
-
-TARGET_P99_MS = 10.0
-TARGET_P99_PLACEMENT_MS = 15.0  # issue 4: with rules, MMR and the ranker
-TARGET_RATE = 1000.0
-TARGET_INGEST_EPS = 20_000.0
-
-
-def start_server(data: Path, port: int, env: dict[str, str], log: Path, timeout: float,
-                 monitor: CpuMonitor) -> tuple[subprocess.Popen, float]:
-    """c. ``tastemaker serve`` as a user starts it; seconds until /readyz answers 200."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen([*tastemaker_cmd(), "serve", "--data-dir", str(data), "--port", str(port), "--host", LOCALHOST],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    monitor.server_pid = proc.pid  # its CPU (replay included) counts as the server's from now on
-    try:
-        return proc, wait_ready(proc, f"http://{LOCALHOST}:{port}/readyz", timeout)
-    except Exception:
-        stop_process(proc, grace_s=5)
-        raise RuntimeError(f"server did not become ready; log tail:\n{tail(log)}")
+from ingest_bench import build_batches  # noqa: E402
+from uniform_shape import live_batches, prepare_uniform  # noqa: E402
 
 
 def run_wrk(port: int, path: str, seconds: float, connections: int, script_args: list[str]) -> dict:
@@ -95,8 +88,8 @@ def step_hello(args, env, report: Report, results: dict) -> float:
     return res["rps"]
 
 
-def step_wrk_recs(args, port: int, token: str, pid: int, hello_rps: float, report: Report, results: dict) -> None:
-    """e. Recommendation max RPS over varying real users plus 5% unknown ones."""
+def step_wrk_recs(args, port: int, token: str, pid: int, hello_rps: float, report: Report, results: dict) -> float:
+    """e. Recommendation max RPS over varying real users plus 5% unknown ones; returns it."""
     script_args = [token, str(args.users), "5", *([args.placement] if args.placement else [])]
     run_wrk(port, "/", 3, args.wrk_connections, script_args)  # warm caches and top lists
     cpu0 = cpu_seconds(pid)
@@ -114,72 +107,7 @@ def step_wrk_recs(args, port: int, token: str, pid: int, hello_rps: float, repor
     if "server_cpu_ms_per_request" in res:
         report.add("recs-max", "server CPU per request", res["server_cpu_ms_per_request"], "ms")
     report.add("recs-max", "ratio recs RPS / hello RPS", res["rps"] / hello_rps if hello_rps else 0.0, "")
-
-
-def write_paths(path: Path, n_users: int, count: int = 20_000, unknown_pct: int = 5, seed: int = 3,
-                placement: str | None = None) -> None:
-    """Request paths for the load generator: random real users and a few unknown ones."""
-    rng = random.Random(seed)
-    lines = []
-    for _ in range(count):
-        user = f"anon-{rng.randrange(10**9)}" if rng.randrange(100) < unknown_pct else f"u{rng.randrange(n_users)}"
-        lines.append(f"/v1/recommendations?user_id={user}&n=10" + (f"&placement={placement}" if placement else ""))
-    path.write_text("\n".join(lines) + "\n")
-
-
-def step_fixed_rate(args, port: int, token: str, paths: Path, report: Report, results: dict, monitor: CpuMonitor) -> None:
-    """f. Open-loop latency at fixed rates, generator in its own process."""
-    results["fixed_rate"] = []
-    target_ms = TARGET_P99_PLACEMENT_MS if args.placement else TARGET_P99_MS
-    for rate in args.rates:
-        mark = monitor.mark()
-        cmd = [python_exe(), str(BENCH_DIR / "loadgen.py"), "--port", str(port), "--rate", str(rate),
-               "--duration", str(args.rate_seconds), "--warmup", "1", "--connections", str(args.connections),
-               "--paths-file", str(paths), "--header", f"Authorization: Bearer {token}", "--json"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.rate_seconds + 90)
-        if proc.returncode != 0:
-            raise RuntimeError(f"loadgen failed:\n{proc.stderr}")
-        res = json.loads(proc.stdout)
-        results["fixed_rate"].append(res)
-        lat = res["latency_ms"]
-        ok = lat["p99"] <= target_ms and res["achieved_rate"] >= 0.98 * rate and res["errors_total"] == 0
-        target = f"target p99<={target_ms:g}ms: {_verdict(ok)}" if rate >= TARGET_RATE else ""
-        report.add(f"rate-{rate:g}", "achieved rate", res["achieved_rate"], "req/s", f"errors {res['errors_total']}")
-        report.add(f"rate-{rate:g}", "latency p50 / p90 / p99 / max",
-                   f"{lat['p50']:.2f} / {lat['p90']:.2f} / {lat['p99']:.2f} / {lat['max']:.1f}", "ms", target)
-        worst = max(res["timeline"], key=lambda b: b["max_ms"], default=None)
-        if worst is not None:
-            slow = sum(1 for b in res["timeline"] if b["max_ms"] > target_ms)
-            report.add(f"rate-{rate:g}", f"seconds with a request over {target_ms:g} ms", f"{slow} of {len(res['timeline'])}", "",
-                       f"worst: second {worst['second']}, {worst['max_ms']:.1f} ms")
-        lag = res.get("dispatch_lag_ms") or {}
-        if lag.get("p99", 0) > 1.0:
-            report.add(f"rate-{rate:g}", "generator dispatch lag p99", lag["p99"], "ms", "generator itself was late (CPU contention)")
-        record_cpu(report, results, monitor, mark, f"rate-{rate:g}")
-
-
-def step_ingest(args, port: int, token: str, report: Report, results: dict, monitor: CpuMonitor) -> None:
-    """g. Durable ingest with concurrent clients, per batch size."""
-    results["ingest"] = []
-    for size in args.ingest_batch_sizes:
-        n_batches = max(1, args.ingest_max_events // size)
-        t0 = time.perf_counter()
-        bodies = build_batches(n_batches, size, args.users, args.items, tag=f"{int(time.time())}-{size}")
-        build_s = time.perf_counter() - t0
-        mark = monitor.mark()
-        res = asyncio.run(run_ingest(port, token, bodies, args.ingest_clients, args.ingest_seconds))
-        del bodies
-        res.update(batch_size=size, clients=args.ingest_clients, build_s=build_s)
-        results["ingest"].append(res)
-        lat = res["batch_latency_ms"]
-        report.add(f"ingest-{size}", "accepted events/s", res["events_per_s"], "ev/s",
-                   f"target>={TARGET_INGEST_EPS:,.0f}: {_verdict(res['events_per_s'] >= TARGET_INGEST_EPS and res['errors'] == 0)}")
-        report.add(f"ingest-{size}", "events / batches / errors",
-                   f"{res['events_accepted']} / {res['batches_sent']} / {res['errors']}", "",
-                   f"{res['elapsed_s']:.1f}s{', ran out of prepared batches' if res['exhausted'] else ''}")
-        report.add(f"ingest-{size}", "batch latency p50 / p99 / max",
-                   f"{lat['p50']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f}", "ms")
-        record_cpu(report, results, monitor, mark, f"ingest-{size}")
+    return res["rps"]
 
 
 def step_freshness(args, port: int, token: str, report: Report, results: dict) -> None:
@@ -198,54 +126,35 @@ def step_freshness(args, port: int, token: str, report: Report, results: dict) -
     report.add("freshness", "single-event POST (durable ack) p50 / p99", f"{post['p50']:.2f} / {post['p99']:.2f}", "ms")
 
 
-def record_cpu(report: Report, results: dict, monitor: CpuMonitor, mark, step: str) -> None:
-    """Who kept the CPUs busy during a step: on a shared 2-core box this explains outliers."""
-    used = monitor.since(mark)
-    results.setdefault("cpu_by_step", {})[step] = used
-    report.add(step, "CPU cores busy: server / bench clients / other", "{server_cores:.2f} / {ours_cores:.2f} / {other_cores:.2f}".format(**used), "cores")
-
-
-def settle(report: Report, results: dict, pid: int, timeout: float) -> None:
-    """Wait (bounded) until the server has no child processes, e.g. a forked snapshot writer,
-    so the load steps measure steady state; report how long that background work ran."""
-    started = time.perf_counter()
-    while children_of(pid) and time.perf_counter() - started < timeout:
-        time.sleep(0.5)
-    waited = time.perf_counter() - started
-    left = children_of(pid)
-    results.setdefault("startup", {})["background_after_ready_s"] = waited
-    report.add("startup", "background work after ready (child processes)", waited, "s",
-               f"still running: {left}" if left else "")
-
-
-def record_rss(report: Report, results: dict, pid: int, label: str) -> None:
-    mem = rss_mib(pid)
-    if mem is not None:
-        results.setdefault("server_memory", {})[label] = mem
-        report.add("memory", f"server RSS {label}", mem["rss_mib"], "MiB", f"peak {mem['peak_rss_mib']:.0f} MiB")
-
-
 # -- driver ------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="tastemaker core benchmark (127.0.0.1 only)")
     csv_floats = lambda s: [float(x) for x in s.split(",") if x]  # noqa: E731
-    csv_ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
+    p.add_argument("--shape", choices=["generator", "uniform"], default="generator",
+                   help="generator: tastemaker generate + CLI import; uniform: issue 14's shape, loaded over HTTP")
     p.add_argument("--items", type=int, default=100_000)
     p.add_argument("--users", type=int, default=50_000)
-    p.add_argument("--events", type=int, default=2_000_000)
+    p.add_argument("--events", type=int, default=None, help="default 2,000,000 (generator) or 500,000 (uniform)")
     p.add_argument("--formats", type=lambda s: s.split(","), default=["csv", "parquet"],
-                   help="data set formats to generate and import; the first one is served")
+                   help="generator shape: data set formats to generate and import; the first one is served")
+    p.add_argument("--load-batch", type=int, default=10_000, help="uniform shape: events per POST while loading")
+    p.add_argument("--load-timeout", type=float, default=1800.0, help="uniform shape: max seconds to load the events")
     p.add_argument("--startup-timeout", type=float, default=300.0)
     p.add_argument("--wrk-seconds", type=float, default=10.0)
     p.add_argument("--wrk-connections", type=int, default=32)
-    p.add_argument("--rates", type=csv_floats, default=[500.0, 1000.0, 1500.0])
+    p.add_argument("--rate-fractions", type=csv_floats, default=[0.25, 0.70],
+                   help="open-loop rates as fractions of the measured recommendation max RPS")
+    p.add_argument("--rates", type=csv_floats, default=[], help="extra fixed open-loop rates, req/s")
     p.add_argument("--rate-seconds", type=float, default=20.0)
     p.add_argument("--connections", type=int, default=64, help="loadgen keep-alive connections")
-    p.add_argument("--ingest-batch-sizes", type=csv_ints, default=[1000, 10000])
-    p.add_argument("--ingest-seconds", type=float, default=15.0)
-    p.add_argument("--ingest-max-events", type=int, default=600_000, help="events prepared per batch size")
-    p.add_argument("--ingest-clients", type=int, default=4)
+    p.add_argument("--ingest-setups", type=parse_setups, default=parse_setups("1x10000,4x1000"),
+                   help="durable ingest runs as CLIENTSxBATCH, comma-separated")
+    p.add_argument("--ingest-seconds", type=float, default=15.0, help="per ingest setup, and for the SQLite ceiling")
+    p.add_argument("--ingest-max-events", type=int, default=600_000, help="events prepared per ingest setup")
+    p.add_argument("--mixed-fraction", type=float, default=0.70, help="open-loop rate (fraction of max) while ingesting; 0 = skip")
+    p.add_argument("--mixed-clients", type=int, default=4)
+    p.add_argument("--mixed-batch", type=int, default=1000)
     p.add_argument("--fresh-trials", type=int, default=200)
     p.add_argument("--no-restart", action="store_true", help="skip the warm-restart measurement")
     p.add_argument("--settle-timeout", type=float, default=180.0,
@@ -253,22 +162,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tmp-dir", default=None, help="where the temporary data set and data dir go")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--placement", default=None, choices=["bench-rules-mmr", "bench-full"],
-                   help="read requests name this staged placement (bench/placements_bench.py's file is "
-                        "written into the data dir): the issue 4 latency target")
+                   help="generator shape: read requests name this staged placement (bench/placements_bench.py's "
+                        "file is written into the data dir): the issue 4 latency target")
     p.add_argument("--train-family", default=None,
-                   help="train and promote this model family before serving (e.g. als): the read path then "
-                        "serves the trained model, warmed for every user at startup")
+                   help="generator shape: train and promote this model family before serving (e.g. als): the read "
+                        "path then serves the trained model, warmed for every user at startup")
     p.add_argument("--results-dir", default=str(BENCH_DIR / "results"))
     args = p.parse_args(argv)
+    if args.events is None:
+        args.events = 2_000_000 if args.shape == "generator" else 500_000
     # Bounds: every step is limited in time; reject sizes that would run for ages.
     if args.rate_seconds > 300 or args.wrk_seconds > 120 or args.ingest_seconds > 300 or args.fresh_trials > 10_000:
         p.error("keep --rate-seconds <= 300, --wrk-seconds <= 120, --ingest-seconds <= 300, --fresh-trials <= 10000")
+    if args.shape == "uniform" and (args.placement or args.train_family):
+        p.error("--placement and --train-family apply to --shape generator only")
+    if not all(0 < f <= 1.5 for f in args.rate_fractions) or not 0 <= args.mixed_fraction <= 1.5:
+        p.error("rate fractions must lie in (0, 1.5]")
     return args
 
 
-def run_steps(args, env: dict[str, str], token: str, tmp: Path, report: Report, results: dict,
-              monitor: CpuMonitor, running: list[subprocess.Popen]) -> None:
-    """Steps a-i in order; servers still running if a step fails are left in ``running``."""
+def prepare_generator(args, env: dict[str, str], tmp: Path, report: Report, results: dict,
+                      monitor: CpuMonitor, running: list[subprocess.Popen]) -> tuple[subprocess.Popen, int, Path, Path]:
+    """Steps a-c of the generator shape: generate, CLI import, [train, placement], cold start."""
     datasets = step_generate(args, env, tmp, report)
     data = step_import(args, env, tmp, datasets, report, results)
     for path in datasets.values():
@@ -287,18 +202,33 @@ def run_steps(args, env: dict[str, str], token: str, tmp: Path, report: Report, 
     if args.settle_timeout > 0:
         settle(report, results, server.pid, args.settle_timeout)
     record_cpu(report, results, monitor, mark, "startup")
+    return server, port, data, log
+
+
+def run_steps(args, env: dict[str, str], token: str, tmp: Path, report: Report, results: dict,
+              monitor: CpuMonitor, running: list[subprocess.Popen]) -> None:
+    """Every step in order; servers still running if a step fails are left in ``running``."""
+    if args.shape == "uniform":
+        server, port, data, log = prepare_uniform(args, env, token, tmp, report, results, monitor, running)
+        make_batches = live_batches(args.users, args.items)
+    else:
+        server, port, data, log = prepare_generator(args, env, tmp, report, results, monitor, running)
+        make_batches = lambda n, size, tag: build_batches(n, size, args.users, args.items, tag=tag)  # noqa: E731
     mark = monitor.mark()
     hello_rps = step_hello(args, env, report, results)
     record_cpu(report, results, monitor, mark, "hello")
     mark = monitor.mark()
-    step_wrk_recs(args, port, token, server.pid, hello_rps, report, results)
+    max_rps = step_wrk_recs(args, port, token, server.pid, hello_rps, report, results)
     record_cpu(report, results, monitor, mark, "recs-max")
     paths = tmp / "paths.txt"
     write_paths(paths, args.users, placement=args.placement)
-    step_fixed_rate(args, port, token, paths, report, results, monitor)
+    step_open_loop(args, port, token, paths, max_rps, report, results, monitor)
     record_rss(report, results, server.pid, "after read load")
-    step_ingest(args, port, token, report, results, monitor)
+    step_ingest(args, port, token, tmp, make_batches, report, results, monitor)
     record_rss(report, results, server.pid, "after ingest")
+    if args.mixed_fraction > 0:
+        step_mixed(args, port, token, paths, max_rps, make_batches, report, results, monitor)
+        record_rss(report, results, server.pid, "after reads + ingest")
     step_freshness(args, port, token, report, results)
     shutdown = stop_process(server)
     running.remove(server)
@@ -321,13 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     token = "tm-bench-" + secrets.token_urlsafe(18)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASTEMAKER_")}
     env.update(TASTEMAKER_NO_PROGRESS="1", TASTEMAKER_ADMIN_KEY=token)
-    report, results = Report(), {"started_utc": stamp, "args": vars(args), "hardware": hardware_info(),
-                                 "source": source_fingerprint()}
+    report, results = Report(), {"started_utc": stamp, "shape": args.shape, "args": vars(args),
+                                 "hardware": hardware_info(), "source": source_fingerprint()}
     tmp = Path(tempfile.mkdtemp(prefix="tastemaker-bench-", dir=args.tmp_dir))
     running: list[subprocess.Popen] = []
     status = 1
-    print(f"tastemaker core benchmark {stamp}: {results['hardware']['cpu_model']}, {results['hardware']['cpu_count']} cores, "
-          f"load {results['hardware']['loadavg'][0]:.2f}; source {results['source']}; temp dir {tmp}", flush=True)
+    print(f"tastemaker core benchmark {stamp}, shape {args.shape}: {results['hardware']['cpu_model']}, "
+          f"{results['hardware']['cpu_count']} cores, load {results['hardware']['loadavg'][0]:.2f}; "
+          f"source {results['source']}; temp dir {tmp}", flush=True)
     with CpuMonitor() as monitor:
         try:
             run_steps(args, env, token, tmp, report, results, monitor, running)
@@ -343,9 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     results["finished_utc"] = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     results["loadavg_end"] = list(os.getloadavg())
     results["table"] = report.rows
+    results["targets_issue14"] = issue14_targets(results)
     out = Path(args.results_dir) / f"core-{stamp}.json"
     dump_json(results, out)
     print("\n" + report.table())
+    print("\n" + targets_table(results["targets_issue14"], args.shape))
     print(f"\nresults: {out}")
     return status
 
