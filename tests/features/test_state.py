@@ -188,9 +188,9 @@ def test_sessions_through_apply(state, feed):
     assert state.users["u"].session_items == [pos(state, "a"), pos(state, "b")]
     feed("view", "u", "c", T0 + 60 + 1801)
     user = state.users["u"]
-    assert user.session_id == f"u@{int(T0 + 1861)}" and user.session_items == [pos(state, "c")]
+    assert user.session_id_for("u") == f"u@{int(T0 + 1861)}" and user.session_items == [pos(state, "c")]
     feed("view", "u", "d", T0 + 1900, session="s2")
-    assert state.users["u"].session_id == "s2" and state.users["u"].session_items == [pos(state, "d")]
+    assert state.users["u"].session_id_for("u") == "s2" and state.users["u"].session_items == [pos(state, "d")]
 
 
 def test_queries_are_remembered(state, feed):

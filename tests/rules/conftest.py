@@ -41,8 +41,8 @@ def catalog() -> CatalogView:
 @pytest.fixture
 def user(catalog: CatalogView) -> UserState:
     u = UserState()
-    u.purchased.add(catalog.index.get("b"))
-    u.seen.update({catalog.index.get("b"), catalog.index.get("c")})
+    u.add_purchased(catalog.index.get("b"))
+    u.seen = {catalog.index.get("b"), catalog.index.get("c")}
     return u
 
 

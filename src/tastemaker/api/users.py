@@ -14,7 +14,7 @@ from tastemaker.features.segments import lifecycle_segments
 from tastemaker.features.state import OnlineState
 from tastemaker.features.user_state import UserState
 
-def activity(state: OnlineState, user: UserState, limit: int = 20) -> dict[str, Any]:
+def activity(state: OnlineState, user_id: str, user: UserState, limit: int = 20) -> dict[str, Any]:
     ids = state.index.ids
     top_categories = sorted(user.affinity.items(), key=lambda kv: -kv[1])[:10]
     return {
@@ -24,7 +24,7 @@ def activity(state: OnlineState, user: UserState, limit: int = 20) -> dict[str, 
         "last_seen": user.last_ts,
         "recent": [{"item_id": ids[r.item], "type": r.type, "timestamp": r.ts} for r in reversed(user.recent[-limit:])],
         "session": {
-            "id": user.session_id,
+            "id": user.session_id_for(user_id),
             "started": user.session_start,
             "items": [ids[i] for i in user.session_items],
         },
@@ -48,5 +48,5 @@ async def get_user(request: Request) -> Response:
     body: dict[str, Any] = {"id": user_id, "traits": {}, "consent": {}}
     if stored is not None:
         body.update(msgspec.to_builtins(stored))
-    body["activity"] = activity(engine.state, live) if live is not None else None
+    body["activity"] = activity(engine.state, user_id, live) if live is not None else None
     return JSONResponse(body)

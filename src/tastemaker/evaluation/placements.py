@@ -56,7 +56,8 @@ def evaluate_placements(engine: Any, names: list[str] | None = None, users: int 
             topk = np.full((len(sample), n), -1, np.int64)
             for row, user_id in enumerate(sample):
                 user = state.users[user_id]
-                item_id = state.index.ids[user.recent[-1].item] if name in SEED_PLACEMENTS and user.recent else None
+                last = user.recent_items(1) if name in SEED_PLACEMENTS else []
+                item_id = state.index.ids[last[0]] if last else None
                 top, _ = recommender.candidates(RecommendationRequest(user_id=user_id, placement=name, n=n,
                                                                       item_id=item_id))
                 topk[row, : len(top)] = top.items[:n]

@@ -126,7 +126,8 @@ def served_lists(recommender: Recommender, users: Sequence[HeldOutUser], placeme
         item_id = None
         if seeded:
             user = state.users.get(case.user_id)
-            item_id = ids[user.recent[-1].item] if user is not None and user.recent else None
+            last = user.recent_items(1) if user is not None else []
+            item_id = ids[last[0]] if last else None
         top, _ = recommender.candidates(RecommendationRequest(user_id=case.user_id, placement=placement, n=n,
                                                               item_id=item_id))
         out.append([ids[pos] for pos in top.items[:n].tolist()])

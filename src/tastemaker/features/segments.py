@@ -23,9 +23,9 @@ def lifecycle_segments(user: UserState, now: float) -> list[str]:
         out.append("new")
     elif user.event_count >= ENGAGED_FROM_EVENTS:
         out.append("engaged")
-    if user.purchased:
+    if user.n_purchased:
         out.append("buyer")
-    if user.type_counts.get("add_to_cart") and not user.type_counts.get("purchase"):
+    if user.type_count("add_to_cart") and not user.type_count("purchase"):
         out.append("cart_abandoner")
     out.append("active" if now - user.last_ts <= ACTIVE_WITHIN_S else "lapsed")
     return out

@@ -18,6 +18,7 @@ from tastemaker.features.catalog import CatalogView
 from tastemaker.features.covisitation import CoVisitationIndex
 from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.popularity import DecayedCounter, trending_scores
+from tastemaker.features.user_snapshot import pack_users, unpack_users
 from tastemaker.features.user_state import UserState
 from tastemaker.features.weights import interest_weight
 from tastemaker.storage.protocols import ArtifactStore
@@ -26,7 +27,7 @@ SEGMENT_KEYS = ("channel", "device", "locale", "geo")
 MAX_SEGMENTS = 256
 COVISIT_RECENT = 10  # pair an item with this many of the user's latest items
 COVISIT_WINDOW_S = 86_400.0
-SNAPSHOT_FORMAT = 3  # 3: UserState.interest
+SNAPSHOT_FORMAT = 4  # 3: UserState.interest; 4: users as columns (features.user_snapshot)
 
 
 @dataclass
@@ -51,22 +52,6 @@ def context_segments(context: dict[str, Any] | None) -> list[str]:
             value = value.get("country")
         if isinstance(value, str) and value:
             out.append(f"{key}={value[:64]}")
-    return out
-
-
-def _covisited(recent: list, item: int, ts: float) -> list[int]:
-    """The distinct items among the user's last ``COVISIT_RECENT`` that are not ``item`` and
-    lie within ``COVISIT_WINDOW_S`` before ``ts`` (or after it: a late event), newest first.
-
-    ``recent`` is in time order, so the scan stops at the first item too old to pair.
-    """
-    out: list[int] = []
-    for k in range(len(recent) - 1, max(len(recent) - COVISIT_RECENT, 0) - 1, -1):
-        r = recent[k]
-        if ts - r.ts > COVISIT_WINDOW_S:
-            break
-        if r.item != item and r.item not in out:
-            out.append(r.item)
     return out
 
 
@@ -113,9 +98,9 @@ class OnlineState:
         user.touch_session(session_id, ts, self.config.session_timeout_s, user_id)
         user.event_count += 1
         user.last_ts = max(user.last_ts, ts)
-        user.type_counts[event_type] = user.type_counts.get(event_type, 0) + 1
+        user.count_event(event_type)
         if query:
-            user.queries = (user.queries + [query])[-20:]
+            user.add_query(query)
         weight = interest_weight(event_type, value)
         segments = context_segments(context) if weight > 0 else ()
         for item_id in items:
@@ -123,17 +108,16 @@ class OnlineState:
             if event_type == "impression":
                 continue
             if event_type == "purchase":
-                user.purchased.add(pos)
+                user.add_purchased(pos)
             elif event_type == "rating":
-                user.rated.add(pos)
-                user.note_interest(pos, weight, rating=True)
+                user.add_rated(pos)
             elif event_type == "dislike":
-                user.disliked.add(pos)
+                user.add_disliked(pos)
             if weight <= 0:
+                if event_type == "rating":  # a rating at or below neutral: a seen item's weight drops to 0
+                    user.note_interest(pos, weight, rating=True)
                 continue
-            if event_type != "rating":
-                user.note_interest(pos, weight, rating=False)
-            user.seen.add(pos)
+            user.note_interest(pos, weight, rating=event_type == "rating")  # makes the item seen
             self.popularity.add(pos, weight, ts)
             self.recent_popularity.add(pos, weight, ts)
             for segment in segments:
@@ -142,9 +126,9 @@ class OnlineState:
                     counter = self.segments[segment] = DecayedCounter(self.config.popularity_half_life_s)
                 if counter is not None:
                     counter.add(pos, weight, ts)
-            self.covisitation.add(pos, _covisited(user.recent, pos, ts), weight)
+            self.covisitation.add(pos, user.partners(pos, ts, COVISIT_RECENT, COVISIT_WINDOW_S), weight)
             for category in self.catalog.categories.get(pos, ()):
-                user.affinity[category] = user.affinity.get(category, 0.0) + weight
+                user.add_affinity(category, weight)
             user.remember(pos, ts, event_type)
         return True
 
@@ -171,6 +155,15 @@ class OnlineState:
         return trending_scores(self.recent_popularity, self.popularity, self.clock, len(self.index))
 
     # -- persistence --------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["users"] = pack_users(self.users)  # columns: a warm start slices, not unpickles, users
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["users"] = unpack_users(state["users"])  # ValueError for another table format
+        self.__dict__.update(state)
+
     def save(self, artifacts: ArtifactStore, key: str) -> None:
         """Write a snapshot to the artifact store, atomically: a failure (a full disk, an
         interrupt) leaves the previous snapshot and nothing half-written."""

@@ -122,7 +122,7 @@ def _fill(env: RuleEnv, out: np.ndarray, blend: np.ndarray) -> None:
     out[_MARGIN] = env.column("margin")
     out[_AFFINITY] = _affinity(env)
     user = env.user
-    if user is not None and user.seen:
+    if user is not None and user.n_seen:
         out[_SEEN] = env.members(user.seen)
     else:
         out[_SEEN] = 0.0

@@ -140,6 +140,6 @@ class NotPurchased(Filter):
 
     def mask(self, env: RuleEnv) -> np.ndarray:
         user = env.user
-        if user is None or not user.purchased:
+        if user is None or not user.n_purchased:
             return np.ones(len(env), dtype=bool)
         return ~env.members(user.purchased)

@@ -39,6 +39,7 @@ def _member_mask(items: np.ndarray, *member_sets: set[int] | frozenset[int]) -> 
 
 
 _SEEN, _EXCLUDED = 1, 2
+_NONE = np.zeros(0, np.int64)
 
 
 def _history_sets(ctx: PipelineContext, placement: Placement) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -48,15 +49,13 @@ def _history_sets(ctx: PipelineContext, placement: Placement) -> tuple[np.ndarra
     user, request = ctx.user, ctx.request
     if user is None:
         return None
-    excluding = [] if (request.include_purchased or placement.include_purchased) else [user.purchased, user.rated, user.disliked]
+    excluding = [] if (request.include_purchased or placement.include_purchased) else [user.excluded_items()]
     if placement.exclude_seen:
-        excluding.append(user.seen)
-    penalised = user.seen if not placement.exclude_seen and placement.seen_penalty < 1.0 else ()
-    n_excluded = sum(len(m) for m in excluding)
-    if not n_excluded and not penalised:
+        excluding.append(user.seen_items())
+    seen = user.seen_items() if not placement.exclude_seen and placement.seen_penalty < 1.0 else _NONE
+    excluded = _NONE if not excluding else excluding[0] if len(excluding) == 1 else np.concatenate(excluding)
+    if not len(excluded) and not len(seen):
         return None
-    excluded = np.fromiter((i for m in excluding for i in m), np.int64, n_excluded)
-    seen = np.fromiter(penalised, np.int64, len(penalised))
     size = len(ctx.state.index)  # marks are index positions
     if len(_Scratch.codes) < size:
         _Scratch.codes = np.zeros(max(size, 2 * len(_Scratch.codes)), dtype=np.uint8)

@@ -58,22 +58,21 @@ class LearnedModel:
         """The user's interaction row in the model's columns, from live state: each item of
         positive interest at its weight (:attr:`UserState.interest`, the training matrix's
         weighing), disliked items left out."""
-        weights: dict[int, float] = {}
-        ids = state.index.ids
-        interest = user.interest
-        for pos in user.seen:
-            col = self.columns.get(ids[pos])
-            if col is not None and pos not in user.disliked:
-                weight = interest.get(pos, 1.0)
-                if weight > 0:
-                    weights[col] = weight
-        cols = np.fromiter(weights.keys(), np.int32, len(weights))
-        vals = np.fromiter(weights.values(), np.float32, len(weights)) * np.float32(self.artifact.input_scale)
+        items, weights = user.interest_items()
+        disliked = user.disliked_items()
+        keep = weights > 0
+        if len(disliked):
+            keep &= ~np.isin(items, disliked)
+        ids, columns = state.index.ids, self.columns
+        cols = np.fromiter((columns.get(ids[pos], -1) for pos in items[keep].tolist()), np.int32, int(keep.sum()))
+        vals = weights[keep]
+        known = cols >= 0
+        cols, vals = cols[known], vals[known] * np.float32(self.artifact.input_scale)
         order = np.argsort(cols)
         return sp.csr_matrix((vals[order], cols[order], np.array([0, len(cols)])), shape=(1, self.n_columns))
 
     def candidates(self, state: OnlineState, user: UserState | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if user is None or not user.seen:
+        if user is None or not user.n_seen:
             return np.zeros(0, np.int64), np.zeros(0)
         cached = self._cache.get(id(user))
         if cached is not None and cached[0] is user and cached[1] == user.event_count and cached[2] >= n:
@@ -98,9 +97,9 @@ class LearnedModel:
 
         Safe to run in a thread while the state changes: a user's event count is read before
         the row, so an event arriving meanwhile makes the entry stale (recomputed on the next
-        request), never wrong; a user whose sets change during the read is skipped.
+        request), never wrong (a row reads one immutable version of the user's items).
         """
-        users = [u for u in list(state.users.values()) if u.seen]
+        users = [u for u in list(state.users.values()) if u.n_seen]
         if len(users) > limit:
             users = sorted(users, key=lambda u: u.last_ts, reverse=True)[:limit]
         done = 0
@@ -111,10 +110,7 @@ class LearnedModel:
                 chunk, counts, rows = [], [], []
                 for user in users[start:start + WARM_CHUNK]:
                     count = user.event_count
-                    try:
-                        row = self.user_row(state, user)
-                    except RuntimeError:  # a set changed size while being read: fold in on demand
-                        continue
+                    row = self.user_row(state, user)
                     if row.nnz:
                         chunk.append(user)
                         counts.append(count)

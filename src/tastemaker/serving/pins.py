@@ -39,7 +39,6 @@ def pin_allowed(ctx: PipelineContext, placement: Placement, pos: int, require_ca
     user = ctx.user
     if user is None:
         return True
-    if not (ctx.request.include_purchased or placement.include_purchased) and (
-            pos in user.purchased or pos in user.rated or pos in user.disliked):
+    if not (ctx.request.include_purchased or placement.include_purchased) and user.has_excluded(pos):
         return False
-    return not (placement.exclude_seen and pos in user.seen)
+    return not (placement.exclude_seen and user.has_seen(pos))

@@ -48,22 +48,16 @@ _EMPTY = (np.zeros(0, np.int64), np.zeros(0), [])
 
 def _recent_seeds(user: UserState | None, session_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The user's latest distinct items, weighted by recency and by how strong the event was."""
-    if user is None or not user.recent:
+    if user is None or not user.n_recent:
         return np.zeros(0, np.int64), np.zeros(0)
-    seeds: dict[int, float] = {}
-    rank = 0
-    session = set(user.session_items) if session_only else None
-    for r in reversed(user.recent):
-        if r.item in seeds or (session is not None and r.item not in session):
-            continue
-        strength = _SEED_STRENGTH.get(r.type)
+    latest = user.latest_distinct(SEED_ITEMS, set(user.session_items) if session_only else None)
+    weights = []
+    for rank, (_, event_type) in enumerate(latest):
+        strength = _SEED_STRENGTH.get(event_type)
         if strength is None:
-            strength = _SEED_STRENGTH[r.type] = max(interest_weight(r.type, None), 1.0)
-        seeds[r.item] = _DECAY[rank] * strength
-        rank += 1
-        if rank == SEED_ITEMS:
-            break
-    return np.fromiter(seeds.keys(), np.int64, len(seeds)), np.fromiter(seeds.values(), np.float64, len(seeds))
+            strength = _SEED_STRENGTH[event_type] = max(interest_weight(event_type, None), 1.0)
+        weights.append(_DECAY[rank] * strength)
+    return np.fromiter((item for item, _ in latest), np.int64, len(latest)), np.array(weights, dtype=np.float64)
 
 
 def covisitation(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
