@@ -6,9 +6,10 @@ live ingest and of a cold-start replay), in one process, and reports:
 
 * RSS growth of the fold (``/proc/self/status`` VmRSS before and after, the generated events
   already in memory before the baseline), per million users, split into parts: co-visitation
-  and popularity counted exactly (the bytes of their arrays), the item index estimated, and
-  user state as the rest of the RSS growth (plus a deep ``sys.getsizeof`` walk over a sample of
-  users as a cross-check);
+  and popularity counted exactly (the bytes of their arrays), the item index estimated, user
+  state as the RSS growth of the same fold with the user state alone (a ``--users-only``
+  child), and ``rest`` what remains (heap the other parts freed but the allocator kept); a
+  deep ``sys.getsizeof`` walk over a sample of users cross-checks the user state;
 * the peak RSS during the fold and the co-visitation prune a server runs after a replay
   (VmHWM, reset before the fold) over the steady RSS after them;
 * the snapshot: ``OnlineState.save`` into a ``LocalArtifactStore`` (seconds, bytes), and
@@ -163,7 +164,8 @@ def user_sample_bytes(state: Any, sample: int, seed: int) -> dict[str, float]:
     picked = rng.choice(len(keys), min(sample, len(keys)), replace=False).tolist()
     per_user = [deep_size(state.users[keys[k]], shared) + sys.getsizeof(keys[k]) for k in picked]
     slot = sys.getsizeof(state.users) / max(len(state.users), 1)
-    return {"mean_bytes": float(np.mean(per_user)) + slot, "dict_slot_bytes": slot, "sample": len(picked)}
+    mean = float(np.mean(per_user)) + slot if per_user else 0.0
+    return {"mean_bytes": mean, "dict_slot_bytes": slot, "sample": len(picked)}
 
 
 def request_timings(state: Any, n_users: int, n_requests: int, seed: int) -> dict[str, Any]:
@@ -209,6 +211,18 @@ def request_timings(state: Any, n_users: int, n_requests: int, seed: int) -> dic
             call(user)
         micro[name] = round((time.perf_counter() - t) / len(picked) * 1e6, 2)
     return {"recommend_ms": {k: round(v, 3) for k, v in percentiles(times, (50, 90, 99)).items()}, **micro}
+
+
+def users_alone(args: argparse.Namespace) -> int:
+    """RSS growth of the same fold with the user state alone (a ``--users-only`` child)."""
+    with tempfile.TemporaryDirectory(prefix="state-memory-") as root:
+        out = Path(root) / "users.json"
+        cmd = [python_exe(), __file__, "--users-only", "--users", str(args.users), "--events-per-user",
+               str(args.events_per_user), "--items", str(args.items), "--zipf", str(args.zipf), "--seed",
+               str(args.seed), "--sample", "0", "--json", str(out)]
+        subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
+        figures = json.loads(out.read_text())
+    return int(figures["user_state_bytes"])
 
 
 LOAD_CHILD = """
@@ -263,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--users-only", action="store_true",
                    help="fold the user state alone (co-visitation and popularity writes are no-ops): its RSS growth "
                         "without the other parts' freed-but-kept heap")
+    p.add_argument("--no-split", action="store_true",
+                   help="skip the --users-only child run; the user-state part is then the RSS growth less the "
+                        "other parts (their freed-but-kept heap included, so it reads low or high)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
     from tastemaker.features.state import OnlineState
@@ -301,14 +318,14 @@ def main(argv: list[str] | None = None) -> int:
 
     per_m = 1e6 / args.users
     growth = steady - before
-    covisitation = array_bytes(state.covisitation) + (
-        sum(a.nbytes for a in (state.covisitation.pruned.data, state.covisitation.pruned.indices,
-                               state.covisitation.pruned.indptr)) if state.covisitation.pruned is not None else 0)
+    covisitation = array_bytes(state.covisitation)  # its levels, the pre-cut matrix, row sums, pending pairs
     popularity = sum(array_bytes(c) for c in (state.popularity, state.recent_popularity, *state.segments.values()))
     index = sys.getsizeof(state.index.ids) + sys.getsizeof(state.index.positions) + sum(
         sys.getsizeof(i) + 32 for i in state.index.ids)
-    users_rss = growth - covisitation - popularity - index
+    residual = growth - covisitation - popularity - index  # user state + heap the other parts freed but kept
     sample = user_sample_bytes(state, args.sample, args.seed)
+    alone = None if args.users_only or args.no_split else users_alone(args)
+    users_rss = residual if alone is None else alone
 
     def gib_per_m(n_bytes: float) -> float:
         return round(n_bytes * per_m / 2**30, 3)
@@ -321,11 +338,12 @@ def main(argv: list[str] | None = None) -> int:
                     "steady_after_prune": round(steady / MIB, 1), "after_malloc_trim": round(trimmed / MIB, 1),
                     "peak_during_fold": round(fold_peak / MIB, 1), "peak_with_prune": round(peak / MIB, 1),
                     "peak_reset": peak_reset},
-        "rss_growth_gib_per_m_users": gib_per_m(growth),
+        "rss_growth_gib_per_m_users": gib_per_m(growth), "user_state_bytes": users_rss,
         "rss_growth_trimmed_gib_per_m_users": gib_per_m(trimmed - before),
         "peak_over_steady": round((peak - before) / max(growth, 1), 2),
         "parts_gib_per_m_users": {"user_state": gib_per_m(users_rss), "covisitation": gib_per_m(covisitation),
-                                  "popularity": gib_per_m(popularity), "item_index": gib_per_m(index)},
+                                  "popularity": gib_per_m(popularity), "item_index": gib_per_m(index),
+                                  "rest": gib_per_m(residual - users_rss)},
         "parts_bytes_per_user": {"user_state": round(users_rss / args.users, 1),
                                  "covisitation": round(covisitation / args.users, 1),
                                  "popularity": round(popularity / args.users, 1)},

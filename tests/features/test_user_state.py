@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import doctest
+import importlib
 import pickle
 
 import numpy as np
@@ -141,7 +144,7 @@ def filled_user() -> UserState:
     user = UserState(first_ts=5.0)
     step(user, 5.0, "client-session")
     for k, (event_type, ts) in enumerate((("view", 5.0), ("wishlist", 7.0), ("click", 6.0))):
-        user.count_event(event_type)
+        user.record_event(event_type, ts)
         user.note_interest(k, 1.0 + k, rating=False)
         user.remember(k, ts, event_type)
         user.add_affinity(f"cat{k % 2}", 0.5)
@@ -162,16 +165,49 @@ def test_a_user_pickles_alone():
 
 def test_snapshot_maps_codes_interned_in_another_order(monkeypatch):
     """A process that interned event types and categories in another order reads the names right."""
-    from tastemaker.features import user_snapshot, user_state
+    from tastemaker.features import codes, user_snapshot, user_state
 
     user = filled_user()
     packed = user_snapshot.pack_users({"u": user})
     expected = (user.type_counts, [(r.item, r.ts, r.type) for r in user.recent], user.affinity)
-    types, categories = user_state.Codes(["wishlist", "zap", "click", "view"]), user_state.Codes(["other", "cat1"])
+    types, categories = codes.Codes(["wishlist", "zap", "click", "view"]), codes.Codes(["other", "cat1"])
     for module in (user_state, user_snapshot):
         monkeypatch.setattr(module, "EVENT_TYPES", types)
         monkeypatch.setattr(module, "CATEGORIES", categories)
     loaded = user_snapshot.unpack_users(packed)["u"]
     assert (loaded.type_counts, [(r.item, r.ts, r.type) for r in loaded.recent], loaded.affinity) == expected
-    loaded.count_event("wishlist")
+    loaded.record_event("wishlist", 8.0)
     assert loaded.type_count("wishlist") == 2
+
+
+def test_recent_events_follow_the_reference_list():
+    """remember/partners/latest_distinct against the plain list they replace, with late events
+    and a full list (the oldest goes; a late event older than all of a full list is not kept)."""
+    rng = np.random.default_rng(11)
+    user, reference = UserState(), []
+    for k in range(400):
+        item, ts = int(rng.integers(0, 30)), float(k if rng.random() < 0.7 else rng.integers(0, k + 1))
+        event_type = ("view", "click", "purchase")[int(rng.integers(0, 3))]
+        expected_partners = []
+        for r in reversed(reference[-10:]):
+            if ts - r.ts > 50.0:
+                break
+            if r.item != item and r.item not in expected_partners:
+                expected_partners.append(r.item)
+        assert user.partners(item, ts, 10, 50.0) == expected_partners
+        user.remember(item, ts, event_type)
+        bisect.insort(reference, RecentEvent(item, ts, event_type), key=lambda r: r.ts)
+        del reference[: max(len(reference) - RECENT_LIMIT, 0)]
+        assert user.recent == reference
+    newest_first = list(dict.fromkeys(r.item for r in reversed(reference)))
+    assert user.recent_items(8) == newest_first[:8]
+    types = {}
+    for r in reversed(reference):
+        types.setdefault(r.item, r.type)
+    assert user.latest_distinct(5, within={1, 2, 3}) == [(i, types[i]) for i in newest_first if i in {1, 2, 3}][:5]
+
+
+@pytest.mark.parametrize("module", ["tastemaker.features.codes", "tastemaker.features.user_slab"])
+def test_docstring_examples(module):
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

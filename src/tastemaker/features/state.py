@@ -27,7 +27,7 @@ SEGMENT_KEYS = ("channel", "device", "locale", "geo")
 MAX_SEGMENTS = 256
 COVISIT_RECENT = 10  # pair an item with this many of the user's latest items
 COVISIT_WINDOW_S = 86_400.0
-SNAPSHOT_FORMAT = 4  # 3: UserState.interest; 4: users as columns (features.user_snapshot)
+SNAPSHOT_FORMAT = 5  # 3: UserState.interest; 4: users as columns (features.user_snapshot); 5: one slab per user
 
 
 @dataclass
@@ -96,9 +96,7 @@ class OnlineState:
         if user is None:
             user = self.users[user_id] = UserState(first_ts=ts)
         user.touch_session(session_id, ts, self.config.session_timeout_s, user_id)
-        user.event_count += 1
-        user.last_ts = max(user.last_ts, ts)
-        user.count_event(event_type)
+        user.record_event(event_type, ts)
         if query:
             user.add_query(query)
         weight = interest_weight(event_type, value)
