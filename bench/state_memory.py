@@ -25,6 +25,7 @@ session ids), the log in time order. Everything is seeded numpy.
 
     .venv/bin/python bench/state_memory.py --users 100000
     .venv/bin/python bench/state_memory.py --users 300000 --requests 0
+    .venv/bin/python bench/state_memory.py --users 100000 --categories 200   # with category affinity
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def users_alone(args: argparse.Namespace) -> int:
         out = Path(root) / "users.json"
         cmd = [python_exe(), __file__, "--users-only", "--users", str(args.users), "--events-per-user",
                str(args.events_per_user), "--items", str(args.items), "--zipf", str(args.zipf), "--seed",
-               str(args.seed), "--sample", "0", "--json", str(out)]
+               str(args.seed), "--categories", str(args.categories), "--sample", "0", "--json", str(out)]
         subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
         figures = json.loads(out.read_text())
     return int(figures["user_state_bytes"])
@@ -270,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events-per-user", type=int, default=20)
     p.add_argument("--items", type=int, default=100_000)
     p.add_argument("--zipf", type=float, default=1.0)
+    p.add_argument("--categories", type=int, default=0,
+                   help="give the catalogue this many categories (item k in c<k mod N>), so users gather category "
+                        "affinity; 0: no catalogue")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--requests", type=int, default=2000, help="timed recommendations (0: skip)")
     p.add_argument("--sample", type=int, default=5000, help="users walked for the deep-size cross-check")
@@ -300,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     warm.covisitation.prune()
     del warm
     state = OnlineState()
+    if args.categories:  # the catalogue is not per-user state: loaded before the baseline
+        from tastemaker.schema.records import Item
+
+        for k, item_id in enumerate(item_ids):
+            state.catalog.upsert(Item(id=item_id, categories=[f"c{k % args.categories}"]))
     gc.collect()
     malloc_trim()
     before = proc_status()["VmRSS"]
@@ -332,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out: dict[str, Any] = {
         "workload": {"users": args.users, "events": int(len(events["ts"])), "items": args.items, "zipf": args.zipf,
-                     "seed": args.seed},
+                     "categories": args.categories, "seed": args.seed},
         "fold_s": round(fold_s, 1), "fold_us_per_event": round(fold_s / len(events["ts"]) * 1e6, 2),
         "rss_mib": {"before": round(before / MIB, 1), "after_fold": round(after_fold / MIB, 1),
                     "steady_after_prune": round(steady / MIB, 1), "after_malloc_trim": round(trimmed / MIB, 1),
