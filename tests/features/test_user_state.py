@@ -174,7 +174,7 @@ def test_snapshot_maps_codes_interned_in_another_order(monkeypatch):
     for module in (user_state, user_snapshot):
         monkeypatch.setattr(module, "EVENT_TYPES", types)
         monkeypatch.setattr(module, "CATEGORIES", categories)
-    loaded = user_snapshot.unpack_users(packed)["u"]
+    loaded = user_snapshot.unpack_users(packed, UserState)["u"]
     assert (loaded.type_counts, [(r.item, r.ts, r.type) for r in loaded.recent], loaded.affinity) == expected
     loaded.record_event("wishlist", 8.0)
     assert loaded.type_count("wishlist") == 2

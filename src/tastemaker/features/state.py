@@ -159,7 +159,7 @@ class OnlineState:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state["users"] = unpack_users(state["users"])  # ValueError for another table format
+        state["users"] = unpack_users(state["users"], UserState)  # ValueError for another table format
         self.__dict__.update(state)
 
     def save(self, artifacts: ArtifactStore, key: str) -> None:

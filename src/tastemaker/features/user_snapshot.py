@@ -16,7 +16,6 @@ import numpy as np
 
 from tastemaker.features.codes import CATEGORIES, EVENT_TYPES, Codes
 from tastemaker.features.user_slab import AFFINITY, AFFINITY_DTYPE, COUNT_DTYPE, COUNTS, RECENT, RECENT_DTYPE, bounds
-from tastemaker.features.user_state import UserState
 
 FORMAT = 2  # 1: a column per kind of record; 2: slabs
 # sections whose records hold an interned code: section, record dtype, field, which names
@@ -24,7 +23,7 @@ _CODED = ((RECENT, RECENT_DTYPE, "type", "event_types"), (COUNTS, COUNT_DTYPE, "
           (AFFINITY, AFFINITY_DTYPE, "category", "categories"))
 
 
-def pack_users(users: dict[str, UserState]) -> dict[str, Any]:
+def pack_users(users: dict[str, Any]) -> dict[str, Any]:
     """The users as plain columns (lists, dicts, bytes and a numpy array)."""
     states = list(users.values())
     slabs = [u._slab for u in states]
@@ -56,8 +55,9 @@ def _recoded(slab: bytes, mappings: dict[str, np.ndarray | None]) -> bytes:
     return slab
 
 
-def unpack_users(packed: dict[str, Any]) -> dict[str, UserState]:
-    """The users that :func:`pack_users` packed."""
+def unpack_users(packed: dict[str, Any], user_class: type) -> dict[str, Any]:
+    """The users that :func:`pack_users` packed, as ``user_class`` (``UserState``: passed in,
+    so this module does not import the one that pickles through it)."""
     if packed.get("format") != FORMAT:
         raise ValueError(f"unknown user table format {packed.get('format')!r}")
     blob = packed["slabs"]
@@ -69,10 +69,10 @@ def unpack_users(packed: dict[str, Any]) -> dict[str, UserState]:
     if any(m is not None for m in mappings.values()):  # rare: names interned in another order here
         slabs = [_recoded(slab, mappings) for slab in slabs]
     sessions, queries = packed["sessions"], packed["queries"]
-    users: dict[str, UserState] = {}
-    new = UserState.__new__
+    users: dict[str, Any] = {}
+    new = user_class.__new__
     for row, (user_id, slab) in enumerate(zip(packed["ids"], slabs)):
-        u = new(UserState)
+        u = new(user_class)
         u._slab = slab
         u._session = sessions.get(row)
         u._queries = queries.get(row)
@@ -80,6 +80,6 @@ def unpack_users(packed: dict[str, Any]) -> dict[str, UserState]:
     return users
 
 
-def unpack_one(packed: dict[str, Any]) -> UserState:
+def unpack_one(packed: dict[str, Any], user_class: type) -> Any:
     """The single user of a table packed from ``{"": user}`` (how one ``UserState`` pickles)."""
-    return unpack_users(packed)[""]
+    return unpack_users(packed, user_class)[""]

@@ -392,4 +392,4 @@ class UserState:
         # One user alone pickles as a table of one: the same (portable) form as snapshots.
         from tastemaker.features.user_snapshot import pack_users, unpack_one
 
-        return unpack_one, (pack_users({"": self}),)
+        return unpack_one, (pack_users({"": self}), UserState)
