@@ -75,8 +75,7 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     """Train ``family`` on the whole log; register it; promote per ``promote``.
 
     The evaluation holds out a per-user random quarter of the snapshot, fits the family on
-    the rest, replays the online
-    state without the held-out cells and learns, for every
+    the rest, replays the online state without the held-out cells and learns, for every
     placement in ``placements`` (default: the deployment's document in the artifact store),
     the source blend that serves the held-out users best (:mod:`.blends`); the blends ship
     with the version. ``promote``: ``"always"``, ``"never"`` or ``"if_better"`` (the default
@@ -126,18 +125,17 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     placements = placements or PlacementRegistry(stores.artifacts)
     # Two threads: the replay and the placements' blends are Python (they hold the GIL), the
     # fits mostly native code that releases it. The replay runs beside the evaluation fit and
-    # the final fit beside the blend search (1M events: 36.7 s -> see bench/train_scale.py).
+    # the final fit beside the blend search (1M events: 46.9 s -> 32.8 s, bench/train_scale.py).
     with reporting(lambda message: say(message)), ThreadPoolExecutor(2, thread_name_prefix="train") as pool:
         if evaluate:
             say(f"{family} on a per-user random 75/25 split", True, "evaluate")
             train_m, test_m = random_split(data, test_fraction=0.25, seed=seed)
             # Learning on the visits' next cells too (next_in_visit_split) cost ML-100k 0.5097 ->
             # 0.4996 served on seed 0: the blend is learned on the random quarter only, for now.
-            fit_m = train_m
-            ts_train = _timestamps(data.subset(fit_m))  # session-aware families use event times
+            ts_train = _timestamps(data.subset(train_m))  # session-aware families use event times
             say("replaying the online state without the held-out quarter, beside the fit")
             replay = pool.submit(carve, stores, data, [test_m], snapshot.to_seq, seed)
-            split_model = fit_member(factory(), fit_m, items, ts_train)
+            split_model = fit_member(factory(), train_m, items, ts_train)
             metrics = evaluate_fitted(split_model, train_m, test_m, k=10, max_users=EVAL_MAX_USERS)
             say(f"{family}: ndcg@10 {metrics['ndcg@10']:.4f} (the model alone)")
         say(f"{family} on all {data.matrix.nnz:,} cells" + (", beside the placements' blends" if evaluate else ""),
@@ -156,7 +154,7 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
                     + (": the same family and params, the same figures" if same else ""))
                 baseline, baseline_served = metrics["ndcg@10"], served
                 if not same:
-                    serving_model = fit_member(families.factory(serving.family, **serving.params)(), fit_m, items,
+                    serving_model = fit_member(families.factory(serving.family, **serving.params)(), train_m, items,
                                                ts_train)
                     baseline = evaluate_fitted(serving_model, train_m, test_m, k=10, max_users=EVAL_MAX_USERS)["ndcg@10"]
                     _, baseline_served = served_blends(validation, serving_model, data.item_ids, serving.family,
