@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ml100k_data import TEMPORAL_TEST, load, matrices, train_mask  # noqa: E402
+from ml100k_tables import ANCHORS, K, PROTOCOL_NAMES, print_table, report_rows  # noqa: E402
 
 from tastemaker.models import families as model_families  # noqa: E402
 from tastemaker.models.ann import ANNIndex, exact_top_k, recall_at_k  # noqa: E402
@@ -62,8 +63,6 @@ from tastemaker.holdout import (  # noqa: E402
 from tastemaker.models.embeddings import available as embeddings_available  # noqa: E402
 from tastemaker.models.hybrid import Hybrid, fit_member, scaled_clone  # noqa: E402
 
-K = 10
-ANCHORS = [("BiVAE", 0.475), ("BPR (cornac)", 0.442), ("LightGCN", 0.420), ("NCF", 0.396), ("SAR", 0.382)]
 
 # Validation grids of each family's main hyperparameters (tuned on train-carved validation).
 GRIDS: dict[str, list[dict]] = {
@@ -108,7 +107,6 @@ STAGE_TWO: dict[str, list[dict]] = {
 QUICK_GRIDS = {n: g[:2] for n, g in GRIDS.items()}
 ORDER = ["popularity", "itemknn", "rp3beta", "ease", "session_ease", "als", "session_als", "gfcf", "bpr", "svd",
          "tfidf", "embeddings", "hybrid"]
-PROTOCOL_NAMES = {"a": "random", "b": "temporal", "c": "leave_last_out"}
 
 
 def per_user_ms(fn, X: sp.csr_matrix, users: int) -> tuple[float, float]:
@@ -231,41 +229,6 @@ def run_quality(d: dict, seeds: list[int], grids: dict, families: list[str], pro
             print(f"  ({protocol}) seed {seed} {name:13s} ndcg {m['ndcg']:.4f}  val {val:.4f}  fit {ft:6.2f}s  {params}",
                   flush=True)
     return rows
-
-
-PROTOCOL_TITLES = {
-    "a": "protocol (a): per-user random 75/25, binary relevance, seen removed",
-    "b": f"protocol (b): global temporal cut, latest {TEMPORAL_TEST:.0%} of ratings in test, users with train "
-         "and test ratings, seen removed",
-    "c": "protocol (c): leave-last-out (each user's latest rating), seen removed",
-}
-
-
-def print_table(rows: dict, protocol: str = "a") -> None:
-    print()
-    print(f"ML-100k, {PROTOCOL_TITLES[protocol]}, k={K}, mean of {len(next(iter(rows.values())))} seed(s)")
-    print(f"{'family':16s} {'NDCG@10':>8s} {'Recall@10':>10s} {'Prec@10':>8s} {'HR@10':>7s} {'fit s':>7s}")
-    for name, rs in rows.items():
-        mean = {k: float(np.mean([r[k] for r in rs])) for k in ("ndcg", "recall", "precision", "hitrate", "fit_s")}
-        sd = float(np.std([r["ndcg"] for r in rs]))
-        print(f"{name:16s} {mean['ndcg']:8.4f} {mean['recall']:10.4f} {mean['precision']:8.4f} "
-              f"{mean['hitrate']:7.4f} {mean['fit_s']:7.2f}   (ndcg sd {sd:.4f})")
-    if protocol != "a":
-        return
-    print("published anchors (same protocol):")
-    for name, v in ANCHORS:
-        print(f"  {name:14s} {v:8.3f}")
-
-
-def report_rows(rows: dict, protocol: str) -> list[dict]:
-    """Rows in the shape of ``evaluation.report`` (one per family, means over seeds)."""
-    out = []
-    for name, rs in rows.items():
-        mean = {k: float(np.mean([r[k] for r in rs])) for k in ("ndcg", "recall", "precision", "hitrate", "fit_s")}
-        out.append({"family": name, "protocol": PROTOCOL_NAMES[protocol], f"ndcg@{K}": mean["ndcg"],
-                    f"precision@{K}": mean["precision"], f"recall@{K}": mean["recall"],
-                    f"hit_rate@{K}": mean["hitrate"], "fit_s": mean["fit_s"], "seeds": len(rs)})
-    return out
 
 
 def run_timings(d: dict, families: list[str], tuned_params: dict) -> dict:
