@@ -48,6 +48,46 @@ def gather_rows(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, seeds
 
 
 @njit(cache=True, nogil=True)
+def gather_cut_rows(ptr_a: np.ndarray, idx_a: np.ndarray, val_a: np.ndarray, ptr_b: np.ndarray, idx_b: np.ndarray,
+                    val_b: np.ndarray, seeds: np.ndarray, factors: np.ndarray, per_item: int,
+                    row_sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gather_rows` over two CSR matrices: each seed's row from ``b`` where ``b``'s row
+    is not empty, else from ``a`` (rows past a matrix's end are empty there), in seed order.
+
+    >>> import numpy as np
+    >>> a = (np.array([0, 2, 3]), np.array([1, 0, 0]), np.array([4.0, 2.0, 9.0]))
+    >>> b = (np.array([0, 0, 1]), np.array([0]), np.array([3.0]))
+    >>> gather_cut_rows(*a, *b, np.array([0, 1]), np.array([1.0, 1.0]), 1, np.array([4.0, 16.0]))
+    (array([1, 0]), array([1. , 1.5]))
+    """
+    total = 0
+    for s in seeds:
+        n = ptr_b[s + 1] - ptr_b[s] if s + 1 < len(ptr_b) else 0
+        if n == 0 and s + 1 < len(ptr_a):
+            n = ptr_a[s + 1] - ptr_a[s]
+        total += min(n, per_item)
+    out_idx = np.empty(total, np.int64)
+    out_val = np.empty(total, np.float64)
+    o = 0
+    for j in range(len(seeds)):
+        s = seeds[j]
+        in_b = s + 1 < len(ptr_b) and ptr_b[s + 1] > ptr_b[s]
+        if in_b:
+            start, count = ptr_b[s], min(ptr_b[s + 1] - ptr_b[s], per_item)
+        elif s + 1 < len(ptr_a):
+            start, count = ptr_a[s], min(ptr_a[s + 1] - ptr_a[s], per_item)
+        else:
+            start, count = 0, 0
+        factor = factors[j]
+        for t in range(start, start + count):
+            item = idx_b[t] if in_b else idx_a[t]
+            out_idx[o] = item
+            out_val[o] = (val_b[t] if in_b else val_a[t]) * factor / np.sqrt(max(row_sums[item], 1e-9))
+            o += 1
+    return out_idx, out_val
+
+
+@njit(cache=True, nogil=True)
 def blend_parts(items: np.ndarray, scores: np.ndarray, lengths: np.ndarray, weights: np.ndarray,
                 slot: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blend consecutive candidate lists (part ``p`` is the next ``lengths[p]`` entries).
@@ -223,6 +263,8 @@ def warm_up() -> None:
     for data in (np.ones(1, np.float32), np.ones(1, np.float64)):
         gather_rows(ptr, idx, data, np.zeros(1, np.int64), np.ones(1), 1, np.ones(1))
         gather_rows(ptr.astype(np.int64), idx, data, np.zeros(1, np.int64), np.ones(1), 1, np.ones(1))
+    data32 = np.ones(1, np.float32)  # the co-visitation levels' dtypes
+    gather_cut_rows(ptr, idx, data32, ptr, idx, data32, np.zeros(1, np.int64), np.ones(1), 1, np.ones(1))
     blend_parts(np.zeros(1, np.int64), np.ones(1), np.ones(1, np.int64), np.ones(1), np.full(1, -1, np.int64))
     one = np.zeros(1, np.int64)
     screen_history(one, np.ones(1), np.ones(1, np.bool_), one, one, 0.5, np.zeros(1, np.uint8))

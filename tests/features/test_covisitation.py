@@ -211,17 +211,27 @@ def test_entries_sum_to_neighbors_whether_rows_are_pruned_or_touched():
     assert after[3] > before.get(3, 0.0)
 
 
-def test_an_unsorted_pruned_matrix_from_an_old_snapshot_is_dropped():
+def test_a_snapshot_in_the_old_layout_is_converted_and_re_pruned():
+    from tastemaker.features.covisitation_cut import cut
+
     cov = _random_index(3)
     cov.prune()
+    seeds, weights = np.array([1, 4, 9]), np.array([1.0, 0.5, 2.0])
+    want = cov.neighbors(seeds, weights, n=20)
     state = cov.__getstate__()
-    del state["_pruned_sorted"]
+    # the old layout: float64 counts, base rows in column order, a full pre-cut copy, no marker
+    base = state["base"].astype(np.float64).sorted_indices()
+    state.update(base=base, pruned=cut(base, 200), _pruned_sorted=True)
+    del state["_layout"], state["cut_k"]
     old = CoVisitationIndex.__new__(CoVisitationIndex)
     old.__setstate__(state)
-    assert old.pruned is None
-    fresh = CoVisitationIndex.__new__(CoVisitationIndex)
-    fresh.__setstate__(cov.__getstate__())
-    assert fresh.pruned is not None
+    assert old.pruned is None and old.base.dtype == np.float32
+    for item in range(30):
+        assert as_dict(old, item) == as_dict(cov, item)
+    old.prune()
+    got = old.neighbors(seeds, weights, n=20)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
 
 
 def test_an_old_snapshot_with_pending_sums_as_a_dict_loads_them():

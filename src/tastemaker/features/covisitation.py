@@ -7,6 +7,11 @@ when many are pending; ``fresh`` is merged into ``recent`` every ``compact_every
 and ``recent`` into the large ``base`` when it reaches a quarter of its size. Each merge
 costs time proportional to what it merges into, so ingest never stalls on copying the whole
 matrix, and a write costs a few C-level array extends.
+
+Counts are float32 (see :mod:`~tastemaker.features.covisitation_merge` for why that is exact
+enough) and ``base`` keeps each row heaviest first, so after :meth:`CoVisitationIndex.prune`
+untouched rows are served from ``base`` itself; only rows re-cut since (in the background)
+live in a second matrix, ``pruned``.
 """
 
 from __future__ import annotations
@@ -14,16 +19,18 @@ from __future__ import annotations
 import logging
 import time
 from array import array
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.features.covisitation_cut import RecutJob, cut
+from tastemaker.features.covisitation_cut import RecutJob
+from tastemaker.features.covisitation_legacy import upgrade
+from tastemaker.features.covisitation_merge import COUNT_DTYPE, merged
 from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
-from tastemaker.kernels import gather_rows
+from tastemaker.kernels import gather_cut_rows
 
 log = logging.getLogger(__name__)
 _CACHE_K = 200
@@ -32,10 +39,11 @@ FOLD_PENDING = 200_000  # pending pair entries folded without waiting for a read
 RECUT_SHARE = 0.02  # re-cut changed rows in the background once this share of rows changed...
 RECUT_MIN_ROWS = 1024  # ...and at least this many
 RECUT_IDLE_FACTOR = 4.0  # after a re-cut of d seconds, none for 4 d: at most a fifth of a core under ingest
+LAYOUT = 2  # 2: float32 counts, ``base`` rows heaviest first, ``pruned`` only the re-cut rows
 
 
-def _empty() -> sp.csr_matrix:
-    return sp.csr_matrix((0, 0), dtype=np.float64)
+def _empty(size: int = 0) -> sp.csr_matrix:
+    return sp.csr_matrix((size, size), dtype=COUNT_DTYPE)
 
 
 class CoVisitationIndex:
@@ -62,8 +70,12 @@ class CoVisitationIndex:
         # Strongest neighbours per item, computed on first query; valid while not ``_dirty``.
         self._strongest: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._dirty: set[int] = set()
-        # Every row of ``base`` cut to its strongest entries, valid for rows not touched since.
+        # After a cut (:meth:`prune`): the rows re-cut in the background since, heaviest first
+        # (the other rows are empty here and served from ``base``, whose rows are in that order);
+        # valid for rows not touched since. None: never cut, every read takes the exact path.
         self.pruned: sp.csr_matrix | None = None
+        self.cut_k = _CACHE_K  # entries per row the cut serves
+        self._layout = LAYOUT
         self._touched: set[int] = set()
         # Rows being re-cut in the background (read the slow way until the job is installed).
         self._recut: RecutJob | None = None
@@ -103,6 +115,7 @@ class CoVisitationIndex:
         size = max(int(rows.max()) + 1, self.base.shape[0], self.recent.shape[0], self.fresh.shape[0])
         update = sp.csr_matrix((vals, (rows, cols)), shape=(size, size))  # sums duplicate pairs
         update.sum_duplicates()
+        update.data = update.data.astype(COUNT_DTYPE)  # summed in float64, rounded once
         self.fresh = _resized(self.fresh, size) + update
         self._row_sums = grown(self._row_sums, size)
         self._row_sums[:size] += np.bincount(rows, weights=vals, minlength=size)
@@ -125,7 +138,7 @@ class CoVisitationIndex:
             return
         if self.pruned is not None and len(self._touched) >= max(RECUT_MIN_ROWS, RECUT_SHARE * self.pruned.shape[0]):
             self._recutting, self._touched = self._touched, set()
-            self._recut = RecutJob(self.pruned, [self.base, self.recent, self.fresh], self._recutting, _CACHE_K)
+            self._recut = RecutJob(self.pruned, [self.base, self.recent, self.fresh], self._recutting, self.cut_k)
 
     def _install_recut(self) -> None:
         job, self._recut = self._recut, None
@@ -142,9 +155,10 @@ class CoVisitationIndex:
     def add_matrix(self, counts: sp.spmatrix) -> None:
         """Add a whole (symmetric) count matrix at once: bulk loads and replays."""
         counts = sp.csr_matrix(counts, dtype=np.float64)
+        counts.sum_duplicates()
         self.compact(full=True)
         size = max(counts.shape[0], self.base.shape[0])
-        self.base = _resized(self.base, size) + _resized(counts, size)
+        self._merge_into_base(_resized(counts, size), size)
         sums = np.asarray(counts.sum(axis=1)).ravel()
         self._row_sums = grown(self._row_sums, size)
         self._row_sums[: len(sums)] += sums
@@ -167,8 +181,16 @@ class CoVisitationIndex:
         self._merge_fresh()
         if self.recent.nnz and (full or self.recent.nnz * 4 >= self.base.nnz):
             size = max(self.base.shape[0], self.recent.shape[0])
-            self.base = _resized(self.base, size) + _resized(self.recent, size)
-            self.recent = _empty()
+            recent, self.recent = self.recent, _empty()
+            self._merge_into_base(recent, size)
+
+    def _merge_into_base(self, level: sp.csr_matrix, size: int) -> None:
+        """``base += level`` (nothing in ``recent``, ``fresh`` or pending): every row is then exact in
+        ``base``, so re-cut rows, marks of changed rows and a re-cut in flight (older) all go."""
+        self.base = merged(self.base, level, size)
+        if self.pruned is not None:
+            self.pruned = _empty(size)
+            self._touched, self._recutting, self._recut = set(), set(), None
 
     @property
     def delta_size(self) -> int:
@@ -186,43 +208,24 @@ class CoVisitationIndex:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        delta = state.pop("delta", None)  # an older snapshot: a dict of the latest increments
-        pending_sums = state.pop("_pending_sums", None)
-        state.pop("delta_size", None)
+        delta = upgrade(state, LAYOUT, _CACHE_K)  # an older snapshot's layout
         self.__dict__.update(state)
         d = self.__dict__
-        d.setdefault("_strongest", {})
-        d.setdefault("_dirty", set())
-        d.setdefault("_touched", set())
-        d.setdefault("_recut", None)
-        d.setdefault("_recutting", set())
+        for name, default in (("_strongest", {}), ("_dirty", set()), ("_touched", set()), ("_recut", None),
+                              ("_recutting", set()), ("recent", _empty()), ("fresh", _empty()), ("max_lag_s", 0.0)):
+            d.setdefault(name, default)
         d["_recut_after"] = 0.0
-        d.setdefault("recent", _empty())
-        d.setdefault("fresh", _empty())
-        d.setdefault("max_lag_s", 0.0)
         d["_clock"] = time.monotonic
         d["_rows"], d["_cols"], d["_vals"] = array("q"), array("q"), array("d")
         d["_pending_since"] = 0.0
-        if pending_sums:  # older formats kept row sums of the latest writes apart
-            if isinstance(pending_sums, dict):  # {item: weight}
-                keys = np.fromiter(pending_sums.keys(), np.int64, len(pending_sums))
-                sums = np.fromiter(pending_sums.values(), np.float64, len(pending_sums))
-            else:  # [(item, others, weight)]: each other gets weight, the item weight * len(others)
-                keys = np.fromiter(chain.from_iterable([i, *o] for i, o, _ in pending_sums), np.int64)
-                sums = np.fromiter(chain.from_iterable([w * len(o), *repeat(w, len(o))] for _, o, w in pending_sums),
-                                   np.float64)
-            self._row_sums = grown(self._row_sums, int(keys.max()) + 1)
-            np.add.at(self._row_sums, keys, sums)
-        if delta:
+        if delta:  # an older snapshot's latest increments, whose weights are in the row sums already
             for item, row in delta.items():
                 self._rows.extend(repeat(item, len(row)))
                 self._cols.extend(row.keys())
                 self._vals.extend(row.values())
-            row_sums = self._row_sums.copy()  # the dict's weights are in the row sums already
+            row_sums = self._row_sums.copy()
             self._fold()
             self._row_sums = grown(row_sums, len(self._row_sums))
-        if not state.get("_pruned_sorted"):
-            d["pruned"] = None  # an older snapshot's rows were not ordered: re-prune on open
 
     def row(self, item: int) -> tuple[np.ndarray, np.ndarray]:
         """Neighbours of one item and their raw weights (an id may repeat across levels)."""
@@ -243,10 +246,14 @@ class CoVisitationIndex:
     def strongest(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` heaviest entries of a row, heaviest first (cached: hot items are everyone's seeds)."""
         pruned = self.pruned
-        if pruned is not None and item < pruned.shape[0] and item not in self._touched and item not in self._recutting:
-            start, end = pruned.indptr[item], pruned.indptr[item + 1]
-            end = min(end, start + k)
-            return pruned.indices[start:end], pruned.data[start:end]
+        if pruned is not None and item not in self._touched and item not in self._recutting:
+            k = min(k, self.cut_k)
+            for level in (pruned, self.base):  # a re-cut row, else base's (heaviest first)
+                if item < level.shape[0] and level.indptr[item + 1] > level.indptr[item]:
+                    start = level.indptr[item]
+                    end = min(level.indptr[item + 1], start + k)
+                    return level.indices[start:end], level.data[start:end]
+            return np.zeros(0, np.int32), np.zeros(0, COUNT_DTYPE)
         if item in self._dirty:
             self._strongest.pop(item, None)
             self._dirty.discard(item)
@@ -268,13 +275,13 @@ class CoVisitationIndex:
     def prune(self, k: int = _CACHE_K) -> None:
         """Precompute every row's ``k`` strongest entries, heaviest first (after a replay or bulk load).
 
-        Reads then slice the head of a short row instead of partitioning a long one, and many
-        rows can be gathered in one vectorised step; rows changed later fall back to
-        :meth:`strongest`'s per-item cache.
+        Reads slice the head of a row, many rows in one compiled gather; rows changed later
+        take :meth:`strongest`'s per-item cache until a background re-cut. ``base`` keeps its
+        rows heaviest first, so after a full compaction the cut is their heads: no copy, no sort.
         """
         self.compact(full=True)
-        self.pruned = cut(self.base, k)
-        self._pruned_sorted = True
+        self.pruned = _empty(self.base.shape[0])  # no row re-cut yet
+        self.cut_k = k
         self._touched = set()
         self._recut, self._recutting = None, set()
         self._strongest.clear()
@@ -291,8 +298,8 @@ class CoVisitationIndex:
         """Each seed's ``per_item`` strongest neighbours, cosine-weighted; ids may repeat across seeds.
 
         The cheap half of :meth:`neighbors` for callers that sum duplicates themselves (the
-        serving merge does). Untouched rows of the pruned matrix are gathered in one compiled
-        call (:func:`tastemaker.kernels.gather_rows`).
+        serving merge does). Rows untouched since the cut are gathered in one compiled call
+        (:func:`tastemaker.kernels.gather_cut_rows`: a re-cut row, else the head of ``base``'s).
         """
         row_sums = self.row_sums
         pruned = self.pruned
@@ -303,12 +310,14 @@ class CoVisitationIndex:
         parts_idx, parts_val = [], []
         # seeds whose pre-cut row is still valid are gathered together; the others one by one
         fast, slow = [], []
-        size = pruned.shape[0] if pruned is not None else 0
+        size = max(pruned.shape[0], self.base.shape[0]) if pruned is not None else 0
         touched, recutting = self._touched, self._recutting
         for i, item in enumerate(items.tolist()):
             (fast if item < size and item not in touched and item not in recutting else slow).append(i)
         if fast:
-            parts = gather_rows(pruned.indptr, pruned.indices, pruned.data, items[fast], factors[fast], per_item, row_sums)
+            base = self.base
+            parts = gather_cut_rows(base.indptr, base.indices, base.data, pruned.indptr, pruned.indices, pruned.data,
+                                    items[fast], factors[fast], min(per_item, self.cut_k), row_sums)
             if not slow:
                 return parts
             parts_idx.append(parts[0])

@@ -87,6 +87,7 @@ class RecutJob:
         counts = np.zeros(self.size, np.int64)
         counts[rows] = np.diff(indptr)
         full_indptr = np.concatenate([[0], np.cumsum(counts)])
+        data = data.astype(self.pruned.dtype)  # the levels' count type (float32), rounded once
         return splice(self.pruned, rows, sp.csr_matrix((data, indices, full_indptr), shape=(self.size, self.size)))
 
     def done(self) -> bool:

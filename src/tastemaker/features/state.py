@@ -27,7 +27,8 @@ SEGMENT_KEYS = ("channel", "device", "locale", "geo")
 MAX_SEGMENTS = 256
 COVISIT_RECENT = 10  # pair an item with this many of the user's latest items
 COVISIT_WINDOW_S = 86_400.0
-SNAPSHOT_FORMAT = 5  # 3: UserState.interest; 4: users as columns (features.user_snapshot); 5: one slab per user
+SNAPSHOT_FORMAT = 6  # 3: UserState.interest; 4: users as columns (features.user_snapshot); 5: one slab per user;
+# 6: co-visitation counts float32, base rows heaviest first, no pre-cut copy (features.covisitation_merge)
 
 
 @dataclass
