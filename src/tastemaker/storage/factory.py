@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tastemaker.config import Settings
-from tastemaker.storage.protocols import (ArtifactStore, EventLog, ImpressionLog, ItemCatalog, KeyStore, ModelStore,
-                                          SchemaStore, UserStore)
+from tastemaker.storage.protocols import (ArtifactStore, AuditLog, EventLog, ImpressionLog, ItemCatalog, KeyStore,
+                                          ModelStore, RateLimiter, SchemaStore, UserStore)
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Stores:
     artifacts: ArtifactStore  # model pickles, rankers, placements, snapshots
     close: Callable[[], None]
     impressions: ImpressionLog | None = None  # served lists, for training the learned ranker
+    audit: AuditLog | None = None  # admin actions, hash-chained (every backend provides one)
 
     def __enter__(self) -> Stores:
         return self
@@ -34,6 +35,14 @@ def open_artifacts(settings: Settings) -> ArtifactStore:
     from tastemaker.storage.local.artifacts import LocalArtifactStore
 
     return LocalArtifactStore(settings.data_dir)
+
+
+def open_rate_limiter(settings: Settings) -> RateLimiter:
+    """The rate-limit counters: in this process (each worker counts its own) until a shared
+    backend (Redis) is configured."""
+    from tastemaker.storage.local.rate_limiter import LocalRateLimiter
+
+    return LocalRateLimiter()
 
 
 def placement_document(settings: Settings, artifacts: ArtifactStore) -> tuple[ArtifactStore, str]:
@@ -53,6 +62,7 @@ def open_stores(settings: Settings) -> Stores:
     if settings.backend != "sqlite":
         raise ValueError(f"unknown backend {settings.backend!r}; available: sqlite")
     from tastemaker.storage.sqlite import Database
+    from tastemaker.storage.sqlite.audit import SQLiteAuditLog
     from tastemaker.storage.sqlite.documents import SQLiteItemCatalog, SQLiteUserStore
     from tastemaker.storage.sqlite.events import SQLiteEventLog
     from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
@@ -71,4 +81,5 @@ def open_stores(settings: Settings) -> Stores:
         artifacts=open_artifacts(settings),
         close=db.close,
         impressions=SQLiteImpressionLog(db),
+        audit=SQLiteAuditLog(db),
     )

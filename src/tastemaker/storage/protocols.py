@@ -227,3 +227,50 @@ class ArtifactStore(Protocol):
     def stamp(self, key: str) -> str | None:
         """A cheap token that changes whenever ``key`` is replaced or removed (None when
         absent): a reader polls it to notice a change made by another process."""
+
+
+class RateLimiter(Protocol):
+    """Token buckets, one per (limit, key): ``scope`` names the limit (``read``, ``public``,
+    ...), ``key`` whose bucket it is (a key id, a client address). A bucket starts full
+    (``burst`` tokens) and refills at ``rate`` tokens a second. In process for the embedded
+    deployment (each worker counts its own); a shared backend (Redis) when scaled out."""
+
+    def acquire(self, scope: str, key: str, rate: float, burst: float) -> float:
+        """Take one token: 0.0 when granted, else the seconds until one is there (nothing taken)."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One admin action: who (``actor``, a key id or ``cli``), what (``action``, ``target``,
+    a small ``summary``), when (``ts``), from where (``address``). ``hash`` is
+    sha256(``prev_hash`` + the record's canonical JSON) (storage.audit_chain)."""
+
+    seq: int
+    ts: float
+    actor: str
+    action: str
+    target: str
+    summary: dict[str, Any]
+    address: str
+    prev_hash: str
+    hash: str
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained trail of admin actions (keys, placements, models,
+    event schemas, consent). Records are never changed or removed; ``seq`` counts from 1."""
+
+    def append(self, actor: str, action: str, target: str, summary: dict[str, Any], address: str,
+               ts: float | None = None) -> AuditRecord:
+        """Chain a new record to the last one, in one transaction (appenders in several
+        processes chain in turn); ``ts`` defaults to now."""
+
+    def read(self, cursor: int | None = None, limit: int = 100, action: str | None = None,
+             target: str | None = None, descending: bool = True) -> list[AuditRecord]:
+        """Up to ``limit`` records after ``cursor`` (a ``seq``: below it when ``descending``,
+        above it otherwise), matching ``action`` (exact, or a prefix ending in ``.``) and ``target``."""
+
+    def iter_all(self) -> Iterator[AuditRecord]:
+        """Every record, oldest first (for verification)."""
+
+    def count(self) -> int: ...
