@@ -37,6 +37,62 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``rate`` requests a second on average, ``burst`` at once."""
+
+    rate: float
+    burst: int
+
+    def __str__(self) -> str:
+        return f"{self.rate:g}/s, burst {self.burst}"
+
+
+# Per key, by the scope a request needs (read, ingest, admin); per client address for requests
+# without an already-verified key (``unauthenticated``: wrong or missing keys are refused before
+# any key is hashed) and for the public endpoints (``public``). An ingest request may carry
+# 10,000 events, so its rate is lower than reads'; admin actions are rare.
+DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
+    "read": RateLimit(2000, 4000), "ingest": RateLimit(200, 400), "admin": RateLimit(20, 200),
+    "unauthenticated": RateLimit(10, 50), "public": RateLimit(50, 200),
+}
+_PER_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def rate_limits_from_env(text: str | None = None) -> dict[str, RateLimit]:
+    """``TASTEMAKER_RATE_LIMITS`` over the defaults: ``scope=RATE[/s|/m|/h][:BURST]`` or
+    ``scope=off``, comma-separated; ``off`` alone turns every limit off. A scope not named
+    keeps its default; a burst not given is twice the rate per second (at least 1).
+
+    >>> limits = rate_limits_from_env("read=50/s:80,admin=600/m,public=off")
+    >>> limits["read"], limits["admin"], "public" in limits, limits["ingest"] == DEFAULT_RATE_LIMITS["ingest"]
+    (RateLimit(rate=50.0, burst=80), RateLimit(rate=10.0, burst=20), False, True)
+    """
+    text = os.environ.get("TASTEMAKER_RATE_LIMITS", "") if text is None else text
+    if text.strip().lower() == "off":
+        return {}
+    limits = dict(DEFAULT_RATE_LIMITS)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, spec = part.partition("=")
+        name, spec = name.strip(), spec.strip().lower()
+        if name not in DEFAULT_RATE_LIMITS:
+            raise ValueError(f"TASTEMAKER_RATE_LIMITS: unknown scope {name!r}; known: {', '.join(DEFAULT_RATE_LIMITS)}")
+        if spec == "off":
+            limits.pop(name, None)
+            continue
+        try:
+            rate_text, _, burst_text = spec.partition(":")
+            count, _, unit = rate_text.partition("/")
+            rate = float(count) / _PER_UNIT[unit or "s"]
+            burst = int(burst_text) if burst_text else max(1, math.ceil(2 * rate))
+        except (ValueError, KeyError):
+            raise ValueError(f"TASTEMAKER_RATE_LIMITS: {part!r} must be scope=RATE[/s|/m|/h][:BURST] or scope=off") from None
+        if not (math.isfinite(rate) and rate > 0 and burst >= 1):
+            raise ValueError(f"TASTEMAKER_RATE_LIMITS: {part!r} needs a rate > 0 and a burst >= 1")
+        limits[name] = RateLimit(rate, burst)
+    return limits
+
+
 @dataclass
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("TASTEMAKER_DATA_DIR", "./data")))
@@ -68,6 +124,8 @@ class Settings:
     # with descriptions some tens of MB; the cap is checked before a byte is decoded.
     max_events_body_bytes: int = field(default_factory=lambda: _env_int("TASTEMAKER_MAX_EVENTS_BODY_BYTES", 16 * 1024 * 1024))
     max_body_bytes: int = field(default_factory=lambda: _env_int("TASTEMAKER_MAX_BODY_BYTES", 64 * 1024 * 1024))
+    # Token buckets by scope (see DEFAULT_RATE_LIMITS); a scope absent here is not limited.
+    rate_limits: dict[str, RateLimit] = field(default_factory=rate_limits_from_env)
 
     @property
     def input_limits(self) -> InputLimits:

@@ -49,6 +49,7 @@ PROTECTED: dict[tuple[str, str], tuple[str, Call, int]] = {
     ("GET", "/v1/placements/{name}"): ("read", lambda s: ("/v1/placements/home", {}), 200),
     ("PUT", "/v1/placements/{name}"): ("admin", lambda s: ("/v1/placements/auth-p", {"json": {"sources": {"trending": 1}}}), 201),
     ("DELETE", "/v1/placements/{name}"): ("admin", lambda s: ("/v1/placements/auth-p", {}), 404),
+    ("GET", "/v1/audit"): ("admin", lambda s: ("/v1/audit", {}), 200),
 }
 # a key that must NOT be enough for each scope
 LACKING = {"read": "ingest", "ingest": "read", "admin": "read+ingest"}

@@ -111,7 +111,7 @@ def test_label_values_are_escaped_as_the_format_requires():
     assert requests(text, "GET", route, 200) == 1  # the parser gets the exact value back
 
 
-def test_ten_thousand_junk_paths_leave_the_page_the_same_size(client, anon):
+def test_ten_thousand_junk_paths_leave_the_page_the_same_size(no_rate_limits, client, anon):
     anon.get("/nothing-here")
     anon.get("/v1/nothing-here/either")
     anon.get("/metrics")

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import docs, events, health, keys_api, models, placements, recommendations, schemas, storage_errors, users
+from tastemaker.api import audit, docs, events, health, keys_api, models, placements, recommendations, schemas, storage_errors, users
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -26,9 +26,11 @@ from tastemaker.api.keys import KeyVerifier, ensure_env_admin_key
 from tastemaker.api.metrics import Metrics, MetricsMiddleware
 from tastemaker.api.openapi import build_openapi
 from tastemaker.api.paths import EncodedIdPaths, id_route
+from tastemaker.api.rate_limit import RateLimitMiddleware
 from tastemaker.api.responses import JSONResponse, from_validation, problem
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
+from tastemaker.storage.factory import open_rate_limiter
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/placements/{name}", placements.get_placement, methods=["GET"]),
         Route("/v1/placements/{name}", placements.put_placement, methods=["PUT"]),
         Route("/v1/placements/{name}", placements.delete_placement, methods=["DELETE"]),
+        Route("/v1/audit", audit.list_audit, methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -109,6 +112,9 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            # Outermost: a refused request costs no routing, no auth, no key hashing (api.rate_limit).
+            Middleware(RateLimitMiddleware, limiter=open_rate_limiter(engine.settings),
+                       limits=engine.settings.rate_limits, verifier=verifier, metrics=metrics),
             # First, so the hottest request skips the layers below (it does its own auth and metrics).
             Middleware(RecommendationsFastPath, engine=engine, verifier=verifier, metrics=metrics),
             # Before metrics and routing: ids with '/' route by their encoded path (api.paths).

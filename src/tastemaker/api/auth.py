@@ -22,7 +22,7 @@ def required_scope(method: str, path: str) -> str | None:
     if path in PUBLIC_PATHS or not path.startswith("/v1/"):
         return None
     resource = path[4:].split("/", 1)[0]
-    if resource in ("keys",):
+    if resource in ("keys", "audit"):
         return "admin"
     if resource in ("event-schemas", "models", "placements"):
         return "read" if method in ("GET", "HEAD") else "admin"

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tastemaker.api import audit
 from tastemaker.api.body import body_limit, read_body
 from tastemaker.api.keys import has_scope
 from tastemaker.api.paths import id_route
@@ -53,11 +54,21 @@ def may_read(request: Request) -> bool:
 
 
 class DocumentResource:
-    def __init__(self, name: str, cls: type, store_attr: str):
+    def __init__(self, name: str, cls: type, store_attr: str, audit_consent: bool = False):
         self.name = name  # "items" or "users"
         self.cls = cls
         self.store_attr = store_attr
         self.singular = name[:-1]
+        self.audit_consent = audit_consent  # users: every consent change goes to the audit log
+
+    def _upsert(self, request: Request, docs: list) -> int:
+        """Write ``docs``; for users, record each consent change (read before, recorded after the write)."""
+        store = self._store(request)
+        changes = audit.consent_changes(store, docs) if self.audit_consent else None
+        version = store.upsert(docs)
+        if changes:
+            audit.record_consent_changes(request, changes)
+        return version
 
     def _store(self, request: Request):
         return getattr(request.app.state.engine.stores, self.store_attr)
@@ -73,7 +84,7 @@ class DocumentResource:
     async def upsert_batch(self, request: Request) -> Response:
         docs, is_array = decode_batch(await read_body(request, body_limit(request, "batch")), self.cls)
         docs = normalize_documents(docs, is_array, _limits(request))
-        version = self._store(request).upsert(docs)
+        version = self._upsert(request, docs)
         self._changed(request)
         return JSONResponse({"upserted": len(docs), "version": version})
 
@@ -114,7 +125,7 @@ class DocumentResource:
         except msgspec.ValidationError as exc:
             raise from_msgspec(exc) from None
         (doc,) = normalize_documents([doc], is_array=False, limits=_limits(request))
-        self._store(request).upsert([doc])
+        self._upsert(request, [doc])
         self._changed(request)
         if not may_read(request):
             # The stored document (after a merge patch: fields this request never sent) is
@@ -142,4 +153,4 @@ class DocumentResource:
 
 
 ITEMS = DocumentResource("items", Item, "items")
-USERS = DocumentResource("users", User, "users")
+USERS = DocumentResource("users", User, "users", audit_consent=True)

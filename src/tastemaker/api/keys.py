@@ -72,7 +72,7 @@ def ensure_env_admin_key(store: KeyStore, token: str) -> ApiKeyRecord:
 class KeyVerifier:
     """Verifies bearer tokens against the store, with a positive cache.
 
-    The cache is dropped whenever the store's change token moves, so a key revoked through
+    The cache is invalidated whenever the store's change token moves, so a key revoked through
     any process sharing the data dir is refused on the very next request here (the token is
     a shared memory read: ~0.1 us per request). The TTL is only a backstop for edits made
     behind the store's back (a hand-run SQL UPDATE), which move no token.
@@ -86,7 +86,7 @@ class KeyVerifier:
     def verify(self, token: str) -> ApiKeyRecord | None:
         changed = self.store.change_token()
         if changed != self._seen:  # read before the lookup: a write after this moves it again
-            self._cache.clear()
+            self.forget()
             self._seen = changed
         now = time.monotonic()
         cached = self._cache.get(token)
@@ -104,5 +104,12 @@ class KeyVerifier:
         self._cache[token] = (now, record)
         return record
 
+    def seen(self, token: str) -> bool:
+        """Whether :meth:`verify` accepted ``token`` before (it may have been revoked since:
+        verify checks again). No hash and no store read: the rate limiter asks this first, so
+        a flood of wrong keys costs a dict lookup each."""
+        return token in self._cache
+
     def forget(self) -> None:
-        self._cache.clear()
+        """Check every cached key again on its next use; each stays known (``seen``) until it fails."""
+        self._cache = {t: (float("-inf"), record) for t, (_, record) in self._cache.items()}

@@ -18,6 +18,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tastemaker.api import audit
 from tastemaker.api.body import body_limit, read_body
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed
@@ -239,6 +240,7 @@ async def train_model(request: Request) -> Response:
     spec = decode_json(_decode_train, body) if body.strip() else TrainRequest()
     params = check_family_params(spec.family, spec.params)  # 422 before any job exists
     job, _ = await start_training(engine, spec.family, params, spec.params, spec.promote)
+    audit.record(request, "models.train", job.id, {"family": spec.family, "params": spec.params, "promote": spec.promote})
     return JSONResponse(job.public(), status_code=202, headers={"Location": f"/v1/models/train/jobs/{job.id}"})
 
 
@@ -268,19 +270,23 @@ async def promote_model(request: Request) -> Response:
         return problem(400, "Invalid version", errors=[FieldError("version", "must be an integer")])
     if len(raw) > 18:
         return problem(404, "Unknown model version", errors=[FieldError("version", f"no version {raw}")])
+    previous = engine.models.serving()
     try:
         record = engine.models.promote(int(raw))
     except KeyError:
         return problem(404, "Unknown model version", errors=[FieldError("version", f"no version {raw}")])
+    audit.record(request, "models.promote", str(record.version), {"previous": previous.version if previous else None})
     await swap_in(engine)
     return JSONResponse(record.to_dict())
 
 
 async def rollback_model(request: Request) -> Response:
     engine = request.app.state.engine
+    previous = engine.models.serving()
     try:
         record = engine.models.rollback()
     except LookupError as exc:
         return problem(409, "Nothing to roll back to", str(exc))
+    audit.record(request, "models.rollback", str(record.version), {"previous": previous.version if previous else None})
     await swap_in(engine)
     return JSONResponse(record.to_dict())

@@ -24,6 +24,7 @@ TAGS = [
     ("Items", "The catalogue"), ("Users", "Profiles: traits, consent, and what the engine knows"),
     ("Event schemas", "Built-in and custom event types, versioned"), ("Placements", "Where lists appear and how they are made"),
     ("Models", "Training, evaluation, promotion, rollback"), ("Keys", "API keys and their scopes"),
+    ("Audit", "Who did which admin action when, from where: append-only and hash-chained"),
     ("Operations", "Health, readiness, metrics, this documentation"),
 ]
 
@@ -65,6 +66,7 @@ def _op(key: str, tag: str, summary: str, scope: str | None, ok: dict[str, tuple
             responses[status] = _json(schema, text, RESPONSES.get(key, {}).get(status))
     for status, text, title, field, reason in problems:
         responses[status] = _problem(text, status, title, field, reason)
+    responses["429"] = {"$ref": "#/components/responses/TooManyRequests"}  # every route is rate limited
     op: dict[str, Any] = {"tags": [tag], "summary": summary, "operationId": _operation_id(key)}
     if scope is None:
         op["security"] = []
@@ -125,7 +127,7 @@ def _recommendation_params() -> list[dict[str, Any]]:
         _query("placement", "Placement name: `home`, `product-page`, `cart`, `email` or a configured one",
                {"type": "string", "default": "home"}, example="home"),
         _query("n", "How many items", n, example=10),
-        _query("exclude", "Comma-separated item ids never to return", {"type": "string"}, example="sku-1042,sku-2210"),
+        _query("exclude", "Comma-separated item ids never to return (at most 1,000)", {"type": "string"}, example="sku-1042,sku-2210"),
         _query("category", "Only items of this category", {"type": "string"}),
         _query("brand", "Only items of this brand", {"type": "string"}),
         _query("item_id", "The item on screen (product page, cart): seeds co-visitation", {"type": "string"}),
@@ -276,6 +278,20 @@ def _paths() -> dict[str, Any]:
                           {"204": ("Removed (a built-in placement returns to its default)", {})},
                           [bad_name, ("404", "Not configured", "Unknown placement", "name", "no configured placement 'basket'")]),
         },
+        "/v1/audit": {"get": _op(
+            "GET /v1/audit", "Audit", "Page through the audit log (admin actions, consent changes)", "admin",
+            {"200": ("A page of records (newest first unless `order=asc`)", ref("AuditPage"))},
+            [("400", "Invalid query", "Invalid audit query", "limit", "must be an integer from 1 to 1000")],
+            parameters=[_query("cursor", "`next_cursor` of the previous page", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
+                        _query("limit", "Records per page", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+                        _query("action", "Only this action (`keys.create`), or a family of them (`keys.`)",
+                               {"type": "string", "minLength": 1, "maxLength": 256}, example="keys."),
+                        _query("target", "Only records about this target (a key id, placement, user id, ...)",
+                               {"type": "string", "minLength": 1, "maxLength": 256}),
+                        _query("order", "`desc`: newest first; `asc`: oldest first", {"type": "string", "enum": ["desc", "asc"]})],
+            description="Actions: `keys.create`, `keys.revoke`, `placements.put`, `placements.delete`, `models.train`, "
+                        "`models.promote`, `models.rollback`, `event_schemas.register`, `consent.change`. Each record holds "
+                        "the hash of the one before; `tastemaker audit verify` checks the chain.")},
         "/healthz": {"get": _op("GET /healthz", "Operations", "Liveness", None, {"200": ("Alive", ref("Health"))})},
         "/readyz": {"get": _op("GET /readyz", "Operations", "Readiness", None,
                                {"200": ("Ready to serve", ref("Readiness")),
@@ -303,6 +319,12 @@ def build_openapi() -> dict[str, Any]:
                     detail="the server has no space left to store this write ([Errno 28] No space left on device); "
                            "it was not stored. Retry after space is freed.")
     full["headers"] = RETRY_AFTER
+    limited = _problem("Rate limit spent (per key, or per client address without a valid key)", "429",
+                       "Too Many Requests", detail="the 'read' rate limit of key k3h9x2 (2000/s, burst 4000) is spent; retry in 1 s")
+    limited["content"][PROBLEM]["example"]["limit"] = "read"
+    limited["headers"] = {**RETRY_AFTER, **{f"RateLimit-{h}": {"description": d, "schema": {"type": "integer"}} for h, d in (
+        ("Limit", "The bucket's size (requests at once)"), ("Remaining", "Requests left now (0)"),
+        ("Reset", "Seconds until a request is allowed again"))}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tastemaker", "version": __version__,
@@ -316,6 +338,7 @@ def build_openapi() -> dict[str, Any]:
             "schemas": component_schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "An API key `tm_<key id>_<secret>`, sent as `Authorization: Bearer <key>`"}},
-            "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full},
+            "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full,
+                          "TooManyRequests": limited},
         },
     }

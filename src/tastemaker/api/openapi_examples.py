@@ -120,6 +120,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "GET /v1/placements": {"200": {"placements": [PLACEMENT]}},
     "GET /v1/placements/{name}": {"200": PLACEMENT},
     "PUT /v1/placements/{name}": {"200": PLACEMENT, "201": PLACEMENT},
+    "GET /v1/audit": {"200": {"records": [
+        {"seq": 42, "ts": NOW, "actor": "k3h9x2", "action": "keys.create", "target": "k7q2m1",
+         "summary": {"name": "storefront", "scopes": ["ingest", "read"]}, "address": "10.0.4.17",
+         "prev_hash": "9f2c" + "0" * 60, "hash": "3b1d" + "0" * 60}], "next_cursor": "42"}},
     "GET /healthz": {"200": {"status": "ok"}},
     "GET /readyz": {"200": {"status": "ready", "applied_seq": 100000, "log_seq": 100000, "items": 1682, "users": 943},
                     "503": {"status": "storage_full", "detail": "writes fail for lack of space (No space left on device); "

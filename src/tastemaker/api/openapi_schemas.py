@@ -71,6 +71,17 @@ FIELD_NOTES = {
 }
 
 
+_AUDIT_RECORD = _obj({
+    "seq": _n("Position in the log, from 1", "integer"), "ts": _n("When (epoch seconds)"),
+    "actor": _s("Who: the key id (`cli` for the command line)"), "action": _s("What, e.g. `keys.create`"),
+    "target": _s("What it was done to: a key id, placement, model version, event type, user id"),
+    "summary": {"type": "object", "description": "A few details (e.g. scopes; old and new consent)"},
+    "address": _s("From where: the client address"),
+    "prev_hash": _s("The previous record's hash (64 zeros for the first)"),
+    "hash": _s("sha256 of prev_hash + this record's canonical JSON"),
+}, ["seq", "ts", "actor", "action", "target", "summary", "address", "prev_hash", "hash"])
+
+
 def _record_schemas() -> dict[str, Any]:
     _, components = msgspec.json.schema_components([Event, Item, User, EventSchema, KeyRequest, TrainRequest],
                                                     ref_template=REF)
@@ -253,6 +264,11 @@ def component_schemas() -> dict[str, Any]:
         "PlacementConfig": _PLACEMENT_CONFIG,
         "Placement": _PLACEMENT,
         "PlacementList": _obj({"placements": {"type": "array", "items": ref("Placement")}}, ["placements"]),
+        "AuditRecord": _AUDIT_RECORD,
+        "AuditPage": _obj({"records": {"type": "array", "items": ref("AuditRecord")},
+                           "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; "
+                                                                                     "null: no more records"}},
+                          ["records", "next_cursor"]),
         "Health": _obj({"status": {"type": "string", "enum": ["ok"]}}, ["status"]),
         "Readiness": _obj({"status": _s("`ready`, `starting`, `unavailable` or `storage_full`"), "detail": {"type": "string"},
                            "applied_seq": {"type": "integer"}, "log_seq": {"type": "integer"},

@@ -9,6 +9,7 @@ removes a configured placement (a built-in one returns to its default).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -16,7 +17,8 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tastemaker.api.body import read_body
+from tastemaker.api import audit
+from tastemaker.api.body import body_limit, read_body
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.placements import DEFAULT_PLACEMENTS, Placement
@@ -79,7 +81,7 @@ async def get_placement(request: Request) -> Response:
 async def put_placement(request: Request) -> Response:
     registry = request.app.state.engine.recommender.placements
     name = _name(request)
-    body = await read_body(request)
+    body = await read_body(request, body_limit(request, "small"))
     try:
         doc = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
@@ -87,6 +89,7 @@ async def put_placement(request: Request) -> Response:
     registry.reload_if_changed()
     existed = registry.config(name) is not None
     placement = registry.put(name, doc)  # ValidationFailed -> 422 naming the fields
+    audit.record(request, "placements.put", name, {"created": not existed, "body_sha256": hashlib.sha256(body).hexdigest()})
     return JSONResponse(describe(placement), status_code=200 if existed else 201)
 
 
@@ -98,4 +101,5 @@ async def delete_placement(request: Request) -> Response:
         detail = (f"'{name}' is a built-in placement that is not configured" if name in DEFAULT_PLACEMENTS
                   else f"no configured placement '{name}'")
         return problem(404, "Unknown placement", errors=[FieldError("name", detail)])
+    audit.record(request, "placements.delete", name)
     return Response(status_code=204)

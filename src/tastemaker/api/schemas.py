@@ -6,6 +6,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tastemaker.api import audit
 from tastemaker.api.body import body_limit, read_body
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError
@@ -39,4 +40,5 @@ async def register_schema(request: Request) -> Response:
     except SchemaConflict as exc:
         errors = [FieldError(f"/{r.split(':', 1)[0].replace('.', '/')}", r.split(": ", 1)[-1]) for r in exc.reasons]
         return problem(409, "Incompatible schema version", errors=errors)
+    audit.record(request, "event_schemas.register", schema.type, {"version": schema.version})
     return JSONResponse(_public(schema), status_code=201)

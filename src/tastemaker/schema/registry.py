@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -52,11 +52,12 @@ class EventSchema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
 
     type: EventType
     version: int = 1
-    requires: list[Requirement] = msgspec.field(default_factory=list)
-    properties: dict[str, PropertySpec] = msgspec.field(default_factory=dict)
+    # bounded: a registered schema is checked against every event of its type
+    requires: Annotated[list[Requirement], msgspec.Meta(max_length=16)] = msgspec.field(default_factory=list)
+    properties: Annotated[dict[str, PropertySpec], msgspec.Meta(max_length=256)] = msgspec.field(default_factory=dict)
     value_min: float | None = None
     value_max: float | None = None
-    description: str | None = None
+    description: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
 
 
 class SchemaConflict(Exception):

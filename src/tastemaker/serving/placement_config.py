@@ -73,6 +73,7 @@ from tastemaker.serving.placements import (
     SourceSpec,
 )
 
+MAX_RULES = 100  # rules and promotions in one placement (each runs on every request of it)
 RANKERS = ("blend", "ltr")
 PLACEMENT_FIELDS = ("description", "n", "sources", "ranker", "diversity", "fairness", "rules", "promotions",
                     "overrides", "seen_penalty", "include_purchased", "exclude_seen", "log_impressions")
@@ -144,6 +145,8 @@ def _placement(c: ConfigChecker, name: str, doc: Any, path: str, known_sources: 
     out: dict[str, list] = {"filters": [], "boosts": [], "pins": [], "caps": [], "margin": []}
     rules_from_config(c, doc.get("rules"), f"{path}/rules", ALWAYS, out)
     promotions_from_config(c, doc.get("promotions"), f"{path}/promotions", out)
+    if sum(map(len, out.values())) > MAX_RULES:  # every rule runs on every request of the placement
+        c.fail(f"{path}/rules", f"at most {MAX_RULES} rules and promotions per placement, got {sum(map(len, out.values()))}")
     overrides = c.strings(doc.get("overrides", []), f"{path}/overrides")
     for o in sorted(overrides - OVERRIDABLE):
         c.fail(f"{path}/overrides", f"'{o}' cannot be overridden (allowed: {', '.join(sorted(OVERRIDABLE))})")

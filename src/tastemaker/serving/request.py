@@ -10,6 +10,7 @@ from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.fields import parse_fields
 
 MAX_N = 500
+MAX_EXCLUDE = 1000  # ids in ``exclude``: a request cannot make the filter arbitrarily long
 DEFAULT_PLACEMENT = "home"  # what a request without ``placement`` is served
 OVERRIDE_PREFIX = "override."  # ``override.KEY=VALUE``: a per-request change the placement allows
 CONTEXT_FIELDS = ("channel", "device", "locale", "geo", "referrer", "user_agent")
@@ -107,9 +108,11 @@ def parse_request(params: Mapping[str, str]) -> RecommendationRequest:
             else:
                 overrides[name] = params[key]
     fields = parse_fields(params.get("fields"), errors)
+    exclude = frozenset(x for x in params["exclude"].split(",") if x) if "exclude" in params else frozenset()
+    if len(exclude) > MAX_EXCLUDE:
+        errors.append(FieldError("exclude", f"at most {MAX_EXCLUDE} item ids, got {len(exclude)}"))
     if errors:
         raise ValidationFailed(errors, title="Invalid recommendation request", status=400)
-    exclude = frozenset(x for x in params.get("exclude", "").split(",") if x)
     context = {k: params[k] for k in CONTEXT_FIELDS if params.get(k)}
     return RecommendationRequest(
         user_id=user_id,

@@ -1,0 +1,125 @@
+"""The audit trail through the API: every admin action and every consent change is recorded
+(who, what, when, from where), ``GET /v1/audit`` pages through it, and the chain verifies."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from tastemaker.api.auth import required_scope
+from tastemaker.api.keys import key_id_of
+from tastemaker.storage.audit_chain import verify
+
+from ..conftest import ADMIN_KEY
+from .helpers import assert_problem, train
+
+ADMIN = key_id_of(ADMIN_KEY)
+
+
+def records(client: TestClient, **params) -> list[dict]:
+    r = client.get("/v1/audit", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["records"]
+
+
+def test_every_admin_write_route_is_audited(seeded):
+    """Each admin route that changes something, called once: one record each, naming it."""
+    client = seeded
+    key = client.post("/v1/keys", json={"name": "shop", "scopes": ["read", "ingest"]}).json()
+    assert client.delete(f"/v1/keys/{key['key_id']}").status_code == 204
+    assert client.post("/v1/event-schemas", json={"type": "wishlist", "version": 1}).status_code == 201
+    assert client.put("/v1/placements/basket", json={"sources": {"trending": 1}}).status_code == 201
+    assert client.put("/v1/placements/basket", json={"sources": {"trending": 2}}).status_code == 200
+    assert client.delete("/v1/placements/basket").status_code == 204
+    first = train(client, {"family": "popularity", "promote": "always"})
+    second = train(client, {"family": "popularity", "promote": "never"})
+    v1, v2 = first["result"]["version"]["version"], second["result"]["version"]["version"]
+    assert client.post(f"/v1/models/{v2}/promote").status_code == 200
+    assert client.post("/v1/models/rollback").status_code == 200
+    # refused requests change nothing and record nothing
+    assert client.delete("/v1/keys/nope").status_code == 404
+    assert client.post("/v1/models/999/promote").status_code == 404
+
+    got = [(r["action"], r["target"], r["summary"]) for r in records(client, order="asc")]
+    sha = [s for a, _, s in got if a == "placements.put"]
+    assert got == [
+        ("keys.create", key["key_id"], {"name": "shop", "scopes": ["ingest", "read"]}),
+        ("keys.revoke", key["key_id"], {}),
+        ("event_schemas.register", "wishlist", {"version": 1}),
+        ("placements.put", "basket", {"created": True, "body_sha256": sha[0]["body_sha256"]}),
+        ("placements.put", "basket", {"created": False, "body_sha256": sha[1]["body_sha256"]}),
+        ("placements.delete", "basket", {}),
+        ("models.train", first["id"], {"family": "popularity", "params": {}, "promote": "always"}),
+        ("models.train", second["id"], {"family": "popularity", "params": {}, "promote": "never"}),
+        ("models.promote", str(v2), {"previous": v1}),
+        ("models.rollback", str(v1), {"previous": v2}),
+    ]
+    assert sha[0]["body_sha256"] != sha[1]["body_sha256"]
+    routes = {(m, r.path) for r in client.app.routes if isinstance(r, Route) for m in r.methods
+              if m not in ("GET", "HEAD") and required_scope(m, r.path.replace("{id}", "x")) == "admin"}
+    assert routes == {("POST", "/v1/keys"), ("DELETE", "/v1/keys/{id}"), ("POST", "/v1/event-schemas"),
+                      ("PUT", "/v1/placements/{name}"), ("DELETE", "/v1/placements/{name}"), ("POST", "/v1/models/train"),
+                      ("POST", "/v1/models/{version}/promote"), ("POST", "/v1/models/rollback")}, \
+        "an admin route was added: audit it and add it here"
+    assert verify(client.app.state.engine.stores.audit.iter_all()).ok
+
+
+def test_a_record_says_who_and_from_where(client):
+    anon = TestClient(client.app, client=("10.1.2.3", 5000))
+    token = client.post("/v1/keys", json={"name": "ops", "scopes": ["admin"]}).json()
+    anon.post("/v1/keys", json={"name": "by-ops", "scopes": ["read"]}, headers={"Authorization": f"Bearer {token['token']}"})
+    first, second = records(client, order="asc")
+    assert (first["actor"], first["address"]) == (ADMIN, "testclient")
+    assert (second["actor"], second["address"], second["summary"]["name"]) == (token["key_id"], "10.1.2.3", "by-ops")
+    assert second["prev_hash"] == first["hash"] and first["ts"] <= second["ts"]
+
+
+def test_consent_changes_are_recorded_with_old_and_new(client):
+    assert client.post("/v1/users", json=[{"id": "u1", "consent": {"personalization": True}},
+                                          {"id": "u2", "traits": {"a": 1}}]).status_code == 200
+    assert client.patch("/v1/users/u1", json={"consent": {"training": False}}).status_code == 200
+    assert client.patch("/v1/users/u1", json={"traits": {"plan": "pro"}}).status_code == 200  # consent unchanged
+    assert client.put("/v1/users/u1", json={"consent": {"personalization": True, "training": False}}).status_code == 200
+    assert client.put("/v1/users/u2", json={"consent": {"personalization": False}}).status_code == 200
+    assert client.post("/v1/items", json=[{"id": "i1"}]).status_code == 200  # items have no consent
+    got = [(r["target"], r["summary"]) for r in records(client, action="consent.change", order="asc")]
+    assert got == [
+        ("u1", {"old": {}, "new": {"personalization": True}}),
+        ("u1", {"old": {"personalization": True}, "new": {"personalization": True, "training": False}}),
+        ("u2", {"old": {}, "new": {"personalization": False}}),
+    ]
+    assert [r["seq"] for r in records(client, target="u2")] == [3]
+
+
+def test_an_invalid_consent_write_records_nothing(client):
+    assert_problem(client.put("/v1/users/u1", json={"consent": {"personalization": "yes"}}), 422)
+    assert records(client) == []
+
+
+def test_pages_follow_the_cursor_both_ways(client):
+    for i in range(5):
+        client.post("/v1/keys", json={"name": f"k{i}", "scopes": ["read"]})
+    r = client.get("/v1/audit", params={"limit": 2}).json()
+    assert [x["summary"]["name"] for x in r["records"]] == ["k4", "k3"] and r["next_cursor"] == "4"
+    r = client.get("/v1/audit", params={"limit": 2, "cursor": r["next_cursor"]}).json()
+    assert [x["summary"]["name"] for x in r["records"]] == ["k2", "k1"]
+    r = client.get("/v1/audit", params={"limit": 2, "cursor": r["next_cursor"]}).json()
+    assert [x["summary"]["name"] for x in r["records"]] == ["k0"] and r["next_cursor"] is None
+    r = client.get("/v1/audit", params={"limit": 3, "order": "asc"}).json()
+    assert [x["seq"] for x in r["records"]] == [1, 2, 3] and r["next_cursor"] == "3"
+    assert [x["seq"] for x in records(client, order="asc", cursor="3")] == [4, 5]
+    assert len(records(client, action="keys.")) == 5 and records(client, action="placements.") == []
+
+
+@pytest.mark.parametrize("params, field", [({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"), ({"limit": "x"}, "limit"),
+                                           ({"cursor": "-1"}, "cursor"), ({"order": "up"}, "order"),
+                                           ({"actoin": "keys."}, "actoin"), ({"target": ""}, "target")])
+def test_a_bad_query_is_400_naming_the_parameter(client, params, field):
+    assert_problem(client.get("/v1/audit", params=params), 400, field)
+
+
+def test_only_admin_keys_read_the_trail(client):
+    token = client.post("/v1/keys", json={"name": "r", "scopes": ["read", "ingest"]}).json()["token"]
+    body = assert_problem(TestClient(client.app).get("/v1/audit", headers={"Authorization": f"Bearer {token}"}), 403)
+    assert "admin" in body["detail"]
