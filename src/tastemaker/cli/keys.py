@@ -21,6 +21,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(exc, file=sys.stderr)
                 return 2
+            if stores.audit is not None:
+                stores.audit.append("cli", "keys.create", record.key_id, {"name": record.name, "scopes": sorted(record.scopes)},
+                                    "local")
             print(f"key {record.key_id} ({', '.join(sorted(record.scopes))}) created; the token is shown only once:")
             print(token)
         elif args.action == "list":
@@ -30,6 +33,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
             if not stores.keys.revoke(args.key_id):
                 print(f"no active key {args.key_id}", file=sys.stderr)
                 return 1
+            if stores.audit is not None:
+                stores.audit.append("cli", "keys.revoke", args.key_id, {}, "local")
             print(f"revoked {args.key_id}")
     return 0
 
