@@ -50,10 +50,12 @@ class RateLimit:
 
 # Per key, by the scope a request needs (read, ingest, admin); per client address for requests
 # without an already-verified key (``unauthenticated``: wrong or missing keys are refused before
-# any key is hashed) and for the public endpoints (``public``). An ingest request may carry
-# 10,000 events, so its rate is lower than reads'; admin actions are rare.
+# any key is hashed) and for the public endpoints (``public``). The per-key defaults are above
+# what one server process answers (a shop often sends all its traffic with one key): they stop
+# runaway clients only; lower them per deployment. An ingest request may carry 10,000 events,
+# so its rate is lower than reads'; admin actions are rare.
 DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
-    "read": RateLimit(2000, 4000), "ingest": RateLimit(200, 400), "admin": RateLimit(20, 200),
+    "read": RateLimit(10_000, 20_000), "ingest": RateLimit(500, 1000), "admin": RateLimit(20, 200),
     "unauthenticated": RateLimit(10, 50), "public": RateLimit(50, 200),
 }
 _PER_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0}

@@ -320,7 +320,7 @@ def build_openapi() -> dict[str, Any]:
                            "it was not stored. Retry after space is freed.")
     full["headers"] = RETRY_AFTER
     limited = _problem("Rate limit spent (per key, or per client address without a valid key)", "429",
-                       "Too Many Requests", detail="the 'read' rate limit of key k3h9x2 (2000/s, burst 4000) is spent; retry in 1 s")
+                       "Too Many Requests", detail="the 'read' rate limit of key k3h9x2 (10000/s, burst 20000) is spent; retry in 1 s")
     limited["content"][PROBLEM]["example"]["limit"] = "read"
     limited["headers"] = {**RETRY_AFTER, **{f"RateLimit-{h}": {"description": d, "schema": {"type": "integer"}} for h, d in (
         ("Limit", "The bucket's size (requests at once)"), ("Remaining", "Requests left now (0)"),
