@@ -85,10 +85,9 @@ class Engine:
 
     def catch_up(self) -> None:
         """Bring online state up to date with writes by other processes (cheap when none)."""
-        version = self.state.version  # moves with every applied event and catalogue change
+        # Global top lists are not cleared here: they lag by at most their ttl, as they do
+        # for this process's own ingest (clearing on every catch-up recomputed them per read).
         self.processor.catch_up()
-        if self.state.version != version:
-            self.toplists.clear()
         if time.monotonic() >= self._next_model_check:
             self.refresh_model()
 

@@ -23,6 +23,7 @@ from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
 from tastemaker.api.keys import KeyVerifier, ensure_env_admin_key
+from tastemaker.api.loop_lag import watch_loop_lag
 from tastemaker.api.metrics import Metrics, MetricsMiddleware
 from tastemaker.api.openapi import build_openapi
 from tastemaker.api.paths import EncodedIdPaths, id_route
@@ -100,9 +101,11 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         retrain = None
+        lag_watch = asyncio.create_task(watch_loop_lag(metrics.loop_lag))
         if engine.settings.retrain_every_s:
             retrain = asyncio.create_task(models.retrain_periodically(engine, engine.settings.retrain_every_s))
         yield
+        lag_watch.cancel()
         if retrain is not None:
             retrain.cancel()
         models.shutdown_pool()

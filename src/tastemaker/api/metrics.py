@@ -24,6 +24,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tastemaker.heap import COLLECTOR_PAUSES, PAUSE_BUCKETS, PauseHistogram
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNMATCHED = "<unmatched>"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -55,6 +57,7 @@ class Metrics:
         self.latency: dict[str, _Latency] = {}
         self._events = {"accepted": 0, "duplicate": 0}
         self._gauges: dict[str, float] = {}
+        self.loop_lag = PauseHistogram()  # filled by api.loop_lag.watch_loop_lag while the app runs
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -104,16 +107,21 @@ class Metrics:
         duration = HistogramMetricFamily("tastemaker_http_request_duration_seconds",
                                          "Time to answer an HTTP request", labels=["route"])
         for route, hist in sorted(self.latency.items()):
-            cumulative, buckets = 0, []
-            for bound, n in zip((*map(str, BUCKETS), "+Inf"), hist.counts):
-                cumulative += n
-                buckets.append((bound, cumulative))
-            duration.add_metric([route], buckets, hist.total)
+            duration.add_metric([route], _cumulative(BUCKETS, hist.counts), hist.total)
         yield duration
         events = CounterMetricFamily("tastemaker_events", "Events posted, by outcome", labels=["result"])
         for result, n in self._events.items():
             events.add_metric([result], n)
         yield events
+        lag = HistogramMetricFamily("tastemaker_event_loop_lag_seconds",
+                                    "How late the event loop woke from a 10 ms sleep (stalls shared by every request)")
+        lag.add_metric([], _cumulative(PAUSE_BUCKETS, self.loop_lag.counts), self.loop_lag.total)
+        yield lag
+        gc_pauses = HistogramMetricFamily("tastemaker_gc_pause_seconds", "Garbage-collector passes, by generation",
+                                          labels=["generation"])
+        for generation, hist in enumerate(COLLECTOR_PAUSES.by_generation):
+            gc_pauses.add_metric([str(generation)], _cumulative(PAUSE_BUCKETS, hist.counts), hist.total)
+        yield gc_pauses
         for name, value in sorted(self._gauges.items()):
             yield GaugeMetricFamily(f"tastemaker_{name}", name.replace("_", " "), value=value)
 
@@ -124,6 +132,15 @@ class Metrics:
             return generate_latest(self.registry).decode()
         finally:
             self._gauges = {}
+
+
+def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, int]]:
+    """Per-bucket counts -> Prometheus's cumulative ``(le, count)`` pairs, ``+Inf`` last."""
+    total, out = 0, []
+    for bound, n in zip((*map(str, bounds), "+Inf"), counts):
+        total += n
+        out.append((bound, total))
+    return out
 
 
 def route_template(scope: Scope, status: int = 0) -> str:

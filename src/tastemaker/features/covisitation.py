@@ -1,9 +1,10 @@
 """Item-to-item co-visitation counts, updated per event.
 
 Counts live in a small LSM tree of CSR matrices. A write appends its pairs to flat arrays
-(no dict operation per pair); the pending pairs are folded, with numpy, into the small
-``fresh`` matrix when a read needs them (at most ``max_lag_s`` late: 0 means every read) or
-when many are pending; ``fresh`` is merged into ``recent`` every ``compact_every`` entries
+(no dict operation per pair); the pending pairs are folded, with numpy, into the sorted
+``delta`` level when a read needs them (at most ``max_lag_s`` late: 0 means every read) or
+when many are pending, at a cost proportional to the pairs; ``delta`` moves into the small
+``fresh`` matrix every ``DELTA_MAX`` entries; ``fresh`` is merged into ``recent`` every ``compact_every`` entries
 and ``recent`` into the large ``base`` when it reaches a quarter of its size. Each merge
 costs time proportional to what it merges into, so ingest never stalls on copying the whole
 matrix, and a write costs a few C-level array extends.
@@ -26,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.features.covisitation_cut import RecutJob
+from tastemaker.features.covisitation_delta import DELTA_MAX, SortedPairs
 from tastemaker.features.covisitation_legacy import upgrade
 from tastemaker.features.covisitation_merge import COUNT_DTYPE, merged
 from tastemaker.features.grouping import sum_by_id
@@ -61,6 +63,7 @@ class CoVisitationIndex:
         self.base = _empty()
         self.recent = _empty()
         self.fresh = _empty()
+        self.delta = SortedPairs()  # the newest counts, below ``fresh`` (features.covisitation_delta)
         self.compact_every = compact_every
         self.max_lag_s = max_lag_s
         self._clock = clock
@@ -106,27 +109,32 @@ class CoVisitationIndex:
             self._maybe_recut()
 
     def _fold(self) -> None:
-        """Pending pairs -> ``fresh`` (duplicates summed), row sums, and cache invalidation."""
-        if not self._rows:
+        """Pending pairs -> ``delta`` (duplicates summed), row sums, and cache invalidation, in
+        time proportional to the pairs (every read does this); ``delta`` -> ``fresh`` when large."""
+        if self._rows:
+            rows = np.frombuffer(self._rows, np.int64)
+            vals = np.frombuffer(self._vals, np.float64)
+            self.delta.add(rows, np.frombuffer(self._cols, np.int64), vals)
+            self._row_sums = grown(self._row_sums, int(rows.max()) + 1)
+            np.add.at(self._row_sums, rows, vals)
+            changed = np.unique(rows).tolist()
+            self._dirty.update(changed)
+            if self.pruned is not None:
+                self._touched.update(changed)
+            self._rows, self._cols, self._vals = array("q"), array("q"), array("d")
+        if len(self.delta) >= min(DELTA_MAX, self.compact_every):
+            self._flush_delta()
+        self._maybe_recut()
+
+    def _flush_delta(self) -> None:
+        """``delta`` -> ``fresh`` (a catalogue-sized CSR sum), ``fresh`` -> ``recent`` when large."""
+        if not len(self.delta):
             return
-        rows = np.frombuffer(self._rows, np.int64)
-        cols = np.frombuffer(self._cols, np.int64)
-        vals = np.frombuffer(self._vals, np.float64)
-        size = max(int(rows.max()) + 1, self.base.shape[0], self.recent.shape[0], self.fresh.shape[0])
-        update = sp.csr_matrix((vals, (rows, cols)), shape=(size, size))  # sums duplicate pairs
-        update.sum_duplicates()
-        update.data = update.data.astype(COUNT_DTYPE)  # summed in float64, rounded once
-        self.fresh = _resized(self.fresh, size) + update
-        self._row_sums = grown(self._row_sums, size)
-        self._row_sums[:size] += np.bincount(rows, weights=vals, minlength=size)
-        changed = np.flatnonzero(np.diff(update.indptr)).tolist()
-        self._dirty.update(changed)
-        if self.pruned is not None:
-            self._touched.update(changed)
-        self._rows, self._cols, self._vals = array("q"), array("q"), array("d")
+        size = max(int(self.delta.keys[-1] >> 32) + 1, self.base.shape[0], self.recent.shape[0], self.fresh.shape[0])
+        self.fresh = _resized(self.fresh, size) + self.delta.to_csr(size, COUNT_DTYPE)  # rounded once, to float32
+        self.delta.clear()
         if self.fresh.nnz >= self.compact_every:
             self._merge_fresh()
-        self._maybe_recut()
 
     def _maybe_recut(self) -> None:
         """Install a finished background re-cut, or start one when enough rows changed."""
@@ -137,6 +145,7 @@ class CoVisitationIndex:
         if time.monotonic() < self._recut_after:
             return
         if self.pruned is not None and len(self._touched) >= max(RECUT_MIN_ROWS, RECUT_SHARE * self.pruned.shape[0]):
+            self._flush_delta()  # the job reads the CSR levels: every count must be in them
             self._recutting, self._touched = self._touched, set()
             self._recut = RecutJob(self.pruned, [self.base, self.recent, self.fresh], self._recutting, self.cut_k)
 
@@ -178,6 +187,7 @@ class CoVisitationIndex:
     def compact(self, full: bool = False) -> None:
         """Fold pending pairs, ``fresh`` into ``recent``, and ``recent`` into ``base`` when large (or ``full``)."""
         self._fold()
+        self._flush_delta()
         self._merge_fresh()
         if self.recent.nnz and (full or self.recent.nnz * 4 >= self.base.nnz):
             size = max(self.base.shape[0], self.recent.shape[0])
@@ -194,11 +204,12 @@ class CoVisitationIndex:
 
     @property
     def delta_size(self) -> int:
-        """Pair entries not yet in ``recent`` or ``base`` (pending and ``fresh``)."""
-        return len(self._rows) + int(self.fresh.nnz)
+        """Pair entries not yet in ``recent`` or ``base`` (pending, ``delta`` and ``fresh``)."""
+        return len(self._rows) + len(self.delta) + int(self.fresh.nnz)
 
     def __getstate__(self) -> dict:
         self._fold()  # the snapshot holds plain matrices and arrays
+        self._flush_delta()
         state = self.__dict__.copy()
         del state["_clock"]  # not picklable in general; restored as time.monotonic
         state["_strongest"] = {}  # a cache: rebuilt on demand
@@ -212,7 +223,8 @@ class CoVisitationIndex:
         self.__dict__.update(state)
         d = self.__dict__
         for name, default in (("_strongest", {}), ("_dirty", set()), ("_touched", set()), ("_recut", None),
-                              ("_recutting", set()), ("recent", _empty()), ("fresh", _empty()), ("max_lag_s", 0.0)):
+                              ("_recutting", set()), ("recent", _empty()), ("fresh", _empty()), ("max_lag_s", 0.0),
+                              ("delta", SortedPairs())):
             d.setdefault(name, default)
         d["_recut_after"] = 0.0
         d["_clock"] = time.monotonic
@@ -237,6 +249,11 @@ class CoVisitationIndex:
                 if end > start:
                     idx_parts.append(level.indices[start:end])
                     val_parts.append(level.data[start:end])
+        if len(self.delta):
+            idx, val = self.delta.row(item)
+            if len(idx):
+                idx_parts.append(idx)
+                val_parts.append(val.astype(COUNT_DTYPE))  # as it will read once in ``fresh``
         if not idx_parts:
             return np.zeros(0, np.int32), np.zeros(0)
         if len(idx_parts) == 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import msgspec
 
@@ -35,6 +35,8 @@ class StreamProcessor:
         self.snapshot_every = snapshot_every
         self._last_snapshot_seq = state.applied_seq
         self._child: int | None = None  # pid of a background snapshot writer
+        # Batches this process appended and has not finished applying (see catch_up).
+        self.local_writes_in_flight = 0
 
     @classmethod
     def open(cls, stores: Stores, snapshot_key: str | None, config: StateConfig | None = None,
@@ -73,6 +75,11 @@ class StreamProcessor:
         """Apply catalog changes and events written since the state was last brought up to date."""
         if self._child is not None:
             self.reap()
+        if self.local_writes_in_flight and not force:
+            # This process is applying its own batch a slice at a time: reading the rest of it
+            # back from the log here would do that work again inside a read. Writes by other
+            # processes are picked up by the first read after the batch is applied.
+            return 0
         if not self.stores.events.changed() and not force:
             return 0
         self.sync_catalog()
@@ -94,15 +101,33 @@ class StreamProcessor:
         return applied
 
     def apply_appended(self, accepted: list[tuple[int, Event]]) -> None:
-        """Apply events this process just appended, in log order, without reading them back."""
+        """Apply events this process just appended, in log order, in one go (sync callers)."""
+        for _ in self.apply_appended_in_slices(accepted, budget_s=float("inf")):
+            pass
+
+    def apply_appended_in_slices(self, accepted: list[tuple[int, Event]], budget_s: float = 0.001) -> Iterator[int]:
+        """Apply events this process just appended, in log order, without reading them back,
+        pausing after each ``budget_s`` of work.
+
+        It yields the number of events applied so far; the caller serves other requests
+        between slices (the ingest service awaits the event loop there), so a large batch
+        never holds reads for more than about ``budget_s``. Callers must not interleave two
+        batches' slices (the service holds a lock): events apply in log order, and an event
+        at or below ``applied_seq`` is skipped, so a batch found out of order is repaired
+        from the log instead of applied twice.
+        """
         if accepted and accepted[0][0] != self.state.applied_seq + 1:
             self.catch_up(force=True)  # someone else wrote in between: stay in log order
-        apply = self.state.apply
-        for seq, e in accepted:
+        apply, clock = self.state.apply, time.perf_counter
+        deadline = clock() + budget_s
+        for done, (seq, e) in enumerate(accepted, 1):
             items = [e.item_id] if e.item_id is not None else []
             if e.item_ids:
                 items.extend(e.item_ids)
             apply(seq, e.type, e.user_id, e.session_id, items, e.value, e.timestamp, e.context, e.query)
+            if not done & 15 and clock() >= deadline:  # the clock every 16 events: ~0.3 ms apart
+                yield done
+                deadline = clock() + budget_s
         note_applied(len(accepted))
         self.maybe_snapshot()
 

@@ -165,9 +165,23 @@ def normalize_events(events: list[Event], registry: EventSchemaRegistry, is_arra
 
     Raises :class:`ValidationFailed` listing every error (at most 100) if any event is bad.
     """
-    now = time.time() if now is None else now
     errors: list[FieldError] = []
-    for index, event in enumerate(events):
+    check_events(events, 0, len(events), registry, errors, is_array, time.time() if now is None else now, limits)
+    raise_event_errors(errors)
+    return events
+
+
+def check_events(events: list[Event], start: int, stop: int, registry: EventSchemaRegistry, errors: list[FieldError],
+                 is_array: bool, now: float, limits: InputLimits) -> None:
+    """Check and normalise ``events[start:stop]`` in place, appending to ``errors`` (stops at 100).
+
+    The unit of :func:`normalize_events`; the ingest service calls it a slice at a time so a
+    10,000-event batch never holds the event loop for its whole validation.
+    """
+    for index in range(start, min(stop, len(events))):
+        if len(errors) >= 100:
+            return
+        event = events[index]
         where = _pointer(index, is_array)
         if event.timestamp is None:
             event.timestamp = now
@@ -183,11 +197,12 @@ def normalize_events(events: list[Event], registry: EventSchemaRegistry, is_arra
         errors.extend(registry.check(event, where))
         if event.context or event.properties:
             errors.extend(check_record({"context": event.context, "properties": event.properties}, where, limits))
-        if len(errors) >= 100:
-            break
+
+
+def raise_event_errors(errors: list[FieldError]) -> None:
+    """Raise the 422 that lists ``errors`` (the first 100), if there are any."""
     if errors:
         raise ValidationFailed(errors[:100], title="Invalid events")
-    return events
 
 
 def normalize_documents(docs: list[T], is_array: bool = True, limits: InputLimits = DEFAULT_LIMITS) -> list[T]:

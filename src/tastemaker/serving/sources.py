@@ -108,13 +108,9 @@ def category_popular(ctx: PipelineContext, category: str, n: int) -> tuple[np.nd
     if not members:
         return np.zeros(0, np.int64), np.zeros(0)
 
-    def mask() -> np.ndarray:
-        m = ctx.available_mask()
-        m_members = np.zeros_like(m)
-        m_members[np.fromiter(members, np.int64, len(members))] = True
-        return m & m_members
-
-    return ctx.toplists.top(f"category:{category}", ctx.state.popularity_scores, n, mask)
+    toplists = ctx.toplists
+    return toplists.top(f"category:{category}", lambda: toplists.array("popularity", ctx.state.popularity_scores), n,
+                        ctx.available_mask, among=lambda: np.fromiter(members, np.int64, len(members)))
 
 
 def category_affinity(ctx: PipelineContext, n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
