@@ -33,6 +33,22 @@ def rating_scale_from_env(text: str | None = None) -> tuple[float, float]:
     return low, high
 
 
+def consent_required_from_env(text: str | None = None) -> bool:
+    """``TASTEMAKER_CONSENT_REQUIRED``: ``1``/``true``/``yes`` makes consent purposes opt-in
+    (an absent purpose is refused); unset or ``0`` keeps them opt-out (absent is allowed).
+
+    >>> consent_required_from_env("1"), consent_required_from_env(""), consent_required_from_env("no")
+    (True, False, False)
+    """
+    text = os.environ.get("TASTEMAKER_CONSENT_REQUIRED", "") if text is None else text
+    value = text.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"TASTEMAKER_CONSENT_REQUIRED must be 1 or 0 (true/false), not {text!r}")
+
+
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -128,6 +144,9 @@ class Settings:
     max_body_bytes: int = field(default_factory=lambda: _env_int("TASTEMAKER_MAX_BODY_BYTES", 64 * 1024 * 1024))
     # Token buckets by scope (see DEFAULT_RATE_LIMITS); a scope absent here is not limited.
     rate_limits: dict[str, RateLimit] = field(default_factory=rate_limits_from_env)
+    # Consent purposes (personalization, training, analytics) absent from a user's document:
+    # allowed (False, opt-out) or refused until granted (True, opt-in); privacy.consent.
+    consent_required: bool = field(default_factory=consent_required_from_env)
 
     @property
     def input_limits(self) -> InputLimits:

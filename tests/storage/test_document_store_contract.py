@@ -94,3 +94,17 @@ def test_item_catalog_iter_all_skips_tombstones(stores: Stores):
     stores.items.upsert(items)
     stores.items.delete("i1")
     assert sorted(i.id for i in stores.items.iter_all()) == ["i0", "i2"]
+
+
+def test_user_change_token_moves_with_every_user_write_in_any_process(stores: Stores, other_stores: Stores):
+    # the consent index reads the token on every recommendation request and the store only when it moved
+    token = stores.users.change_token()
+    assert stores.users.change_token() == token  # unchanged without writes
+    stores.events.append([])  # other tables' writes do not move it
+    stores.items.upsert([Item(id="i1")])
+    assert stores.users.change_token() == token
+    other_stores.users.upsert([User(id="u1", consent={"personalization": False})])
+    moved = stores.users.change_token()
+    assert moved != token
+    other_stores.users.delete("u1")
+    assert stores.users.change_token() != moved

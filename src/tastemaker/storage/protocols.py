@@ -155,6 +155,10 @@ class UserStore(Protocol):
 
     def count(self) -> int: ...
 
+    def change_token(self) -> bytes:
+        """A cheap value that every user write (upsert, delete), in any process, changes: the
+        consent index checks it on every recommendation request and reads changes only then."""
+
 
 class KeyStore(Protocol):
     def create(self, name: str, scopes: frozenset[str], secret_hash: str, key_id: str) -> ApiKeyRecord: ...

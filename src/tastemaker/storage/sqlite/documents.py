@@ -7,12 +7,13 @@ one data dir without missing an update or a delete.
 
 from __future__ import annotations
 
+import os
 from typing import Generic, Iterator, Sequence, TypeVar
 
 import msgspec
 
 from tastemaker.schema.records import Item, User
-from tastemaker.storage.sqlite.database import Database
+from tastemaker.storage.sqlite.database import Database, change_token_file
 
 D = TypeVar("D", Item, User)
 
@@ -26,6 +27,9 @@ class SQLiteDocumentTable(Generic[D]):
         self.table = table
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(cls).decode
+        # A token of this table's own (``<db>-users-changes``): the database's changes with
+        # every event posted, and readers of user documents (consent) must not ask SQLite then.
+        self._changes = change_token_file(db.path, f"-{table}-changes")
 
     def _next_version(self, conn) -> int:
         return conn.execute(f"SELECT COALESCE(MAX(version), 0) + 1 FROM {self.table}").fetchone()[0]
@@ -38,6 +42,7 @@ class SQLiteDocumentTable(Generic[D]):
                 "ON CONFLICT(id) DO UPDATE SET body = excluded.body, version = excluded.version",
                 [(d.id, self._encode(d), version) for d in docs],
             )
+        self._changed()
         return version
 
     def get(self, doc_id: str) -> D | None:
@@ -50,7 +55,16 @@ class SQLiteDocumentTable(Generic[D]):
             cur = conn.execute(
                 f"UPDATE {self.table} SET body = NULL, version = ? WHERE id = ? AND body IS NOT NULL", (version, doc_id)
             )
+        self._changed()
         return cur.rowcount > 0
+
+    def change_token(self) -> bytes:
+        """8 bytes that every write to this table, in any process sharing the data dir, replaces
+        (a shared memory map: no system call)."""
+        return self._changes[:8]
+
+    def _changed(self) -> None:
+        self._changes[:8] = os.urandom(8)  # after the commit: a reader that sees it finds the rows
 
     def changes_since(self, version: int) -> tuple[int, list[tuple[str, D | None]]]:
         rows = self.db.conn().execute(

@@ -1,0 +1,1 @@
+"""Privacy: consent, erasure, export, pseudonymization, retention (see docs/architecture.md)."""
