@@ -15,6 +15,7 @@ from tastemaker.features.toplists import TopListCache
 from tastemaker.ingest.processor import StreamProcessor
 from tastemaker.ingest.service import IngestService
 from tastemaker.models.popularity import PopularityModel
+from tastemaker.privacy.consent import ANALYTICS, PERSONALIZATION, ConsentIndex
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
 from tastemaker.serving.fields import attach_fields
@@ -66,6 +67,8 @@ class Engine:
             if self.stores.impressions is not None else None,
         )
         self.ingest = IngestService(self.processor, self.event_schemas, settings.input_limits)
+        # who withheld which purpose, in memory: a recommendation never asks the store
+        self.consent = ConsentIndex(self.stores.users, settings.consent_required)
         self.models = ModelRegistry(self.stores.models, self.stores.artifacts)
         self._serving_version: int | None = None
         self._next_model_check = 0.0
@@ -94,9 +97,15 @@ class Engine:
     def recommend(self, request: RecommendationRequest) -> dict[str, Any]:
         """The response body of ``GET /v1/recommendations`` for ``request``: the state caught
         up with other writers, the placement's pipeline, then the catalogue ``fields`` asked
-        for. Every entry point (HTTP fast path and route, CLI, evaluation) goes through here."""
+        for. Every entry point (HTTP fast path and route, CLI, evaluation) goes through here.
+        A user without ``personalization`` consent gets an unknown user's list; one without
+        ``analytics`` consent is served but not written to the impression log."""
         self.catch_up()
-        body = self.recommender.recommend(request)
+        consent = self.consent
+        consent.refresh()  # a shared-memory read unless a user document changed somewhere
+        user_id = request.user_id
+        body = self.recommender.recommend(request, consent.allows(user_id, PERSONALIZATION),
+                                          consent.allows(user_id, ANALYTICS))
         if request.fields:
             attach_fields(body["items"], request.fields, self.stores.items.get)
         return body

@@ -61,11 +61,3 @@ def test_required_index_allows_only_explicit_grants(two_processes):
     assert index.withheld(PERSONALIZATION, ["yes", "no", "unknown"]) == {"no", "unknown"}
     assert index.exceptions(PERSONALIZATION) == {"yes"}
 
-
-def test_note_applies_a_write_before_the_store_is_read_back(two_processes):
-    stores, _ = two_processes
-    index = ConsentIndex(stores.users)
-    index.note("u9", {PERSONALIZATION: False})
-    assert not index.allows("u9", PERSONALIZATION)
-    index.note("u9", None)
-    assert index.allows("u9", PERSONALIZATION)

@@ -77,6 +77,8 @@ class DocumentResource:
         engine = request.app.state.engine
         engine.processor.sync_catalog()
         engine.toplists.clear()
+        if self.audit_consent:  # users: a consent change holds from the very next request
+            engine.consent.refresh()
 
     def _not_found(self, doc_id: str) -> Response:
         return problem(404, f"Unknown {self.singular}", errors=[FieldError("id", f"no {self.singular} '{doc_id}'")])

@@ -73,13 +73,6 @@ class ConsentIndex:
             self._version, self._token = version, token
             return len(changes)
 
-    def note(self, user_id: str, consent: Mapping[str, bool] | None) -> None:
-        """Apply a document this process just wrote, before the next :meth:`refresh` reads it
-        back (the write's own request path calls it, so the next request sees it even on a
-        store without a change token)."""
-        with self._lock:
-            self._set(user_id, consent)
-
     def _set(self, user_id: str, consent: Mapping[str, bool] | None) -> None:
         for purpose, ids in self._exceptions.items():
             value = (consent or {}).get(purpose)

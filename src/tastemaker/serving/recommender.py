@@ -93,11 +93,15 @@ class Recommender:
         self._blended[placement.name] = (placement, model, out)
         return out
 
-    def _run(self, request: RecommendationRequest) -> tuple[Candidates, PipelineContext, StageContext | None]:
+    def _run(self, request: RecommendationRequest, personalize: bool = True,
+             log: bool = True) -> tuple[Candidates, PipelineContext, StageContext | None]:
         self.placements.reload_if_changed()  # a stat at most once a second, and only with a file
         placement = self.resolve(request)
         n = placement.n if request.default_n else request.n
-        ctx = PipelineContext(self.state, self.state.users.get(request.user_id), request, self.model, self.toplists)
+        # Without personalization consent the pipeline runs as for a user it never saw: every
+        # source, filter, rule and explanation reads the user only through ctx.user.
+        user = self.state.users.get(request.user_id) if personalize else None
+        ctx = PipelineContext(self.state, user, request, self.model, self.toplists)
         parts, because = [], {}
         for name, spec in placement.sources.items():
             items, scores, seeds = self.sources[name](ctx, spec.n)
@@ -108,7 +112,7 @@ class Recommender:
         merged.because = because
         merged = screen(ctx, placement, merged, self.require_catalog)
         if placement.staged:
-            return self._ranked(ctx, placement, merged, parts, n)
+            return self._ranked(ctx, placement, merged, parts, n, log)
         if len(merged) < n:
             merged = self._backfill(ctx, placement, merged, n)
         return merged.top(n), ctx, None
@@ -144,7 +148,7 @@ class Recommender:
         return self._item_column("trending", self.state.trending)
 
     def _ranked(self, ctx: PipelineContext, placement: Placement, merged: Candidates, parts: list,
-                n: int) -> tuple[Candidates, PipelineContext, StageContext]:
+                n: int, log: bool = True) -> tuple[Candidates, PipelineContext, StageContext]:
         """The placement's stages (:mod:`tastemaker.serving.stages`) on a pool of its best candidates."""
         state, request = self.state, ctx.request
         want = max(n, min(POOL, 3 * n))  # room for what rules filter out
@@ -155,7 +159,7 @@ class Recommender:
         env = RuleEnv(state.catalog, pool.items, self.clock(), pool.scores, pool.sources, ctx.user,
                       {"popularity": self._popularity, "trending": self._trending}, request.context)
         # features are computed (and logged) whenever the placement logs
-        logging = self.impressions is not None and (placement.ranker == "ltr" or placement.log_impressions)
+        logging = log and self.impressions is not None and (placement.ranker == "ltr" or placement.log_impressions)
         staged = StageContext(ctx, placement, env, n, parts, RuleTrace() if request.explain else None, self.rankers,
                               logging, self._embedding_table, self.require_catalog)
         return run_stages(self.stages(placement), pool, staged), ctx, staged
@@ -164,9 +168,11 @@ class Recommender:
         """Top a short list up to ``n`` (:func:`tastemaker.serving.backfill.backfill`)."""
         return backfill(ctx, placement, have, n, self.require_catalog)
 
-    def recommend(self, request: RecommendationRequest) -> dict[str, Any]:
-        """The response body of ``GET /v1/recommendations``."""
-        top, ctx, staged = self._run(request)
+    def recommend(self, request: RecommendationRequest, personalize: bool = True, log: bool = True) -> dict[str, Any]:
+        """The response body of ``GET /v1/recommendations``. ``personalize`` False: nothing
+        about the user is read (the list of a user never seen); ``log`` False: the served list
+        is not written to the impression log (consent, :mod:`tastemaker.privacy.consent`)."""
+        top, ctx, staged = self._run(request, personalize, log)
         ids = self.state.index.ids
         scores = np.round(top.scores, 6).tolist()
         positions = top.items.tolist()
