@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tastemaker.config import Settings
-from tastemaker.storage.protocols import (ArtifactStore, AuditLog, EventLog, ImpressionLog, ItemCatalog, KeyStore,
-                                          ModelStore, RateLimiter, SchemaStore, UserStore)
+from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ImpressionLog, ItemCatalog,
+                                          KeyStore, ModelStore, RateLimiter, SchemaStore, UserStore)
 
 
 @dataclass
@@ -22,6 +22,8 @@ class Stores:
     close: Callable[[], None]
     impressions: ImpressionLog | None = None  # served lists, for training the learned ranker
     audit: AuditLog | None = None  # admin actions, hash-chained (every backend provides one)
+    erased: ErasedUsers | None = None  # tombstones of erased users (keyed digests)
+    reclaim: Callable[[], None] = lambda: None  # make deleted rows leave the backend's files
 
     def __enter__(self) -> Stores:
         return self
@@ -64,6 +66,7 @@ def open_stores(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite import Database
     from tastemaker.storage.sqlite.audit import SQLiteAuditLog
     from tastemaker.storage.sqlite.documents import SQLiteItemCatalog, SQLiteUserStore
+    from tastemaker.storage.sqlite.erasure import SQLiteErasedUsers, reclaim
     from tastemaker.storage.sqlite.events import SQLiteEventLog
     from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
     from tastemaker.storage.sqlite.keys import SQLiteKeyStore
@@ -82,4 +85,6 @@ def open_stores(settings: Settings) -> Stores:
         close=db.close,
         impressions=SQLiteImpressionLog(db),
         audit=SQLiteAuditLog(db),
+        erased=SQLiteErasedUsers(db),
+        reclaim=lambda: reclaim(db),
     )

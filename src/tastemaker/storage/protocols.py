@@ -110,6 +110,13 @@ class EventLog(Protocol):
     def changed(self) -> bool:
         """Cheap check: has anyone written since the last call? (False negatives never.)"""
 
+    def user_rows(self, user_id: str) -> list[tuple]:
+        """Every event of ``user_id`` as raw rows (like :meth:`read_rows_since`), in log order."""
+
+    def erase_user(self, user_id: str) -> int:
+        """Delete every event of ``user_id`` wherever it is kept (rows, bulk-import segments,
+        the idempotency index), in one transaction; returns how many. Seqs are never reused."""
+
 
 class ImpressionLog(Protocol):
     """What was shown to whom, for training rankers on outcomes (append-mostly, small rows)."""
@@ -126,6 +133,9 @@ class ImpressionLog(Protocol):
 
     def delete_before(self, ts: float) -> int:
         """Retention: drop impressions older than ``ts``; returns how many."""
+
+    def erase_user(self, user_id: str) -> int:
+        """Drop every impression served to ``user_id``; returns how many."""
 
 
 class ItemCatalog(Protocol):
@@ -155,6 +165,9 @@ class UserStore(Protocol):
 
     def count(self) -> int: ...
 
+    def erase_user(self, user_id: str) -> int:
+        """Remove the user's row entirely (no tombstone naming them); 1 when there was one."""
+
     def change_token(self) -> bytes:
         """A cheap value that every user write (upsert, delete), in any process, changes: the
         consent index checks it on every recommendation request and reads changes only then."""
@@ -170,9 +183,26 @@ class KeyStore(Protocol):
 
     def revoke(self, key_id: str) -> bool: ...
 
+    def erase_user(self, user_id: str) -> int:
+        """Remove the keys bound to ``user_id`` (none where keys belong to applications)."""
+
     def change_token(self) -> bytes:
         """A cheap value that every key write (create, revoke), in any process, changes:
         a verifier that caches keys checks it on every request so a revocation holds at once."""
+
+
+class ErasedUsers(Protocol):
+    """Tombstones of erased users: keyed digests of their ids (privacy.tombstones), never the
+    ids, so later ingest and imports can refuse them without the data dir naming them."""
+
+    def add(self, digest: str, ts: float | None = None) -> bool:
+        """Record a digest (idempotent); True when it is new."""
+
+    def contains(self, digest: str) -> bool: ...
+
+    def all(self) -> set[str]: ...
+
+    def count(self) -> int: ...
 
 
 class SchemaStore(Protocol):

@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS event_segments (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS event_segments_last ON event_segments(last_seq);
+-- The highest seq ever given out, once an erasure removed the newest events: seqs are never
+-- reused (online state skips events at or below the seq it has applied).
+CREATE TABLE IF NOT EXISTS event_seq_floor (seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY,
     body BLOB,

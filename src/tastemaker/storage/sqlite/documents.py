@@ -58,6 +58,16 @@ class SQLiteDocumentTable(Generic[D]):
         self._changed()
         return cur.rowcount > 0
 
+    def erase_user(self, doc_id: str) -> int:
+        """Remove the row itself, not just its body (a delete keeps the id as a tombstone for
+        followers; an erasure must not): 1 when there was a row. Followers of
+        :meth:`changes_since` miss this removal, which is why erasure also drops the user
+        from online state itself."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(f"DELETE FROM {self.table} WHERE id = ?", (doc_id,))
+        self._changed()
+        return cur.rowcount
+
     def change_token(self) -> bytes:
         """8 bytes that every write to this table, in any process sharing the data dir, replaces
         (a shared memory map: no system call)."""

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from tastemaker.schema.records import Event
 from tastemaker.storage.protocols import AppendResult
-from tastemaker.storage.sqlite import segments
+from tastemaker.storage.sqlite import erasure, segments
 from tastemaker.storage.sqlite.database import Database
 
 _EVENT_COLUMNS = ("id", "type", "user_id", "session_id", "item_id", "item_ids", "value", "query", "context", "ts",
@@ -29,9 +29,10 @@ _EVENT_ROW = ("seq", *_EVENT_COLUMNS)  # what _event() takes
 _REPLAY_ROW = ("seq", "type", "user_id", "session_id", "item_id", "item_ids", "value", "ts", "context", "query")
 _INSERT = f"INSERT INTO event_rows ({', '.join(_EVENT_ROW)}) VALUES ({', '.join('?' * len(_EVENT_ROW))})"
 _LAST_SEQ = ("SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM event_rows), "
-             "(SELECT COALESCE(MAX(last_seq), 0) FROM event_segments))")
-_NEXT_SEGMENT = "SELECT first_seq, last_seq FROM event_segments WHERE last_seq > ? ORDER BY last_seq LIMIT 1"
-_NO_SEGMENT = (2**62, 2**62)  # "the next segment starts after every seq"
+             "(SELECT COALESCE(MAX(last_seq), 0) FROM event_segments), "
+             "(SELECT COALESCE(MAX(seq), 0) FROM event_seq_floor))")
+_NEXT_SEGMENT = "SELECT first_seq, last_seq, n FROM event_segments WHERE last_seq > ? ORDER BY last_seq LIMIT 1"
+_NO_SEGMENT = (2**62, 2**62, 0)  # "the next segment starts after every seq"
 
 # Claiming ids: json_each feeds SQLite the whole batch in one statement, without a Python
 # call per row, and ORDER BY inserts in key order (random ids would otherwise scatter
@@ -121,7 +122,7 @@ class SQLiteEventLog:
         self._data_version = -1
         self._change_token = b""
         # The segment being read: replay reads one in several chunks, decode it once.
-        self._cached: tuple[tuple[int, int], pa.Table] | None = None
+        self._cached: tuple[tuple[int, int, int], pa.Table] | None = None
 
     def append(self, events: Sequence[Event]) -> AppendResult:
         """Append the events whose ids are new, with contiguous seqs, in one durable transaction."""
@@ -186,10 +187,10 @@ class SQLiteEventLog:
             conn.execute("BEGIN")
         try:
             while len(out) < limit:
-                first, last = conn.execute(_NEXT_SEGMENT, (seq,)).fetchone() or _NO_SEGMENT
+                first, last, n = conn.execute(_NEXT_SEGMENT, (seq,)).fetchone() or _NO_SEGMENT
                 if first <= seq + 1:  # seq + 1 is inside this segment
                     stop = min(last, seq + limit - len(out))
-                    out += segments.rows(self._segment(conn, first, last), names, seq + 1 - first, stop + 1 - first)
+                    out += segments.rows_between(self._segment(conn, first, last, n), first, names, seq + 1, stop + 1)
                     if stop == last:
                         self._cached = None  # read to its end: free it rather than hold it while serving
                     seq = stop
@@ -205,14 +206,23 @@ class SQLiteEventLog:
                 conn.execute("COMMIT")
         return out
 
-    def _segment(self, conn: sqlite3.Connection, first: int, last: int) -> pa.Table:
+    def _segment(self, conn: sqlite3.Connection, first: int, last: int, n: int) -> pa.Table:
         cached = self._cached
-        if cached is not None and cached[0] == (first, last):
+        if cached is not None and cached[0] == (first, last, n):  # n changes when an erasure rewrites it
             return cached[1]
         body = conn.execute("SELECT body FROM event_segments WHERE first_seq = ?", (first,)).fetchone()[0]
         table = segments.decode(body)
-        self._cached = ((first, last), table)
+        self._cached = ((first, last, n), table)
         return table
+
+    def user_rows(self, user_id: str) -> list[tuple]:
+        """Every logged row of ``user_id`` as :meth:`read_rows_since` gives them, in log order."""
+        return erasure.user_rows(self.db, user_id, _REPLAY_ROW)
+
+    def erase_user(self, user_id: str) -> int:
+        """Delete every event of ``user_id`` (API rows, segment rows, their ids); returns how many."""
+        self._cached = None
+        return erasure.erase_events(self.db, user_id, _LAST_SEQ)
 
     def last_seq(self) -> int:
         return self.db.conn().execute(_LAST_SEQ).fetchone()[0]

@@ -120,6 +120,11 @@ class SQLiteImpressionLog:
             return self.db.conn().execute("SELECT COUNT(*) FROM impressions").fetchone()[0]
         return self.db.conn().execute("SELECT COUNT(*) FROM impressions WHERE placement = ?", (placement,)).fetchone()[0]
 
+    def erase_user(self, user_id: str) -> int:
+        """Drop every impression served to ``user_id``; returns how many."""
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM impressions WHERE user_id = ?", (user_id,)).rowcount
+
     def delete_before(self, ts: float) -> int:
         with self.db.transaction() as conn:
             return conn.execute("DELETE FROM impressions WHERE ts < ?", (ts,)).rowcount

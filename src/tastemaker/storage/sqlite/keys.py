@@ -25,6 +25,11 @@ class SQLiteKeyStore:
         self.db = db
         self._changes = change_token_file(db.path, "-keys-changes")
 
+    def erase_user(self, user_id: str) -> int:
+        """Keys are not bound to users (a key belongs to a client application), so none is
+        removed; a backend with per-user keys deletes them here. Returns how many."""
+        return 0
+
     def create(self, name: str, scopes: frozenset[str], secret_hash: str, key_id: str) -> ApiKeyRecord:
         record = ApiKeyRecord(key_id, name, scopes, time.time())
         with self.db.transaction() as conn:

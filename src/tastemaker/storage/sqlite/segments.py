@@ -87,15 +87,33 @@ def write(conn: sqlite3.Connection, table: pa.Table, first_seq: int) -> None:
         part = table.slice(start, SEGMENT_ROWS)
         first = first_seq + start
         seqs = pa.array(np.arange(first, first + part.num_rows, dtype=np.int64))
-        part = part.add_column(0, "seq", seqs)
-        sink = pa.BufferOutputStream()
-        with ipc.new_stream(sink, part.schema, options=_WRITE_OPTIONS) as writer:
-            writer.write_table(part)
-        conn.execute(INSERT, (first, first + part.num_rows - 1, part.num_rows, memoryview(sink.getvalue())))
+        conn.execute(INSERT, (first, first + part.num_rows - 1, part.num_rows, memoryview(encode(part, seqs))))
+
+
+def encode(table: pa.Table, seqs: pa.Array | pa.ChunkedArray) -> pa.Buffer:
+    """A segment body: ``table`` with its ``seq`` column first, as a compressed IPC stream."""
+    table = table.add_column(0, "seq", seqs)
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema, options=_WRITE_OPTIONS) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
 
 
 def decode(body: bytes) -> pa.Table:
     return ipc.open_stream(pa.py_buffer(body)).read_all()
+
+
+def rows_between(table: pa.Table, first_seq: int, names: Sequence[str], lo_seq: int, hi_seq: int) -> list[tuple]:
+    """The rows with ``lo_seq <= seq < hi_seq`` of a decoded segment starting at ``first_seq``.
+
+    A segment without holes is sliced by position; one that an erasure rewrote (fewer rows
+    than its range) is searched by its ``seq`` column."""
+    span = table.column("seq")
+    if table.num_rows and int(span[-1].as_py()) - first_seq + 1 == table.num_rows:
+        return rows(table, names, lo_seq - first_seq, hi_seq - first_seq)
+    seqs = span.to_numpy()
+    start, stop = np.searchsorted(seqs, [lo_seq, hi_seq])
+    return rows(table, names, int(start), int(stop))
 
 
 def rows(table: pa.Table, names: Sequence[str], start: int, stop: int) -> list[tuple]:
