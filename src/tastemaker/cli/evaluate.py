@@ -101,7 +101,8 @@ def served_command(args: argparse.Namespace) -> int:
             protocol = args.served_protocol
             seeds = seeds if protocol == "random" else seeds[:1]  # the other splits have no seed to vary
             reports = [evaluate_served(stores, placements=placements, require_catalog=config.require_catalog,
-                                       seed=seed, protocol=protocol, progress=say) for seed in seeds]
+                                       seed=seed, protocol=protocol, progress=say,
+                                       consent_required=config.consent_required) for seed in seeds]
         except ValueError as exc:
             print(f"served figure: {exc}", file=sys.stderr)
             return 1

@@ -38,7 +38,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         try:
             # stage lines and a bar over the stages, on stderr (stdout keeps the one result line)
             with StageBar("train", quiet=quiet(args)) as progress:
-                result = train(stores, args.family, params, promote=args.promote, progress=progress)
+                result = train(stores, args.family, params, promote=args.promote, progress=progress,
+                               consent_required=config.consent_required)
         except (ValueError, TypeError) as exc:
             print(f"train refused: {exc}", file=sys.stderr)
             return 1

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import msgspec
 import numpy as np
@@ -31,6 +32,18 @@ class EventSnapshot:
 
     def __len__(self) -> int:
         return len(self.user_id)
+
+    def keep_users(self, allowed: Callable[[str], bool]) -> EventSnapshot:
+        """The rows of the users ``allowed`` accepts (asked once per user), the log range kept:
+        what the train job fits on when some users withheld consent to training."""
+        verdict: dict[str, bool] = {}
+        keep = np.fromiter((verdict[u] if u in verdict else verdict.setdefault(u, allowed(u)) for u in self.user_id),
+                           dtype=bool, count=len(self.user_id))
+        if keep.all():
+            return self
+        rows = np.flatnonzero(keep).tolist()
+        return replace(self, user_id=[self.user_id[i] for i in rows], item_id=[self.item_id[i] for i in rows],
+                       type=[self.type[i] for i in rows], value=self.value[keep], timestamp=self.timestamp[keep])
 
 
 def snapshot_events(log: EventLog, to_seq: int | None = None) -> EventSnapshot:

@@ -20,12 +20,13 @@ import scipy.sparse as sp
 
 from tastemaker.config import Settings
 from tastemaker.datasets.interactions import build_interactions, unit_scale
-from tastemaker.datasets.snapshot import snapshot_events
+from tastemaker.datasets.snapshot import EventSnapshot, snapshot_events
 from tastemaker.evaluation.evaluate import evaluate_fitted
 from tastemaker.evaluation.splits import random_split
 from tastemaker.models.artifact import ModelArtifact
 from tastemaker.models.fit_progress import reporting
 from tastemaker.models.hybrid import fit_member
+from tastemaker.privacy.consent import TRAINING, ConsentIndex
 from tastemaker.serving.placement_registry import PlacementRegistry
 from tastemaker.storage.factory import Stores, open_stores, placement_document
 from tastemaker.storage.protocols import ModelVersion
@@ -71,7 +72,7 @@ def _items_aligned(stores: Stores, item_ids: list[str]) -> list[dict[str, Any]]:
 def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
           *, evaluate: bool = True, promote: str = "if_better", seed: int = 0,
           progress: Progress | None = None, placements: PlacementRegistry | None = None,
-          require_catalog: bool = True) -> TrainResult:
+          require_catalog: bool = True, consent_required: bool = False) -> TrainResult:
     """Train ``family`` on the whole log; register it; promote per ``promote``.
 
     The evaluation holds out a per-user random quarter of the snapshot, fits the family on
@@ -82,7 +83,10 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     placement's *served* nDCG@10 on that split is at least the serving version's, refitted
     and re-blended on the same split so the comparison is fair). ``progress`` receives a
     :class:`Step` as each stage of :data:`STAGES` begins and as work within it proceeds.
-    An unknown ``family`` raises ``ValueError`` before the log is read.
+    An unknown ``family`` raises ``ValueError`` before the log is read. The events of users
+    who withheld ``training`` consent (:func:`training_snapshot`) are left out of everything:
+    the matrix, the held-out users, the blends; ``consent_required`` is the deployment's
+    ``Settings.consent_required``.
     """
     from tastemaker.models import (
         families,  # every model module: imported when training, not with the API
@@ -105,10 +109,11 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     factory = families.factory(family, **(params or {}))
     registry = ModelRegistry(stores.models, stores.artifacts)
     say("reading the event log", True, "snapshot")
-    snapshot = snapshot_events(stores.events)
+    snapshot, withheld = training_snapshot(stores, snapshot_events(stores.events), consent_required)
     if not len(snapshot):
         raise ValueError("the event log is empty: nothing to train on")
-    say(f"{len(snapshot):,} interactions up to event {snapshot.to_seq}")
+    say(f"{len(snapshot):,} interactions up to event {snapshot.to_seq}"
+        + (f" ({withheld:,} left out: no training consent)" if withheld else ""))
     say("weighting, decaying and deduplicating events", True, "interactions")
     data = build_interactions(snapshot.columns())
     scale = unit_scale(data.matrix)
@@ -181,6 +186,17 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
 
 
 
+def training_snapshot(stores: Stores, snapshot: EventSnapshot, consent_required: bool = False) -> tuple[EventSnapshot, int]:
+    """``snapshot`` less the rows of users who do not allow ``training``
+    (:mod:`tastemaker.privacy.consent`), and how many rows that left out. The user documents
+    are read once; with the opt-out default and nobody refusing, nothing is filtered."""
+    consent = ConsentIndex(stores.users, consent_required)
+    if not consent_required and not consent.exceptions(TRAINING):
+        return snapshot, 0
+    kept = snapshot.keep_users(lambda user_id: consent.allows(user_id, TRAINING))
+    return kept, len(snapshot) - len(kept)
+
+
 def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
                   promote: str = "if_better", job_id: str | None = None) -> dict[str, Any]:
     """Entry point for a worker process (another process or machine): open the deployment's
@@ -196,7 +212,7 @@ def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict
 
         def work(progress: Progress | None = None) -> dict[str, Any]:
             return train(stores, family, params, promote=promote, progress=progress, placements=placements,
-                         require_catalog=settings.require_catalog).to_dict()
+                         require_catalog=settings.require_catalog, consent_required=settings.consent_required).to_dict()
 
         if job_id is None:
             return work()

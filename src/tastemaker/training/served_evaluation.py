@@ -50,7 +50,7 @@ from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.placement_registry import PlacementRegistry
 from tastemaker.serving.placements import Placement, SourceSpec
 from tastemaker.storage.factory import Stores, open_stores
-from tastemaker.training.job import DEFAULT_FAMILY, train
+from tastemaker.training.job import DEFAULT_FAMILY, train, training_snapshot
 from tastemaker.training.model_registry import ModelRegistry
 from tastemaker.training.served_validation import held_out_items
 
@@ -63,21 +63,23 @@ MODEL_ALONE = Placement("model-alone", {"user_model": SourceSpec(1.0, 100, expli
 def evaluate_served(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None, *,
                     placements: PlacementRegistry | None = None, require_catalog: bool = True,
                     test_fraction: float = 0.25, seed: int = 0, max_users: int = TEST_USERS,
-                    protocol: str = "random", progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    protocol: str = "random", progress: Callable[[str], None] | None = None,
+                    consent_required: bool = False) -> dict[str, Any]:
     """Served nDCG@10 per placement on a held-out quarter of ``stores``' log (module doc).
 
     Returns ``{"family", "protocol", "version_metrics", "users", "model_alone", "placements":
     {name: {"served", "unlearned", "blend"}}}``: ``served`` with the blend the train job
     learned, ``unlearned`` with the placement's own weights, ``blend`` the learned weights
     (None: nothing to learn); ``model_alone`` the trained model as the only source.
-    The deployment's registry is not touched (the train job writes to a scratch one).
+    The deployment's registry is not touched (the train job writes to a scratch one). Users
+    who withheld ``training`` consent are neither trained on nor among the test users.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
     say = progress or (lambda message: None)
     placements = placements or PlacementRegistry(stores.artifacts)
     to_seq = stores.events.last_seq()
-    snapshot = snapshot_events(stores.events, to_seq)
+    snapshot, _ = training_snapshot(stores, snapshot_events(stores.events, to_seq), consent_required)
     data = build_interactions(snapshot.columns()) if len(snapshot) else None
     if data is None or not data.matrix.nnz:
         raise ValueError("the event log has no interactions to evaluate")
@@ -89,7 +91,8 @@ def evaluate_served(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[s
         with open_stores(Settings(data_dir=Path(scratch_dir), durable=False)) as scratch:
             rest = dataclasses.replace(stores, events=part, models=scratch.models, artifacts=scratch.artifacts)
             result = train(rest, family, params, promote="always", placements=placements,
-                           require_catalog=require_catalog, progress=lambda step: say(str(step)))
+                           require_catalog=require_catalog, progress=lambda step: say(str(step)),
+                           consent_required=consent_required)
             artifact = ModelRegistry(scratch.models, scratch.artifacts).load(result.version.version)
             say("replaying the online state of the training part")
             state = replay_state(rest)
