@@ -144,10 +144,22 @@ class CoVisitationIndex:
             self._install_recut()  # then maybe the next one: rows written meanwhile
         if time.monotonic() < self._recut_after:
             return
+        if self.pruned is None:
+            self._start_cutting()
         if self.pruned is not None and len(self._touched) >= max(RECUT_MIN_ROWS, RECUT_SHARE * self.pruned.shape[0]):
             self._flush_delta()  # the job reads the CSR levels: every count must be in them
             self._recutting, self._touched = self._touched, set()
             self._recut = RecutJob(self.pruned, [self.base, self.recent, self.fresh], self._recutting, self.cut_k)
+
+    def _start_cutting(self) -> None:
+        """Begin serving from a cut once the index is large (a server loaded live, never pruned):
+        every row with counts is marked changed, so background re-cuts build the cut while
+        reads keep the exact path, instead of every read sorting its seeds' rows forever."""
+        if np.count_nonzero(self._row_sums) < RECUT_MIN_ROWS:
+            return
+        self.pruned = _empty(self.base.shape[0])
+        self.cut_k = _CACHE_K
+        self._touched = set(np.flatnonzero(self._row_sums).tolist())
 
     def _install_recut(self) -> None:
         job, self._recut = self._recut, None
@@ -171,6 +183,17 @@ class CoVisitationIndex:
         sums = np.asarray(counts.sum(axis=1)).ravel()
         self._row_sums = grown(self._row_sums, size)
         self._row_sums[: len(sums)] += sums
+
+    def subtract(self, counts: sp.spmatrix, row_sums: np.ndarray) -> None:
+        """Take away counts added before, with their row sums (an erased user's pairs; covisitation_erase)."""
+        from tastemaker.features.covisitation_erase import subtract_counts  # rare: loaded when used
+        self.compact(full=True)
+        self.base, self._row_sums = subtract_counts(self.base, self._row_sums, counts, row_sums)
+        if self.pruned is not None:
+            self.pruned = _empty(self.base.shape[0])  # every row is exact in ``base``, heaviest first
+            self._touched, self._recutting, self._recut = set(), set(), None
+        self._strongest.clear()
+        self._dirty = set()
 
     @property
     def row_sums(self) -> np.ndarray:

@@ -59,6 +59,26 @@ class DecayedCounter:
         self.total *= factor
         self.t0 = ts
 
+    def subtract(self, other: DecayedCounter) -> None:
+        """Take away what ``other`` counted (the same events, added to both): exact up to float
+        rounding, whatever either counter's ``t0`` (one factor rescales ``other``'s raw values).
+        Values left within rounding of zero are set to zero."""
+        if other.t0 is None:
+            return
+        if self.t0 is None:
+            raise ValueError("subtracting counts from an empty counter")
+        mine, theirs = self.raw, other.raw
+        factor = 2.0 ** ((other.t0 - self.t0) / self.half_life)
+        n = len(theirs)
+        self._raw = mine = grown(mine, n)
+        before = mine[:n].copy()
+        mine[:n] -= theirs * factor
+        # a sum of positive terms minus some of them: what remains is >= 0, and a value that
+        # is all the subtracted terms is rounding noise, relative to what it was
+        mine[:n][np.abs(mine[:n]) <= 1e-9 * before] = 0.0
+        np.maximum(mine[:n], 0.0, out=mine[:n])
+        self.total = max(self.total - other.total * factor, 0.0)
+
     def scale_at(self, now: float) -> float:
         """Multiply raw values by this to get decayed counts at ``now``."""
         if self.t0 is None:

@@ -72,6 +72,9 @@ class OnlineState:
         self.recent_popularity = DecayedCounter(self.config.trending_half_life_s)
         self.segments: dict[str, DecayedCounter] = {}
         self.version = 0  # bumped on every change; caches key on it
+        # Users being erased (features.erasure): their events are skipped until the log no
+        # longer has them. In memory only, never in a snapshot.
+        self.erasing: set[str] = set()
 
     # -- write side ---------------------------------------------------------------------
     def apply(
@@ -91,6 +94,8 @@ class OnlineState:
             return False
         self.applied_seq = seq
         self.version += 1
+        if self.erasing and user_id in self.erasing:
+            return True
         if ts > self.clock:
             self.clock = ts
         user = self.users.get(user_id)
@@ -157,10 +162,12 @@ class OnlineState:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["users"] = pack_users(self.users)  # columns: a warm start slices, not unpickles, users
+        state.pop("erasing", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["users"] = unpack_users(state["users"], UserState)  # ValueError for another table format
+        state["erasing"] = set()
         self.__dict__.update(state)
 
     def save(self, artifacts: ArtifactStore, key: str) -> None:
