@@ -88,6 +88,29 @@ class TestEventLog:
         assert [r[0] for r in stores.events.read_rows_since(1)] == [2, 3]
         assert [r[0] for r in stores.events.read_rows_since(0, limit=1)] == [1]
 
+    def test_events_for_user_pages_through_rows_and_imports_in_log_order(self, stores: Stores):
+        full = Event(id="full", type="search", user_id="me", session_id="s", query="private query",
+                     context={"ip": "10.0.0.1"}, timestamp=T0, recommendation_id="r1", properties={"k": 1},
+                     schema_version=1)
+        stores.events.append([ev(0, user_id="me"), ev(1), full])
+        stores.events.append_columns(iter([columns(["c1", "c2", "c3"], user_id=["me", "u1", "me"],
+                                                   query=["imported q", None, None])]))
+        stores.events.append([ev(2, user_id="me"), ev(3)])
+        everything = stores.events.events_for_user("me", limit=100)
+        assert [(seq, e.id) for seq, e in everything] == [(1, "e0"), (3, "full"), (4, "c1"), (6, "c3"), (7, "e2")]
+        assert everything[1][1] == full  # every field, context and query included
+        assert everything[2][1].query == "imported q"
+        pages, after = [], 0
+        while True:
+            page = stores.events.events_for_user("me", after_seq=after, limit=2)
+            pages += page
+            if len(page) < 2:
+                break
+            after = page[-1][0]
+        assert pages == everything
+        assert stores.events.events_for_user("nobody") == []
+        assert stores.events.events_for_user("me", after_seq=7) == []
+
     def test_append_columns(self, stores: Stores):
         stores.events.append([ev(0)])
         inserted, duplicates = stores.events.append_columns(iter([

@@ -33,6 +33,16 @@ class TestImpressionLog:
         assert [r.recommendation_id for r in stores.impressions.read(since_ts=T0 + 2, until_ts=T0 + 3)] == ["r2"]
         assert stores.impressions.count() == 3 and stores.impressions.count("cart") == 1
 
+    def test_read_user_pages_by_time_and_id(self, stores: Stores):
+        stores.impressions.append([imp("r2", T0, user_id="me"), imp("r1", T0, user_id="me"), imp("r3", T0 + 1),
+                                   imp("r4", T0 + 2, user_id="me")])
+        assert [r.recommendation_id for r in stores.impressions.read_user("me")] == ["r1", "r2", "r4"]
+        first = stores.impressions.read_user("me", limit=1)
+        assert [r.recommendation_id for r in first] == ["r1"]
+        rest = stores.impressions.read_user("me", after=(first[0].ts, first[0].recommendation_id))
+        assert [r.recommendation_id for r in rest] == ["r2", "r4"]  # the same ts is not skipped
+        assert stores.impressions.read_user("nobody") == []
+
     def test_a_repeated_id_is_ignored(self, stores: Stores):
         assert stores.impressions.append([imp("r1", T0)]) == 1
         assert stores.impressions.append([imp("r1", T0 + 5, placement="cart"), imp("r2", T0)]) == 1

@@ -110,6 +110,12 @@ class EventLog(Protocol):
     def changed(self) -> bool:
         """Cheap check: has anyone written since the last call? (False negatives never.)"""
 
+    def events_for_user(self, user_id: str, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+        """A page of ``user_id``'s events (every field) with position > ``after_seq``, in log
+        order, wherever they are kept (API rows, bulk-import segments). About ``limit`` of them
+        (a backend may pass it to finish a stored block); fewer than ``limit`` means the log
+        was read to its end. Page on with the last position (export, data portability)."""
+
     def user_rows(self, user_id: str) -> list[tuple]:
         """Every event of ``user_id`` as raw rows (like :meth:`read_rows_since`), in log order."""
 
@@ -128,6 +134,10 @@ class ImpressionLog(Protocol):
     def read(self, placement: str | None = None, since_ts: float = -math.inf,
              until_ts: float = math.inf) -> list[ImpressionRecord]:
         """Impressions (of ``placement``, or all) with ``since_ts <= ts < until_ts``, by time."""
+
+    def read_user(self, user_id: str, after: tuple[float, str] | None = None, limit: int = 1000) -> list[ImpressionRecord]:
+        """Up to ``limit`` impressions served to ``user_id``, by (``ts``, ``recommendation_id``),
+        after the ``after`` pair (export; page on with the last record's pair)."""
 
     def count(self, placement: str | None = None) -> int: ...
 

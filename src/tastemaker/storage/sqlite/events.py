@@ -215,6 +215,43 @@ class SQLiteEventLog:
         self._cached = ((first, last, n), table)
         return table
 
+    def events_for_user(self, user_id: str, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+        """A page of ``user_id``'s events after ``after_seq``, in log order, every field.
+
+        One pass over the log split into pages: API rows are read by seq range (the rowid
+        B-tree, so a page resumes where the last one stopped instead of scanning again) and a
+        segment is decoded once and filtered to the user's rows, all of which join the page
+        (a page may pass ``limit`` by one segment's share). Fewer than ``limit`` means the
+        log was read to its end. A scan, not an index look-up: there is no index by user
+        (it would cost every ingest), and exports are rare.
+        """
+        conn = self.db.conn()
+        select = (f"SELECT {', '.join(_EVENT_ROW)} FROM event_rows "
+                  "WHERE seq > ? AND seq < ? AND user_id = ? ORDER BY seq LIMIT ?")
+        out: list[tuple[int, Event]] = []
+        seq = after_seq
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")  # one snapshot of rows and segments for the page
+        try:
+            while len(out) < limit:
+                first, last, _ = conn.execute(_NEXT_SEGMENT, (seq,)).fetchone() or _NO_SEGMENT
+                if first <= seq + 1:  # seq + 1 is inside this segment: the user's rows of it, after seq
+                    body = conn.execute("SELECT body FROM event_segments WHERE first_seq = ?", (first,)).fetchone()[0]
+                    out += [_event(r) for r in segments.user_rows(segments.decode(body), user_id, _EVENT_ROW, seq)]
+                    seq = last
+                    continue
+                want = limit - len(out)
+                got = conn.execute(select, (seq, first, user_id, want)).fetchall()
+                out += [_event(r) for r in got]
+                if len(got) == want or first == _NO_SEGMENT[0]:
+                    break  # full, or nothing left anywhere
+                seq = first - 1  # the API rows before that segment are all read
+        finally:
+            if own:
+                conn.execute("COMMIT")
+        return out
+
     def user_rows(self, user_id: str) -> list[tuple]:
         """Every logged row of ``user_id`` as :meth:`read_rows_since` gives them, in log order."""
         return erasure.user_rows(self.db, user_id, _REPLAY_ROW)

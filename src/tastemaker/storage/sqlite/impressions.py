@@ -115,6 +115,13 @@ class SQLiteImpressionLog:
         sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY ts, recommendation_id"
         return [self._record(r) for r in self.db.conn().execute(sql, args)]
 
+    def read_user(self, user_id: str, after: tuple[float, str] | None = None, limit: int = 1000) -> list[ImpressionRecord]:
+        """A page of the impressions served to ``user_id`` (a scan: no index by user, as reads
+        by user are rare: export)."""
+        ts, rec = after if after is not None else (-math.inf, "")
+        sql = f"{_SELECT} WHERE user_id = ? AND (ts, recommendation_id) > (?, ?) ORDER BY ts, recommendation_id LIMIT ?"
+        return [self._record(r) for r in self.db.conn().execute(sql, (user_id, ts, rec, limit))]
+
     def count(self, placement: str | None = None) -> int:
         if placement is None:
             return self.db.conn().execute("SELECT COUNT(*) FROM impressions").fetchone()[0]

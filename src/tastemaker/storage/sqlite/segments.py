@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 # The event columns a segment may hold, with the types the ``events`` table gives them.
@@ -114,6 +115,13 @@ def rows_between(table: pa.Table, first_seq: int, names: Sequence[str], lo_seq: 
     seqs = span.to_numpy()
     start, stop = np.searchsorted(seqs, [lo_seq, hi_seq])
     return rows(table, names, int(start), int(stop))
+
+
+def user_rows(table: pa.Table, user_id: str, names: Sequence[str], after_seq: int = 0) -> list[tuple]:
+    """The rows of ``user_id`` with a seq above ``after_seq`` of a decoded segment, in seq order."""
+    mine = pc.and_(pc.equal(table.column("user_id"), user_id), pc.greater(table.column("seq"), after_seq))
+    part = table.filter(mine)
+    return rows(part, names, 0, part.num_rows)
 
 
 def rows(table: pa.Table, names: Sequence[str], start: int, stop: int) -> list[tuple]:
