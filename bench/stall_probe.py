@@ -2,9 +2,13 @@
 with the server's own stall counters (event-loop lag, collector pauses) read around it.
 
     .venv/bin/python bench/stall_probe.py --data-dir DIR [--rate 300] [--seconds 20] [--clients 4]
+    .venv/bin/python bench/stall_probe.py --events 500000 [--rate 2000] [--clients 0]
 
 ``DIR`` is a data dir loaded beforehand (e.g. by ``bench/run_core.py --shape uniform --keep``
-or any ``tastemaker import``); it is copied, never written. The report gives, for the
+or any ``tastemaker import``); it is copied, never written, and the server restarts on it
+(state from the snapshot). Without ``--data-dir`` the server starts on an empty dir and the
+uniform shape (bench/uniform_shape.py: ``--items``, ``--users``, ``--events``) is POSTed to
+it first, so the probe sees a live-loaded state as ``run_core.py`` does. The report gives, for the
 measured window: read p50/p99 and the per-second maxima (latency from the scheduled send),
 the loop's wake-up lag histogram, and the collector's passes per generation with their
 worst pause, from ``/metrics`` scraped before and after. Issue 14 used it to find the stalls.
@@ -29,7 +33,7 @@ from benchlib import LOCALHOST, CpuMonitor, free_port, stop_process  # noqa: E40
 from core_data import start_server  # noqa: E402
 from core_latency import _parse, loadgen_cmd, write_paths  # noqa: E402
 from ingest_bench import run_ingest  # noqa: E402
-from uniform_shape import live_batches  # noqa: E402
+from uniform_shape import catalogue_bodies, event_bodies, live_batches, post_catalogue  # noqa: E402
 
 _BUCKET = re.compile(r'^tastemaker_(event_loop_lag|gc_pause)_seconds_bucket\{(?:generation="(\d)",)?le="([^"]+)"\} (\S+)$')
 
@@ -58,9 +62,23 @@ def stall_table(before: dict, after: dict) -> list[str]:
     return rows
 
 
+def load_uniform(port: int, token: str, args: argparse.Namespace) -> None:
+    """POST the uniform shape's catalogue, then its events in 10k batches (one client)."""
+    post_catalogue(port, token, catalogue_bodies(args.items))
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    started = time.perf_counter()
+    with httpx.Client(base_url=f"http://{LOCALHOST}:{port}", headers=headers, timeout=300) as http:
+        for body in event_bodies(args.events, 10_000, args.users, args.items, tag="load"):
+            resp = http.post("/v1/events", content=body)
+            if resp.status_code != 200:
+                raise RuntimeError(f"POST /v1/events: HTTP {resp.status_code}: {resp.text[:300]}")
+    print(f"loaded {args.events:,} events over HTTP in {time.perf_counter() - started:.1f}s", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--data-dir", type=Path, help="a loaded data dir to copy (default: load the uniform shape over HTTP)")
+    ap.add_argument("--events", type=int, default=500_000, help="events POSTed when there is no --data-dir")
     ap.add_argument("--rate", type=float, default=300.0, help="recommendation requests per second (open loop)")
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--clients", type=int, default=4, help="concurrent ingest clients (0: reads only)")
@@ -68,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--users", type=int, default=50_000)
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--settle", type=float, default=0.0, help="seconds to wait after loading, before measuring")
     args = ap.parse_args(argv)
     args.rate_seconds = args.seconds
 
@@ -75,10 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, TASTEMAKER_NO_PROGRESS="1", TASTEMAKER_ADMIN_KEY=token)
     with tempfile.TemporaryDirectory(prefix="tm-stall-") as tmp:
         data = Path(tmp) / "data"
-        shutil.copytree(args.data_dir, data)
+        if args.data_dir:
+            shutil.copytree(args.data_dir, data)
         port, log = free_port(), Path(tmp) / "server.log"
         server, ready_s = start_server(data, port, env, log, 600, CpuMonitor())
         try:
+            if not args.data_dir:
+                load_uniform(port, token, args)
+            time.sleep(args.settle)
             paths = Path(tmp) / "paths.txt"
             write_paths(paths, args.users)
             bodies = live_batches(args.users, args.items)(max(args.clients, 400_000 // args.batch), args.batch,

@@ -274,3 +274,26 @@ def test_stale_share_counts_rows_changed_since_the_cut():
     cov.add(0, [1, 2], 1.0)
     cov.row_sums  # noqa: B018 (a read folds the write)
     assert cov.stale_share() == pytest.approx(3 / cov.pruned.shape[0])
+
+
+def test_a_large_index_never_pruned_starts_cutting_in_the_background(monkeypatch):
+    from tastemaker.features import covisitation
+
+    monkeypatch.setattr(covisitation, "RECUT_MIN_ROWS", 20)
+    monkeypatch.setattr(covisitation, "RECUT_SHARE", 0.0)
+    cov = _random_index(5, items=30, pairs=600)
+    seeds, weights = np.arange(30), np.ones(30)
+    exact = cov.neighbors(seeds, weights, n=30)  # the first read folds, then starts cutting
+    assert cov.pruned is not None and cov._recut is not None
+    cov._recut.result()  # the background job finishes...
+    cov.neighbors(seeds[:1], weights[:1], n=1)  # ...and the next read installs it
+    assert cov._recut is None and not cov._touched and cov.pruned.nnz > 0
+    served = cov.neighbors(seeds, weights, n=30)  # now from the cut
+    assert served[0].tolist() == exact[0].tolist()
+    np.testing.assert_allclose(served[1], exact[1], rtol=1e-6)  # float32 counts
+
+
+def test_a_small_index_keeps_the_exact_path():
+    cov = _random_index(5, items=30, pairs=600)
+    cov.neighbors(np.arange(3), np.ones(3), n=5)
+    assert cov.pruned is None and cov._recut is None
