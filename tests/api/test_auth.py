@@ -33,6 +33,7 @@ PROTECTED: dict[tuple[str, str], tuple[str, Call, int]] = {
     ("PUT", "/v1/users/{id}"): ("ingest", lambda s: ("/v1/users/x", {"json": {"traits": {}}}), 200),
     ("PATCH", "/v1/users/{id}"): ("ingest", lambda s: ("/v1/users/x", {"json": {"traits": {"a": 1}}}), 200),
     ("DELETE", "/v1/users/{id}"): ("ingest", lambda s: ("/v1/users/x", {}), 204),
+    ("GET", "/v1/users/{id}/export"): ("admin", lambda s: ("/v1/users/x/export", {}), 200),
     ("GET", "/v1/event-schemas"): ("read", lambda s: ("/v1/event-schemas", {}), 200),
     ("POST", "/v1/event-schemas"): ("admin", lambda s: ("/v1/event-schemas", {"json": {"type": "custom_x", "version": 1}}), 201),
     ("GET", "/v1/event-schemas/{type}"): ("read", lambda s: ("/v1/event-schemas/view", {}), 200),

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import audit, docs, events, health, keys_api, models, placements, recommendations, schemas, storage_errors, users
+from tastemaker.api import audit, docs, events, export, health, keys_api, models, placements, recommendations, schemas, storage_errors, users
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -79,6 +79,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         id_route("/v1/items/{id}/similar", recommendations.get_similar, methods=["GET"]),
         *ITEMS.routes(),
         *USERS.routes(get=users.get_user),
+        id_route("/v1/users/{id}/export", export.export_user, methods=["GET"]),
         Route("/v1/event-schemas", schemas.list_schemas, methods=["GET"]),
         Route("/v1/event-schemas", schemas.register_schema, methods=["POST"]),
         Route("/v1/event-schemas/{type}", schemas.get_schema_versions, methods=["GET"]),

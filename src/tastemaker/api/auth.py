@@ -18,12 +18,16 @@ def required_scope(method: str, path: str) -> str | None:
     ('ingest', 'read')
     >>> required_scope("POST", "/v1/keys"), required_scope("GET", "/healthz")
     ('admin', None)
+    >>> required_scope("GET", "/v1/users/u1/export"), required_scope("GET", "/v1/users/u1")
+    ('admin', 'read')
     """
     if path in PUBLIC_PATHS or not path.startswith("/v1/"):
         return None
     resource = path[4:].split("/", 1)[0]
     if resource in ("keys", "audit"):
         return "admin"
+    if resource == "users" and path.endswith("/export") and path.count("/") == 4:
+        return "admin"  # a person's whole record (an id's own '/' arrives encoded: api.paths)
     if resource in ("event-schemas", "models", "placements"):
         return "read" if method in ("GET", "HEAD") else "admin"
     if method in ("GET", "HEAD"):

@@ -203,6 +203,15 @@ def _paths() -> dict[str, Any]:
                         FIELDS])},
         **_document_paths("items", "Item", "sku-1042"),
         **_document_paths("users", "User", "u-1842"),
+        "/v1/users/{id}/export": {"get": _op(
+            "GET /v1/users/{id}/export", "Users", "Everything held about a person (data portability)", "admin",
+            {"200": ("One JSON bundle, streamed: profile, consent in effect, online state, audit records, impressions, "
+                     "every logged event (all fields), counts", ref("UserExport"))},
+            [("404", "Nothing is held about this user", "Unknown user", "id", "no user 'u-1842-x'")],
+            parameters=[_path("id", "The user id", "u-1842")],
+            description="For GDPR access and portability requests. Events come from the log (API rows and bulk "
+                        "imports), read and sent a page at a time. The export is recorded in the audit log "
+                        "(`users.export`).")},
         "/v1/event-schemas": {
             "get": _op("GET /v1/event-schemas", "Event schemas", "Latest schema of every event type", "read",
                        {"200": ("Built-in and registered types", ref("EventSchemaList"))}),
@@ -290,7 +299,7 @@ def _paths() -> dict[str, Any]:
                                {"type": "string", "minLength": 1, "maxLength": 256}),
                         _query("order", "`desc`: newest first; `asc`: oldest first", {"type": "string", "enum": ["desc", "asc"]})],
             description="Actions: `keys.create`, `keys.revoke`, `placements.put`, `placements.delete`, `models.train`, "
-                        "`models.promote`, `models.rollback`, `event_schemas.register`, `consent.change`. Each record holds "
+                        "`models.promote`, `models.rollback`, `event_schemas.register`, `consent.change`, `users.export`. Each record holds "
                         "the hash of the one before; `tastemaker audit verify` checks the chain.")},
         "/healthz": {"get": _op("GET /healthz", "Operations", "Liveness", None, {"200": ("Alive", ref("Health"))})},
         "/readyz": {"get": _op("GET /readyz", "Operations", "Readiness", None,

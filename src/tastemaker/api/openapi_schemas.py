@@ -82,6 +82,23 @@ _AUDIT_RECORD = _obj({
 }, ["seq", "ts", "actor", "action", "target", "summary", "address", "prev_hash", "hash"])
 
 
+_LIST = {"type": "array", "items": {"type": "object"}}
+_USER_EXPORT = _obj({
+    "format": _s("`tastemaker.user-export/1`"), "user_id": {"type": "string"}, "exported_at": _n("Epoch seconds"),
+    "profile": {"anyOf": [_obj({"id": {"type": "string"}, "traits": {"type": "object"}, "consent": {"type": "object"}}),
+                          {"type": "null"}], "description": "The stored user document (null: none stored)"},
+    "consent_in_effect": _obj({"personalization": {"type": "boolean"}, "training": {"type": "boolean"},
+                               "analytics": {"type": "boolean"}, "default": _s("`allowed` or `required`")}),
+    "online_state": {"anyOf": [ref("Activity"), {"type": "null"}], "description": "As `GET /v1/users/{id}` shows it"},
+    "keys": {**_LIST, "description": "API keys bound to the person (keys belong to applications: none yet)"},
+    "audit": {**_LIST, "description": "Audit records whose target is the person"},
+    "impressions": {**_LIST, "description": "Lists served to them, as the impression log holds them"},
+    "events": {**_LIST, "description": "Every logged event, in log order, every field (`seq` is the log position)"},
+    "counts": _obj({"events": {"type": "integer"}, "impressions": {"type": "integer"}, "audit": {"type": "integer"}}),
+}, ["format", "user_id", "exported_at", "profile", "consent_in_effect", "online_state", "keys", "audit", "impressions",
+    "events", "counts"], "Everything held about one person")
+
+
 def _record_schemas() -> dict[str, Any]:
     _, components = msgspec.json.schema_components([Event, Item, User, EventSchema, KeyRequest, TrainRequest],
                                                     ref_template=REF)
@@ -245,6 +262,7 @@ def component_schemas() -> dict[str, Any]:
                             ["id", "traits", "consent", "activity"],
                             "The stored user (id, traits, consent) and its live activity", closed=True),
         "Activity": _ACTIVITY,
+        "UserExport": _USER_EXPORT,
         "EventSchemaList": _obj({"schemas": {"type": "array", "items": ref("EventSchema")}}, ["schemas"]),
         "EventSchemaVersions": _obj({"type": {"type": "string"}, "versions": {"type": "array", "items": ref("EventSchema")}},
                                     ["type", "versions"]),
