@@ -16,6 +16,8 @@ from tastemaker.ingest.processor import StreamProcessor
 from tastemaker.ingest.service import IngestService
 from tastemaker.models.popularity import PopularityModel
 from tastemaker.privacy.consent import ANALYTICS, PERSONALIZATION, ConsentIndex
+from tastemaker.privacy.erasure import Eraser
+from tastemaker.privacy.tombstones import Tombstones, load_key
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
 from tastemaker.serving.fields import attach_fields
@@ -66,7 +68,14 @@ class Engine:
             impressions=ImpressionLogger(self.stores.impressions, retention_s=settings.impression_retention_days * 86_400.0)
             if self.stores.impressions is not None else None,
         )
-        self.ingest = IngestService(self.processor, self.event_schemas, settings.input_limits)
+        self.tombstones = Tombstones(self.stores.erased, load_key(settings.data_dir))
+        self.ingest = IngestService(self.processor, self.event_schemas, settings.input_limits, erased=self.tombstones.erased)
+        impressions = self.recommender.impressions
+        if impressions is not None:
+            impressions.erased = self.tombstones.erased
+        self.eraser = Eraser(self.stores, self.processor.state, self.tombstones, snapshot=self._write_snapshot,
+                             snapshot_key=settings.snapshot_key, forget_caches=self._forget_cached,
+                             flush=impressions.flush if impressions is not None else lambda: 0)
         # who withheld which purpose, in memory: a recommendation never asks the store
         self.consent = ConsentIndex(self.stores.users, settings.consent_required)
         self.models = ModelRegistry(self.stores.models, self.stores.artifacts)
@@ -178,6 +187,18 @@ class Engine:
         self.recommender.model = model
         self._serving_version = version
         log.info("serving model %s", model.name + "-" + str(model.version))
+
+    def _write_snapshot(self) -> None:
+        """A new snapshot now, even with no new event (an erasure changed the state, not the log)."""
+        self.processor.wait_for_snapshot()  # a background writer may hold the state from before
+        self.processor._last_snapshot_seq = -1
+        self.processor.maybe_snapshot(force=True)
+
+    def _forget_cached(self, user) -> None:
+        """Drop serving caches that hold an erased user's state."""
+        model = self.recommender.model
+        if isinstance(model, LearnedModel):
+            model.forget(user)
 
     def register_schema(self, schema: EventSchema) -> EventSchema:
         self.event_schemas.register(schema)  # raises SchemaConflict before anything is stored

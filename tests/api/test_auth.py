@@ -51,6 +51,8 @@ PROTECTED: dict[tuple[str, str], tuple[str, Call, int]] = {
     ("PUT", "/v1/placements/{name}"): ("admin", lambda s: ("/v1/placements/auth-p", {"json": {"sources": {"trending": 1}}}), 201),
     ("DELETE", "/v1/placements/{name}"): ("admin", lambda s: ("/v1/placements/auth-p", {}), 404),
     ("GET", "/v1/audit"): ("admin", lambda s: ("/v1/audit", {}), 200),
+    ("GET", "/v1/privacy/jobs"): ("admin", lambda s: ("/v1/privacy/jobs", {}), 200),
+    ("GET", "/v1/privacy/jobs/{id}"): ("admin", lambda s: ("/v1/privacy/jobs/nope", {}), 404),
 }
 # a key that must NOT be enough for each scope
 LACKING = {"read": "ingest", "ingest": "read", "admin": "read+ingest"}

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import audit, docs, events, export, health, keys_api, models, placements, recommendations, schemas, storage_errors, users
+from tastemaker.api import (audit, docs, events, export, health, keys_api, models, placements, privacy, recommendations, schemas,
+                            storage_errors, users)
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -78,8 +79,11 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/recommendations", recommendations.get_recommendations, methods=["GET"]),
         id_route("/v1/items/{id}/similar", recommendations.get_similar, methods=["GET"]),
         *ITEMS.routes(),
+        id_route("/v1/users/{id}", privacy.delete_user, methods=["DELETE"]),  # ?erase=true; before USERS
         *USERS.routes(get=users.get_user),
         id_route("/v1/users/{id}/export", export.export_user, methods=["GET"]),
+        Route("/v1/privacy/jobs", privacy.list_jobs, methods=["GET"]),
+        Route("/v1/privacy/jobs/{id}", privacy.get_job, methods=["GET"]),
         Route("/v1/event-schemas", schemas.list_schemas, methods=["GET"]),
         Route("/v1/event-schemas", schemas.register_schema, methods=["POST"]),
         Route("/v1/event-schemas/{type}", schemas.get_schema_versions, methods=["GET"]),
@@ -110,6 +114,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         if retrain is not None:
             retrain.cancel()
         models.shutdown_pool()
+        await privacy.wait_for_jobs()  # erasures in flight finish before the stores close
         if close_engine:
             engine.close()
 

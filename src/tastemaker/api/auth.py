@@ -24,7 +24,7 @@ def required_scope(method: str, path: str) -> str | None:
     if path in PUBLIC_PATHS or not path.startswith("/v1/"):
         return None
     resource = path[4:].split("/", 1)[0]
-    if resource in ("keys", "audit"):
+    if resource in ("keys", "audit", "privacy"):
         return "admin"
     if resource == "users" and path.endswith("/export") and path.count("/") == 4:
         return "admin"  # a person's whole record (an id's own '/' arrives encoded: api.paths)

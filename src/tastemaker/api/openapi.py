@@ -14,6 +14,7 @@ from typing import Any
 from tastemaker import __version__
 from tastemaker.api.openapi_examples import REQUESTS, RESPONSES, problem_example
 from tastemaker.api.openapi_schemas import component_schemas, ref
+from tastemaker.api.openapi_privacy import add_privacy_paths, privacy_schemas
 from tastemaker.serving.request import MAX_N
 from tastemaker.training.train_jobs import ID_RULE, LIST_LIMIT
 
@@ -318,6 +319,11 @@ def _paths() -> dict[str, Any]:
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
 
 
+def _with_privacy(paths: dict[str, Any]) -> dict[str, Any]:
+    add_privacy_paths(paths, _op, _accepted_with_location, _query, _path)
+    return paths
+
+
 def build_openapi() -> dict[str, Any]:
     """The whole document (built once per app)."""
     unauthorized = _problem("Missing or invalid API key", "401", "Unauthorized",
@@ -342,9 +348,9 @@ def build_openapi() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [{"name": n, "description": d} for n, d in TAGS],
-        "paths": _paths(),
+        "paths": _with_privacy(_paths()),
         "components": {
-            "schemas": component_schemas(),
+            "schemas": {**component_schemas(), **privacy_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "An API key `tm_<key id>_<secret>`, sent as `Authorization: Bearer <key>`"}},
             "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full,

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tastemaker.features.state import OnlineState
+from tastemaker.features.user_state import UserState
 
 _decode_list = msgspec.json.Decoder(list[str]).decode
 _decode_obj = msgspec.json.Decoder(dict).decode
@@ -75,14 +76,14 @@ def uncount(state: OnlineState, scratch: OnlineState) -> None:
     state.version += 1
 
 
-def forget_user(state: OnlineState, user_id: str) -> bool:
+def forget_user(state: OnlineState, user_id: str) -> UserState | None:
     """Drop the user's own state at once (serving treats them as new from the next request);
     their later events are skipped until :func:`finish` (``OnlineState.erasing``). Returns
-    whether there was any state."""
+    the state dropped (for callers whose caches hold it), or None."""
     state.erasing.add(user_id)
-    had = state.users.pop(user_id, None) is not None
+    dropped = state.users.pop(user_id, None)
     state.version += 1
-    return had
+    return dropped
 
 
 def finish(state: OnlineState, user_id: str, scratch: OnlineState | None) -> None:

@@ -6,10 +6,11 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from tastemaker.ingest.processor import StreamProcessor
 from tastemaker.schema.registry import EventSchemaRegistry
-from tastemaker.schema.errors import FieldError
+from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.records import Event
 from tastemaker.schema.validation import DEFAULT_LIMITS, InputLimits, check_events, decode_batch, raise_event_errors
 
@@ -27,6 +28,16 @@ class IngestResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates}
 
 
+def refuse_erased(events: list[Event], is_array: bool, erased: Callable[[Iterable[str]], list[str]]) -> None:
+    """409 naming each event of an erased user (a batch is all or nothing): an erasure is
+    final, so a replay or a late client must not bring the person back."""
+    gone = set(erased(e.user_id for e in events))
+    if gone:
+        where = [f"/{i}/user_id" if is_array else "/user_id" for i, e in enumerate(events) if e.user_id in gone]
+        raise ValidationFailed([FieldError(w, "this user was erased; events for an erased user are refused")
+                                for w in where[:100]], title="Erased user", status=409)
+
+
 class IngestService:
     """The write path of DESIGN.md, up to the ack.
 
@@ -38,8 +49,9 @@ class IngestService:
     """
 
     def __init__(self, processor: StreamProcessor, event_schemas: EventSchemaRegistry,
-                 limits: InputLimits = DEFAULT_LIMITS):
+                 limits: InputLimits = DEFAULT_LIMITS, erased: Callable[[Iterable[str]], list[str]] | None = None):
         self.processor = processor
+        self.erased = erased  # the erased ones among some user ids (privacy.tombstones); their events are refused
         self.event_schemas = event_schemas
         self.limits = limits  # bounds on free-form fields (Settings.input_limits)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log-writer")
@@ -65,6 +77,8 @@ class IngestService:
                 await asyncio.sleep(0)  # let waiting reads run between slices
             check_events(events, start, start + CHECK_SLICE, self.event_schemas, errors, is_array, now, self.limits)
         raise_event_errors(errors)
+        if self.erased is not None:
+            refuse_erased(events, is_array, self.erased)
         return events
 
     async def ingest(self, body: bytes) -> IngestResult:

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import Callable, Iterable
 
 from tastemaker.storage.protocols import ImpressionLog, ImpressionRecord
 
@@ -54,6 +54,8 @@ class ImpressionLogger:
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # the erased among some user ids (privacy.tombstones): their impressions are never written
+        self.erased: Callable[[Iterable[str]], list[str]] | None = None
 
     def log(self, record: ImpressionRecord) -> None:
         self._buffer.append(record)
@@ -99,6 +101,9 @@ class ImpressionLogger:
         with self._flush_lock:
             buffer = self._buffer
             batch = [buffer.popleft() for _ in range(len(buffer))]  # later appends wait for the next flush
+            if batch and self.erased is not None:
+                gone = set(self.erased(r.user_id for r in batch))
+                batch = [r for r in batch if r.user_id not in gone] if gone else batch
             if not batch:
                 return 0
             try:

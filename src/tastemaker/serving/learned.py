@@ -48,6 +48,10 @@ class LearnedModel:
         # reload costs a lookup, and freshness is untouched.
         self._cache: dict[int, tuple[UserState, int, int, np.ndarray, np.ndarray]] = {}
 
+    def forget(self, user: UserState) -> None:
+        """Drop the cached candidates of ``user`` (an erased user's state leaves memory)."""
+        self._cache.pop(id(user), None)
+
     def item_vectors(self) -> tuple[np.ndarray, np.ndarray] | None:
         vectors = self.artifact.model.item_vectors()
         if vectors is None or vectors.ndim != 2 or len(vectors) != len(self.positions):

@@ -1,0 +1,85 @@
+"""Erasure over HTTP: ``DELETE /v1/users/{id}?erase=true`` and ``GET /v1/privacy/jobs[/{id}]``.
+
+The request itself tombstones the id and drops the user's online state (the next
+recommendation for the id is a new user's) and answers ``202`` with the job; the heavy part
+(un-counting aggregates, deleting from the log and its segments, a new snapshot, VACUUM)
+runs in a thread whose state changes are sent to the event loop, under the ingest apply
+lock, so they never interleave with a batch being applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tastemaker.api import audit
+from tastemaker.api.documents import USERS
+from tastemaker.api.keys import has_scope
+from tastemaker.api.responses import JSONResponse, problem
+from tastemaker.schema.errors import FieldError
+
+_threads: set[threading.Thread] = set()
+
+
+def _on_loop(engine, loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], Any]], Any]:
+    """Run a state change on ``loop``, under the ingest apply lock, from a worker thread."""
+    def run(fn: Callable[[], Any]) -> Any:
+        async def locked() -> Any:
+            async with engine.ingest._apply_lock(loop):
+                return fn()
+        return asyncio.run_coroutine_threadsafe(locked(), loop).result()
+    return run
+
+
+async def delete_user(request: Request) -> Response:
+    """Plain ``DELETE`` removes the profile document; ``?erase=true`` erases the person (admin)."""
+    erase = request.query_params.get("erase", "false").lower()
+    if erase not in ("true", "false", "1", "0"):
+        return problem(400, "Invalid parameter", errors=[FieldError("erase", "must be true or false")])
+    if erase in ("false", "0"):
+        return await USERS.delete(request)
+    key = request.scope.get("tastemaker.key")
+    if key is not None and not has_scope(key, "admin"):
+        return problem(403, "Forbidden", "erasing a user needs the 'admin' scope")
+    engine = request.app.state.engine
+    user_id = request.path_params["id"]
+    loop = asyncio.get_running_loop()
+    eraser = engine.eraser
+    eraser.on_state = _on_loop(engine, loop)
+    async with engine.ingest._apply_lock(loop):  # not between two slices of a batch being applied
+        job = eraser.begin(user_id)
+    audit.record(request, "user.erase", job.subject, {"job": job.id})  # the keyed digest, not the id
+    thread = threading.Thread(target=_run, args=(eraser, job, user_id), name=f"erasure-{job.id}", daemon=True)
+    _threads.add(thread)
+    thread.start()
+    return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/v1/privacy/jobs/{job.id}"})
+
+
+def _run(eraser, job, user_id: str) -> None:
+    try:
+        eraser.run(job, user_id)
+    finally:
+        _threads.discard(threading.current_thread())
+
+
+async def get_job(request: Request) -> Response:
+    job = request.app.state.engine.eraser.jobs.get(request.path_params["id"])
+    if job is None:
+        return problem(404, "Unknown erasure job", errors=[FieldError("id", f"no erasure job '{request.path_params['id']}'")])
+    return JSONResponse(job.to_dict())
+
+
+async def list_jobs(request: Request) -> Response:
+    jobs = sorted(request.app.state.engine.eraser.jobs.values(), key=lambda j: j.created_at, reverse=True)
+    return JSONResponse({"jobs": [j.to_dict() for j in jobs[:100]]})
+
+
+async def wait_for_jobs() -> None:
+    """At shutdown, before the engine closes: let running erasures finish (the loop still runs)."""
+    loop = asyncio.get_running_loop()
+    for thread in list(_threads):
+        await loop.run_in_executor(None, thread.join)
