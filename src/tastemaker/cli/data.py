@@ -18,6 +18,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         import_documents,
         import_events,
     )
+    from tastemaker.privacy.tombstones import Tombstones, load_key
     from tastemaker.schema.errors import ValidationFailed
     from tastemaker.schema.registry import EventSchemaRegistry
     from tastemaker.storage.factory import open_stores
@@ -49,7 +50,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             with bar(count_rows(path, fmt), f"import {args.kind}", quiet=quiet(args)) as progress:
                 if args.kind == "events":
                     registry = EventSchemaRegistry(stores.schemas.load_all(), rating_scale=config.rating_scale)
-                    inserted, dupes = import_events(stores, registry, path, fmt, progress=progress.update)
+                    tombstones = Tombstones(stores.erased, load_key(config.data_dir)) if stores.erased else None
+                    inserted, dupes = import_events(stores, registry, path, fmt, progress=progress.update,
+                                                    erased=tombstones.erased if tombstones else None)
                     summary = f"{inserted} events imported, {dupes} duplicates skipped"
                     rows = inserted + dupes
                 else:

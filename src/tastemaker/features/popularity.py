@@ -12,6 +12,7 @@ import numpy as np
 from tastemaker.features.item_index import grown
 
 _REBASE_EXPONENT = 400.0  # rebase before 2**x overflows float64
+ZERO_RELATIVE = 1e-11  # what subtract() takes as zero: ~45,000 float64 roundings of the value it had
 
 
 class DecayedCounter:
@@ -73,9 +74,10 @@ class DecayedCounter:
         self._raw = mine = grown(mine, n)
         before = mine[:n].copy()
         mine[:n] -= theirs * factor
-        # a sum of positive terms minus some of them: what remains is >= 0, and a value that
-        # is all the subtracted terms is rounding noise, relative to what it was
-        mine[:n][np.abs(mine[:n]) <= 1e-9 * before] = 0.0
+        # A sum of positive terms minus some of them is >= 0, known to n * 2**-52 of the sum
+        # (float64 cancellation): a remainder below ZERO_RELATIVE of it is rounding noise, and
+        # becomes 0 (a rebuild may hold a value that small there: the same noise, the other way).
+        mine[:n][np.abs(mine[:n]) <= ZERO_RELATIVE * before] = 0.0
         np.maximum(mine[:n], 0.0, out=mine[:n])
         self.total = max(self.total - other.total * factor, 0.0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import msgspec
 import numpy as np
@@ -252,9 +252,22 @@ def _rows_named(check: Callable[[list], list], docs: list, offset: int) -> list:
 ProgressFn = Callable[[int], None]
 
 
+def refuse_erased(user_ids: list, erased: Callable[[Iterable[str]], list[str]], offset: int) -> None:
+    gone = set(erased(str(u) for u in user_ids))
+    if gone:
+        row = next(i for i, u in enumerate(user_ids) if str(u) in gone)
+        raise ValidationFailed([FieldError(f"row {offset + row + 1}/user_id", "this user was erased; events for an "
+                                           "erased user are refused")], title="Invalid import file", status=409)
+
+
 def import_events(stores, registry: EventSchemaRegistry, path: Path, fmt: str | None = None,
-                  progress: ProgressFn | None = None, now: float | None = None) -> tuple[int, int]:
-    """Import an events file atomically; returns (inserted, duplicates)."""
+                  progress: ProgressFn | None = None, now: float | None = None,
+                  erased: Callable[[Iterable[str]], list[str]] | None = None) -> tuple[int, int]:
+    """Import an events file atomically; returns (inserted, duplicates).
+
+    ``erased`` names the erased users among some ids (privacy.tombstones): a file with an
+    event of one is refused whole (ValidationFailed naming the first such row), as a batch
+    over HTTP is, so a re-import of an old export cannot bring an erased person back."""
     import time
 
     fmt = detect_format(path, fmt)
@@ -265,6 +278,8 @@ def import_events(stores, registry: EventSchemaRegistry, path: Path, fmt: str | 
         offset = 0
         for table in read_batches(path, fmt):
             cols = event_columns(table, registry, offset, source, now)
+            if erased is not None:
+                refuse_erased(cols["user_id"], erased, offset)
             offset += table.num_rows
             yield cols
             if progress:
