@@ -100,14 +100,16 @@ class TestEventLog:
         assert [(seq, e.id) for seq, e in everything] == [(1, "e0"), (3, "full"), (4, "c1"), (6, "c3"), (7, "e2")]
         assert everything[1][1] == full  # every field, context and query included
         assert everything[2][1].query == "imported q"
-        pages, after = [], 0
-        while True:
-            page = stores.events.events_for_user("me", after_seq=after, limit=2)
-            pages += page
-            if len(page) < 2:
-                break
-            after = page[-1][0]
-        assert pages == everything
+        for size in (1, 2, 3):  # pages that end inside the import and inside the rows
+            pages, after = [], 0
+            while True:
+                page = stores.events.events_for_user("me", after_seq=after, limit=size)
+                assert len(page) <= size
+                pages += page
+                if len(page) < size:
+                    break
+                after = page[-1][0]
+            assert pages == everything
         assert stores.events.events_for_user("nobody") == []
         assert stores.events.events_for_user("me", after_seq=7) == []
 

@@ -112,9 +112,9 @@ class EventLog(Protocol):
 
     def events_for_user(self, user_id: str, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
         """A page of ``user_id``'s events (every field) with position > ``after_seq``, in log
-        order, wherever they are kept (API rows, bulk-import segments). About ``limit`` of them
-        (a backend may pass it to finish a stored block); fewer than ``limit`` means the log
-        was read to its end. Page on with the last position (export, data portability)."""
+        order, wherever they are kept (API rows, bulk-import segments), at most ``limit``;
+        fewer than ``limit`` means the log was read to its end. Page on with the last
+        position (export, data portability)."""
 
     def user_rows(self, user_id: str) -> list[tuple]:
         """Every event of ``user_id`` as raw rows (like :meth:`read_rows_since`), in log order."""

@@ -220,10 +220,10 @@ class SQLiteEventLog:
 
         One pass over the log split into pages: API rows are read by seq range (the rowid
         B-tree, so a page resumes where the last one stopped instead of scanning again) and a
-        segment is decoded once and filtered to the user's rows, all of which join the page
-        (a page may pass ``limit`` by one segment's share). Fewer than ``limit`` means the
-        log was read to its end. A scan, not an index look-up: there is no index by user
-        (it would cost every ingest), and exports are rare.
+        segment is decoded and filtered to the user's rows (decoded again only when a page
+        ends inside it). Fewer than ``limit`` means the log was read to its end. A scan, not
+        an index look-up: there is no index by user (it would cost every ingest), and exports
+        are rare.
         """
         conn = self.db.conn()
         select = (f"SELECT {', '.join(_EVENT_ROW)} FROM event_rows "
@@ -238,8 +238,10 @@ class SQLiteEventLog:
                 first, last, _ = conn.execute(_NEXT_SEGMENT, (seq,)).fetchone() or _NO_SEGMENT
                 if first <= seq + 1:  # seq + 1 is inside this segment: the user's rows of it, after seq
                     body = conn.execute("SELECT body FROM event_segments WHERE first_seq = ?", (first,)).fetchone()[0]
-                    out += [_event(r) for r in segments.user_rows(segments.decode(body), user_id, _EVENT_ROW, seq)]
-                    seq = last
+                    rows = segments.user_rows(segments.decode(body), user_id, _EVENT_ROW, seq)
+                    want = limit - len(out)
+                    out += [_event(r) for r in rows[:want]]
+                    seq = rows[want - 1][0] if len(rows) > want else last  # a full page resumes inside the segment
                     continue
                 want = limit - len(out)
                 got = conn.execute(select, (seq, first, user_id, want)).fetchall()
