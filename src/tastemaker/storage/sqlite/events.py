@@ -238,8 +238,8 @@ class SQLiteEventLog:
                 first, last, _ = conn.execute(_NEXT_SEGMENT, (seq,)).fetchone() or _NO_SEGMENT
                 if first <= seq + 1:  # seq + 1 is inside this segment: the user's rows of it, after seq
                     body = conn.execute("SELECT body FROM event_segments WHERE first_seq = ?", (first,)).fetchone()[0]
-                    rows = segments.user_rows(segments.decode(body), user_id, _EVENT_ROW, seq)
                     want = limit - len(out)
+                    rows = segments.user_rows(segments.decode(body), user_id, _EVENT_ROW, seq, want + 1)
                     out += [_event(r) for r in rows[:want]]
                     seq = rows[want - 1][0] if len(rows) > want else last  # a full page resumes inside the segment
                     continue

@@ -117,11 +117,13 @@ def rows_between(table: pa.Table, first_seq: int, names: Sequence[str], lo_seq: 
     return rows(table, names, int(start), int(stop))
 
 
-def user_rows(table: pa.Table, user_id: str, names: Sequence[str], after_seq: int = 0) -> list[tuple]:
-    """The rows of ``user_id`` with a seq above ``after_seq`` of a decoded segment, in seq order."""
+def user_rows(table: pa.Table, user_id: str, names: Sequence[str], after_seq: int = 0,
+              limit: int | None = None) -> list[tuple]:
+    """The first ``limit`` (default: all) rows of ``user_id`` with a seq above ``after_seq``
+    of a decoded segment, in seq order (cut in Arrow, before any row becomes Python objects)."""
     mine = pc.and_(pc.equal(table.column("user_id"), user_id), pc.greater(table.column("seq"), after_seq))
     part = table.filter(mine)
-    return rows(part, names, 0, part.num_rows)
+    return rows(part, names, 0, part.num_rows if limit is None else min(limit, part.num_rows))
 
 
 def rows(table: pa.Table, names: Sequence[str], start: int, stop: int) -> list[tuple]:
