@@ -61,3 +61,12 @@ def test_required_index_allows_only_explicit_grants(two_processes):
     assert index.withheld(PERSONALIZATION, ["yes", "no", "unknown"]) == {"no", "unknown"}
     assert index.exceptions(PERSONALIZATION) == {"yes"}
 
+
+def test_forget_drops_an_erased_user(two_processes):
+    stores, _ = two_processes
+    stores.users.upsert([User(id="gone", consent={PERSONALIZATION: False})])
+    index = ConsentIndex(stores.users)
+    stores.users.erase_user("gone")  # the row itself goes: no change to follow
+    index.refresh()
+    index.forget("gone")
+    assert index.exceptions(PERSONALIZATION) == frozenset() and index.allows("gone", PERSONALIZATION)

@@ -73,6 +73,12 @@ class ConsentIndex:
             self._version, self._token = version, token
             return len(changes)
 
+    def forget(self, user_id: str) -> None:
+        """Drop ``user_id`` from memory: an erasure removes the user's row, which
+        :meth:`refresh` (following changes) never sees go."""
+        with self._lock:
+            self._set(user_id, None)
+
     def _set(self, user_id: str, consent: Mapping[str, bool] | None) -> None:
         for purpose, ids in self._exceptions.items():
             value = (consent or {}).get(purpose)
