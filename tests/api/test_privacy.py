@@ -73,6 +73,20 @@ def test_events_for_an_erased_user_are_refused(client: TestClient):
     assert_problem(r, 409, "/user_id")  # a replay of an erased event id too
 
 
+def test_consent_audit_records_are_kept_and_counted(client: TestClient, data_dir):
+    """The audit log is append-only and hash-chained: consent changes naming the user stay, as
+    the record of consent (Art. 17(3)(b)); the job counts them and they are the only trace."""
+    seed(client)
+    _history(client)
+    assert client.patch(f"/v1/users/{GONE}", json={"consent": {"personalization": False}}).status_code == 200
+    job = _wait(client, client.delete(f"/v1/users/{GONE}", params={"erase": "true"}).json()["id"])
+    assert job["status"] == "done" and job["steps"]["audit_records_kept"] == 1
+    assert list(scan(data_dir, GONE)) == ["tastemaker.db"]
+    from tastemaker.storage.audit_chain import verify
+
+    assert verify(client.app.state.engine.stores.audit.iter_all()).ok
+
+
 def test_plain_delete_and_bad_parameters(client: TestClient):
     seed(client)
     _history(client)

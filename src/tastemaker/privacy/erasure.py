@@ -13,7 +13,8 @@ then does the heavy part, in an order that never leaves a half-erased state visi
 5. reclaim the database space (WAL checkpoint, VACUUM, WAL truncated), so no file still
    holds a deleted row;
 6. look for the id in every artifact (model artifacts hold item ids only: models fold
-   users in at request time) and report any hit.
+   users in at request time) and report any hit, and count the audit records that name
+   the user (consent changes: kept, see the README's privacy section).
 
 A job is known by a random id and the user's keyed digest, never the id: listing jobs does
 not name whom they erased. Jobs live in memory (a restart forgets finished ones; the audit
@@ -128,6 +129,10 @@ class Eraser:
             self.stores.reclaim()
             step("space_reclaimed", True)
             step("artifacts_holding_id", self._artifacts_holding(user_id))
+            # consent.change records name the user: the audit log is append-only and hash-chained,
+            # kept as the legal record of consent (GDPR Art. 17(3)(b), 7(1)); reported, not erased
+            audit = self.stores.audit
+            step("audit_records_kept", len(audit.read(limit=1000, target=user_id)) if audit is not None else 0)
             job.status = "done"
         except Exception as exc:  # the job reports it; a rerun of the erasure resumes (every step is idempotent)
             log.exception("erasure job %s failed", job.id)
