@@ -28,10 +28,17 @@ class IngestResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates}
 
 
-def refuse_erased(events: list[Event], is_array: bool, erased: Callable[[Iterable[str]], list[str]]) -> None:
+async def refuse_erased(events: list[Event], is_array: bool, erased: Callable[[Iterable[str]], list[str]]) -> None:
     """409 naming each event of an erased user (a batch is all or nothing): an erasure is
-    final, so a replay or a late client must not bring the person back."""
-    gone = set(erased(e.user_id for e in events))
+    final, so a replay or a late client must not bring the person back. The ids are checked
+    :data:`CHECK_SLICE` at a time, returning to the loop between slices (a keyed hash per
+    distinct id: ~1-2 us each, 17 ms for 10,000 distinct users on the development box)."""
+    users = list(dict.fromkeys(e.user_id for e in events))
+    gone: set[str] = set()
+    for start in range(0, len(users), CHECK_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        gone.update(erased(users[start:start + CHECK_SLICE]))
     if gone:
         where = [f"/{i}/user_id" if is_array else "/user_id" for i, e in enumerate(events) if e.user_id in gone]
         raise ValidationFailed([FieldError(w, "this user was erased; events for an erased user are refused")
@@ -78,7 +85,7 @@ class IngestService:
             check_events(events, start, start + CHECK_SLICE, self.event_schemas, errors, is_array, now, self.limits)
         raise_event_errors(errors)
         if self.erased is not None:
-            refuse_erased(events, is_array, self.erased)
+            await refuse_erased(events, is_array, self.erased)
         return events
 
     async def ingest(self, body: bytes) -> IngestResult:

@@ -12,7 +12,6 @@ tombstone meaningful, and it is kept under GDPR Art. 17(3) as what makes the era
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 from pathlib import Path
@@ -66,7 +65,7 @@ class Tombstones:
         self._count = -1
 
     def digest(self, user_id: str) -> str:
-        return hmac.new(self._key, user_id.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, user_id.encode(), "sha256").hex()  # hmac.digest: the one-call C path
 
     def add(self, user_id: str) -> bool:
         """Record the user as erased (idempotent); True when they were not before."""
