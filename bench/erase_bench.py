@@ -127,7 +127,8 @@ def main() -> int:
     engine.eraser.run(job, TARGET)
     background_s = time.perf_counter() - started
     print(f"background completion: {background_s:.1f}s, status {job.status}; steps (cumulative s): "
-          + ", ".join(f"{k[:-2]} {v}" for k, v in job.steps.items() if k.endswith("_s")))
+          + ", ".join(f"{k[:-2]} {v}" for k, v in job.steps.items() if k.endswith("_s") and k != "state_thread_s"))
+    print(f"of which on the state's thread (a server's event loop, blocked): {job.steps.get('state_thread_s')}s")
     print(f"removed: events {job.steps.get('events')}, impressions {job.steps.get('impressions')}, "
           f"profile {job.steps.get('profile')}, artifacts holding the id {job.steps.get('artifacts_holding_id')}")
     assert top(engine, TARGET) == top(engine, newcomer)
