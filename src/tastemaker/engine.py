@@ -109,6 +109,7 @@ class Engine:
         for. Every entry point (HTTP fast path and route, CLI, evaluation) goes through here.
         A user without ``personalization`` consent gets an unknown user's list; one without
         ``analytics`` consent is served but not written to the impression log."""
+        self.ingest.reads_served += 1  # ingest yields to reads (IngestService._run_sliced)
         self.catch_up()
         consent = self.consent
         consent.refresh()  # a shared-memory read unless a user document changed somewhere

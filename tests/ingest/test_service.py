@@ -119,3 +119,41 @@ def test_deep_nesting_refuses_the_batch_with_a_400(service, stores):
         asyncio.run(service.ingest(deep))
     assert info.value.status == 400 and info.value.title == "JSON nested too deeply"
     assert stores.events.count() == 0
+
+
+def test_ingest_rests_between_slices_only_while_reads_run(service, monkeypatch):
+    from tastemaker.ingest import service as ingest_service
+
+    monkeypatch.setattr(ingest_service, "APPLY_SLICE_S", 0.0)  # a slice per event or so
+    monkeypatch.setattr(ingest_service, "CHECK_SLICE", 4)
+    real_sleep, rests = asyncio.sleep, []
+
+    async def recording_sleep(delay: float, *args):
+        if delay > 0:
+            rests.append(delay)
+        await real_sleep(0)  # the test does not wait for real
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    batch = lambda first: body(*(view(first + i, item=f"i{i}") for i in range(40)))  # noqa: E731
+
+    async def alone():
+        await service.ingest(batch(0))
+
+    async def beside_reads():
+        done = asyncio.Event()
+
+        async def reader():
+            while not done.is_set():
+                service.reads_served += 1  # what Engine.recommend does per request
+                await real_sleep(0)
+
+        task = asyncio.create_task(reader())
+        await service.ingest(batch(100))
+        done.set()
+        await task
+
+    asyncio.run(alone())
+    assert rests == []  # ingest alone never rests
+    asyncio.run(beside_reads())
+    assert len(rests) >= 10  # a rest after (nearly) every slice while reads ran
+    assert service.processor.state.applied_seq == 80  # and every event still applied
