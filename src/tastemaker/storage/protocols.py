@@ -36,11 +36,18 @@ class AppendResult:
 
 @dataclass(frozen=True)
 class ApiKeyRecord:
+    """An API key or an OAuth client (``kind``: ``key`` | ``client``). ``scopes`` holds the
+    role names it grants (api.auth.ROLES); ``placements``, when set, are the only placements it
+    may ask recommendations for; ``user_id``, when set, binds a browser key to that one user."""
+
     key_id: str
     name: str
     scopes: frozenset[str]
     created_at: float
     revoked: bool = False
+    kind: str = "key"
+    user_id: str | None = None
+    placements: frozenset[str] | None = None
 
 
 @dataclass
@@ -123,6 +130,11 @@ class EventLog(Protocol):
         """Delete every event of ``user_id`` wherever it is kept (rows, bulk-import segments,
         the idempotency index), in one transaction; returns how many. Seqs are never reused."""
 
+    def expire(self, cutoffs: dict[str, float], default: float | None, dry_run: bool = False) -> dict[str, int]:
+        """Delete every event whose timestamp is below its type's cut-off (``cutoffs``; other
+        types: ``default``, None keeps them) wherever it is kept, in one transaction; returns
+        ``{type: how many}``. ``dry_run`` counts without deleting (retention)."""
+
 
 class ImpressionLog(Protocol):
     """What was shown to whom, for training rankers on outcomes (append-mostly, small rows)."""
@@ -184,7 +196,8 @@ class UserStore(Protocol):
 
 
 class KeyStore(Protocol):
-    def create(self, name: str, scopes: frozenset[str], secret_hash: str, key_id: str) -> ApiKeyRecord: ...
+    def create(self, name: str, scopes: frozenset[str], secret_hash: str, key_id: str, *, kind: str = "key",
+               user_id: str | None = None, placements: frozenset[str] | None = None) -> ApiKeyRecord: ...
 
     def find(self, key_id: str) -> tuple[ApiKeyRecord, str] | None:
         """The key and its stored hash, or None."""
@@ -194,7 +207,7 @@ class KeyStore(Protocol):
     def revoke(self, key_id: str) -> bool: ...
 
     def erase_user(self, user_id: str) -> int:
-        """Remove the keys bound to ``user_id`` (none where keys belong to applications)."""
+        """Remove the keys bound to ``user_id`` (browser keys); returns how many."""
 
     def change_token(self) -> bytes:
         """A cheap value that every key write (create, revoke), in any process, changes:

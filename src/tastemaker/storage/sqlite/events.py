@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from tastemaker.schema.records import Event
 from tastemaker.storage.protocols import AppendResult
-from tastemaker.storage.sqlite import erasure, segments
+from tastemaker.storage.sqlite import erasure, retention, segments
 from tastemaker.storage.sqlite.database import Database
 
 _EVENT_COLUMNS = ("id", "type", "user_id", "session_id", "item_id", "item_ids", "value", "query", "context", "ts",
@@ -262,6 +262,12 @@ class SQLiteEventLog:
         """Delete every event of ``user_id`` (API rows, segment rows, their ids); returns how many."""
         self._cached = None
         return erasure.erase_events(self.db, user_id, _LAST_SEQ)
+
+    def expire(self, cutoffs: dict[str, float], default: float | None, dry_run: bool = False) -> dict[str, int]:
+        """Delete every event older than its type's cut-off (``default`` for other types,
+        None keeps them): API rows, segment rows, their ids; returns ``{type: how many}``."""
+        self._cached = None
+        return retention.expire_events(self.db, cutoffs, default, _LAST_SEQ, dry_run)
 
     def last_seq(self) -> int:
         return self.db.conn().execute(_LAST_SEQ).fetchone()[0]
