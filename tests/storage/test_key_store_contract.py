@@ -52,3 +52,23 @@ class TestKeyStore:
         with pytest.raises(Exception):
             stores.keys.create("b", frozenset({"a"}), "h2", "k1")
         assert stores.keys.find("k1")[1] == "h1"
+
+    def test_kind_user_binding_and_placements_round_trip(self, stores: Stores, other_stores: Stores):
+        stores.keys.create("web", frozenset({"browser"}), "h1", "b1", user_id="u/1,x", placements=frozenset({"home", "cart"}))
+        stores.keys.create("svc", frozenset({"read"}), "h2", "c1", kind="client", placements=frozenset())
+        stores.keys.create("plain", frozenset({"read"}), "h3", "k1")
+        browser, client, plain = (other_stores.keys.find(k)[0] for k in ("b1", "c1", "k1"))
+        assert (browser.kind, browser.user_id, browser.placements) == ("key", "u/1,x", frozenset({"home", "cart"}))
+        assert (client.kind, client.user_id, client.placements) == ("client", None, frozenset())
+        assert (plain.kind, plain.user_id, plain.placements) == ("key", None, None)
+
+    def test_erase_user_deletes_only_that_users_keys_and_moves_the_token(self, stores: Stores, other_stores: Stores):
+        stores.keys.create("a", frozenset({"browser"}), "h1", "b1", user_id="u1")
+        stores.keys.create("b", frozenset({"browser"}), "h2", "b2", user_id="u1")
+        stores.keys.create("c", frozenset({"browser"}), "h3", "b3", user_id="u2")
+        stores.keys.create("d", frozenset({"read"}), "h4", "k1")
+        seen = other_stores.keys.change_token()
+        assert stores.keys.erase_user("u1") == 2
+        assert other_stores.keys.change_token() != seen
+        assert [k.key_id for k in other_stores.keys.list()] == ["b3", "k1"]
+        assert stores.keys.erase_user("u1") == 0

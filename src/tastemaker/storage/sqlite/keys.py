@@ -1,4 +1,4 @@
-"""API keys in SQLite; only a hash of each secret is stored."""
+"""API keys and OAuth clients in SQLite; only a hash of each secret is stored."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ import time
 from tastemaker.storage.protocols import ApiKeyRecord
 from tastemaker.storage.sqlite.database import Database, change_token_file
 
+_COLUMNS = "key_id, name, scopes, secret_hash, created_at, revoked, kind, user_id, placements"
+# Columns added after the first release: added in place to an older file (NULL/'key' for old rows).
+_ADDED = (("kind", "TEXT NOT NULL DEFAULT 'key'"), ("user_id", "TEXT"), ("placements", "TEXT"))
+
+
+def _split(text: str) -> frozenset[str]:
+    return frozenset(s for s in text.split(",") if s)
+
 
 def _record(row: tuple) -> ApiKeyRecord:
-    key_id, name, scopes, _hash, created_at, revoked = row
-    return ApiKeyRecord(key_id, name, frozenset(s for s in scopes.split(",") if s), created_at, bool(revoked))
+    key_id, name, scopes, _hash, created_at, revoked, kind, user_id, placements = row
+    return ApiKeyRecord(key_id, name, _split(scopes), created_at, bool(revoked), kind, user_id,
+                        None if placements is None else _split(placements))
 
 
 class SQLiteKeyStore:
@@ -24,32 +33,47 @@ class SQLiteKeyStore:
     def __init__(self, db: Database):
         self.db = db
         self._changes = change_token_file(db.path, "-keys-changes")
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        conn = self.db.conn()
+        have = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info('api_keys')")}
+        missing = [(n, t) for n, t in _ADDED if n not in have]
+        if not missing:
+            return
+        with self.db.transaction() as conn:
+            have = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info('api_keys')")}  # again: another process
+            for name, decl in missing:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE api_keys ADD COLUMN {name} {decl}")
 
     def erase_user(self, user_id: str) -> int:
-        """Keys are not bound to users (a key belongs to a client application), so none is
-        removed; a backend with per-user keys deletes them here. Returns how many."""
-        return 0
+        """Delete the browser keys bound to ``user_id`` (the rows, not a revoked mark: the id
+        must leave the file). Returns how many."""
+        with self.db.transaction() as conn:
+            cur = conn.execute("DELETE FROM api_keys WHERE user_id = ?", (user_id,))
+        if cur.rowcount:
+            self._changed()
+        return cur.rowcount
 
-    def create(self, name: str, scopes: frozenset[str], secret_hash: str, key_id: str) -> ApiKeyRecord:
-        record = ApiKeyRecord(key_id, name, scopes, time.time())
+    def create(self, name: str, scopes: frozenset[str], secret_hash: str, key_id: str, *, kind: str = "key",
+               user_id: str | None = None, placements: frozenset[str] | None = None) -> ApiKeyRecord:
+        record = ApiKeyRecord(key_id, name, scopes, time.time(), False, kind, user_id, placements)
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT INTO api_keys(key_id, name, scopes, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                (key_id, name, ",".join(sorted(scopes)), secret_hash, record.created_at),
+                f"INSERT INTO api_keys({_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                (key_id, name, ",".join(sorted(scopes)), secret_hash, record.created_at, kind, user_id,
+                 None if placements is None else ",".join(sorted(placements))),
             )
         self._changed()
         return record
 
     def find(self, key_id: str) -> tuple[ApiKeyRecord, str] | None:
-        row = self.db.conn().execute(
-            "SELECT key_id, name, scopes, secret_hash, created_at, revoked FROM api_keys WHERE key_id = ?", (key_id,)
-        ).fetchone()
+        row = self.db.conn().execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
         return (_record(row), row[3]) if row else None
 
     def list(self) -> list[ApiKeyRecord]:
-        rows = self.db.conn().execute(
-            "SELECT key_id, name, scopes, secret_hash, created_at, revoked FROM api_keys ORDER BY created_at"
-        ).fetchall()
+        rows = self.db.conn().execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()
         return [_record(r) for r in rows]
 
     def revoke(self, key_id: str) -> bool:
