@@ -49,6 +49,32 @@ def consent_required_from_env(text: str | None = None) -> bool:
     raise ValueError(f"TASTEMAKER_CONSENT_REQUIRED must be 1 or 0 (true/false), not {text!r}")
 
 
+_DAY_UNITS = {"d": 1.0, "h": 1 / 24, "w": 7.0, "y": 365.0}
+
+
+def retention_from_env(text: str | None = None) -> dict[str, float]:
+    """``TASTEMAKER_RETENTION`` as ``{event type: days}``: ``type=N[d|h|w|y]`` comma-separated,
+    ``*`` for every type not named; unset or empty keeps every event forever.
+
+    >>> retention_from_env("view=90d,search=30d,*=2y")
+    {'view': 90.0, 'search': 30.0, '*': 730.0}
+    """
+    text = os.environ.get("TASTEMAKER_RETENTION", "") if text is None else text
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, spec = part.partition("=")
+        name, spec = name.strip(), spec.strip().lower()
+        unit = spec[-1:] if spec[-1:] in _DAY_UNITS else "d"
+        try:
+            days = float(spec[:-1] if spec[-1:] in _DAY_UNITS else spec) * _DAY_UNITS[unit]
+        except ValueError:
+            days = math.nan
+        if not name or not (math.isfinite(days) and days > 0):
+            raise ValueError(f"TASTEMAKER_RETENTION: {part!r} must be TYPE=N[d|h|w|y] with N > 0 (e.g. view=90d, *=730d)")
+        out[name] = days
+    return out
+
+
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -147,6 +173,11 @@ class Settings:
     # Consent purposes (personalization, training, analytics) absent from a user's document:
     # allowed (False, opt-out) or refused until granted (True, opt-in); privacy.consent.
     consent_required: bool = field(default_factory=consent_required_from_env)
+    # Events older than their type's retention (days; '*' for other types) are deleted from
+    # every store and online state is rebuilt from what is left (privacy.retention); empty: keep all.
+    retention: dict[str, float] = field(default_factory=retention_from_env)
+    # How often a server applies the retention policy (seconds); 0: only `tastemaker privacy retention`.
+    retention_every_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_RETENTION_EVERY_S", "86400")))
 
     @property
     def input_limits(self) -> InputLimits:

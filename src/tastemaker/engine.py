@@ -17,6 +17,7 @@ from tastemaker.ingest.service import IngestService
 from tastemaker.models.popularity import PopularityModel
 from tastemaker.privacy.consent import ANALYTICS, PERSONALIZATION, ConsentIndex
 from tastemaker.privacy.erasure import Eraser
+from tastemaker.privacy.retention import Retainer
 from tastemaker.privacy.tombstones import Tombstones, load_key
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
@@ -76,6 +77,10 @@ class Engine:
         self.eraser = Eraser(self.stores, self.processor.state, self.tombstones, snapshot=self._write_snapshot,
                              snapshot_key=settings.snapshot_key, forget_caches=self._forget_cached,
                              flush=impressions.flush if impressions is not None else lambda: 0)
+        self.retention = Retainer(self.stores, self.processor.state, settings.retention,
+                                  impression_retention_s=settings.impression_retention_days * 86_400.0,
+                                  snapshot=self._write_snapshot, after_swap=self._after_state_swap,
+                                  erasing_since=self._erasing_since)
         # who withheld which purpose, in memory: a recommendation never asks the store
         self.consent = ConsentIndex(self.stores.users, settings.consent_required)
         self.models = ModelRegistry(self.stores.models, self.stores.artifacts)
@@ -200,6 +205,18 @@ class Engine:
         model = self.recommender.model
         if isinstance(model, LearnedModel):
             model.forget(user)
+
+    def _after_state_swap(self) -> None:
+        """Online state was rebuilt (retention): drop caches that hold the replaced one."""
+        self.toplists.clear()
+        model = self.recommender.model
+        if isinstance(model, LearnedModel):
+            model.forget_all()
+
+    def _erasing_since(self, since: float) -> bool:
+        """Whether an erasure was running at any time after ``since`` (retention's swap waits)."""
+        return any(j.status == "running" or j.created_at >= since or (j.finished_at or 0.0) >= since
+                   for j in list(self.eraser.jobs.values()))
 
     def register_schema(self, schema: EventSchema) -> EventSchema:
         self.event_schemas.register(schema)  # raises SchemaConflict before anything is stored

@@ -52,6 +52,10 @@ class LearnedModel:
         """Drop the cached candidates of ``user`` (an erased user's state leaves memory)."""
         self._cache.pop(id(user), None)
 
+    def forget_all(self) -> None:
+        """Drop every cached user (online state was rebuilt: the cached states are gone)."""
+        self._cache.clear()
+
     def item_vectors(self) -> tuple[np.ndarray, np.ndarray] | None:
         vectors = self.artifact.model.item_vectors()
         if vectors is None or vectors.ndim != 2 or len(vectors) != len(self.positions):
