@@ -109,7 +109,12 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         lag_watch = asyncio.create_task(watch_loop_lag(metrics.loop_lag))
         if engine.settings.retrain_every_s:
             retrain = asyncio.create_task(models.retrain_periodically(engine, engine.settings.retrain_every_s))
+        retention = None
+        if engine.settings.retention and engine.settings.retention_every_s > 0:
+            retention = asyncio.create_task(privacy.retention_periodically(engine, engine.settings.retention_every_s))
         yield
+        if retention is not None:
+            retention.cancel()
         lag_watch.cancel()
         if retrain is not None:
             retrain.cancel()

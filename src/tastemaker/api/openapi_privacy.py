@@ -27,7 +27,24 @@ def privacy_schemas() -> dict[str, Any]:
                   "`keys`, `artifacts_holding_id`, ...) and, under the step's name plus `_s`, the seconds from the start to its end"},
         "error": {"type": ["string", "null"]},
     }, ["id", "subject", "status", "created_at", "steps"], "One erasure and its progress")
-    return {"ErasureJob": job, "ErasureJobList": _obj({"jobs": {"type": "array", "items": ref("ErasureJob")}}, ["jobs"])}
+    retention = _obj({
+        "id": _s("The job id"),
+        "kind": {"type": "string", "enum": ["retention"]},
+        "dry_run": {"type": "boolean"},
+        "cutoffs": {"type": "object", "additionalProperties": {"type": "number"},
+                    "description": "Event type (`*`: every other type; `impressions`: logged impressions) -> epoch "
+                                   "seconds; older ones are deleted"},
+        "status": {"type": "string", "enum": ["running", "done", "failed"]},
+        "created_at": _n("When the job started (epoch seconds)"),
+        "finished_at": {"type": ["number", "null"]},
+        "steps": {"type": "object", "description": "`events_deleted` (per event type), `impressions_deleted`, "
+                  "`state_rows_folded` (online state rebuilt from the retained log), `snapshot`, `space_reclaimed`, "
+                  "and under each step's name plus `_s` the seconds from the start to its end"},
+        "error": {"type": ["string", "null"]},
+    }, ["id", "kind", "status", "created_at", "steps"], "One application of the retention policy (TASTEMAKER_RETENTION)")
+    any_job = {"oneOf": [ref("ErasureJob"), ref("RetentionJob")]}
+    return {"ErasureJob": job, "RetentionJob": retention,
+            "ErasureJobList": _obj({"jobs": {"type": "array", "items": any_job}}, ["jobs"])}
 
 
 EXAMPLE_JOB = {"id": "5f0c2a9e11d3b4a7", "subject": "9b1e0f8c" + "0" * 56, "status": "done", "created_at": 1764921600.0,
@@ -53,10 +70,10 @@ def add_privacy_paths(paths: dict[str, Any], op: Callable[..., dict[str, Any]], 
                           {"type": "string", "enum": ["true", "false", "1", "0"]})],
         description=ERASE_DESCRIPTION), "202", {**EXAMPLE_JOB, "status": "running", "finished_at": None, "steps": {}}))
     paths["/v1/privacy/jobs"] = {"get": _example(op(
-        "GET /v1/privacy/jobs", "Users", "Erasure jobs of this server process, newest first", "admin",
+        "GET /v1/privacy/jobs", "Users", "Erasure and retention jobs of this server process, newest first", "admin",
         {"200": ("Up to 100 jobs", ref("ErasureJobList"))}), "200", {"jobs": [EXAMPLE_JOB]})}
     paths["/v1/privacy/jobs/{id}"] = {"get": _example(op(
-        "GET /v1/privacy/jobs/{id}", "Users", "One erasure job: status and what each step removed", "admin",
-        {"200": ("The job", ref("ErasureJob"))},
-        [("404", "Unknown job", "Unknown erasure job", "id", "no erasure job '5f0c2a9e11d3b4a7'")],
+        "GET /v1/privacy/jobs/{id}", "Users", "One erasure or retention job: status and what each step removed", "admin",
+        {"200": ("The job", {"oneOf": [ref("ErasureJob"), ref("RetentionJob")]})},
+        [("404", "Unknown job", "Unknown privacy job", "id", "no privacy job '5f0c2a9e11d3b4a7'")],
         parameters=[path("id", "The job id", "5f0c2a9e11d3b4a7")]), "200", EXAMPLE_JOB)}

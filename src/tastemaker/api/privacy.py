@@ -1,4 +1,5 @@
-"""Erasure over HTTP: ``DELETE /v1/users/{id}?erase=true`` and ``GET /v1/privacy/jobs[/{id}]``.
+"""Erasure over HTTP: ``DELETE /v1/users/{id}?erase=true`` and ``GET /v1/privacy/jobs[/{id}]``
+(erasure jobs and the periodic retention jobs, privacy.retention).
 
 The request itself tombstones the id and drops the user's online state (the next
 recommendation for the id is a new user's) and answers ``202`` with the job; the heavy part
@@ -66,16 +67,40 @@ def _run(eraser, job, user_id: str) -> None:
         _threads.discard(threading.current_thread())
 
 
+def _jobs(engine) -> dict[str, Any]:
+    """Erasure and retention jobs by id (retention jobs say ``"kind": "retention"``)."""
+    return {**engine.eraser.jobs, **engine.retention.jobs}
+
+
 async def get_job(request: Request) -> Response:
-    job = request.app.state.engine.eraser.jobs.get(request.path_params["id"])
+    job = _jobs(request.app.state.engine).get(request.path_params["id"])
     if job is None:
-        return problem(404, "Unknown erasure job", errors=[FieldError("id", f"no erasure job '{request.path_params['id']}'")])
+        return problem(404, "Unknown privacy job", errors=[FieldError("id", f"no privacy job '{request.path_params['id']}'")])
     return JSONResponse(job.to_dict())
 
 
 async def list_jobs(request: Request) -> Response:
-    jobs = sorted(request.app.state.engine.eraser.jobs.values(), key=lambda j: j.created_at, reverse=True)
+    jobs = sorted(_jobs(request.app.state.engine).values(), key=lambda j: j.created_at, reverse=True)
     return JSONResponse({"jobs": [j.to_dict() for j in jobs[:100]]})
+
+
+async def retention_periodically(engine, every_s: float) -> None:
+    """Apply the retention policy every ``every_s`` seconds (the server's lifespan): the job
+    runs in a thread; its state swap and snapshot run on this loop under the apply lock."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(every_s)
+        retainer = engine.retention
+        retainer.on_state = _on_loop(engine, loop)
+        job = retainer.begin(dry_run=False)
+        thread = threading.Thread(target=retainer.run, args=(job,), name=f"retention-{job.id}", daemon=True)
+        _threads.add(thread)
+        thread.start()
+        await loop.run_in_executor(None, thread.join)
+        _threads.discard(thread)
+        if job.status == "done" and engine.stores.audit is not None:
+            engine.stores.audit.append("server", "privacy.retention", job.id,
+                                       {"events_deleted": job.steps.get("events_deleted")}, "server")
 
 
 async def wait_for_jobs() -> None:
