@@ -28,6 +28,10 @@ def test_every_admin_write_route_is_audited(seeded):
     client = seeded
     key = client.post("/v1/keys", json={"name": "shop", "scopes": ["read", "ingest"]}).json()
     assert client.delete(f"/v1/keys/{key['key_id']}").status_code == 204
+    browser = client.post("/v1/keys", json={"name": "web", "scopes": ["browser"], "user_id": "u-77"}).json()
+    oauth_client = client.post("/v1/oauth/clients", json={"name": "etl", "scopes": ["ingest"], "placements": ["home"]}).json()
+    assert client.delete(f"/v1/oauth/clients/{oauth_client['client_id']}").status_code == 204
+    rotated = client.post("/v1/oauth/signing-keys/rotate").json()
     assert client.post("/v1/event-schemas", json={"type": "wishlist", "version": 1}).status_code == 201
     assert client.put("/v1/placements/basket", json={"sources": {"trending": 1}}).status_code == 201
     assert client.put("/v1/placements/basket", json={"sources": {"trending": 2}}).status_code == 200
@@ -46,6 +50,11 @@ def test_every_admin_write_route_is_audited(seeded):
     assert got == [
         ("keys.create", key["key_id"], {"name": "shop", "scopes": ["ingest", "read"]}),
         ("keys.revoke", key["key_id"], {}),
+        # the user id stays out of the audit log (erasing the user deletes the key row that holds it)
+        ("keys.create_browser", browser["key_id"], {"name": "web", "scopes": ["browser"], "bound_to_user": True}),
+        ("oauth_clients.create", oauth_client["client_id"], {"name": "etl", "scopes": ["ingest"], "placements": ["home"]}),
+        ("oauth_clients.revoke", oauth_client["client_id"], {}),
+        ("signing_keys.rotate", rotated["active"], {"kept": [k["kid"] for k in rotated["keys"] if k["kid"] != rotated["active"]]}),
         ("event_schemas.register", "wishlist", {"version": 1}),
         ("placements.put", "basket", {"created": True, "body_sha256": sha[0]["body_sha256"]}),
         ("placements.put", "basket", {"created": False, "body_sha256": sha[1]["body_sha256"]}),
@@ -59,6 +68,8 @@ def test_every_admin_write_route_is_audited(seeded):
     routes = {(m, r.path) for r in client.app.routes if isinstance(r, Route) for m in r.methods
               if m not in ("GET", "HEAD") and required_scope(m, r.path.replace("{id}", "x")) == "admin"}
     assert routes == {("POST", "/v1/keys"), ("DELETE", "/v1/keys/{id}"), ("POST", "/v1/event-schemas"),
+                      ("POST", "/v1/oauth/clients"), ("DELETE", "/v1/oauth/clients/{id}"),
+                      ("POST", "/v1/oauth/signing-keys/rotate"),
                       ("PUT", "/v1/placements/{name}"), ("DELETE", "/v1/placements/{name}"), ("POST", "/v1/models/train"),
                       ("POST", "/v1/models/{version}/promote"), ("POST", "/v1/models/rollback")}, \
         "an admin route was added: audit it and add it here"

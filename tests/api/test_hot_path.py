@@ -65,7 +65,7 @@ def test_auth_and_validation_errors_are_problems_and_counted(fast, client):
     assert direct.get("/v1/recommendations", params={"user_id": "u"}, headers={"Authorization": "Bearer nope"}).status_code == 401
     ingest_key = client.post("/v1/keys", json={"name": "w", "scopes": ["ingest"]}).json()["token"]
     r = direct.get("/v1/recommendations", params={"user_id": "u"}, headers={"Authorization": f"Bearer {ingest_key}"})
-    assert r.status_code == 403 and "'read'" in r.json()["detail"]
+    assert r.status_code == 403 and "'recommendations.read'" in r.json()["detail"]
     r = direct.get("/v1/recommendations", params={"user_id": "u", "n": "x"}, headers=AUTH)
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["field"] == "n"

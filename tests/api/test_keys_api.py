@@ -23,7 +23,7 @@ def test_create_list_revoke(client, anon):
     r = client.post("/v1/keys", json={"name": "etl", "scopes": ["ingest", "read"]})
     assert r.status_code == 201
     created = r.json()
-    assert set(created) == {"key_id", "name", "scopes", "created_at", "revoked", "token"}
+    assert set(created) == {"key_id", "name", "scopes", "created_at", "revoked", "placements", "user_id", "token"}
     assert created["name"] == "etl" and created["scopes"] == ["ingest", "read"] and created["revoked"] is False
     assert re.fullmatch(rf"tm_{created['key_id']}_[A-Za-z0-9_-]{{20,}}", created["token"])
 

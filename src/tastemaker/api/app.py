@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import (audit, docs, events, export, health, keys_api, models, placements, privacy, recommendations, schemas,
-                            storage_errors, users)
+from tastemaker.api import (audit, docs, events, export, health, keys_api, models, oauth, placements, privacy, recommendations,
+                            schemas, storage_errors, users)
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -30,6 +30,8 @@ from tastemaker.api.openapi import build_openapi
 from tastemaker.api.paths import EncodedIdPaths, id_route
 from tastemaker.api.rate_limit import RateLimitMiddleware
 from tastemaker.api.responses import JSONResponse, from_validation, problem
+from tastemaker.api.signing_keys import SigningKeys
+from tastemaker.api.tokens import LEEWAY_S, TOKEN_TTL_S, Tokens
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
 from tastemaker.storage.factory import open_rate_limiter
@@ -63,7 +65,9 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     if engine.settings.admin_key:
         ensure_env_admin_key(engine.stores.keys, engine.settings.admin_key)
     openapi_doc = build_openapi()
-    verifier = KeyVerifier(engine.stores.keys)
+    # OAuth access tokens: the keyring in the data dir (0600 files) or TASTEMAKER_JWT_PRIVATE_KEY
+    tokens = Tokens(SigningKeys(engine.settings.data_dir / "signing-keys", TOKEN_TTL_S, LEEWAY_S))
+    verifier = KeyVerifier(engine.stores.keys, tokens)
     metrics = Metrics()
 
     async def openapi_json(request: Request) -> Response:
@@ -75,6 +79,8 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/metrics", health.metrics),
         Route("/openapi.json", openapi_json),
         Route("/docs", docs.docs),
+        Route("/oauth/token", oauth.token, methods=["POST"]),
+        Route("/.well-known/jwks.json", oauth.jwks, methods=["GET"]),
         Route("/v1/events", events.post_events, methods=["POST"]),
         Route("/v1/recommendations", recommendations.get_recommendations, methods=["GET"]),
         id_route("/v1/items/{id}/similar", recommendations.get_similar, methods=["GET"]),
@@ -90,6 +96,10 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/keys", keys_api.list_keys, methods=["GET"]),
         Route("/v1/keys", keys_api.post_key, methods=["POST"]),
         Route("/v1/keys/{id}", keys_api.revoke_key, methods=["DELETE"]),
+        Route("/v1/oauth/clients", oauth.list_clients, methods=["GET"]),
+        Route("/v1/oauth/clients", oauth.post_client, methods=["POST"]),
+        Route("/v1/oauth/clients/{id}", oauth.revoke_client, methods=["DELETE"]),
+        Route("/v1/oauth/signing-keys/rotate", oauth.rotate_signing_key, methods=["POST"]),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/train", models.train_model, methods=["POST"]),
         Route("/v1/models/train/jobs", models.list_train_jobs, methods=["GET"]),
@@ -142,6 +152,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     )
     app.state.engine = engine
     app.state.verifier = verifier
+    app.state.tokens = tokens
     app.state.metrics = metrics
     app.state.storage_health = storage_errors.StorageHealth()  # whether writes are failing for lack of space
     app.state.openapi = openapi_doc  # also rendered by /docs

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from tastemaker.api import audit
 from tastemaker.api.body import body_limit, read_body
-from tastemaker.api.keys import has_scope
+from tastemaker.api.auth import has_permission
 from tastemaker.api.paths import id_route
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
@@ -50,7 +50,7 @@ def _limits(request: Request) -> InputLimits:
 def may_read(request: Request) -> bool:
     """Whether the request's key may read documents (``read`` or ``admin`` scope)."""
     record = request.scope.get("tastemaker.key")
-    return record is not None and has_scope(record, "read")
+    return record is not None and has_permission(record, "data.read")
 
 
 class DocumentResource:

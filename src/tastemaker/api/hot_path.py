@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tastemaker.api.auth import authorize
+from tastemaker.api.auth import authorize, recommendation_refusal
 from tastemaker.api.keys import KeyVerifier
 from tastemaker.api.metrics import Metrics
 from tastemaker.api.responses import encode_json, from_validation
@@ -41,10 +41,13 @@ class RecommendationsFastPath:
         start = time.perf_counter()
         status = 500
         try:
-            response = authorize(self.verifier, scope, "read")
+            response = authorize(self.verifier, scope, "recommendations.read")
+            if response is None:
+                params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+                # a browser key (one user) or a key limited to placements: a dict check when unbound
+                response = recommendation_refusal(scope["tastemaker.key"], params)
             if response is None:
                 try:
-                    params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
                     body = encode_json(self.engine.recommend(parse_request(params)))
                 except ValidationFailed as exc:
                     response = from_validation(exc)

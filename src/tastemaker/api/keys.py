@@ -1,7 +1,9 @@
-"""API keys: ``tm_<key id>_<secret>``; only a SHA-256 of the secret is stored.
+"""API keys (``tm_<key id>_<secret>``) and OAuth clients; only a SHA-256 of a secret is stored.
 
 The secret has 192 bits of entropy, so a fast hash is safe (slow hashes protect guessable
-passwords, not random tokens) and keeps verification off the latency budget.
+passwords, not random tokens) and keeps verification off the latency budget. A client's
+secret is never a bearer credential: clients trade it for an access token at
+``POST /oauth/token`` (api.oauth), and :class:`KeyVerifier` accepts those tokens too.
 """
 
 from __future__ import annotations
@@ -11,15 +13,35 @@ import hmac
 import secrets
 import time
 
+from tastemaker.api.auth import ROLES
+from tastemaker.api.tokens import Tokens, looks_like_jwt
 from tastemaker.storage.protocols import ApiKeyRecord, KeyStore
 
-SCOPES = frozenset({"ingest", "read", "admin"})
+SCOPES = frozenset(ROLES)  # a key's scopes are role names (api.auth.ROLES)
+BROWSER = "browser"
+MAX_PLACEMENTS = 64
 _CACHE_TTL = 5.0  # seconds a cached key is trusted when no change token moved (see KeyVerifier)
 
 
-def has_scope(record: ApiKeyRecord, needed: str) -> bool:
-    """Whether the key may do what ``needed`` allows (``admin`` may do everything)."""
-    return needed in record.scopes or "admin" in record.scopes
+def check_grant(roles: set[str] | frozenset[str], user_id: str | None, placements: list[str] | None) -> list[tuple[str, str]]:
+    """What is wrong with a key or client request, as (field, reason) pairs (empty: fine).
+
+    >>> check_grant({"browser"}, None, None)
+    [('/user_id', "the 'browser' role needs the user_id the key is bound to")]
+    >>> check_grant({"read", "browser"}, "u1", None)
+    [('/scopes', "a key bound to a user has the 'browser' role only")]
+    """
+    errors = []
+    unknown = sorted(set(roles) - SCOPES)
+    if unknown or not roles:
+        errors.append(("/scopes", f"unknown role(s) {unknown}; use {sorted(SCOPES)}" if unknown else "at least one role"))
+    if BROWSER in roles and user_id is None:
+        errors.append(("/user_id", "the 'browser' role needs the user_id the key is bound to"))
+    if user_id is not None and set(roles) != {BROWSER}:
+        errors.append(("/scopes", "a key bound to a user has the 'browser' role only"))
+    if placements is not None and (len(placements) > MAX_PLACEMENTS or not all(isinstance(p, str) and 0 < len(p) <= 64 for p in placements)):
+        errors.append(("/placements", f"at most {MAX_PLACEMENTS} placement names of 1-64 characters"))
+    return errors
 
 
 def _hash(secret: str) -> str:
@@ -34,8 +56,10 @@ def key_id_of(token: str) -> str:
     return "env-" + _hash(token)[:12]  # a key given whole in the environment
 
 
-def create_key(store: KeyStore, name: str, scopes: set[str] | frozenset[str]) -> tuple[ApiKeyRecord, str]:
-    """Create a key; returns the record and the token (shown once, never stored).
+def create_key(store: KeyStore, name: str, scopes: set[str] | frozenset[str], *, user_id: str | None = None,
+               placements: list[str] | None = None, kind: str = "key") -> tuple[ApiKeyRecord, str]:
+    """Create a key (or with ``kind="client"`` an OAuth client, whose id is ``key_id`` and
+    whose secret is the token); returns the record and the token (shown once, never stored).
 
     >>> from tastemaker.storage.sqlite import Database
     >>> from tastemaker.storage.sqlite.keys import SQLiteKeyStore
@@ -45,13 +69,22 @@ def create_key(store: KeyStore, name: str, scopes: set[str] | frozenset[str]) ->
     >>> token.startswith("tm_" + record.key_id + "_")
     True
     """
-    unknown = set(scopes) - SCOPES
-    if unknown or not scopes:
-        raise ValueError(f"scopes must be among {sorted(SCOPES)}, got {sorted(scopes)}")
-    key_id = secrets.token_hex(6)
+    errors = check_grant(scopes, user_id, placements)
+    if errors:
+        raise ValueError("; ".join(f"{field}: {reason}" for field, reason in errors))
+    key_id = ("c" if kind == "client" else "") + secrets.token_hex(6)
     secret = secrets.token_urlsafe(24)
     token = f"tm_{key_id}_{secret}"
-    return store.create(name, frozenset(scopes), _hash(token), key_id), token
+    bound = None if placements is None else frozenset(placements)
+    return store.create(name, frozenset(scopes), _hash(token), key_id, kind=kind, user_id=user_id, placements=bound), token
+
+
+def check_client_secret(store: KeyStore, client_id: str, secret: str) -> ApiKeyRecord | None:
+    """The active OAuth client ``client_id`` when ``secret`` is its secret, else None."""
+    found = store.find(client_id)
+    if found is None or found[0].kind != "client" or found[0].revoked:
+        return None
+    return found[0] if hmac.compare_digest(found[1], _hash(secret)) else None
 
 
 def ensure_env_admin_key(store: KeyStore, token: str) -> ApiKeyRecord:
@@ -70,7 +103,8 @@ def ensure_env_admin_key(store: KeyStore, token: str) -> ApiKeyRecord:
 
 
 class KeyVerifier:
-    """Verifies bearer tokens against the store, with a positive cache.
+    """Verifies bearer tokens (API keys, and OAuth access tokens when given ``tokens``)
+    against the store, with a positive cache.
 
     The cache is invalidated whenever the store's change token moves, so a key revoked through
     any process sharing the data dir is refused on the very next request here (the token is
@@ -78,8 +112,9 @@ class KeyVerifier:
     behind the store's back (a hand-run SQL UPDATE), which move no token.
     """
 
-    def __init__(self, store: KeyStore):
+    def __init__(self, store: KeyStore, tokens: Tokens | None = None):
         self.store = store
+        self.tokens = tokens
         self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
         self._seen = store.change_token()
 
@@ -91,18 +126,47 @@ class KeyVerifier:
         now = time.monotonic()
         cached = self._cache.get(token)
         if cached is not None and now - cached[0] < _CACHE_TTL:
-            return cached[1]
-        found = self.store.find(key_id_of(token))
-        if found is None:
-            return None
-        record, stored_hash = found
-        if record.revoked or not hmac.compare_digest(stored_hash, _hash(token)):
-            self._cache.pop(token, None)
-            return None
+            # an access token's own cache checks its expiry (a dict lookup and a clock read)
+            if cached[1].kind != "client" or (self.tokens is not None and self.tokens.verify(token) is not None):
+                return cached[1]
+        if self.tokens is not None and looks_like_jwt(token):
+            record = self._access_token(token)
+            if record is None:
+                self._cache.pop(token, None)
+                return None
+        else:
+            found = self.store.find(key_id_of(token))
+            if found is None:
+                return None
+            record, stored_hash = found
+            if record.revoked or record.kind != "key" or not hmac.compare_digest(stored_hash, _hash(token)):
+                self._cache.pop(token, None)  # a client's secret is not a bearer credential
+                return None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[token] = (now, record)
         return record
+
+    def _access_token(self, token: str) -> ApiKeyRecord | None:
+        """The principal of a valid access token: its client, with the roles the token grants
+        that the client still holds (a client narrowed or revoked since takes effect now)."""
+        assert self.tokens is not None
+        claims = self.tokens.verify(token)
+        if claims is None:
+            return None
+        found = self.store.find(claims["sub"])
+        if found is None or found[0].kind != "client" or found[0].revoked:
+            return None
+        client = found[0]
+        placements = claims.get("placements")
+        return ApiKeyRecord(client.key_id, client.name, frozenset(claims["scope"].split()) & client.scopes, client.created_at,
+                            kind="client", placements=client.placements if placements is None else frozenset(placements))
+
+    def reason(self, token: str) -> str:
+        """Why :meth:`verify` refused ``token`` (the 401's detail)."""
+        if self.tokens is not None and looks_like_jwt(token):
+            return self.tokens.reason(token)
+        return "the API key is not valid (unknown or revoked)"
 
     def seen(self, token: str) -> bool:
         """Whether :meth:`verify` accepted ``token`` before (it may have been revoked since:

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from tastemaker.api import audit
 from tastemaker.api.documents import USERS
-from tastemaker.api.keys import has_scope
+from tastemaker.api.auth import has_permission
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError
 
@@ -37,15 +37,15 @@ def _on_loop(engine, loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], 
 
 
 async def delete_user(request: Request) -> Response:
-    """Plain ``DELETE`` removes the profile document; ``?erase=true`` erases the person (admin)."""
+    """Plain ``DELETE`` removes the profile document; ``?erase=true`` erases the person (``privacy.manage``)."""
     erase = request.query_params.get("erase", "false").lower()
     if erase not in ("true", "false", "1", "0"):
         return problem(400, "Invalid parameter", errors=[FieldError("erase", "must be true or false")])
     if erase in ("false", "0"):
         return await USERS.delete(request)
     key = request.scope.get("tastemaker.key")
-    if key is not None and not has_scope(key, "admin"):
-        return problem(403, "Forbidden", "erasing a user needs the 'admin' scope")
+    if key is not None and not has_permission(key, "privacy.manage"):  # the middleware checks it first; kept for apps without it
+        return problem(403, "Forbidden", "erasing a user needs the 'privacy.manage' permission (roles: admin, privacy_officer)")
     engine = request.app.state.engine
     user_id = request.path_params["id"]
     loop = asyncio.get_running_loop()

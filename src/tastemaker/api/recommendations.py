@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tastemaker.api.auth import recommendation_refusal
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError
 from tastemaker.serving.fields import parse_fields
@@ -18,6 +19,9 @@ from tastemaker.serving.request import MAX_N, SIMILAR_PARAMETERS, parse_request,
 
 async def get_recommendations(request: Request) -> Response:
     # the same call as the fast path (tastemaker.api.hot_path), which answers it ahead of the router
+    refused = recommendation_refusal(request.scope.get("tastemaker.key"), request.query_params)
+    if refused is not None:
+        return refused
     return JSONResponse(request.app.state.engine.recommend(parse_request(request.query_params)))
 
 
