@@ -31,6 +31,8 @@ def cmd_privacy(args: argparse.Namespace) -> int:
 
     if args.action == "retention":
         return _retention(args)
+    if args.action in ("reencrypt", "rotate-pii-key"):
+        return _reencrypt(args)
     engine = Engine(settings(args))
     try:
         job = engine.eraser.erase(args.user)
@@ -60,6 +62,39 @@ def _retention(args: argparse.Namespace) -> int:
     return 0 if job.status == "done" else 1
 
 
+def _reencrypt(args: argparse.Namespace) -> int:
+    """Re-seal every profile's PII traits under the current key (after a new one, for rotate-pii-key)."""
+    import os
+
+    from tastemaker.storage.factory import open_stores
+    from tastemaker.storage.pii import KEY_ENV, KEY_FILE, add_key, drop_old_keys, reencrypt
+
+    config = settings(args)
+    if not config.pii_traits:
+        print("no PII traits: set TASTEMAKER_PII_TRAITS (e.g. email,phone,name)", file=sys.stderr)
+        return 2
+    if args.action == "rotate-pii-key":
+        if os.environ.get(KEY_ENV):
+            print(f"keys come from {KEY_ENV}: put the new key there, the old one in TASTEMAKER_PII_OLD_KEYS, "
+                  "then run `tastemaker privacy reencrypt`", file=sys.stderr)
+            return 2
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        add_key(config.data_dir / KEY_FILE)
+    stores = open_stores(config)
+    try:
+        done = reencrypt(stores.users)
+        stores.reclaim()  # the rows' earlier bytes leave the database file and its WAL
+        result = {"key": stores.users.cipher.current, **done}
+        if args.action == "rotate-pii-key" and args.drop_old:
+            result["old_keys_dropped"] = drop_old_keys(config.data_dir / KEY_FILE)  # nothing is sealed under them now
+        if stores.audit is not None:
+            stores.audit.append("cli", "privacy.reencrypt", result["key"], result, "cli")
+    finally:
+        stores.close()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     p = sub.add_parser("privacy", help="erase a person everywhere, scan the data dir for an id, apply the retention policy",
                        formatter_class=formatter, description=__doc__.split("\n\n", 1)[1])
@@ -78,5 +113,13 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     mode = a.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dry-run", action="store_true", help="count what would be deleted, per event type")
     mode.add_argument("--apply", action="store_true", help="delete, rebuild, snapshot, reclaim space")
+    add_data_dir(a)
+    a = actions.add_parser("reencrypt", formatter_class=formatter,
+                           help="seal every profile's PII traits (TASTEMAKER_PII_TRAITS) under the current key")
+    add_data_dir(a)
+    a = actions.add_parser("rotate-pii-key", formatter_class=formatter,
+                           help="add a new PII key to <data>/pii.keys and re-encrypt every profile under it "
+                                "(stop the server first)")
+    a.add_argument("--drop-old", action="store_true", help="then remove the old keys (backups under them stop opening)")
     add_data_dir(a)
     p.set_defaults(func=cmd_privacy, group=p)

@@ -74,10 +74,15 @@ def open_stores(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite.schemas import SQLiteSchemaStore
 
     db = Database(settings.db_path, durable=settings.durable)
+    users = SQLiteUserStore(db)
+    if settings.pii_traits:  # sealed before any backend sees them (storage.pii)
+        from tastemaker.storage.pii import EncryptedUserStore, PiiCipher, load_keys
+
+        users = EncryptedUserStore(users, PiiCipher(load_keys(settings.data_dir)), settings.pii_traits)
     return Stores(
         events=SQLiteEventLog(db),
         items=SQLiteItemCatalog(db),
-        users=SQLiteUserStore(db),
+        users=users,
         keys=SQLiteKeyStore(db),
         schemas=SQLiteSchemaStore(db),
         models=SQLiteModelStore(db),
