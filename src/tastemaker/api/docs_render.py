@@ -154,9 +154,9 @@ def _responses(spec: dict[str, Any], responses: dict[str, Any]) -> str:
 
 
 def operation(spec: dict[str, Any], path: str, method: str, op: dict[str, Any]) -> str:
-    scope = re.search(r"`(\w+)` scope", op.get("description", ""))
-    badge = f"scope: {scope.group(1)}" if scope else "public"
-    description = re.sub(r"\s*Requires the `\w+` scope \(or `admin`\)\.", "", op.get("description", ""))
+    permission = op.get("x-required-permission")
+    badge = f"{permission}: {', '.join(op.get('x-roles', []))}" if permission else "public"
+    description = op.get("description", "")
     parts = [f'<section class="op" id="{anchor("op", op.get("operationId", method + path))}">',
              f'<div class="head"><span class="m {method}">{method.upper()}</span><code class="path">{escape(path)}</code>'
              f'<span class="scope">{badge}</span></div><p class="sum">{prose(op.get("summary"))}</p>']
@@ -165,9 +165,10 @@ def operation(spec: dict[str, Any], path: str, method: str, op: dict[str, Any]) 
     parts.append(_parameters(spec["paths"][path].get("parameters", []) + op.get("parameters", [])))
     body = op.get("requestBody")
     if body:
-        media = body["content"]["application/json"]
+        kind, media = next(iter(body["content"].items()))  # JSON, or the OAuth token endpoint's form
         optional = "" if body.get("required", True) else " (optional)"
-        parts.append(f"<h4>Request body{optional}</h4><p>JSON: {type_html(media['schema'])}</p>")
+        label = "JSON" if kind == "application/json" else f"<code>{escape(kind)}</code>"
+        parts.append(f"<h4>Request body{optional}</h4><p>{label}: {type_html(media['schema'])}</p>")
         if media["schema"].get("description"):
             parts.append(f"<p>{prose(media['schema']['description'])}</p>")
         for i, (name, ex) in enumerate(media.get("examples", {}).items()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tastemaker import __version__
+from tastemaker.api.openapi_auth import add_auth_paths, auth_schemas, policy, security_schemes
 from tastemaker.api.openapi_examples import REQUESTS, RESPONSES, problem_example
 from tastemaker.api.openapi_schemas import component_schemas, ref
 from tastemaker.api.openapi_privacy import add_privacy_paths, privacy_schemas
@@ -54,8 +55,10 @@ def _json(schema: dict[str, Any], description: str, example: Any = None) -> dict
 def _op(key: str, tag: str, summary: str, scope: str | None, ok: dict[str, tuple[str, dict[str, Any]]],
         problems: list[Problem] = (), body: dict[str, Any] | None = None, body_required: bool = True,
         parameters: list[dict[str, Any]] | None = None, description: str = "") -> dict[str, Any]:
-    """One operation. ``key`` is "METHOD path", which finds its examples; ``ok`` maps each
-    success status to (description, schema); ``problems`` lists the documented errors."""
+    """One operation. ``key`` is "METHOD path", which finds its examples; ``scope`` is None for a
+    public operation, else its rate-limit bucket (its permission and roles come from api.auth,
+    see openapi_auth.policy); ``ok`` maps each success status to (description, schema);
+    ``problems`` lists the documented errors."""
     responses: dict[str, Any] = {}
     for status, (text, schema) in ok.items():
         if not schema:
@@ -72,7 +75,9 @@ def _op(key: str, tag: str, summary: str, scope: str | None, ok: dict[str, tuple
     if scope is None:
         op["security"] = []
     else:
-        description = (description + f"\n\nRequires the `{scope}` scope (or `admin`).").strip()
+        fields = policy(key, scope)  # x-required-permission, x-roles, security
+        description = (description + "\n\n" + fields.pop("description")).strip()
+        op.update(fields)
         responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
         responses["403"] = {"$ref": "#/components/responses/Forbidden"}
         if not key.startswith("GET "):  # any write may find the disk full
@@ -321,15 +326,18 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
 
 def _with_privacy(paths: dict[str, Any]) -> dict[str, Any]:
     add_privacy_paths(paths, _op, _accepted_with_location, _query, _path)
+    add_auth_paths(paths, _op, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     return paths
 
 
 def build_openapi() -> dict[str, Any]:
     """The whole document (built once per app)."""
-    unauthorized = _problem("Missing or invalid API key", "401", "Unauthorized",
+    unauthorized = _problem("Missing or invalid API key or access token (expired, bad signature, unknown kid, ...)", "401", "Unauthorized",
                             detail="missing Authorization header: send Authorization: Bearer <api key>")
-    forbidden = _problem("The key lacks the required scope", "403", "Forbidden",
-                         detail="this key lacks the 'admin' scope (it has: ingest, read)")
+    forbidden = _problem("The key or token lacks the operation's permission (`x-required-permission`), or a browser "
+                         "key asked for another user, or a key asked for a placement it is not allowed", "403", "Forbidden",
+                         detail="this key 'k3h9x2' lacks the 'keys.manage' permission (its roles: ingest, read; roles that "
+                                "grant it: admin)")
     full = _problem("No space left to store the write; it was not stored (retry later)", "507", "Insufficient Storage",
                     detail="the server has no space left to store this write ([Errno 28] No space left on device); "
                            "it was not stored. Retry after space is freed.")
@@ -346,13 +354,12 @@ def build_openapi() -> dict[str, Any]:
                  "description": "A self-hosted, real-time personalization engine: send events, get recommendations.",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": "/"}],
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"oauth2": []}],
         "tags": [{"name": n, "description": d} for n, d in TAGS],
         "paths": _with_privacy(_paths()),
         "components": {
-            "schemas": {**component_schemas(), **privacy_schemas()},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "An API key `tm_<key id>_<secret>`, sent as `Authorization: Bearer <key>`"}},
+            "schemas": {**component_schemas(), **privacy_schemas(), **auth_schemas()},
+            "securitySchemes": security_schemes(),
             "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full,
                           "TooManyRequests": limited},
         },

@@ -116,7 +116,8 @@ def _record_schemas() -> dict[str, Any]:
         for name, note in fields.items():
             components[record]["properties"][name].setdefault("description", note)
     components["KeyRequest"]["properties"]["scopes"]["items"]["enum"] = sorted(SCOPES)
-    components["KeyRequest"]["properties"]["scopes"]["description"] = "`read`, `ingest` and/or `admin` (admin may do everything)"
+    components["KeyRequest"]["properties"]["scopes"]["description"] = ("Role names: `read`, `ingest`, `admin` (everything), `analyst`, `tracker`, `privacy_officer`, "
+                                                              "`browser` (with `user_id`)")
     components["TrainRequest"]["properties"]["params"]["description"] = "Hyper-parameters of the family (default: the registry's)"
     components["TrainRequest"]["properties"]["promote"]["description"] = (
         "`if_better`: serve the new version when it beats the serving one on held-out events")
