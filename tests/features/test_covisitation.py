@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tastemaker.features import covisitation_upkeep as upkeep
 from tastemaker.features.covisitation import CoVisitationIndex
 
 
@@ -103,10 +105,31 @@ def test_compacts_by_itself_when_the_delta_grows(monkeypatch):
     assert cov.delta_size == 2 and cov.fresh.nnz == 0  # pending: a write is two array extends
     cov.add(0, [2], 1.0)
     assert as_dict(cov, 0) == {1: 1.0, 2: 1.0}  # a read folds the pending pairs
-    assert cov.delta_size == 0 and cov.recent.nnz == 4  # fresh reached compact_every: merged down
+    # fresh reached compact_every: frozen, merged into recent in the background, read meanwhile
+    assert cov.delta_size == 0 and cov.merging.nnz == 4 and cov._merge.target == "recent"
+    targets = []
+    while cov._merge is not None:  # each read installs a finished merge and starts the next one
+        targets.append(cov._merge.target)
+        cov._merge.wait()
+        assert as_dict(cov, 0) == {1: 1.0, 2: 1.0}  # the same counts at every step
+    assert targets == ["recent", "base"]  # fresh -> recent, then recent (>= base / 4) -> base
+    assert cov.base.nnz == 4 and cov.recent.nnz == cov.merging.nnz == cov.fresh.nnz == 0
     monkeypatch.setattr(module, "FOLD_PENDING", 4)
     cov.add(5, [6, 7], 1.0)  # four pending entries: folded without waiting for a read
-    assert len(cov._rows) == 0 and cov.recent.nnz == 8 and cov.fresh.nnz == 0
+    assert len(cov._rows) == 0 and cov.fresh.nnz == 4 or cov.merging.nnz == 4
+
+
+def test_a_compaction_during_a_background_merge_keeps_every_count():
+    cov = CoVisitationIndex(compact_every=4)
+    cov.add(0, [1, 2], 1.0)
+    cov.row_sums  # fold: fresh is full, its merge starts in the background
+    assert cov._merge is not None
+    cov.add(1, [2], 2.0)
+    cov.compact(full=True)  # folds the frozen level itself, drops the job
+    assert cov._merge is None and cov.merging.nnz == 0
+    assert as_dict(cov, 1) == {0: 1.0, 2: 2.0} and as_dict(cov, 2) == {0: 1.0, 1: 2.0}
+    restored = pickle.loads(pickle.dumps(cov))
+    assert as_dict(restored, 2) == {0: 1.0, 1: 2.0}
 
 
 def test_reads_may_lag_writes_by_at_most_max_lag():
@@ -277,10 +300,9 @@ def test_stale_share_counts_rows_changed_since_the_cut():
 
 
 def test_a_large_index_never_pruned_starts_cutting_in_the_background(monkeypatch):
-    from tastemaker.features import covisitation
 
-    monkeypatch.setattr(covisitation, "RECUT_MIN_ROWS", 20)
-    monkeypatch.setattr(covisitation, "RECUT_SHARE", 0.0)
+    monkeypatch.setattr(upkeep, "RECUT_MIN_ROWS", 20)
+    monkeypatch.setattr(upkeep, "RECUT_SHARE", 0.0)
     cov = _random_index(5, items=30, pairs=600)
     seeds, weights = np.arange(30), np.ones(30)
     exact = cov.neighbors(seeds, weights, n=30)  # the first read folds, then starts cutting

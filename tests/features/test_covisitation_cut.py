@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.features import covisitation_upkeep as upkeep
 from tastemaker.features import covisitation as cv
 from tastemaker.features.covisitation import CoVisitationIndex
 from tastemaker.features.covisitation_cut import cut, splice
@@ -38,13 +39,16 @@ def _random_index(rng: np.random.Generator, n_items: int, n_adds: int) -> CoVisi
 
 
 def test_background_recut_serves_what_a_full_prune_would(monkeypatch) -> None:
-    monkeypatch.setattr(cv, "RECUT_MIN_ROWS", 50)
+    monkeypatch.setattr(upkeep, "RECUT_MIN_ROWS", 50)
     rng = np.random.default_rng(3)
     cov = _random_index(rng, 400, 3_000)
     cov.prune()
     for _ in range(2_000):  # touches most rows after the cut
         cov.add(int(rng.integers(450)), rng.integers(0, 450, 3).tolist(), 1.0)
-    cov.row_sums  # noqa: B018 (folds; starts the re-cut)
+    cov.row_sums  # noqa: B018 (folds; starts the background work)
+    while cov._merge is not None:  # level merges go first, one job at a time; then the re-cut
+        cov._merge.wait()
+        cov.row_sums  # noqa: B018
     assert cov._recut is not None
     assert cov._recut.wait()  # the job's completion, however long a loaded machine takes
     seeds, weights = np.arange(450), np.ones(450)
@@ -60,13 +64,16 @@ def test_background_recut_serves_what_a_full_prune_would(monkeypatch) -> None:
 
 def _recutting_index(monkeypatch, seed: int) -> CoVisitationIndex:
     """An index cut once, then written to until a background re-cut started."""
-    monkeypatch.setattr(cv, "RECUT_MIN_ROWS", 50)
+    monkeypatch.setattr(upkeep, "RECUT_MIN_ROWS", 50)
     rng = np.random.default_rng(seed)
     cov = _random_index(rng, 300, 2_000)
     cov.prune()
     for _ in range(1_000):
         cov.add(int(rng.integers(300)), rng.integers(0, 300, 3).tolist(), 1.0)
-    cov.row_sums  # noqa: B018 (folds; starts the re-cut)
+    cov.row_sums  # noqa: B018 (folds; starts the background work)
+    while cov._merge is not None:  # level merges go first, one job at a time; then the re-cut
+        cov._merge.wait()
+        cov.row_sums  # noqa: B018
     assert cov._recut is not None
     return cov
 
@@ -98,7 +105,7 @@ def test_a_failed_recut_leaves_its_rows_on_the_exact_path(monkeypatch) -> None:
 
     monkeypatch.setattr(cov._recut, "result", broken)
     # no follow-up re-cut of the returned rows right away (a fast failed job would allow one at once)
-    monkeypatch.setattr(cv, "RECUT_IDLE_FACTOR", 1e9)
+    monkeypatch.setattr(upkeep, "RECUT_IDLE_FACTOR", 1e9)
     cov._recut.wait()
     rows = set(cov._recutting)
     old_cut = cov.pruned

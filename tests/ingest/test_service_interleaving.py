@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tastemaker.features import covisitation_upkeep as upkeep
 from tastemaker.config import Settings
 from tastemaker.engine import Engine
 from tastemaker.features import covisitation
@@ -42,8 +43,8 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # Slices of about one event and re-cuts as often as rows change: the most interleaving.
     monkeypatch.setattr(ingest_service, "APPLY_SLICE_S", 0.0)
     monkeypatch.setattr(ingest_service, "CHECK_SLICE", 7)
-    monkeypatch.setattr(covisitation, "RECUT_MIN_ROWS", 1)
-    monkeypatch.setattr(covisitation, "RECUT_IDLE_FACTOR", 0.0)
+    monkeypatch.setattr(upkeep, "RECUT_MIN_ROWS", 1)
+    monkeypatch.setattr(upkeep, "RECUT_IDLE_FACTOR", 0.0)
     eng = Engine(Settings(data_dir=tmp_path / "data"))
     yield eng
     eng.close()

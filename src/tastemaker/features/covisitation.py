@@ -26,29 +26,24 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.features.covisitation_cut import RecutJob
 from tastemaker.features.covisitation_delta import DELTA_MAX, SortedPairs
 from tastemaker.features.covisitation_legacy import upgrade
 from tastemaker.features.covisitation_merge import COUNT_DTYPE, merged
+from tastemaker.features.covisitation_upkeep import CUT_K as _CACHE_K
+from tastemaker.features.covisitation_upkeep import BackgroundUpkeep
+from tastemaker.features.covisitation_upkeep import empty_level as _empty
+from tastemaker.features.covisitation_upkeep import resized as _resized
 from tastemaker.features.grouping import sum_by_id
 from tastemaker.features.item_index import grown
 from tastemaker.kernels import gather_cut_rows
 
 log = logging.getLogger(__name__)
-_CACHE_K = 200
 _CACHE_ITEMS = 50_000
 FOLD_PENDING = 200_000  # pending pair entries folded without waiting for a read
-RECUT_SHARE = 0.02  # re-cut changed rows in the background once this share of rows changed...
-RECUT_MIN_ROWS = 1024  # ...and at least this many
-RECUT_IDLE_FACTOR = 4.0  # after a re-cut of d seconds, none for 4 d: at most a fifth of a core under ingest
 LAYOUT = 2  # 2: float32 counts, ``base`` rows heaviest first, ``pruned`` only the re-cut rows
 
 
-def _empty(size: int = 0) -> sp.csr_matrix:
-    return sp.csr_matrix((size, size), dtype=COUNT_DTYPE)
-
-
-class CoVisitationIndex:
+class CoVisitationIndex(BackgroundUpkeep):
     """Symmetric co-occurrence weights of items a user interacted with close together.
 
     >>> cov = CoVisitationIndex()
@@ -64,6 +59,8 @@ class CoVisitationIndex:
         self.recent = _empty()
         self.fresh = _empty()
         self.delta = SortedPairs()  # the newest counts, below ``fresh`` (features.covisitation_delta)
+        self.merging = _empty()  # a level frozen while a background merge folds it (LevelMergeJob)
+        self._merge: LevelMergeJob | None = None
         self.compact_every = compact_every
         self.max_lag_s = max_lag_s
         self._clock = clock
@@ -105,7 +102,7 @@ class CoVisitationIndex:
         """Fold pending pairs before a read, unless they are younger than ``max_lag_s``."""
         if self._rows and (self.max_lag_s <= 0 or self._clock() - self._pending_since >= self.max_lag_s):
             self._fold()
-        elif self._recut is not None and self._recut.done():
+        elif (self._recut is not None and self._recut.done()) or (self._merge is not None and self._merge.done()):
             self._maybe_recut()
 
     def _fold(self) -> None:
@@ -133,45 +130,6 @@ class CoVisitationIndex:
         size = max(int(self.delta.keys[-1] >> 32) + 1, self.base.shape[0], self.recent.shape[0], self.fresh.shape[0])
         self.fresh = _resized(self.fresh, size) + self.delta.to_csr(size, COUNT_DTYPE)  # rounded once, to float32
         self.delta.clear()
-        if self.fresh.nnz >= self.compact_every:
-            self._merge_fresh()
-
-    def _maybe_recut(self) -> None:
-        """Install a finished background re-cut, or start one when enough rows changed."""
-        if self._recut is not None:
-            if not self._recut.done():
-                return
-            self._install_recut()  # then maybe the next one: rows written meanwhile
-        if time.monotonic() < self._recut_after:
-            return
-        if self.pruned is None:
-            self._start_cutting()
-        if self.pruned is not None and len(self._touched) >= max(RECUT_MIN_ROWS, RECUT_SHARE * self.pruned.shape[0]):
-            self._flush_delta()  # the job reads the CSR levels: every count must be in them
-            self._recutting, self._touched = self._touched, set()
-            self._recut = RecutJob(self.pruned, [self.base, self.recent, self.fresh], self._recutting, self.cut_k)
-
-    def _start_cutting(self) -> None:
-        """Begin serving from a cut once the index is large (a server loaded live, never pruned):
-        every row with counts is marked changed, so background re-cuts build the cut while
-        reads keep the exact path, instead of every read sorting its seeds' rows forever."""
-        if np.count_nonzero(self._row_sums) < RECUT_MIN_ROWS:
-            return
-        self.pruned = _empty(self.base.shape[0])
-        self.cut_k = _CACHE_K
-        self._touched = set(np.flatnonzero(self._row_sums).tolist())
-
-    def _install_recut(self) -> None:
-        job, self._recut = self._recut, None
-        self._recut_after = time.monotonic() + RECUT_IDLE_FACTOR * job.seconds
-        try:
-            if job.pruned is self.pruned:  # else a full prune replaced the cut meanwhile
-                self.pruned = job.result()
-                self._recutting = set()
-        except Exception:  # reads must not fail for an optimisation: those rows stay on the exact path
-            log.exception("re-cutting %d co-visitation rows failed", len(self._recutting))
-        self._touched |= self._recutting
-        self._recutting = set()
 
     def add_matrix(self, counts: sp.spmatrix) -> None:
         """Add a whole (symmetric) count matrix at once: bulk loads and replays."""
@@ -211,6 +169,7 @@ class CoVisitationIndex:
         """Fold pending pairs, ``fresh`` into ``recent``, and ``recent`` into ``base`` when large (or ``full``)."""
         self._fold()
         self._flush_delta()
+        self._absorb_merging()
         self._merge_fresh()
         if self.recent.nnz and (full or self.recent.nnz * 4 >= self.base.nnz):
             size = max(self.base.shape[0], self.recent.shape[0])
@@ -233,12 +192,13 @@ class CoVisitationIndex:
     def __getstate__(self) -> dict:
         self._fold()  # the snapshot holds plain matrices and arrays
         self._flush_delta()
+        self._absorb_merging()
         state = self.__dict__.copy()
         del state["_clock"]  # not picklable in general; restored as time.monotonic
         state["_strongest"] = {}  # a cache: rebuilt on demand
         state["_dirty"] = set()
         state["_touched"] = self._touched | self._recutting  # a job in flight is not saved
-        state["_recut"], state["_recutting"] = None, set()
+        state["_recut"], state["_recutting"], state["_merge"] = None, set(), None
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -247,7 +207,7 @@ class CoVisitationIndex:
         d = self.__dict__
         for name, default in (("_strongest", {}), ("_dirty", set()), ("_touched", set()), ("_recut", None),
                               ("_recutting", set()), ("recent", _empty()), ("fresh", _empty()), ("max_lag_s", 0.0),
-                              ("delta", SortedPairs())):
+                              ("delta", SortedPairs()), ("merging", _empty()), ("_merge", None)):
             d.setdefault(name, default)
         d["_recut_after"] = 0.0
         d["_clock"] = time.monotonic
@@ -266,7 +226,7 @@ class CoVisitationIndex:
         """Neighbours of one item and their raw weights (an id may repeat across levels)."""
         self._sync()
         idx_parts, val_parts = [], []
-        for level in (self.base, self.recent, self.fresh):
+        for level in (self.base, self.recent, self.merging, self.fresh):
             if item < level.shape[0]:
                 start, end = level.indptr[item], level.indptr[item + 1]
                 if end > start:
@@ -388,12 +348,4 @@ class CoVisitationIndex:
         return idx[order], val[order]
 
     def nnz(self) -> int:
-        return int(self.base.nnz) + int(self.recent.nnz) + self.delta_size
-
-
-def _resized(matrix: sp.csr_matrix, size: int) -> sp.csr_matrix:
-    if matrix.shape == (size, size):
-        return matrix
-    matrix = matrix.tocsr()
-    matrix.resize((size, size))
-    return matrix
+        return int(self.base.nnz) + int(self.recent.nnz) + int(self.merging.nnz) + self.delta_size

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.features.covisitation_merge import merged
 from tastemaker.kernels import cut_rows
 
 _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="covisitation-recut")
@@ -100,6 +101,30 @@ class RecutJob:
         completion signal rather than polling :meth:`done` against a clock, which gives a
         wrong verdict on a loaded machine.
         """
+        done, _ = wait([self._future], timeout=timeout)
+        return bool(done)
+
+    def result(self) -> sp.csr_matrix:
+        return self._future.result()
+
+
+class LevelMergeJob:
+    """``lower + upper``, two levels of the co-visitation LSM tree, merged in the background
+    thread (:func:`~tastemaker.features.covisitation_merge.merged`: compiled, GIL released),
+    so a merge that copies a large level never holds the event loop. ``target`` names the
+    level the result replaces (``recent`` or ``base``); ``upper`` is the frozen level, read
+    by requests until the result is installed.
+    """
+
+    def __init__(self, target: str, lower: sp.csr_matrix, upper: sp.csr_matrix, reorder: bool):
+        self.target, self.upper = target, upper
+        size = max(lower.shape[0], upper.shape[0])
+        self._future: Future = _worker.submit(merged, lower, upper, size, reorder)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> bool:
         done, _ = wait([self._future], timeout=timeout)
         return bool(done)
 
