@@ -47,7 +47,7 @@ async def decode_grant(request: Request, kind: str) -> KeyRequest:
         raise from_msgspec(exc) from None
     errors = check_grant(set(body.scopes), body.user_id, body.placements)
     if kind == "client" and body.user_id is not None:
-        errors.append(("/user_id", "an OAuth client acts for an application, not for one user; use a browser key"))
+        errors.insert(0, ("/user_id", "an OAuth client acts for an application, not for one user; use a browser key"))
     if errors:
         raise ValidationFailed([FieldError(f, r) for f, r in errors], title=f"Invalid {'key' if kind == 'key' else 'client'} request",
                                status=422)

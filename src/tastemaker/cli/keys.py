@@ -7,7 +7,7 @@ import sys
 
 from tastemaker.cli.base import add_data_dir, settings
 
-SCOPES = ["ingest", "read", "admin"]
+SCOPES = ["ingest", "read", "admin", "analyst", "tracker", "privacy_officer"]  # roles (api.auth.ROLES; browser keys: the API)
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
