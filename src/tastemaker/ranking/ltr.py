@@ -5,9 +5,10 @@ Training data come from what was served, not from what the state says now:
 * an :class:`Impression` is logged per response: the placement, the time, the items in
   display order and their feature rows *as computed at serving time*
   (:func:`tastemaker.ranking.features.candidate_features`);
-* an :class:`Outcome` is a later click / add-to-cart / purchase event, linked to the
-  impression by ``recommendation_id`` (or, unlinked, to the latest earlier impression of
-  the same user that showed the item).
+* an :class:`~tastemaker.ranking.outcomes.Outcome` is a later click / add-to-cart / purchase
+  event, linked to the impression by ``recommendation_id`` (or, unlinked, to the latest earlier
+  impression of the same user that showed the item): :func:`~tastemaker.ranking.outcomes.attribute`,
+  the join experiment metrics use as well.
 
 :func:`build_training_set` labels each shown item with its best outcome inside the
 attribution window ``[impression.ts, impression.ts + window_s]`` and never reads anything
@@ -33,6 +34,10 @@ from typing import Any
 import numpy as np
 
 from tastemaker.ranking.features import FEATURE_NAMES
+from tastemaker.ranking.outcomes import Outcome, attribute
+
+__all__ = ["LABELS", "Impression", "Outcome", "TrainingSet", "build_training_set", "time_split", "ndcg_at_k",
+           "LTRRanker", "Choice", "choose_ranker"]
 
 LABELS: dict[str, int] = {"click": 1, "add_to_cart": 2, "purchase": 3}
 MIN_GROUPS = 200  # labelled lists a placement needs before a ranker is trained for it
@@ -52,15 +57,6 @@ class Impression:
     items: list[str]
     features: np.ndarray  # (len(items), len(feature_names)), as served
     feature_names: tuple[str, ...] = FEATURE_NAMES
-
-
-@dataclass
-class Outcome:
-    user_id: str
-    item_id: str
-    type: str
-    ts: float
-    recommendation_id: str | None = None
 
 
 @dataclass
@@ -96,22 +92,10 @@ def build_training_set(impressions: Iterable[Impression], outcomes: Iterable[Out
                        feature_names: Sequence[str] = FEATURE_NAMES, keep_unlabelled: bool = False) -> TrainingSet:
     """Labelled lists from the impression log (see the module docstring for the rules)."""
     imps = [i for i in impressions if (placement is None or i.placement == placement) and i.ts + window_s <= cutoff]
-    by_id = {i.recommendation_id: i for i in imps}
-    by_user: dict[tuple[str, str], list[Impression]] = {}
-    for imp in imps:
-        for item in imp.items:
-            by_user.setdefault((imp.user_id, item), []).append(imp)
     best: dict[tuple[str, str], int] = {}
-    for o in outcomes:
-        label = labels.get(o.type, 0)
-        if label <= 0 or o.ts > cutoff:
-            continue
-        imp = by_id.get(o.recommendation_id) if o.recommendation_id else None
-        if imp is None:  # unlinked: the latest earlier impression of this user showing the item
-            earlier = [i for i in by_user.get((o.user_id, o.item_id), ()) if i.ts <= o.ts]
-            imp = max(earlier, key=lambda i: i.ts, default=None)
-        if imp is None or not imp.ts <= o.ts <= imp.ts + window_s or o.item_id not in imp.items:
-            continue
+    labelled = (o for o in outcomes if labels.get(o.type, 0) > 0 and o.ts <= cutoff)
+    for imp, o in attribute(imps, labelled, window_s):  # the join experiments use too
+        label = labels[o.type]
         key = (imp.recommendation_id, o.item_id)
         best[key] = max(best.get(key, 0), label)
     Xs, ys, groups, times = [], [], [], []

@@ -27,10 +27,10 @@ from tastemaker.ranking.ltr import (
     LABELS,
     MIN_GROUPS,
     Impression,
-    Outcome,
     build_training_set,
     choose_ranker,
 )
+from tastemaker.ranking.outcomes import Outcome, read_outcomes
 from tastemaker.serving.rankers import RANKERS_PREFIX, RankerSet
 from tastemaker.storage.factory import Stores
 
@@ -55,23 +55,9 @@ def load_impressions(stores: Stores, placement: str | None = None,
 
 def load_outcomes(stores: Stores, after_seq: int = 0, types: frozenset[str] = frozenset(LABELS),
                   page: int = 10_000) -> list[Outcome]:
-    """Outcome events (one per item) logged after ``after_seq``."""
-    out: list[Outcome] = []
-    seq = after_seq
-    while True:
-        rows = stores.events.read_since(seq, page)
-        if not rows:
-            return out
-        for _, e in rows:
-            if e.type not in types:
-                continue
-            rec = e.recommendation_id
-            if rec is None and e.context:
-                linked = e.context.get("recommendation_id")
-                rec = linked if isinstance(linked, str) else None
-            for item in e.items():
-                out.append(Outcome(e.user_id, item, e.type, float(e.timestamp), rec))  # type: ignore[arg-type]
-        seq = rows[-1][0]
+    """Outcome events (one per item) logged after ``after_seq``
+    (:func:`~tastemaker.ranking.outcomes.read_outcomes`)."""
+    return read_outcomes(stores.events, after_seq, types, page)
 
 
 def train_rankers(stores: Stores, placement: str | None = None,
