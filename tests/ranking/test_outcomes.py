@@ -52,7 +52,7 @@ def test_events_become_outcomes_with_their_link_value_and_price():
               session_id="s", context={"recommendation_id": "r9"}, properties={"price": 12.5})
     outs = outcomes_from_event(e)
     assert [(o.item_id, o.recommendation_id, o.value, o.price, o.session_id) for o in outs] == [
-        ("a", "r9", 30.0, 12.5, "s"), ("b", "r9", 30.0, 12.5, "s")]
+        ("a", "r9", 15.0, 12.5, "s"), ("b", "r9", 15.0, 12.5, "s")]  # the value split over its items
     assert linked_recommendation_id(Event(id="e", type="click", user_id="u", recommendation_id="r1",
                                           context={"recommendation_id": "r2"})) == "r1"
     assert linked_recommendation_id(Event(id="e", type="click", user_id="u", context={"recommendation_id": 3})) is None

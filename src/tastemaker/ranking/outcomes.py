@@ -38,8 +38,9 @@ OUTCOME_TYPES = frozenset({"click", "add_to_cart", "purchase"})
 
 @dataclass
 class Outcome:
-    """One item of an outcome event. ``value`` is the event's value (a purchase's amount),
-    ``price`` its ``properties.price`` when it carries one; ``session_id`` as logged."""
+    """One item of an outcome event. ``value`` is the item's share of the event's value (a
+    purchase's amount split evenly over its items), ``price`` the event's ``properties.price``
+    when it carries one; ``session_id`` as logged."""
 
     user_id: str
     item_id: str
@@ -80,8 +81,9 @@ def outcomes_from_event(event: Event, types: frozenset[str] = OUTCOME_TYPES) -> 
     price = event.properties.get("price") if event.properties else None
     price = float(price) if isinstance(price, (int, float)) and not isinstance(price, bool) else None
     ts = float(event.timestamp)  # type: ignore[arg-type]  # the log always stamps events
-    return [Outcome(event.user_id, item, event.type, ts, rec, event.value, price, event.session_id)
-            for item in event.items()]
+    items = event.items()
+    value = event.value / len(items) if event.value is not None and items else None
+    return [Outcome(event.user_id, item, event.type, ts, rec, value, price, event.session_id) for item in items]
 
 
 def read_outcomes(events: EventLog, after_seq: int = 0, types: frozenset[str] = OUTCOME_TYPES,
