@@ -53,3 +53,37 @@ class TestImpressionLog:
         stores.impressions.append([imp(f"r{i}", T0 + i) for i in range(5)])
         assert stores.impressions.delete_before(T0 + 3) == 3
         assert [r.recommendation_id for r in stores.impressions.read()] == ["r3", "r4"]
+
+
+def exposed(rec: str, ts: float, *experiments: tuple[str, str, float], user_id: str = "u1"):
+    return ImpressionRecord(rec, "home", user_id, ts, ["a"], experiments=[
+        {"id": e, "variant": v, "propensity": p} for e, v, p in experiments])
+
+
+class TestImpressionExperiments:
+    def test_experiments_round_trip_and_read_by_experiment(self, stores: Stores, other_stores: Stores):
+        stores.impressions.append([exposed("r3", T0 + 3, ("e1", "b", 0.5)), imp("r0", T0),
+                                   exposed("r1", T0 + 1, ("e1", "a", 0.5), ("e2", "x", 0.1)), exposed("r2", T0 + 2, ("e2", "y", 0.9))])
+        got = {r.recommendation_id: r for r in other_stores.impressions.read()}
+        assert got["r0"].experiments == []
+        assert got["r1"].experiments == [{"id": "e1", "variant": "a", "propensity": 0.5},
+                                         {"id": "e2", "variant": "x", "propensity": 0.1}]
+        e1 = other_stores.impressions.read_experiment("e1")
+        assert [(r.recommendation_id, r.user_id, r.items) for r in e1] == [("r1", "u1", ["a"]), ("r3", "u1", ["a"])]
+        assert [r.recommendation_id for r in stores.impressions.read_experiment("e2", since_ts=T0 + 2)] == ["r2"]
+        assert [r.recommendation_id for r in stores.impressions.read_experiment("e2", until_ts=T0 + 2)] == ["r1"]
+        assert stores.impressions.read_experiment("nope") == []
+
+    def test_a_repeated_id_keeps_the_first_exposures(self, stores: Stores):
+        assert stores.impressions.append([exposed("r1", T0, ("e1", "a", 0.5))]) == 1
+        assert stores.impressions.append([exposed("r1", T0, ("e2", "b", 0.5)), exposed("r2", T0, ("e2", "b", 0.5))]) == 1
+        assert [r.recommendation_id for r in stores.impressions.read_experiment("e2")] == ["r2"]
+        assert stores.impressions.read()[0].experiments[0]["id"] == "e1"
+
+    def test_erasure_and_retention_take_the_exposures_along(self, stores: Stores):
+        stores.impressions.append([exposed("r1", T0, ("e1", "a", 0.5), user_id="gone"), exposed("r2", T0 + 5, ("e1", "b", 0.5)),
+                                   exposed("r3", T0 + 1, ("e1", "a", 0.5))])
+        assert stores.impressions.erase_user("gone") == 1
+        assert [r.recommendation_id for r in stores.impressions.read_experiment("e1")] == ["r3", "r2"]
+        assert stores.impressions.delete_before(T0 + 2) == 1
+        assert [r.recommendation_id for r in stores.impressions.read_experiment("e1")] == ["r2"]

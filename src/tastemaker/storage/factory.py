@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tastemaker.config import Settings
-from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ImpressionLog, ItemCatalog,
-                                          KeyStore, ModelStore, RateLimiter, SchemaStore, UserStore)
+from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ExperimentStore, ImpressionLog,
+                                          ItemCatalog, KeyStore, ModelStore, RateLimiter, SchemaStore, UserStore)
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Stores:
     audit: AuditLog | None = None  # admin actions, hash-chained (every backend provides one)
     erased: ErasedUsers | None = None  # tombstones of erased users (keyed digests)
     reclaim: Callable[[], None] = lambda: None  # make deleted rows leave the backend's files
+    experiments: ExperimentStore | None = None  # A/B/n tests and canaries (definitions, status)
 
     def __enter__(self) -> Stores:
         return self
@@ -68,6 +69,7 @@ def open_stores(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite.documents import SQLiteItemCatalog, SQLiteUserStore
     from tastemaker.storage.sqlite.erasure import SQLiteErasedUsers, reclaim
     from tastemaker.storage.sqlite.events import SQLiteEventLog
+    from tastemaker.storage.sqlite.experiments import SQLiteExperimentStore
     from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
     from tastemaker.storage.sqlite.keys import SQLiteKeyStore
     from tastemaker.storage.sqlite.models import SQLiteModelStore
@@ -92,4 +94,5 @@ def open_stores(settings: Settings) -> Stores:
         audit=SQLiteAuditLog(db),
         erased=SQLiteErasedUsers(db),
         reclaim=lambda: reclaim(db),
+        experiments=SQLiteExperimentStore(db),
     )

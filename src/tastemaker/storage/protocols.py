@@ -55,7 +55,9 @@ class ImpressionRecord:
     """One served list, as the learned ranker's training data needs it: the items in display
     order and their feature rows as computed when serving (float32, ``len(items)`` rows x
     ``len(feature_names)``; None when the placement logs no features). ``log_seq`` is the
-    event-log position the answer was computed at: outcomes come after it."""
+    event-log position the answer was computed at: outcomes come after it. ``experiments``:
+    the experiments the request was in, as the response carries them
+    (``[{"id", "variant", "propensity"}]``, experiments.assignment)."""
 
     recommendation_id: str
     placement: str
@@ -65,6 +67,7 @@ class ImpressionRecord:
     features: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
     log_seq: int = 0
+    experiments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -153,11 +156,59 @@ class ImpressionLog(Protocol):
 
     def count(self, placement: str | None = None) -> int: ...
 
+    def read_experiment(self, experiment_id: str, since_ts: float = -math.inf,
+                        until_ts: float = math.inf) -> list[ImpressionRecord]:
+        """The impressions served in experiment ``experiment_id`` (any of its variants), with
+        ``since_ts <= ts < until_ts``, by (``ts``, ``recommendation_id``): attribution's input."""
+
     def delete_before(self, ts: float) -> int:
         """Retention: drop impressions older than ``ts``; returns how many."""
 
     def erase_user(self, user_id: str) -> int:
         """Drop every impression served to ``user_id``; returns how many."""
+
+
+class ExperimentConflict(Exception):
+    """A write lost a race: the id exists already (create), or the record changed since it
+    was read (update with a stale ``expected_version``). The API answers 409."""
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """An experiment as stored: its document (``experiments.spec.Experiment.to_json()``,
+    which holds its ``status``), when it was created and last changed, and ``version``, which
+    every update increments (optimistic concurrency: an update names the version it read)."""
+
+    experiment_id: str
+    definition: dict[str, Any]
+    created_at: float
+    updated_at: float
+    version: int = 1
+
+    @property
+    def status(self) -> str:
+        return self.definition.get("status", "draft")
+
+
+class ExperimentStore(Protocol):
+    """Experiments (A/B/n tests, model canaries): their definitions and status. Holds nothing
+    about users (assignment is computed, exposures are in the impression log)."""
+
+    def create(self, experiment_id: str, definition: dict[str, Any]) -> ExperimentRecord:
+        """Store a new experiment at version 1; :class:`ExperimentConflict` if the id exists."""
+
+    def get(self, experiment_id: str) -> ExperimentRecord | None: ...
+
+    def list(self, status: str | None = None) -> list[ExperimentRecord]:
+        """Every experiment (with ``status``, or all), oldest first."""
+
+    def update(self, experiment_id: str, definition: dict[str, Any], expected_version: int) -> ExperimentRecord:
+        """Replace the definition if the stored version is ``expected_version`` (then version + 1),
+        in one transaction; KeyError when absent, :class:`ExperimentConflict` when it moved on."""
+
+    def change_token(self) -> bytes:
+        """A cheap value every experiment write, in any process, changes: servers check it on
+        every request and reload the running experiments only when it moved."""
 
 
 class ItemCatalog(Protocol):

@@ -2,7 +2,10 @@
 
 Rows are written in batches by :class:`tastemaker.serving.impressions.ImpressionLogger`
 (one transaction per batch, off the request path). Features are float32 bytes; each
-distinct tuple of feature names is stored once in ``impression_features``.
+distinct tuple of feature names is stored once in ``impression_features``. The experiments
+a list was served in are a JSON column (``experiments``, added in place to an older file) and
+one row each in ``impression_exposures`` (experiment, recommendation id, variant, time), so
+an experiment's impressions are read by index (``read_experiment``), never by a scan.
 """
 
 from __future__ import annotations
@@ -33,12 +36,25 @@ CREATE TABLE IF NOT EXISTS impressions (
 );
 CREATE INDEX IF NOT EXISTS impressions_placement_ts ON impressions(placement, ts);
 CREATE INDEX IF NOT EXISTS impressions_ts ON impressions(ts);
+CREATE TABLE IF NOT EXISTS impression_exposures (
+    recommendation_id TEXT NOT NULL,
+    experiment_id TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    ts REAL NOT NULL,
+    PRIMARY KEY (recommendation_id, experiment_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS impression_exposures_experiment ON impression_exposures(experiment_id, ts);
 """
+# Columns added after the first release: added in place to an older file (NULL for old rows).
+_ADDED = (("experiments", "TEXT"),)
 _INSERT = ("INSERT OR IGNORE INTO impressions (recommendation_id, placement, user_id, ts, log_seq, items, features_id,"
-           " features) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-_SELECT = "SELECT recommendation_id, placement, user_id, ts, log_seq, items, features_id, features FROM impressions"
+           " features, experiments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_EXPOSURE = "INSERT OR IGNORE INTO impression_exposures (recommendation_id, experiment_id, variant, ts) VALUES (?, ?, ?, ?)"
+_FIELDS = "recommendation_id, placement, user_id, ts, log_seq, items, features_id, features, experiments"
+_SELECT = f"SELECT {_FIELDS} FROM impressions"
 _encode = msgspec.json.Encoder().encode
 _decode_list = msgspec.json.Decoder(list[str]).decode
+_decode_experiments = msgspec.json.Decoder(list[dict]).decode
 
 
 class SQLiteImpressionLog:
@@ -55,8 +71,20 @@ class SQLiteImpressionLog:
     def __init__(self, db: Database):
         self.db = db
         db.conn().executescript(_SCHEMA)
+        self._add_columns()
         self._name_ids: dict[tuple[str, ...], int] = {}
         self._names: dict[int, tuple[str, ...]] = {}
+
+    def _add_columns(self) -> None:
+        conn = self.db.conn()
+        have = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info('impressions')")}
+        if all(name in have for name, _ in _ADDED):
+            return
+        with self.db.transaction() as conn:
+            have = {row[0] for row in conn.execute("SELECT name FROM pragma_table_info('impressions')")}  # another process?
+            for name, decl in _ADDED:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE impressions ADD COLUMN {name} {decl}")
 
     def _names_id(self, conn, names: tuple[str, ...]) -> int | None:
         if not names:
@@ -84,27 +112,35 @@ class SQLiteImpressionLog:
         if not impressions:
             return 0
         with self.db.transaction() as conn:
-            rows = []
+            rows, exposed = [], []
             for r in impressions:
                 blob = None
                 fid = None
                 if r.features is not None and r.feature_names:
                     fid = self._names_id(conn, tuple(r.feature_names))
                     blob = np.ascontiguousarray(r.features, dtype=np.float32).tobytes()
-                rows.append((r.recommendation_id, r.placement, r.user_id, float(r.ts), int(r.log_seq),
-                             _encode(list(r.items)).decode(), fid, blob))
+                row = (r.recommendation_id, r.placement, r.user_id, float(r.ts), int(r.log_seq),
+                       _encode(list(r.items)).decode(), fid, blob, _encode(r.experiments).decode() if r.experiments else None)
+                (exposed if r.experiments else rows).append((row, r))
             before = conn.total_changes  # name inserts above are not impressions
-            conn.executemany(_INSERT, rows)
-            return conn.total_changes - before
+            conn.executemany(_INSERT, [row for row, _ in rows])
+            new = conn.total_changes - before
+            for row, r in exposed:  # one at a time: a repeated id must not gain the repeat's exposures
+                if conn.execute(_INSERT, row).rowcount:
+                    new += 1
+                    conn.executemany(_INSERT_EXPOSURE, [(r.recommendation_id, str(x["id"]), str(x["variant"]), float(r.ts))
+                                                        for x in r.experiments])
+            return new
 
     def _record(self, row: tuple) -> ImpressionRecord:
-        rec, placement, user, ts, log_seq, items, fid, blob = row
+        rec, placement, user, ts, log_seq, items, fid, blob, experiments = row
         ids = _decode_list(items)
         names = self._names_of(fid)
         features = None
         if blob is not None and names:
             features = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), len(names)).astype(np.float64)
-        return ImpressionRecord(rec, placement, user, ts, ids, features, names, log_seq)
+        return ImpressionRecord(rec, placement, user, ts, ids, features, names, log_seq,
+                                _decode_experiments(experiments) if experiments else [])
 
     def read(self, placement: str | None = None, since_ts: float = -math.inf,
              until_ts: float = math.inf) -> list[ImpressionRecord]:
@@ -114,6 +150,13 @@ class SQLiteImpressionLog:
             args.append(placement)
         sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY ts, recommendation_id"
         return [self._record(r) for r in self.db.conn().execute(sql, args)]
+
+    def read_experiment(self, experiment_id: str, since_ts: float = -math.inf,
+                        until_ts: float = math.inf) -> list[ImpressionRecord]:
+        fields = ", ".join(f"i.{f.strip()}" for f in _FIELDS.split(","))
+        sql = (f"SELECT {fields} FROM impression_exposures x JOIN impressions i ON i.recommendation_id = x.recommendation_id"
+               " WHERE x.experiment_id = ? AND x.ts >= ? AND x.ts < ? ORDER BY x.ts, x.recommendation_id")
+        return [self._record(r) for r in self.db.conn().execute(sql, (experiment_id, since_ts, until_ts))]
 
     def read_user(self, user_id: str, after: tuple[float, str] | None = None, limit: int = 1000) -> list[ImpressionRecord]:
         """A page of the impressions served to ``user_id`` (a scan: no index by user, as reads
@@ -130,8 +173,11 @@ class SQLiteImpressionLog:
     def erase_user(self, user_id: str) -> int:
         """Drop every impression served to ``user_id``; returns how many."""
         with self.db.transaction() as conn:
+            conn.execute("DELETE FROM impression_exposures WHERE recommendation_id IN "
+                         "(SELECT recommendation_id FROM impressions WHERE user_id = ?)", (user_id,))
             return conn.execute("DELETE FROM impressions WHERE user_id = ?", (user_id,)).rowcount
 
     def delete_before(self, ts: float) -> int:
         with self.db.transaction() as conn:
+            conn.execute("DELETE FROM impression_exposures WHERE ts < ?", (ts,))
             return conn.execute("DELETE FROM impressions WHERE ts < ?", (ts,)).rowcount
