@@ -10,7 +10,7 @@ from tastemaker.experiments import analysis
 from tastemaker.experiments.analysis import analyze
 from tastemaker.experiments.analysis_spec import AnalysisSpec, MetricSpec
 
-from tests.experiments.tables import make_table
+from .tables import make_table
 
 
 def _spec(**kw):

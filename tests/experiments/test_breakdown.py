@@ -10,7 +10,7 @@ from tastemaker.experiments.analysis_spec import MetricSpec
 from tastemaker.experiments.breakdown import segment_breakdown
 from tastemaker.experiments.metrics_table import UserMetrics
 
-from tests.experiments.tables import make_table
+from .tables import make_table
 
 
 def test_one_row_per_segment_and_treatment_with_its_users():

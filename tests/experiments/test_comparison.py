@@ -9,7 +9,7 @@ from tastemaker.experiments.analysis_spec import MetricSpec
 from tastemaker.experiments.comparison import compare, infer_kind, prepare, prob_beat
 from tastemaker.experiments.statistics.bayes import prob_beat_control_proportions
 
-from tests.experiments.tables import make_table
+from .tables import make_table
 
 
 def test_kind_inference():

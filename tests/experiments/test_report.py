@@ -9,7 +9,7 @@ from tastemaker.experiments.analysis import analyze
 from tastemaker.experiments.analysis_spec import AnalysisSpec, MetricSpec
 from tastemaker.experiments.report import render_report
 
-from tests.experiments.tables import make_table
+from .tables import make_table
 
 
 def test_report_has_verdict_tables_and_both_plots():

@@ -11,7 +11,7 @@ from tastemaker.experiments.analysis_spec import MetricSpec
 from tastemaker.experiments.comparison import compare, prepare
 from tastemaker.experiments.timeseries import cumulative_effect, horizon_tau2
 
-from tests.experiments.tables import make_table
+from .tables import make_table
 
 
 def test_looks_grow_and_end_at_the_whole_sample():
