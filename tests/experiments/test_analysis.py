@@ -77,6 +77,7 @@ def test_fixed_horizon_waits_for_the_planned_size():
     assert early.variants[0]["metrics"]["conversion"]["effect"]["p_value"] < 0.001
     done = analyze(t, _spec(sequential=False, planned_users=5_000))
     assert done.verdict == "ship" and done.variants[0]["metrics"]["conversion"]["sequential"] is None
+    assert set(done.timeseries) == {"b"}  # the curve is still drawn for the report
 
 
 def test_segments_and_timeseries_are_included():

@@ -46,10 +46,8 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from tastemaker.experiments.analysis_spec import AnalysisSpec, MetricSpec
 from tastemaker.experiments.breakdown import segment_breakdown
@@ -115,17 +113,18 @@ def guardrail_check(g: MetricSpec, effect: Effect, seq: dict | None) -> dict:
     return {**out, "status": "inconclusive", "why": f"{span}: cannot yet rule out a degradation beyond {thr:.2%}"}
 
 
-def _compare_metric(p: Prepared, table: UserMetrics, spec: AnalysisSpec, t: str) -> dict:
+def _compare_metric(p: Prepared, table: UserMetrics, spec: AnalysisSpec, t: str, primary: bool) -> dict:
     entry: dict = {"kind": p.kind, "cuped": p.cuped.to_dict() if p.cuped else None}
     try:
         effect = compare(p, spec.control, t, spec.alpha)
     except ValueError as e:
         return {**entry, "effect": None, "sequential": None, "prob_beat_control": None, "error": str(e),
                 "_effect": None}
+    # the curve is drawn for the primary metric even for a fixed-horizon analysis (the report's plot)
     curve = cumulative_from_prepared(p, table.exposure_ts, spec.control, t, spec.alpha, spec.looks,
-                                     spec.planned_users) if spec.sequential else None
+                                     spec.planned_users) if spec.sequential or primary else None
     return {**entry, "effect": effect.to_dict(), "_effect": effect, "_curve": curve,
-            "sequential": curve["sequential"] if curve else None,
+            "sequential": curve["sequential"] if curve and spec.sequential else None,
             "prob_beat_control": prob_beat(p, spec.control, t)}
 
 
@@ -149,7 +148,8 @@ def analyze(table: UserMetrics, spec: AnalysisSpec) -> Results:
     prepared = {m.name: prepare(table, m, spec.cuped) for m in measured}
     rows = []
     for t in treatments:
-        per_metric = {m.name: _compare_metric(prepared[m.name], table, spec, t) for m in measured}
+        per_metric = {m.name: _compare_metric(prepared[m.name], table, spec, t, m.name == spec.primary.name)
+                      for m in measured}
         guards = []
         for g in spec.guardrails:
             e = per_metric.get(g.name)
