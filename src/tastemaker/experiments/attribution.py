@@ -19,7 +19,7 @@ compare users, not impressions). For an experiment over ``[start, end)``:
   in the period);
 * the same metrics over the ``pre_period_s`` before ``start``, on every list of the
   experiment's placements (nobody was in a variant yet), as ``pre_<metric>`` covariates for
-  CUPED;
+  CUPED, and the segment ``pre_period`` (``returning``: served lists before the start, else ``new``);
 * per variant, over its served lists: ``coverage`` (distinct items shown / catalogue size) and
   ``diversity`` (mean share of item pairs of a list in different categories).
 
@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from tastemaker.experiments.metrics_table import UserMetrics
 from tastemaker.experiments.spec import ALL_PLACEMENTS, Experiment
 from tastemaker.ranking.outcomes import OUTCOME_TYPES, Outcome, attribute, outcomes_from_event
 from tastemaker.schema.records import Event
@@ -45,18 +46,6 @@ from tastemaker.storage.protocols import ImpressionRecord
 DEFAULT_WINDOW_S = 86_400.0  # as the ranker's labels (training.ranker_job)
 DEFAULT_PRE_PERIOD_S = 14 * 86_400.0
 METRICS = ("exposures", "clicks", "ctr", "add_to_cart_rate", "conversion", "revenue", "items_per_session")
-
-
-@dataclass
-class UserMetrics:
-    """One row per user, columnar: ``metrics[name][i]`` is user ``user_id[i]``'s value (provisional:
-    analysis' input type replaces it when it lands)."""
-
-    user_id: np.ndarray
-    variant: np.ndarray
-    exposure_ts: np.ndarray
-    metrics: dict[str, np.ndarray]
-    covariates: dict[str, np.ndarray]
 
 
 @dataclass
@@ -213,7 +202,9 @@ def user_metrics(experiment_id: str, impressions: Sequence[ImpressionRecord], ev
         user_id=np.array(users, dtype=object), variant=np.array([variant_of[u] for u in users], dtype=object),
         exposure_ts=np.array([post[u].first_ts for u in users], np.float64),
         metrics={m: values[:, j] for j, m in enumerate(METRICS)},
-        covariates={f"pre_{m}": before[:, j] for j, m in enumerate(METRICS)})
+        covariates={f"pre_{m}": before[:, j] for j, m in enumerate(METRICS)},
+        # for the per-segment breakdown: users served lists before the start, and new ones
+        segments={"pre_period": np.where(before[:, 0] > 0, "returning", "new")})
     lists = {v: _list_metrics(shown[v], catalog_size, category_of) for v in sorted(shown)}
     return Attribution(table, lists, start, end, window_s, len(crossovers), counts)
 
