@@ -178,6 +178,9 @@ class Settings:
     retention: dict[str, float] = field(default_factory=retention_from_env)
     # How often a server applies the retention policy (seconds); 0: only `tastemaker privacy retention`.
     retention_every_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_RETENTION_EVERY_S", "86400")))
+    # Share of users kept out of every experiment on non-personalised popularity (the global
+    # holdout, experiments.assignment); 0: none.
+    experiment_holdout: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_EXPERIMENT_HOLDOUT", "0")))
     # Profile traits encrypted at rest (AES-GCM, storage.pii), e.g. "email,phone,name"; empty: none.
     pii_traits: tuple[str, ...] = field(default_factory=lambda: tuple(
         t.strip() for t in os.environ.get("TASTEMAKER_PII_TRAITS", "").split(",") if t.strip()))

@@ -21,6 +21,9 @@ from tastemaker.privacy.retention import Retainer
 from tastemaker.privacy.tombstones import Tombstones, load_key
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
+from tastemaker.serving.experiment_admin import ExperimentAdmin
+from tastemaker.serving.experiment_config import read_document, seed
+from tastemaker.serving.experiments import MAX_POOLED_VERSIONS, ExperimentRouter
 from tastemaker.serving.fields import attach_fields
 from tastemaker.serving.impressions import ImpressionLogger
 from tastemaker.serving.placement_registry import PlacementRegistry
@@ -52,8 +55,10 @@ class Engine:
     def __init__(self, settings: Settings, progress: Callable[[int, int], None] | None = None, toplist_ttl: float = 1.0):
         self.settings = settings
         self.stores: Stores = open_stores(settings)
-        try:  # an invalid placement document refuses the start (ValidationFailed naming lines)
-            placements = PlacementRegistry(*placement_document(settings, self.stores.artifacts))
+        try:  # an invalid placement or experiments document refuses the start (ValidationFailed naming lines)
+            document_store, key = placement_document(settings, self.stores.artifacts)
+            placements = PlacementRegistry(document_store, key)
+            declared = read_document(document_store)  # experiments.yaml beside the placement document
         except BaseException:
             self.stores.close()
             raise
@@ -85,11 +90,28 @@ class Engine:
         self.consent = ConsentIndex(self.stores.users, settings.consent_required)
         self.models = ModelRegistry(self.stores.models, self.stores.artifacts)
         self._serving_version: int | None = None
+        # model versions experiments serve beside the serving one: loaded and warmed like it
+        self._pool: dict[int, LearnedModel] = {}
+        self._pool_loading: dict[int, Future] = {}
+        self._pool_failed: set[int] = set()
+        self._pool_lock = threading.Lock()
+        self._pool_loader = ThreadPoolExecutor(1, thread_name_prefix="experiment-models")
+        self.recommender.experiments = ExperimentRouter(self.stores.experiments, self._pooled_models,
+                                                        settings.experiment_holdout)
+        self.experiments = ExperimentAdmin(self.stores.experiments, self.recommender.experiments, placements.get,
+                                           lambda v: self.stores.models.get(v) is not None, self.stores.audit) \
+            if self.stores.experiments is not None else None
         self._next_model_check = 0.0
         self._refresh_lock = threading.Lock()
         self._model_loader = ThreadPoolExecutor(1, thread_name_prefix="model-loader")
         self._preparing: tuple[int, Future, threading.Event] | None = None
         self.refresh_model(force=True)  # start serving with a warm model
+        if self.experiments is not None and declared:
+            try:  # the document's experiments must fit the deployment (placements, versions)
+                seed(self.experiments, declared)
+            except BaseException:
+                self.close(snapshot=False)
+                raise
 
     @property
     def serving_version(self) -> int | None:
@@ -184,6 +206,53 @@ class Engine:
         log.info("model v%s ready: %d users warmed in %.1fs", version, warmed, time.perf_counter() - started)
         return model
 
+    def _pooled_models(self, versions: set[int]) -> dict[int, Any]:
+        """The loaded models of ``versions`` (experiments' variants); the others start loading
+        in the background (at most MAX_POOLED_VERSIONS besides the serving one), and the
+        router is told when each is ready. Versions no experiment wants any more are dropped."""
+        out: dict[int, Any] = {}
+        with self._pool_lock:
+            for v in [v for v in self._pool if v not in versions]:
+                del self._pool[v]
+            for v in sorted(versions):
+                if v == self._serving_version and self.recommender.model.version == str(v):
+                    out[v] = self.recommender.model
+                elif v in self._pool:
+                    out[v] = self._pool[v]
+                elif v not in self._pool_loading and v not in self._pool_failed \
+                        and len(self._pool) + len(self._pool_loading) < MAX_POOLED_VERSIONS:
+                    self._pool_loading[v] = self._pool_loader.submit(self._load_pooled, v)
+        return out
+
+    def _load_pooled(self, version: int) -> None:
+        try:
+            model = self._prepare_model(version, threading.Event())
+        except (OSError, KeyError) as exc:
+            log.error("cannot load model v%s for an experiment; its experiments stay out: %s", version, exc)
+            with self._pool_lock:
+                self._pool_failed.add(version)
+                self._pool_loading.pop(version, None)
+            return
+        with self._pool_lock:
+            self._pool[version] = model
+            self._pool_loading.pop(version, None)
+        self.recommender.experiments.invalidate()  # the next request installs the experiments it completes
+
+    def wait_for_experiment_models(self, timeout: float | None = None) -> None:
+        """Block until the model versions running experiments asked for are loaded (the API
+        answers a start once its variants can serve)."""
+        router = self.recommender.experiments
+        router.refresh(force=True)
+        with self._pool_lock:
+            pending = list(self._pool_loading.values())
+        for future in pending:
+            future.result(timeout)
+        router.refresh(force=True)
+
+    def check_canaries(self, metrics: dict | None = None) -> list[tuple[str, str]]:
+        """Roll back the canaries (and monitored experiments) whose guardrail broke."""
+        return self.experiments.check_canaries(metrics) if self.experiments is not None else []
+
     def _cancel_preparing(self) -> None:
         if self._preparing is not None:
             self._preparing[2].set()
@@ -192,6 +261,7 @@ class Engine:
     def _swap(self, model, version: int | None) -> None:
         self.recommender.model = model
         self._serving_version = version
+        self.recommender.experiments.invalidate()  # a variant of the new serving version uses it
         log.info("serving model %s", model.name + "-" + str(model.version))
 
     def _write_snapshot(self) -> None:
@@ -202,16 +272,16 @@ class Engine:
 
     def _forget_cached(self, user) -> None:
         """Drop serving caches that hold an erased user's state."""
-        model = self.recommender.model
-        if isinstance(model, LearnedModel):
-            model.forget(user)
+        for model in (self.recommender.model, *list(self._pool.values())):
+            if isinstance(model, LearnedModel):
+                model.forget(user)
 
     def _after_state_swap(self) -> None:
         """Online state was rebuilt (retention): drop caches that hold the replaced one."""
         self.toplists.clear()
-        model = self.recommender.model
-        if isinstance(model, LearnedModel):
-            model.forget_all()
+        for model in (self.recommender.model, *list(self._pool.values())):
+            if isinstance(model, LearnedModel):
+                model.forget_all()
 
     def _erasing_since(self, since: float) -> bool:
         """Whether an erasure was running at any time after ``since`` (retention's swap waits)."""
@@ -226,6 +296,7 @@ class Engine:
     def close(self, snapshot: bool = True) -> None:
         self._cancel_preparing()
         self._model_loader.shutdown(wait=True)
+        self._pool_loader.shutdown(wait=True)
         self.ingest.close()
         if self.recommender.impressions is not None:
             self.recommender.impressions.close()  # writes what is still buffered

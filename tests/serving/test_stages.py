@@ -59,6 +59,7 @@ def test_stages_are_built_once_per_placement_object():
     overridden = apply_overrides(placement, {"ranker": "blend"})
     assert names(stages_for(overridden))[0] == "ranker:blend"
     assert names(stages_for(placement))[0] == "ranker:ltr"
+    gc.collect()  # placements of earlier tests still waiting for the collector leave first
     cached = len(module._built)
     del overridden
     gc.collect()

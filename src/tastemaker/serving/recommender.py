@@ -6,6 +6,10 @@ ranking stages of :mod:`tastemaker.serving.stages` (learned ranker, business rul
 popularity discount, calibration or diversity, minimum exposure, caps and pins, impression
 capture) → explanations (the rules that moved each item) → impression log. The built-in
 placements configure none of it and skip all of it.
+
+Experiments (:mod:`tastemaker.serving.experiments`): before the pipeline, the request is
+assigned (holdout, variants); a variant's override changes the placement and its model
+version the model; the response and the impression log carry ``experiments``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.backfill import BACKFILL_EXTRA, backfill
 from tastemaker.candidates import Candidates, merge
+from tastemaker.experiments.assignment import NOT_ASSIGNED, Assigned
 from tastemaker.serving.explanations import explain
 from tastemaker.serving.filters import allowed, screen
 from tastemaker.serving.ids import recommendation_ids
@@ -49,12 +54,13 @@ class Recommender:
     require_catalog: bool = True
     rankers: Any = None  # serving.rankers.RankerSet: the learned ranker per placement
     impressions: Any = None  # serving.impressions.ImpressionLogger: where served lists go
+    experiments: Any = None  # serving.experiments.ExperimentRouter: assignment and variant overrides
     clock: Callable[[], float] = time.time  # "now" for schedules, item age and context features
     # the ranking stages of a configured placement (an experiment may choose them per variant)
     stages: Callable[[Placement], tuple[Stage, ...] | list[Stage]] = stages_for
     # the candidate sources by name (blend learning memoises them: the state is frozen there)
     sources: Mapping[str, Source] = field(default_factory=lambda: SOURCES)
-    _blended: dict[str, tuple[Placement, Any, Placement]] = field(default_factory=dict, repr=False)
+    _blended: dict[tuple[str, int], tuple[Placement, Any, Placement]] = field(default_factory=dict, repr=False)
     _columns: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict, repr=False)
     _embeddings: tuple[Any, np.ndarray | None] = field(default=(None, None), repr=False)
 
@@ -66,13 +72,16 @@ class Recommender:
         return placement
 
     def candidates(self, request: RecommendationRequest) -> tuple[Candidates, PipelineContext]:
-        top, ctx, _ = self._run(request)
+        top, ctx, _, _ = self._run(request)
         return top, ctx
 
-    def resolve(self, request: RecommendationRequest) -> Placement:
-        """The request's placement, with the serving version's learned blend (where the
-        document wrote no weight) and the per-request overrides applied (400 on a refused one)."""
-        placement = self.learned(self.placement(request.placement))
+    def resolve(self, request: RecommendationRequest, model: Any = None, assigned: Assigned = NOT_ASSIGNED) -> Placement:
+        """The request's placement, with ``model``'s (default: the serving version's) learned
+        blend (where the document wrote no weight), the variants of ``assigned`` and the
+        per-request overrides applied (400 on a refused one)."""
+        placement = self.learned(self.placement(request.placement), model)
+        if assigned.exposures:
+            placement = self.experiments.apply(placement, assigned)
         if request.overrides:
             try:
                 placement = apply_overrides(placement, request.overrides)
@@ -80,28 +89,35 @@ class Recommender:
                 raise ValidationFailed(exc.errors, title="Invalid recommendation request", status=400) from None
         return placement
 
-    def learned(self, placement: Placement) -> Placement:
-        """``placement`` with the blend the serving model version learned for it, if any
-        (:func:`~tastemaker.serving.placements.with_blend`); worked out once per placement
-        and version, so a request pays a dict lookup."""
-        model = self.model
-        cached = self._blended.get(placement.name)
+    def learned(self, placement: Placement, model: Any = None) -> Placement:
+        """``placement`` with the blend ``model`` (default: the serving version) learned for
+        it, if any (:func:`~tastemaker.serving.placements.with_blend`); worked out once per
+        placement and version, so a request pays a dict lookup."""
+        model = self.model if model is None else model
+        key = (placement.name, id(model))
+        cached = self._blended.get(key)
         if cached is not None and cached[0] is placement and cached[1] is model:
             return cached[2]
         blend = getattr(model, "blends", {}).get(placement.name)
         out = with_blend(placement, blend["weights"], blend.get("n")) if blend else placement
-        self._blended[placement.name] = (placement, model, out)
+        if len(self._blended) > 1024:  # models come and go (promotions, experiments): keep it bounded
+            self._blended.clear()
+        self._blended[key] = (placement, model, out)
         return out
 
-    def _run(self, request: RecommendationRequest, personalize: bool = True,
-             log: bool = True) -> tuple[Candidates, PipelineContext, StageContext | None]:
+    def _run(self, request: RecommendationRequest, personalize: bool = True, log: bool = True,
+             assigned: Assigned = NOT_ASSIGNED) -> tuple[Candidates, PipelineContext, StageContext | None, Placement]:
         self.placements.reload_if_changed()  # a stat at most once a second, and only with a file
-        placement = self.resolve(request)
+        model = self.model
+        if assigned.exposures:
+            model = self.experiments.model(assigned, model)
+            personalize = personalize and not assigned.holdout
+        placement = self.resolve(request, model, assigned)
         n = placement.n if request.default_n else request.n
         # Without personalization consent the pipeline runs as for a user it never saw: every
         # source, filter, rule and explanation reads the user only through ctx.user.
         user = self.state.users.get(request.user_id) if personalize else None
-        ctx = PipelineContext(self.state, user, request, self.model, self.toplists)
+        ctx = PipelineContext(self.state, user, request, model, self.toplists)
         parts, because = [], {}
         for name, spec in placement.sources.items():
             items, scores, seeds = self.sources[name](ctx, spec.n)
@@ -112,10 +128,10 @@ class Recommender:
         merged.because = because
         merged = screen(ctx, placement, merged, self.require_catalog)
         if placement.staged:
-            return self._ranked(ctx, placement, merged, parts, n, log)
+            return (*self._ranked(ctx, placement, merged, parts, n, log), placement)
         if len(merged) < n:
             merged = self._backfill(ctx, placement, merged, n)
-        return merged.top(n), ctx, None
+        return merged.top(n), ctx, None, placement
 
     # -- the ranking stages (configured placements only) -----------------------------------
     def _item_column(self, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -172,7 +188,17 @@ class Recommender:
         """The response body of ``GET /v1/recommendations``. ``personalize`` False: nothing
         about the user is read (the list of a user never seen); ``log`` False: the served list
         is not written to the impression log (consent, :mod:`tastemaker.privacy.consent`)."""
-        top, ctx, staged = self._run(request, personalize, log)
+        router = self.experiments
+        assigned = NOT_ASSIGNED
+        if router is not None:
+            router.refresh()  # a memory read unless an experiment changed somewhere
+            if router.assigner:
+                assigned = router.assign(request.user_id, request.placement, request.context,
+                                         self.state.users.get(request.user_id) if personalize else None)
+        if not assigned.exposures:
+            top, ctx, staged, placement = self._run(request, personalize, log)
+        else:
+            top, ctx, staged, placement, assigned = self._run_assigned(request, personalize, log, assigned)
         ids = self.state.index.ids
         scores = np.round(top.scores, 6).tolist()
         positions = top.items.tolist()
@@ -187,25 +213,47 @@ class Recommender:
             "recommendation_id": recommendation_ids.next(),
             "placement": request.placement,
             "items": out,
-            "model_version": f"{self.model.name}-{self.model.version}",
+            "model_version": f"{ctx.model.name}-{ctx.model.version}",
         }
+        if assigned.exposures:
+            body["experiments"] = assigned.public()
         if request.explain:  # the blend that made this list: learned by the version, or written
-            placement = self.resolve(request)
-            learned = placement.name in getattr(self.model, "blends", {})
+            learned = placement.name in getattr(ctx.model, "blends", {})
             body["blend"] = {name: {"weight": spec.weight, "n": spec.n,
-                                    "set_by": "placement" if spec.explicit or not learned else f"model-{self.model.version}"}
+                                    "set_by": "placement" if spec.explicit or not learned else f"model-{ctx.model.version}"}
                              for name, spec in placement.sources.items()}
         if trace is not None and trace.dropped:
             pins = [d for d in trace.dropped if d["effect"].startswith("pin dropped")]
             if pins:
                 body["rules_dropped"] = [{"id": ids[d["item"]], "rule": d["rule"], "effect": d["effect"]} for d in pins]
-        if staged is not None and staged.served_features is not None:
+        features = staged is not None and staged.served_features is not None
+        if features or (log and assigned.exposures and self.impressions is not None):
             from tastemaker.storage.protocols import ImpressionRecord
 
             self.impressions.log(ImpressionRecord(
                 body["recommendation_id"], request.placement, request.user_id, self.clock(), [out_["id"] for out_ in out],
-                staged.served_features, staged.feature_names, self.state.applied_seq))
+                staged.served_features if features else None, staged.feature_names if features else (),
+                self.state.applied_seq, body.get("experiments", [])))
         return body
+
+    def _run_assigned(self, request: RecommendationRequest, personalize: bool, log: bool, assigned: Assigned) -> tuple:
+        """:meth:`_run` for a request in experiments, measured for the monitored (canary) ones.
+        A variant that fails (a candidate model's bug) is counted and the request is served
+        as if it were in no experiment, so a canary's error never reaches the user."""
+        router = self.experiments
+        started = time.perf_counter()
+        try:
+            top, ctx, staged, placement = self._run(request, personalize, log, assigned)
+        except ValidationFailed:
+            raise  # the request's own fault, whatever the variant
+        except Exception:
+            router.record(assigned, None, True)
+            if not any(x.experiment.id in router.monitored for x in assigned.exposures):
+                raise
+            top, ctx, staged, placement = self._run(request, personalize, log)
+            return top, ctx, staged, placement, NOT_ASSIGNED
+        router.record(assigned, time.perf_counter() - started, False)
+        return top, ctx, staged, placement, assigned
 
     def similar(self, item_id: str, n: int) -> list[dict[str, Any]]:
         """Items similar to ``item_id``: co-visitation, then same-category popular, then popular."""
