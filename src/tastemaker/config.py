@@ -49,6 +49,21 @@ def consent_required_from_env(text: str | None = None) -> bool:
     raise ValueError(f"TASTEMAKER_CONSENT_REQUIRED must be 1 or 0 (true/false), not {text!r}")
 
 
+def flag_from_env(name: str, text: str | None = None) -> bool:
+    """An on/off setting: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``/unset.
+
+    >>> flag_from_env("X", "yes"), flag_from_env("X", ""), flag_from_env("X", "off")
+    (True, False, False)
+    """
+    text = os.environ.get(name, "") if text is None else text
+    value = text.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0 (true/false), not {text!r}")
+
+
 _DAY_UNITS = {"d": 1.0, "h": 1 / 24, "w": 7.0, "y": 365.0}
 
 
@@ -184,6 +199,8 @@ class Settings:
     # Profile traits encrypted at rest (AES-GCM, storage.pii), e.g. "email,phone,name"; empty: none.
     pii_traits: tuple[str, ...] = field(default_factory=lambda: tuple(
         t.strip() for t in os.environ.get("TASTEMAKER_PII_TRAITS", "").split(",") if t.strip()))
+    # User ids replaced by a keyed HMAC at the API's edge (privacy.pseudonyms); keys as for PII.
+    pseudonymize: bool = field(default_factory=lambda: flag_from_env("TASTEMAKER_PSEUDONYMIZE"))
 
     @property
     def input_limits(self) -> InputLimits:

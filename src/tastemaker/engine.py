@@ -17,6 +17,7 @@ from tastemaker.ingest.service import IngestService
 from tastemaker.models.popularity import PopularityModel
 from tastemaker.privacy.consent import ANALYTICS, PERSONALIZATION, ConsentIndex
 from tastemaker.privacy.erasure import Eraser
+from tastemaker.privacy.pseudonyms import Pseudonyms
 from tastemaker.privacy.retention import Retainer
 from tastemaker.privacy.tombstones import Tombstones, load_key
 from tastemaker.schema.errors import FieldError, ValidationFailed
@@ -75,7 +76,11 @@ class Engine:
             if self.stores.impressions is not None else None,
         )
         self.tombstones = Tombstones(self.stores.erased, load_key(settings.data_dir))
-        self.ingest = IngestService(self.processor, self.event_schemas, settings.input_limits, erased=self.tombstones.erased)
+        # user ids as keyed HMACs from the API's edge on (privacy.pseudonyms); None: ids as sent
+        self.pseudonyms = Pseudonyms.open(settings.data_dir) if settings.pseudonymize else None
+        erased_raw = self.pseudonyms.erased_filter(self.tombstones.erased) if self.pseudonyms else self.tombstones.erased
+        self.ingest = IngestService(self.processor, self.event_schemas, settings.input_limits, erased=erased_raw,
+                                    pseudonymize=self.pseudonyms)
         impressions = self.recommender.impressions
         if impressions is not None:
             impressions.erased = self.tombstones.erased

@@ -28,6 +28,7 @@ from tastemaker.api.loop_lag import watch_loop_lag
 from tastemaker.api.metrics import Metrics, MetricsMiddleware
 from tastemaker.api.openapi import build_openapi
 from tastemaker.api.paths import EncodedIdPaths, id_route
+from tastemaker.api.pseudonyms import PseudonymousUserPaths
 from tastemaker.api.rate_limit import RateLimitMiddleware
 from tastemaker.api.responses import JSONResponse, from_validation, problem
 from tastemaker.api.signing_keys import SigningKeys
@@ -143,6 +144,8 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
             Middleware(RecommendationsFastPath, engine=engine, verifier=verifier, metrics=metrics),
             # Before metrics and routing: ids with '/' route by their encoded path (api.paths).
             Middleware(EncodedIdPaths),
+            # user ids -> their pseudonyms in /v1/users/{id} paths, when on (api.pseudonyms)
+            *([Middleware(PseudonymousUserPaths, pseudonyms=engine.pseudonyms)] if engine.pseudonyms else []),
             Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(AuthMiddleware, verifier=verifier),
         ],

@@ -18,6 +18,7 @@ from tastemaker.api import audit
 from tastemaker.api.body import body_limit, read_body
 from tastemaker.api.auth import has_permission
 from tastemaker.api.paths import id_route
+from tastemaker.api.pseudonyms import stored_user_id
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
 from tastemaker.schema.records import Item, User
@@ -86,6 +87,9 @@ class DocumentResource:
     async def upsert_batch(self, request: Request) -> Response:
         docs, is_array = decode_batch(await read_body(request, body_limit(request, "batch")), self.cls)
         docs = normalize_documents(docs, is_array, _limits(request))
+        if self.audit_consent:  # users: stored under their pseudonym when pseudonymization is on
+            docs = [d if (sid := stored_user_id(request, d.id)) == d.id else msgspec.structs.replace(d, id=sid)
+                    for d in docs]
         version = self._upsert(request, docs)
         self._changed(request)
         return JSONResponse({"upserted": len(docs), "version": version})
@@ -104,6 +108,8 @@ class DocumentResource:
         errors = check_free_form(raw, "", replace(limits, max_depth=limits.max_depth + 1))
         if errors:
             raise ValidationFailed(errors, title="Invalid record")
+        if self.audit_consent and "id" in raw:  # users: the path's id is already the stored one (api.pseudonyms)
+            raw["id"] = stored_user_id(request, raw["id"])
         return raw
 
     async def put(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from tastemaker.api.auth import event_refusal
 from tastemaker.api.body import body_limit, read_body
+from tastemaker.api.pseudonyms import stored_user_id
 from tastemaker.api.responses import JSONResponse
 
 
@@ -37,7 +38,8 @@ async def post_events(request: Request) -> Response:
     key = request.scope.get("tastemaker.key")
     if key is not None and key.user_id is not None:  # a browser key: its own user's events only
         user_ids = _user_ids(body)
-        refused = event_refusal(key, user_ids) if user_ids is not None else None
+        # the key is bound to a stored id: the pseudonym when pseudonymization is on
+        refused = event_refusal(key, [stored_user_id(request, u) for u in user_ids]) if user_ids is not None else None
         if refused is not None:
             return refused
     result = await engine.ingest.ingest(body)

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tastemaker.api.auth import authorize, recommendation_refusal
 from tastemaker.api.keys import KeyVerifier
 from tastemaker.api.metrics import Metrics
+from tastemaker.api.pseudonyms import map_user_param
 from tastemaker.api.responses import encode_json, from_validation
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
@@ -44,6 +45,7 @@ class RecommendationsFastPath:
             response = authorize(self.verifier, scope, "recommendations.read")
             if response is None:
                 params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+                map_user_param(self.engine.pseudonyms, params)  # the stored id (privacy.pseudonyms), before any check
                 # a browser key (one user) or a key limited to placements: a dict check when unbound
                 response = recommendation_refusal(scope["tastemaker.key"], params)
             if response is None:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tastemaker.api import audit
+from tastemaker.api.pseudonyms import stored_user_id
 from tastemaker.api.body import body_limit, read_body
 from tastemaker.api.keys import check_grant, create_key
 from tastemaker.api.responses import JSONResponse, problem
@@ -56,7 +57,8 @@ async def decode_grant(request: Request, kind: str) -> KeyRequest:
 
 async def post_key(request: Request) -> Response:
     body = await decode_grant(request, "key")
-    record, token = create_key(request.app.state.engine.stores.keys, body.name, set(body.scopes), user_id=body.user_id,
+    record, token = create_key(request.app.state.engine.stores.keys, body.name, set(body.scopes),
+                               user_id=stored_user_id(request, body.user_id),
                                placements=body.placements)
     summary = {"name": record.name, "scopes": sorted(record.scopes)}
     if record.placements is not None:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tastemaker.api.auth import recommendation_refusal
+from tastemaker.api.pseudonyms import map_user_param
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError
 from tastemaker.serving.fields import parse_fields
@@ -19,10 +20,15 @@ from tastemaker.serving.request import MAX_N, SIMILAR_PARAMETERS, parse_request,
 
 async def get_recommendations(request: Request) -> Response:
     # the same call as the fast path (tastemaker.api.hot_path), which answers it ahead of the router
-    refused = recommendation_refusal(request.scope.get("tastemaker.key"), request.query_params)
+    engine = request.app.state.engine
+    params = request.query_params
+    if engine.pseudonyms is not None:
+        params = dict(params)
+        map_user_param(engine.pseudonyms, params)
+    refused = recommendation_refusal(request.scope.get("tastemaker.key"), params)
     if refused is not None:
         return refused
-    return JSONResponse(request.app.state.engine.recommend(parse_request(request.query_params)))
+    return JSONResponse(engine.recommend(parse_request(params)))
 
 
 async def get_similar(request: Request) -> Response:

@@ -57,9 +57,12 @@ class IngestService:
     """
 
     def __init__(self, processor: StreamProcessor, event_schemas: EventSchemaRegistry,
-                 limits: InputLimits = DEFAULT_LIMITS, erased: Callable[[Iterable[str]], list[str]] | None = None):
+                 limits: InputLimits = DEFAULT_LIMITS, erased: Callable[[Iterable[str]], list[str]] | None = None,
+                 pseudonymize: Callable[[str], str] | None = None):
         self.processor = processor
         self.erased = erased  # the erased ones among some user ids (privacy.tombstones); their events are refused
+        # raw user id -> stored id (privacy.pseudonyms), applied after the checks, before anything is written
+        self.pseudonymize = pseudonymize
         self.event_schemas = event_schemas
         self.limits = limits  # bounds on free-form fields (Settings.input_limits)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log-writer")
@@ -84,6 +87,10 @@ class IngestService:
         raise_event_errors(errors)
         if self.erased is not None:
             await refuse_erased(events, is_array, self.erased)
+        pseudonymize = self.pseudonymize
+        if pseudonymize is not None:  # cached per id: a dict look-up per event for active users
+            for event in events:
+                event.user_id = pseudonymize(event.user_id)
         return events
 
     def _check_slices(self, events: list[Event], is_array: bool, errors: list[FieldError]) -> Iterator[None]:
