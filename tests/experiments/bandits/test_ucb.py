@@ -1,0 +1,42 @@
+"""UCB1: the shared checks, the index by hand, deterministic ties."""
+
+import math
+
+import numpy as np
+
+from tastemaker.experiments.bandits import UCB1
+
+from .checks import parametrize_checks
+
+
+@parametrize_checks()
+def test_check_suite(check):
+    check(UCB1)
+
+
+def test_index_by_hand_and_unpulled_arms_first():
+    policy = UCB1()
+    rng = np.random.default_rng(0)
+    assert policy.choose(["x", "y", "z"], rng=rng).arm == "x"  # all unpulled: first in order
+    for arm, rewards in {"x": [1, 0, 1, 1], "y": [0, 0]}.items():
+        for r in rewards:
+            policy.update(arm, r)
+    assert policy.choose(["x", "y", "z"], rng=rng).arm == "z"
+    policy.update("z", 0.0)
+    t = 7  # pulls in all
+    expected = [3 / 4 + math.sqrt(2 * math.log(t) / 4), 0 + math.sqrt(2 * math.log(t) / 2),
+                0 + math.sqrt(2 * math.log(t) / 1)]
+    idx = np.array([policy.arms.index(a) for a in ("x", "y", "z")])
+    np.testing.assert_allclose(policy.upper_bounds(idx), expected, rtol=1e-12)
+    best = ["x", "y", "z"][int(np.argmax(expected))]
+    assert policy.choose(["x", "y", "z"], rng=rng).arm == best
+
+
+def test_ties_go_to_the_first_arm_passed():
+    policy = UCB1()
+    for arm in ("p", "q"):
+        policy.update(arm, 1.0)
+    rng = np.random.default_rng(0)
+    assert policy.choose(["p", "q"], rng=rng).arm == "p"
+    assert policy.choose(["q", "p"], rng=rng).arm == "q"
+    assert policy.probabilities(["q", "p"]).tolist() == [1.0, 0.0]
