@@ -41,6 +41,10 @@ def test_every_admin_write_route_is_audited(seeded):
     v1, v2 = first["result"]["version"]["version"], second["result"]["version"]["version"]
     assert client.post(f"/v1/models/{v2}/promote").status_code == 200
     assert client.post("/v1/models/rollback").status_code == 200
+    experiment = {"id": "ab", "placements": ["home"], "variants": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}
+    assert client.post("/v1/experiments", json=experiment).status_code == 201
+    assert client.patch("/v1/experiments/ab", json={"status": "running"}).status_code == 200
+    assert client.patch("/v1/experiments/ab", json={"status": "draft"}).status_code == 409
     # refused requests change nothing and record nothing
     assert client.delete("/v1/keys/nope").status_code == 404
     assert client.post("/v1/models/999/promote").status_code == 404
@@ -63,6 +67,8 @@ def test_every_admin_write_route_is_audited(seeded):
         ("models.train", second["id"], {"family": "popularity", "params": {}, "promote": "never"}),
         ("models.promote", str(v2), {"previous": v1}),
         ("models.rollback", str(v1), {"previous": v2}),
+        ("experiments.create", "ab", {"status": "draft", "body_sha256": got[-2][2].get("body_sha256")}),
+        ("experiments.update", "ab", {"status": "running"}),
     ]
     assert sha[0]["body_sha256"] != sha[1]["body_sha256"]
     routes = {(m, r.path) for r in client.app.routes if isinstance(r, Route) for m in r.methods
@@ -71,7 +77,8 @@ def test_every_admin_write_route_is_audited(seeded):
                       ("POST", "/v1/oauth/clients"), ("DELETE", "/v1/oauth/clients/{id}"),
                       ("POST", "/v1/oauth/signing-keys/rotate"),
                       ("PUT", "/v1/placements/{name}"), ("DELETE", "/v1/placements/{name}"), ("POST", "/v1/models/train"),
-                      ("POST", "/v1/models/{version}/promote"), ("POST", "/v1/models/rollback")}, \
+                      ("POST", "/v1/models/{version}/promote"), ("POST", "/v1/models/rollback"),
+                      ("POST", "/v1/experiments"), ("PATCH", "/v1/experiments/{id}")}, \
         "an admin route was added: audit it and add it here"
     assert verify(client.app.state.engine.stores.audit.iter_all()).ok
 

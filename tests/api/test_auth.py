@@ -80,6 +80,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("PUT", "/v1/placements/{name}"): lambda w: ("/v1/placements/auth-p", {"json": {"sources": {"trending": 1}}}, 201),
     ("DELETE", "/v1/placements/{name}"): lambda w: ("/v1/placements/auth-p", {}, 404),
     ("GET", "/v1/audit"): lambda w: ("/v1/audit", {}, 200),
+    ("GET", "/v1/experiments"): lambda w: ("/v1/experiments", {}, 200),
+    ("POST", "/v1/experiments"): lambda w: ("/v1/experiments", {"json": {"id": "auth-x", "placements": ["home"],
+                                                                          "variants": [{"name": "a", "share": 2}]}}, 422),
+    ("GET", "/v1/experiments/{id}"): lambda w: ("/v1/experiments/auth-x", {}, 404),
+    ("PATCH", "/v1/experiments/{id}"): lambda w: ("/v1/experiments/auth-x", {"json": {"status": "running"}}, 404),
     ("GET", "/v1/privacy/jobs"): lambda w: ("/v1/privacy/jobs", {}, 200),
     ("GET", "/v1/privacy/jobs/{id}"): lambda w: ("/v1/privacy/jobs/nope", {}, 404),
 }

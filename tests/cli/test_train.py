@@ -106,3 +106,24 @@ def test_train_on_an_empty_log_is_refused(tmp_path):
     code, _, err = run("train", "--family", "popularity", "--data-dir", str(tmp_path / "data"))
     assert code == 1
     assert "train refused: the event log is empty" in err
+
+
+def test_models_promote_canary_starts_a_canary_and_a_promotion_ends_it(data_dir):
+    with open_stores(Settings(data_dir=data_dir, durable=False)) as stores:
+        job.train(stores, "popularity", evaluate=False, promote="always")
+        job.train(stores, "popularity", evaluate=False, promote="never")
+    code, out, err = run("models", "promote", "2", "--canary", "0.1", "--latency-budget-ms", "50", "--data-dir", str(data_dir))
+    assert code == 0, err
+    assert "v2 serves 10.00% of users beside v1" in out and "p99 budget 50 ms" in out
+    code, _, err = run("models", "promote", "2", "--canary", "0.1", "--data-dir", str(data_dir))
+    assert code == 1 and "no room" in err  # one canary at a time
+    code, _, err = run("models", "promote", "2", "--canary", "1.5", "--data-dir", str(data_dir))
+    assert code == 1 and "canary" in err
+    with open_stores(Settings(data_dir=data_dir, durable=False)) as stores:
+        (running,) = stores.experiments.list("running")
+        assert running.definition["kind"] == "canary" and stores.models.serving().version == 1
+    code, out, err = run("models", "promote", "2", "--data-dir", str(data_dir))
+    assert code == 0 and out.strip() == "serving v2", err
+    with open_stores(Settings(data_dir=data_dir, durable=False)) as stores:
+        assert stores.experiments.get(running.experiment_id).definition["status_reason"] == "v2 promoted"
+        assert [r.action for r in stores.audit.read(descending=False)][-2:] == ["models.canary", "experiments.stop"]

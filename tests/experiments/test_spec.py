@@ -117,3 +117,10 @@ def test_with_shares_changes_only_named_variants_and_names_bad_ones():
         with pytest.raises(ValidationFailed) as exc:
             with_shares(experiment_from_json({**FULL, "offset": 0, "exclusion_group": None}), shares)
         assert field in {x.field for x in exc.value.errors}, exc.value.errors
+
+
+def test_design_for_the_sample_size():
+    e = experiment_from_json({**FULL, "design": {"baseline": 0.05, "mde": 0.05}})
+    assert e.design == {"baseline": 0.05, "mde": 0.05, "power": 0.8}
+    assert experiment_from_json(e.to_json()) == e
+    assert {"/design/baseline", "/design/power"} <= set(fields({**FULL, "design": {"baseline": 2, "mde": 0.1, "power": 0.1}}))

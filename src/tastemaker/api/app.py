@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import (audit, docs, events, export, health, keys_api, models, oauth, placements, privacy, recommendations,
-                            schemas, storage_errors, users)
+from tastemaker.api import (audit, docs, events, experiments, export, health, keys_api, models, oauth, placements, privacy,
+                            recommendations, schemas, storage_errors, users)
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -111,6 +111,10 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/placements/{name}", placements.get_placement, methods=["GET"]),
         Route("/v1/placements/{name}", placements.put_placement, methods=["PUT"]),
         Route("/v1/placements/{name}", placements.delete_placement, methods=["DELETE"]),
+        Route("/v1/experiments", experiments.list_experiments, methods=["GET"]),
+        Route("/v1/experiments", experiments.post_experiment, methods=["POST"]),
+        Route("/v1/experiments/{id}", experiments.get_experiment, methods=["GET"]),
+        Route("/v1/experiments/{id}", experiments.patch_experiment, methods=["PATCH"]),
         Route("/v1/audit", audit.list_audit, methods=["GET"]),
     ]
 
@@ -118,6 +122,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         retrain = None
         lag_watch = asyncio.create_task(watch_loop_lag(metrics.loop_lag))
+        canaries = asyncio.create_task(experiments.check_canaries_periodically(engine))  # guardrails: auto-rollback
         if engine.settings.retrain_every_s:
             retrain = asyncio.create_task(models.retrain_periodically(engine, engine.settings.retrain_every_s))
         retention = None
@@ -127,6 +132,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         if retention is not None:
             retention.cancel()
         lag_watch.cancel()
+        canaries.cancel()
         if retrain is not None:
             retrain.cancel()
         models.shutdown_pool()

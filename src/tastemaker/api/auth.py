@@ -27,10 +27,10 @@ PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json
 # What a request may do. Every protected route needs exactly one permission (required_permission).
 PERMISSIONS = {
     "recommendations.read": "GET /v1/recommendations and /v1/items/{id}/similar",
-    "data.read": "GET items, users, event schemas, models, placements, train jobs",
+    "data.read": "GET items, users, event schemas, models, placements, train jobs, experiments",
     "events.write": "POST /v1/events",
     "catalog.write": "write or delete items and users (profiles)",
-    "config.write": "register event schemas, configure placements, train, promote, roll back models",
+    "config.write": "register event schemas, configure placements, train, promote, roll back models, run experiments",
     "keys.read": "list API keys and OAuth clients (never a secret)",
     "keys.manage": "create and revoke API keys and OAuth clients, rotate the token signing key",
     "privacy.manage": "export a person's data, erase a person (DELETE /v1/users/{id}?erase=true), /v1/privacy/*",
@@ -98,7 +98,7 @@ def required_permission(method: str, path: str, query: bytes = b"") -> str | Non
         return "audit.read"
     if resource == "privacy" or (resource == "users" and path.endswith("/export") and path.count("/") == 4):
         return "privacy.manage"  # a person's whole record (an id's own '/' arrives encoded: api.paths)
-    if resource in ("event-schemas", "models", "placements"):
+    if resource in ("event-schemas", "models", "placements", "experiments"):
         return "data.read" if read else "config.write"
     if resource == "recommendations" or (resource == "items" and path.endswith("/similar") and path.count("/") == 4):
         return "recommendations.read"

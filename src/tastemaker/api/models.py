@@ -270,14 +270,67 @@ async def promote_model(request: Request) -> Response:
         return problem(400, "Invalid version", errors=[FieldError("version", "must be an integer")])
     if len(raw) > 18:
         return problem(404, "Unknown model version", errors=[FieldError("version", f"no version {raw}")])
+    if engine.stores.models.get(int(raw)) is None:
+        return problem(404, "Unknown model version", errors=[FieldError("version", f"no version {raw}")])
+    canary = _canary_parameters(request)
+    if canary is not None:
+        return await _start_canary(request, int(raw), canary)
     previous = engine.models.serving()
     try:
         record = engine.models.promote(int(raw))
     except KeyError:
         return problem(404, "Unknown model version", errors=[FieldError("version", f"no version {raw}")])
     audit.record(request, "models.promote", str(record.version), {"previous": previous.version if previous else None})
+    if engine.experiments is not None:  # its canary, if one runs, has done its job
+        engine.experiments.end_canaries_of(record.version, f"v{record.version} promoted", audit.actor(request),
+                                           request.client.host if request.client else "unknown")
     await swap_in(engine)
     return JSONResponse(record.to_dict())
+
+
+CANARY_PARAMETERS = {"canary": (0.0001, 0.9999), "max_error_rate": (0.0, 1.0), "latency_budget_ms": (0.001, 60_000.0)}
+
+
+def _canary_parameters(request: Request) -> dict[str, float] | None:
+    """``?canary=SHARE[&max_error_rate=R][&latency_budget_ms=MS]`` (400 naming a bad one);
+    None without ``canary``: promote outright."""
+    params = request.query_params
+    errors = [FieldError(k, f"unknown parameter (known: {', '.join(CANARY_PARAMETERS)})") for k in params
+              if k not in CANARY_PARAMETERS]
+    out: dict[str, float] = {}
+    for name, (lo, hi) in CANARY_PARAMETERS.items():
+        if name in params:
+            try:
+                out[name] = float(params[name])
+            except ValueError:
+                out[name] = float("nan")
+            if not lo <= out[name] <= hi:
+                errors.append(FieldError(name, f"must be a number from {lo:g} to {hi:g}"))
+    if "canary" not in out and out:
+        errors.append(FieldError("canary", "max_error_rate and latency_budget_ms set a canary's guardrails: give canary=SHARE"))
+    if errors:
+        raise ValidationFailed(errors, title="Invalid promotion", status=400)
+    return out or None
+
+
+async def _start_canary(request: Request, version: int, canary: dict[str, float]) -> Response:
+    """Promote as a canary: an experiment serving ``version`` to the canary share (201)."""
+    from tastemaker.api.experiments import public
+    from tastemaker.serving.experiment_admin import InvalidTransition
+
+    engine = request.app.state.engine
+    if engine.experiments is None:
+        return problem(409, "Canaries unavailable", "this backend keeps no experiments")
+    serving = engine.models.serving()
+    kwargs = {k: canary[k] for k in ("max_error_rate", "latency_budget_ms") if k in canary}
+    try:
+        record, experiment = engine.experiments.start_canary(version, canary["canary"], serving.version if serving else None,
+                                                             **kwargs)
+    except InvalidTransition as exc:
+        return problem(409, "Canary refused", str(exc))
+    audit.record(request, "models.canary", str(version), {"experiment": experiment.id, **canary})
+    await asyncio.get_running_loop().run_in_executor(None, engine.wait_for_experiment_models, 300.0)
+    return JSONResponse(public(record, experiment), status_code=201, headers={"Location": f"/v1/experiments/{experiment.id}"})
 
 
 async def rollback_model(request: Request) -> Response:

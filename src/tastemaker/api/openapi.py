@@ -14,6 +14,7 @@ from typing import Any
 from tastemaker import __version__
 from tastemaker.api.openapi_auth import add_auth_paths, auth_schemas, policy, security_schemes
 from tastemaker.api.openapi_examples import REQUESTS, RESPONSES, problem_example
+from tastemaker.api.openapi_experiments import add_experiment_paths, experiment_schemas
 from tastemaker.api.openapi_schemas import component_schemas, ref
 from tastemaker.api.openapi_privacy import add_privacy_paths, privacy_schemas
 from tastemaker.serving.request import MAX_N
@@ -26,6 +27,7 @@ TAGS = [
     ("Items", "The catalogue"), ("Users", "Profiles: traits, consent, and what the engine knows"),
     ("Event schemas", "Built-in and custom event types, versioned"), ("Placements", "Where lists appear and how they are made"),
     ("Models", "Training, evaluation, promotion, rollback"), ("Keys", "API keys and their scopes"),
+    ("Experiments", "A/B/n tests on placements and model canaries: variants, traffic shares, status"),
     ("Audit", "Who did which admin action when, from where: append-only and hash-chained"),
     ("Operations", "Health, readiness, metrics, this documentation"),
 ]
@@ -305,7 +307,8 @@ def _paths() -> dict[str, Any]:
                                {"type": "string", "minLength": 1, "maxLength": 256}),
                         _query("order", "`desc`: newest first; `asc`: oldest first", {"type": "string", "enum": ["desc", "asc"]})],
             description="Actions: `keys.create`, `keys.revoke`, `placements.put`, `placements.delete`, `models.train`, "
-                        "`models.promote`, `models.rollback`, `event_schemas.register`, `consent.change`, `users.export`. Each record holds "
+                        "`models.promote`, `models.canary`, `models.rollback`, `experiments.create`, `experiments.update`, "
+                        "`experiments.stop`, `experiments.rollback` (a canary's guardrail broke), `event_schemas.register`, `consent.change`, `users.export`. Each record holds "
                         "the hash of the one before; `tastemaker audit verify` checks the chain.")},
         "/healthz": {"get": _op("GET /healthz", "Operations", "Liveness", None, {"200": ("Alive", ref("Health"))})},
         "/readyz": {"get": _op("GET /readyz", "Operations", "Readiness", None,
@@ -327,6 +330,7 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
 def _with_privacy(paths: dict[str, Any]) -> dict[str, Any]:
     add_privacy_paths(paths, _op, _accepted_with_location, _query, _path)
     add_auth_paths(paths, _op, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
+    add_experiment_paths(paths, _op, _query, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     return paths
 
 
@@ -358,7 +362,7 @@ def build_openapi() -> dict[str, Any]:
         "tags": [{"name": n, "description": d} for n, d in TAGS],
         "paths": _with_privacy(_paths()),
         "components": {
-            "schemas": {**component_schemas(), **privacy_schemas(), **auth_schemas()},
+            "schemas": {**component_schemas(), **privacy_schemas(), **auth_schemas(), **experiment_schemas()},
             "securitySchemes": security_schemes(),
             "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full,
                           "TooManyRequests": limited},

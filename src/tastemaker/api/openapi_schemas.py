@@ -254,6 +254,8 @@ def component_schemas() -> dict[str, Any]:
             "recommendation_id": _s("Echo it as `recommendation_id` in the events this list leads to"),
             "placement": {"type": "string"}, "model_version": _s("The trained model version that served (or `none`)"),
             "items": {"type": "array", "items": ref("RecommendedItem")},
+            "experiments": {"type": "array", "items": ref("ExperimentExposure"),
+                            "description": "The experiments the user is in here (absent when none): variant and propensity"},
             "rules_dropped": {"type": "array", "description": "With `explain=true`: pinned items a filter excluded",
                               "items": _obj({"id": {"type": "string"}, "rule": {"type": "string"}, "effect": {"type": "string"}})},
         }, ["recommendation_id", "placement", "items", "model_version"]),

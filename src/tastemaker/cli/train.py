@@ -80,13 +80,52 @@ def cmd_models(args: argparse.Namespace) -> int:
                 for v in registry.list():
                     print(f"v{v.version}\t{v.family}\t{v.status}\tndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f}"
                           f"\tevents {v.data_from_seq}..{v.data_to_seq}")
+            elif args.action == "promote" and args.canary is not None:
+                return _start_canary(config, stores, registry, args)
             elif args.action == "promote":
-                print(f"serving v{registry.promote(args.version).version}")
+                record = registry.promote(args.version)
+                _admin(config, stores).end_canaries_of(record.version, f"v{record.version} promoted", "cli", "cli")
+                print(f"serving v{record.version}")
             else:
                 print(f"serving v{registry.rollback().version}")
         except (KeyError, LookupError) as exc:
             print(f"models {args.action}: {exc}", file=sys.stderr)
             return 1
+    return 0
+
+
+def _admin(config, stores):
+    """The experiment admin of a data dir, for a command run beside the servers."""
+    from tastemaker.serving.experiment_admin import ExperimentAdmin
+    from tastemaker.serving.experiments import ExperimentRouter
+    from tastemaker.serving.placement_registry import PlacementRegistry
+    from tastemaker.storage.factory import placement_document
+
+    placements = PlacementRegistry(*placement_document(config, stores.artifacts))
+    return ExperimentAdmin(stores.experiments, ExperimentRouter(stores.experiments, lambda versions: {}), placements.get,
+                           lambda v: stores.models.get(v) is not None, stores.audit)
+
+
+def _start_canary(config, stores, registry, args: argparse.Namespace) -> int:
+    """``models promote V --canary SHARE``: the servers serve V to SHARE of users and roll it
+    back by themselves if it breaks its error or latency budget."""
+    from tastemaker.schema.errors import ValidationFailed
+    from tastemaker.serving.experiment_admin import InvalidTransition
+
+    if stores.models.get(args.version) is None:
+        raise KeyError(f"no version {args.version}")
+    serving = registry.serving()
+    try:
+        _, canary = _admin(config, stores).start_canary(args.version, args.canary, serving.version if serving else None,
+                                                        args.max_error_rate, args.latency_budget_ms)
+    except (ValidationFailed, InvalidTransition) as exc:
+        print(f"models promote --canary: {exc}", file=sys.stderr)
+        return 1
+    if stores.audit is not None:
+        stores.audit.append("cli", "models.canary", str(args.version), {"experiment": canary.id, "canary": args.canary}, "cli")
+    print(f"canary {canary.id}: v{args.version} serves {args.canary:.2%} of users beside "
+          f"{'v' + str(serving.version) if serving else 'popularity'}; error budget {args.max_error_rate:g}, "
+          f"p99 budget {args.latency_budget_ms:g} ms")
     return 0
 
 
@@ -146,6 +185,11 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
     add_data_dir(m)
     m = models.add_parser("promote", help="serve a version (servers swap it in within a second)", formatter_class=formatter)
     m.add_argument("version", type=int, help="the version number, as `models list` shows it")
+    m.add_argument("--canary", type=float, metavar="SHARE",
+                   help="start a canary instead: the version serves SHARE (0-1) of users beside the serving one, "
+                        "rolled back by the servers if it breaks a budget")
+    m.add_argument("--max-error-rate", type=float, default=0.01, help="the canary's error budget")
+    m.add_argument("--latency-budget-ms", type=float, default=100.0, help="the canary's p99 latency budget (ms)")
     add_data_dir(m)
     m = models.add_parser("rollback", help="serve the previously serving version again", formatter_class=formatter)
     add_data_dir(m)

@@ -45,7 +45,8 @@ DIRECTIONS = ("increase", "decrease")  # the direction that is good for the metr
 # measured in process per variant; their guardrail threshold is an absolute budget
 IN_PROCESS_METRICS = ("error_rate", "latency_p99_ms")
 FIELDS = ("id", "name", "description", "kind", "placements", "variants", "layer", "exclusion_group", "offset",
-          "population", "primary_metric", "guardrails", "alpha", "start", "stop", "status", "salt", "status_reason")
+          "population", "primary_metric", "guardrails", "alpha", "start", "stop", "status", "salt", "status_reason",
+          "design")
 OVERRIDE_FIELDS = ("model_version", "blend", "ranker", "rules", "diversity")
 
 
@@ -156,6 +157,9 @@ class Experiment:
     status: str = "draft"
     salt: str = ""
     status_reason: str | None = None
+    # for the sample size at creation: the primary metric's ``baseline`` rate, the relative
+    # lift to detect (``mde``) and the ``power`` wanted (None: no sample size is computed)
+    design: Mapping[str, float] | None = None
 
     @property
     def bucket_salt(self) -> str:
@@ -179,7 +183,8 @@ class Experiment:
                 "layer": self.layer, "exclusion_group": self.exclusion_group, "offset": self.offset,
                 "population": self.population.to_json(), "primary_metric": self.primary_metric.to_json(),
                 "guardrails": [g.to_json() for g in self.guardrails], "alpha": self.alpha, "start": self.start,
-                "stop": self.stop, "status": self.status, "salt": self.salt, "status_reason": self.status_reason}
+                "stop": self.stop, "status": self.status, "salt": self.salt, "status_reason": self.status_reason,
+                "design": dict(self.design) if self.design is not None else None}
 
 
 class _Checker:
@@ -402,12 +407,21 @@ def experiment_from_json(doc: Any, where: Callable[[str], str] | None = None, pr
     reason = d.get("status_reason")
     population = _population(c, d.get("population"), f"{p}/population")
     name, description = c.text(d.get("name", ""), f"{p}/name", 200), c.text(d.get("description", ""), f"{p}/description")
+    design = None
+    if d.get("design") is not None:
+        dd = c.mapping(d["design"], f"{p}/design", ("baseline", "mde", "power"))
+        if dd is not None:
+            base = c.number(dd.get("baseline"), f"{p}/design/baseline", 1e-6, 1 - 1e-6)
+            mde = c.number(dd.get("mde"), f"{p}/design/mde", 1e-4, 10.0)
+            power = c.number(dd.get("power", 0.8), f"{p}/design/power", 0.5, 0.999)
+            if None not in (base, mde, power):
+                design = {"baseline": float(base), "mde": float(mde), "power": float(power)}  # type: ignore[arg-type]
     if c.errors:
         raise ValidationFailed(c.errors, title="Invalid experiment")
     return Experiment(exp_id, tuple(dict.fromkeys(placements)), tuple(variants), name, description, kind, layer, group,  # type: ignore[arg-type]
                       int(offset or 0), population, primary, tuple(g for g in guardrails if g is not None),  # type: ignore[arg-type]
                       float(alpha), start, stop, status, salt or f"{layer}:{exp_id}",  # type: ignore[arg-type]
-                      reason if isinstance(reason, str) else None)
+                      reason if isinstance(reason, str) else None, design)
 
 
 def with_shares(experiment: Experiment, shares: Mapping[str, Any]) -> Experiment:
