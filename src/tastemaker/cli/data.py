@@ -18,6 +18,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         import_documents,
         import_events,
     )
+    from tastemaker.privacy.pseudonyms import Pseudonyms
     from tastemaker.privacy.tombstones import Tombstones, load_key
     from tastemaker.schema.errors import ValidationFailed
     from tastemaker.schema.registry import EventSchemaRegistry
@@ -43,6 +44,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"import refused: {exc}", file=sys.stderr)
         return 1
+    # user ids as their pseudonyms, as the API stores them (privacy.pseudonyms)
+    pseudonyms = Pseudonyms.open(config.data_dir) if config.pseudonymize else None
     with open_stores(config) as stores:
         try:
             started = time.perf_counter()
@@ -51,12 +54,15 @@ def cmd_import(args: argparse.Namespace) -> int:
                 if args.kind == "events":
                     registry = EventSchemaRegistry(stores.schemas.load_all(), rating_scale=config.rating_scale)
                     tombstones = Tombstones(stores.erased, load_key(config.data_dir)) if stores.erased else None
+                    erased = tombstones.erased if tombstones else None
+                    if pseudonyms is not None and erased is not None:
+                        erased = pseudonyms.erased_filter(erased)  # the file holds raw ids
                     inserted, dupes = import_events(stores, registry, path, fmt, progress=progress.update,
-                                                    erased=tombstones.erased if tombstones else None)
+                                                    erased=erased, pseudonymize=pseudonyms)
                     summary = f"{inserted} events imported, {dupes} duplicates skipped"
                     rows = inserted + dupes
                 else:
-                    rows = import_documents(stores, args.kind, path, fmt, progress=progress.update)
+                    rows = import_documents(stores, args.kind, path, fmt, progress=progress.update, pseudonymize=pseudonyms)
                     summary = f"{rows} {args.kind} upserted"
             elapsed = time.perf_counter() - started
             print(f"{summary} in {elapsed:.2f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s)")

@@ -22,7 +22,13 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     if args.action == "scan":
         from tastemaker.privacy.scan import scan
 
-        found = scan(settings(args).data_dir, args.user)
+        config = settings(args)
+        found = scan(config.data_dir, args.user)
+        if config.pseudonymize:  # the stored form too (privacy.pseudonyms)
+            from tastemaker.privacy.pseudonyms import Pseudonyms
+
+            for path, n in scan(config.data_dir, Pseudonyms.open(config.data_dir)(args.user)).items():
+                found[path] = found.get(path, 0) + n
         for path, n in sorted(found.items()):
             print(f"{n}\t{path}")
         print(f"{sum(found.values())} occurrences in {len(found)} files", file=sys.stderr)
@@ -33,9 +39,12 @@ def cmd_privacy(args: argparse.Namespace) -> int:
         return _retention(args)
     if args.action in ("reencrypt", "rotate-pii-key"):
         return _reencrypt(args)
+    if args.action == "rekey-pseudonyms":
+        return _rekey(args)
     engine = Engine(settings(args))
     try:
-        job = engine.eraser.erase(args.user)
+        # USER as the caller knows it; stored as its pseudonym when pseudonymization is on
+        job = engine.eraser.erase(engine.pseudonyms(args.user) if engine.pseudonyms else args.user)
         if engine.stores.audit is not None:
             engine.stores.audit.append("cli", "user.erase", job.subject, {"job": job.id}, "cli")
     finally:
@@ -95,6 +104,42 @@ def _reencrypt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rekey(args: argparse.Namespace) -> int:
+    """A new pseudonym key (unless keys come from the environment or --keep-key), every stored
+    user id rewritten under it, the state snapshot rebuilt from the rewritten log, space reclaimed."""
+    import os
+
+    from tastemaker.engine import Engine
+    from tastemaker.privacy.pseudonyms import KEY_ENV, Pseudonyms, rotate_key_file
+    from tastemaker.privacy.rekey import rekey_pseudonyms
+    from tastemaker.storage.factory import open_stores
+
+    config = settings(args)
+    if not config.pseudonymize:
+        print("pseudonymization is off: set TASTEMAKER_PSEUDONYMIZE=1", file=sys.stderr)
+        return 2
+    rotated = not args.keep_key and not os.environ.get(KEY_ENV)
+    if rotated:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        rotate_key_file(config.data_dir)
+    pseudonyms = Pseudonyms.open(config.data_dir)
+    stores = open_stores(config)
+    try:
+        result = {"key": pseudonyms.current, "rotated": rotated,
+                  **rekey_pseudonyms(stores, pseudonyms, config.snapshot_key)}
+    finally:
+        stores.close()
+    engine = Engine(config)  # no snapshot: replays the rewritten log into a fresh state
+    try:
+        engine.stores.reclaim()  # the old ids leave the database file and its WAL
+        if engine.stores.audit is not None:
+            engine.stores.audit.append("cli", "privacy.rekey_pseudonyms", result["key"], result, "cli")
+    finally:
+        engine.close(snapshot=True)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     p = sub.add_parser("privacy", help="erase a person everywhere, scan the data dir for an id, apply the retention policy",
                        formatter_class=formatter, description=__doc__.split("\n\n", 1)[1])
@@ -121,5 +166,12 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
                            help="add a new PII key to <data>/pii.keys and re-encrypt every profile under it "
                                 "(stop the server first)")
     a.add_argument("--drop-old", action="store_true", help="then remove the old keys (backups under them stop opening)")
+    add_data_dir(a)
+    a = actions.add_parser("rekey-pseudonyms", formatter_class=formatter,
+                           help="add a pseudonym key to <data>/pseudonym.keys and rewrite every stored user id under it "
+                                "(events, profiles, impressions, key bindings; the snapshot is rebuilt; stop the server first)")
+    a.add_argument("--keep-key", action="store_true",
+                   help="add no key: rewrite ids under the current one (after setting TASTEMAKER_PSEUDONYM_KEY, or to "
+                        "pseudonymize ids stored before pseudonymization was on)")
     add_data_dir(a)
     p.set_defaults(func=cmd_privacy, group=p)

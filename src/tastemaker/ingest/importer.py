@@ -262,12 +262,14 @@ def refuse_erased(user_ids: list, erased: Callable[[Iterable[str]], list[str]], 
 
 def import_events(stores, registry: EventSchemaRegistry, path: Path, fmt: str | None = None,
                   progress: ProgressFn | None = None, now: float | None = None,
-                  erased: Callable[[Iterable[str]], list[str]] | None = None) -> tuple[int, int]:
+                  erased: Callable[[Iterable[str]], list[str]] | None = None,
+                  pseudonymize: Callable[[str], str] | None = None) -> tuple[int, int]:
     """Import an events file atomically; returns (inserted, duplicates).
 
     ``erased`` names the erased users among some ids (privacy.tombstones): a file with an
     event of one is refused whole (ValidationFailed naming the first such row), as a batch
-    over HTTP is, so a re-import of an old export cannot bring an erased person back."""
+    over HTTP is, so a re-import of an old export cannot bring an erased person back.
+    ``pseudonymize`` (privacy.pseudonyms) maps each user id to the id stored, after the checks."""
     import time
 
     fmt = detect_format(path, fmt)
@@ -280,6 +282,8 @@ def import_events(stores, registry: EventSchemaRegistry, path: Path, fmt: str | 
             cols = event_columns(table, registry, offset, source, now)
             if erased is not None:
                 refuse_erased(cols["user_id"], erased, offset)
+            if pseudonymize is not None:
+                cols["user_id"] = [pseudonymize(str(u)) for u in cols["user_id"]]
             offset += table.num_rows
             yield cols
             if progress:
@@ -288,8 +292,10 @@ def import_events(stores, registry: EventSchemaRegistry, path: Path, fmt: str | 
     return stores.events.append_columns(batches())
 
 
-def import_documents(stores, kind: str, path: Path, fmt: str | None = None, progress: ProgressFn | None = None) -> int:
-    """Import an items or users file atomically; returns how many records were upserted."""
+def import_documents(stores, kind: str, path: Path, fmt: str | None = None, progress: ProgressFn | None = None,
+                     pseudonymize: Callable[[str], str] | None = None) -> int:
+    """Import an items or users file atomically; returns how many records were upserted
+    (users under ``pseudonymize(id)`` when given: privacy.pseudonyms)."""
     fmt = detect_format(path, fmt)
     cls, store = (Item, stores.items) if kind == "items" else (User, stores.users)
     docs: list = []
@@ -298,6 +304,8 @@ def import_documents(stores, kind: str, path: Path, fmt: str | None = None, prog
         if progress:
             progress(table.num_rows)
     docs = _rows_named(normalize_documents, docs, 0)
+    if pseudonymize is not None and kind == "users":
+        docs = [msgspec.structs.replace(d, id=pseudonymize(d.id)) for d in docs]
     if docs:
         store.upsert(docs)
     return len(docs)

@@ -25,6 +25,8 @@ class Stores:
     erased: ErasedUsers | None = None  # tombstones of erased users (keyed digests)
     reclaim: Callable[[], None] = lambda: None  # make deleted rows leave the backend's files
     experiments: ExperimentStore | None = None  # A/B/n tests and canaries (definitions, status)
+    # user ids rewritten in place in the event log, impressions and key bindings (privacy.rekey)
+    rename_user_ids: Callable[[Callable[[str], str]], dict[str, int]] | None = None
 
     def __enter__(self) -> Stores:
         return self
@@ -73,6 +75,7 @@ def open_stores(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
     from tastemaker.storage.sqlite.keys import SQLiteKeyStore
     from tastemaker.storage.sqlite.models import SQLiteModelStore
+    from tastemaker.storage.sqlite.rekey import rename_user_ids
     from tastemaker.storage.sqlite.schemas import SQLiteSchemaStore
 
     db = Database(settings.db_path, durable=settings.durable)
@@ -95,4 +98,5 @@ def open_stores(settings: Settings) -> Stores:
         erased=SQLiteErasedUsers(db),
         reclaim=lambda: reclaim(db),
         experiments=SQLiteExperimentStore(db),
+        rename_user_ids=lambda rename: rename_user_ids(db, rename),
     )
