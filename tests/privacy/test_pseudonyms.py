@@ -32,9 +32,9 @@ def test_rotation_wraps_the_old_pseudonym():
 
 def test_erased_filter_finds_tombstones_of_any_generation():
     old, new = Pseudonyms([K1]), Pseudonyms([K1, K2])
-    tombstoned = {old("gone-before"), new("gone-after")}
+    tombstoned = {old("gone-before"), new("gone-after"), "gone-raw"}  # the last: erased before pseudonymization
     erased = new.erased_filter(lambda ids: [i for i in ids if i in tombstoned])
-    assert erased(["gone-before", "kept", "gone-after", "gone-before"]) == ["gone-before", "gone-after"]
+    assert erased(["gone-before", "kept", "gone-after", "gone-before", "gone-raw"]) == ["gone-before", "gone-after", "gone-raw"]
 
 
 def test_key_file_is_made_0600_and_rotation_appends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -120,11 +120,12 @@ class Pseudonyms:
 
     def erased_filter(self, erased: Callable[[Iterable[str]], list[str]]) -> Callable[[Iterable[str]], list[str]]:
         """``erased`` (tombstones over stored ids) made to take raw ids: an id is erased when
-        any generation of its pseudonym was (a tombstone from before a rotation still holds)."""
+        any generation of its pseudonym was (a tombstone from before a rotation still holds), or
+        the raw id itself (erased before pseudonymization was turned on)."""
         def erased_raw(user_ids: Iterable[str]) -> list[str]:
             owner: dict[str, str] = {}
             for uid in dict.fromkeys(user_ids):
-                for form in self._forms(uid):
+                for form in (uid, *self._forms(uid)):
                     owner[form] = uid
             return list(dict.fromkeys(owner[form] for form in erased(list(owner))))
         return erased_raw
