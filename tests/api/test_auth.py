@@ -85,6 +85,7 @@ CALLS: dict[tuple[str, str], Call] = {
                                                                           "variants": [{"name": "a", "share": 2}]}}, 422),
     ("GET", "/v1/experiments/{id}"): lambda w: ("/v1/experiments/auth-x", {}, 404),
     ("PATCH", "/v1/experiments/{id}"): lambda w: ("/v1/experiments/auth-x", {"json": {"status": "running"}}, 404),
+    ("GET", "/v1/experiments/{id}/results"): lambda w: ("/v1/experiments/auth-x/results", {}, 404),
     ("GET", "/v1/privacy/jobs"): lambda w: ("/v1/privacy/jobs", {}, 200),
     ("GET", "/v1/privacy/jobs/{id}"): lambda w: ("/v1/privacy/jobs/nope", {}, 404),
 }

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tastemaker.api import (audit, docs, events, experiments, export, health, keys_api, models, oauth, placements, privacy,
-                            recommendations, schemas, storage_errors, users)
+from tastemaker.api import (audit, docs, events, experiment_results, experiments, export, health, keys_api, models, oauth,
+                            placements, privacy, recommendations, schemas, storage_errors, users)
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -32,6 +32,7 @@ from tastemaker.api.pseudonyms import PseudonymousUserPaths
 from tastemaker.api.rate_limit import RateLimitMiddleware
 from tastemaker.api.responses import JSONResponse, from_validation, problem
 from tastemaker.api.signing_keys import SigningKeys
+from tastemaker.api.slow_clients import SlowBodyMiddleware
 from tastemaker.api.tokens import LEEWAY_S, TOKEN_TTL_S, Tokens
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
@@ -115,6 +116,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/experiments", experiments.post_experiment, methods=["POST"]),
         Route("/v1/experiments/{id}", experiments.get_experiment, methods=["GET"]),
         Route("/v1/experiments/{id}", experiments.patch_experiment, methods=["PATCH"]),
+        Route("/v1/experiments/{id}/results", experiment_results.get_results, methods=["GET"]),
         Route("/v1/audit", audit.list_audit, methods=["GET"]),
     ]
 
@@ -143,6 +145,8 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            # A body trickling in below the floor rate: 408 (api.slow_clients); only requests with a body.
+            Middleware(SlowBodyMiddleware, grace_s=engine.settings.body_grace_s, min_rate=engine.settings.min_body_rate),
             # Outermost: a refused request costs no routing, no auth, no key hashing (api.rate_limit).
             Middleware(RateLimitMiddleware, limiter=open_rate_limiter(engine.settings),
                        limits=engine.settings.rate_limits, verifier=verifier, metrics=metrics),

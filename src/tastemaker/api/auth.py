@@ -35,6 +35,7 @@ PERMISSIONS = {
     "keys.manage": "create and revoke API keys and OAuth clients, rotate the token signing key",
     "privacy.manage": "export a person's data, erase a person (DELETE /v1/users/{id}?erase=true), /v1/privacy/*",
     "audit.read": "GET /v1/audit",
+    "experiments.analyze": "GET /v1/experiments/{id}/results (the analysis and its HTML report)",
 }
 # The one table of roles: a key or an OAuth client carries role names (its ``scopes``) and may
 # do what the union of their permissions allows. ``read``, ``ingest`` and ``admin`` are the
@@ -43,7 +44,7 @@ ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "read": frozenset({"recommendations.read", "data.read"}),
     "ingest": frozenset({"events.write", "catalog.write"}),
-    "analyst": frozenset({"recommendations.read", "data.read", "keys.read", "audit.read"}),
+    "analyst": frozenset({"recommendations.read", "data.read", "keys.read", "audit.read", "experiments.analyze"}),
     "tracker": frozenset({"events.write"}),
     "privacy_officer": frozenset({"data.read", "privacy.manage", "audit.read"}),
     # only on a key bound to one user (keys.create_key): that user's events and recommendations
@@ -98,6 +99,8 @@ def required_permission(method: str, path: str, query: bytes = b"") -> str | Non
         return "audit.read"
     if resource == "privacy" or (resource == "users" and path.endswith("/export") and path.count("/") == 4):
         return "privacy.manage"  # a person's whole record (an id's own '/' arrives encoded: api.paths)
+    if resource == "experiments" and read and path.endswith("/results") and path.count("/") == 4:
+        return "experiments.analyze"  # reads the logs and runs the statistics: admin and analyst only
     if resource in ("event-schemas", "models", "placements", "experiments"):
         return "data.read" if read else "config.write"
     if resource == "recommendations" or (resource == "items" and path.endswith("/similar") and path.count("/") == 4):

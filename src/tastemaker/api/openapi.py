@@ -14,6 +14,7 @@ from typing import Any
 from tastemaker import __version__
 from tastemaker.api.openapi_auth import add_auth_paths, auth_schemas, policy, security_schemes
 from tastemaker.api.openapi_examples import REQUESTS, RESPONSES, problem_example
+from tastemaker.api.openapi_experiment_results import add_results_paths, results_schemas
 from tastemaker.api.openapi_experiments import add_experiment_paths, experiment_schemas
 from tastemaker.api.openapi_schemas import component_schemas, ref
 from tastemaker.api.openapi_privacy import add_privacy_paths, privacy_schemas
@@ -331,6 +332,7 @@ def _with_privacy(paths: dict[str, Any]) -> dict[str, Any]:
     add_privacy_paths(paths, _op, _accepted_with_location, _query, _path)
     add_auth_paths(paths, _op, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_experiment_paths(paths, _op, _query, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
+    add_results_paths(paths, _op, _query, _path)
     return paths
 
 
@@ -362,7 +364,8 @@ def build_openapi() -> dict[str, Any]:
         "tags": [{"name": n, "description": d} for n, d in TAGS],
         "paths": _with_privacy(_paths()),
         "components": {
-            "schemas": {**component_schemas(), **privacy_schemas(), **auth_schemas(), **experiment_schemas()},
+            "schemas": {**component_schemas(), **privacy_schemas(), **auth_schemas(), **experiment_schemas(),
+                        **results_schemas()},
             "securitySchemes": security_schemes(),
             "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full,
                           "TooManyRequests": limited},
