@@ -14,6 +14,24 @@ def test_check_suite(check):
     check(UCB1)
 
 
+@parametrize_checks()
+def test_check_suite_tuned(check):
+    check(lambda: UCB1(tuned=True))
+
+
+def test_tuned_bonus_by_hand():
+    policy = UCB1(tuned=True)
+    for r in (1, 0, 0, 0):
+        policy.update("x", r)
+    for r in (0, 0, 0, 0, 0, 0):
+        policy.update("y", r)
+    t = 10
+    mean, var = 0.25, 0.25 - 0.0625 + math.sqrt(2 * math.log(t) / 4)
+    x_bound = mean + math.sqrt(math.log(t) / 4 * min(0.25, var))
+    y_bound = 0 + math.sqrt(math.log(t) / 6 * min(0.25, 0 + math.sqrt(2 * math.log(t) / 6)))
+    np.testing.assert_allclose(policy.upper_bounds(np.array([0, 1])), [x_bound, y_bound], rtol=1e-12)
+
+
 def test_index_by_hand_and_unpulled_arms_first():
     policy = UCB1()
     rng = np.random.default_rng(0)
