@@ -199,6 +199,11 @@ class Settings:
     # Profile traits encrypted at rest (AES-GCM, storage.pii), e.g. "email,phone,name"; empty: none.
     pii_traits: tuple[str, ...] = field(default_factory=lambda: tuple(
         t.strip() for t in os.environ.get("TASTEMAKER_PII_TRAITS", "").split(",") if t.strip()))
+    # Slow clients (api.slow_clients): a request body must arrive at MIN_BODY_RATE bytes/s once
+    # BODY_GRACE_S have passed (else 408); headers within TASTEMAKER_HEADER_TIMEOUT_S (10 s; read by
+    # the uvicorn protocol class itself, which is built before any Settings).
+    body_grace_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_BODY_GRACE_S", "10")))
+    min_body_rate: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_MIN_BODY_RATE", "1024")))
     # User ids replaced by a keyed HMAC at the API's edge (privacy.pseudonyms); keys as for PII.
     pseudonymize: bool = field(default_factory=lambda: flag_from_env("TASTEMAKER_PSEUDONYMIZE"))
 

@@ -183,7 +183,8 @@ def run_demo(data_dir: Path, dataset: str | None, host: str, port: int, *, fresh
     app = build_app(engine)
     warm_up()
     freeze_heap()
-    uvicorn.run(app, host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning")
+    uvicorn.run(app, host=host, port=port, loop="uvloop", http="tastemaker.api.slow_clients:HeaderDeadlineProtocol",
+                access_log=False, log_level="warning")
     return 0
 
 

@@ -32,6 +32,7 @@ from tastemaker.api.pseudonyms import PseudonymousUserPaths
 from tastemaker.api.rate_limit import RateLimitMiddleware
 from tastemaker.api.responses import JSONResponse, from_validation, problem
 from tastemaker.api.signing_keys import SigningKeys
+from tastemaker.api.slow_clients import SlowBodyMiddleware
 from tastemaker.api.tokens import LEEWAY_S, TOKEN_TTL_S, Tokens
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
@@ -144,6 +145,8 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            # A body trickling in below the floor rate: 408 (api.slow_clients); only requests with a body.
+            Middleware(SlowBodyMiddleware, grace_s=engine.settings.body_grace_s, min_rate=engine.settings.min_body_rate),
             # Outermost: a refused request costs no routing, no auth, no key hashing (api.rate_limit).
             Middleware(RateLimitMiddleware, limiter=open_rate_limiter(engine.settings),
                        limits=engine.settings.rate_limits, verifier=verifier, metrics=metrics),

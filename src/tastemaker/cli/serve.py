@@ -49,7 +49,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["TASTEMAKER_PLACEMENTS"] = str(config.placements_file.resolve())
     uvicorn.run(
         "tastemaker.api.asgi:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        loop="uvloop", http="httptools", access_log=False, log_level=args.log_level, backlog=4096,
+        # httptools plus a deadline for request headers, which uvicorn lacks (api.slow_clients)
+        loop="uvloop", http="tastemaker.api.slow_clients:HeaderDeadlineProtocol", access_log=False,
+        log_level=args.log_level, backlog=4096,
     )
     return 0
 
