@@ -150,3 +150,9 @@ def test_only_running_experiments_in_their_window_and_on_their_placements_assign
     assert {x.experiment.id for x in assigner.assign("u", "some-other").exposures} == {"all"}
     now[0] = 2000.0
     assert {x.experiment.id for x in assigner.assign("u", "home").exposures} == {"all"}
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, float("nan")])
+def test_a_holdout_outside_0_to_1_is_refused(share):
+    with pytest.raises(ValueError, match="TASTEMAKER_EXPERIMENT_HOLDOUT"):
+        Assigner([], holdout=share)

@@ -94,6 +94,8 @@ class Assigner:
 
     def __init__(self, experiments: Iterable[Experiment], holdout: float = 0.0,
                  clock: Callable[[], float] = time.time):
+        if not 0.0 <= holdout < 1.0:
+            raise ValueError(f"the global holdout (TASTEMAKER_EXPERIMENT_HOLDOUT) is a share from 0 to below 1, not {holdout}")
         running = [e for e in experiments if e.status == "running"]
         self.experiments = {e.id: e for e in running}
         self.clock = clock
