@@ -88,3 +88,12 @@ def test_canaries_one_at_a_time_and_ended_by_a_promotion(admin):
     assert exc.value.errors[0].field == "/variants/1/override/model_version"
     assert admin.end_canaries_of(2, "promoted", "k1") == [c.id]
     assert admin.get(c.id)[1].status_reason == "promoted"
+
+
+def test_growing_shares_in_a_group_may_not_overlap_a_neighbour(admin):
+    admin.create(doc("a", (0.2, 0.2), exclusion_group="g"))
+    admin.create(doc("b", (0.2, 0.2), exclusion_group="g"))
+    with pytest.raises(InvalidTransition, match="overlap experiment 'b'"):
+        admin.patch("a", {"shares": {"v0": 0.3}})
+    assert admin.patch("b", {"shares": {"v0": 0.3}})[1].buckets == 5000  # b's side is free
+    assert admin.patch("a", {"shares": {"v0": 0.1}})[1].buckets == 3000  # shrinking always fits

@@ -62,6 +62,15 @@ class ExperimentAdmin:
                                     f"{experiment.buckets / 10_000:g}: stop one of its experiments first")
         return experiment_from_json({**experiment.to_json(), "offset": offset})
 
+    def _check_room(self, experiment: Experiment) -> None:
+        """409 when ``experiment``'s range overlaps another live member of its group."""
+        lo, hi = experiment.offset, experiment.offset + experiment.buckets
+        for _, e in self.experiments():
+            if e.id != experiment.id and e.status != "stopped" and e.exclusion_group == experiment.exclusion_group \
+                    and e.layer == experiment.layer and lo < e.offset + e.buckets and e.offset < hi:
+                raise InvalidTransition(f"the new shares would overlap experiment '{e.id}' of exclusion group "
+                                        f"'{experiment.exclusion_group}'")
+
     def create(self, doc: Any) -> tuple[ExperimentRecord, Experiment]:
         """Validate (422), place it in its exclusion group (409 when full) and store it (409
         when the id exists)."""
@@ -109,6 +118,8 @@ class ExperimentAdmin:
             if not isinstance(doc["shares"], dict) or not doc["shares"]:
                 raise ValidationFailed([FieldError("/shares", "must map variant names to shares")], title="Invalid experiment change")
             out = with_shares(out, doc["shares"])
+            if out.exclusion_group and out.buckets > experiment.buckets:
+                self._check_room(out)
         body = out.to_json()
         for key in ("stop", "name", "description"):
             if key in doc:
