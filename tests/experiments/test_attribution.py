@@ -61,6 +61,9 @@ EVENTS = [
     event(11, "click", "u3", "d", 1990.0),                     # before u3's only list: never attributed
     event(12, "click", "u3", "d", 2050.0),                     # after the end, inside r4's window: counts
     event(13, "view", "u3", "d", 1995.0, session="s9"),
+    event(14, "click", "u2", "c", 800.0, session="p1"),        # before the start, no list logged: behaviour
+    event(15, "click", "u2", "a", 810.0, session="p1"),
+    event(16, "view", "u2", "a", 820.0, session="p2"),
 ]
 
 
@@ -86,11 +89,15 @@ def test_outcomes_join_by_recommendation_id_context_and_user_and_item():
     assert result.outcomes == {"click": 4, "add_to_cart": 1, "purchase": 2}
 
 
-def test_pre_period_covariates_are_the_same_metrics_before_the_start():
+def test_pre_period_covariates_are_the_same_metrics_from_behaviour_before_the_start():
     u1 = row(measure(), "u1")
     assert (u1["pre_exposures"], u1["pre_clicks"], u1["pre_ctr"], u1["pre_revenue"]) == (1.0, 1.0, 1.0, 20.0)
-    u2 = row(measure(), "u2")
-    assert all(u2[f"pre_{m}"] == 0.0 for m in METRICS)  # no list before the start
+    u2 = row(measure(), "u2")  # no list logged before the start: sessions stand in for lists
+    assert (u2["pre_exposures"], u2["pre_clicks"], u2["pre_ctr"], u2["pre_items_per_session"]) == (0.0, 2.0, 0.5, 1.0)
+    u3 = row(measure(), "u3")
+    assert all(u3[f"pre_{m}"] == 0.0 for m in METRICS)  # nothing before the start
+    segments = dict(zip(measure().users.user_id, measure().users.segments["pre_period"]))
+    assert segments == {"u1": "returning", "u2": "returning", "u3": "new"}
 
 
 def test_list_metrics_per_variant():

@@ -17,9 +17,12 @@ compare users, not impressions). For an experiment over ``[start, end)``:
   of the event's value, else its ``properties.price``, else the item's catalogue price),
   ``items_per_session`` (distinct items engaged with from the lists per session of the user
   in the period);
-* the same metrics over the ``pre_period_s`` before ``start``, on every list of the
-  experiment's placements (nobody was in a variant yet), as ``pre_<metric>`` covariates for
-  CUPED, and the segment ``pre_period`` (``returning``: served lists before the start, else ``new``);
+* the same metrics over the ``pre_period_s`` before ``start`` from the user's behaviour then,
+  attributed or not (nobody was in a variant yet, and lists before the start are logged only on
+  placements that log impressions, so sessions stand in for lists: ``pre_ctr`` is the share of
+  the user's sessions with a click), as ``pre_<metric>`` covariates for CUPED; ``pre_exposures``
+  counts the lists of the experiment's placements that were logged. The segment ``pre_period``
+  is ``returning`` for a user active before the start, else ``new``;
 * per variant, over its served lists: ``coverage`` (distinct items shown / catalogue size) and
   ``diversity`` (mean share of item pairs of a list in different categories).
 
@@ -94,9 +97,10 @@ class _Tally:
         self.engaged: set[tuple[str | None, str]] = set()
         self.sessions: set[str] = set()
 
-    def row(self) -> list[float]:
-        lists = max(self.lists, 1)
-        return [float(self.lists), float(self.clicks), len(self.clicked) / lists, len(self.carted) / lists,
+    def row(self, per_session: bool = False) -> list[float]:
+        """The metrics in :data:`METRICS` order; ``per_session``: rates over sessions, not lists."""
+        visits = max(len(self.sessions) if per_session else self.lists, 1)
+        return [float(self.lists), float(self.clicks), len(self.clicked) / visits, len(self.carted) / visits,
                 float(self.purchases > 0), self.revenue, len(self.engaged) / max(len(self.sessions), 1)]
 
 
@@ -129,6 +133,34 @@ def _tally(shown: Sequence[ImpressionRecord], every_list: Sequence[ImpressionRec
             t.revenue += float(amount or 0.0)
     for user, t in tallies.items():
         t.sessions = events_by_user.get(user, set())
+    return tallies
+
+
+def _behaviour(outcomes: Iterable[Outcome], lists: Iterable[ImpressionRecord], sessions: dict[str, set[str]],
+               price_of: Callable[[str], float | None]) -> dict[str, _Tally]:
+    """Per-user tallies of behaviour before the start, attributed or not: sessions stand in for
+    lists (a session with a click counts as a clicked list), because lists served before an
+    experiment are logged only on placements that log impressions. ``exposures`` counts the
+    lists that were logged."""
+    tallies: dict[str, _Tally] = {}
+    for imp in lists:
+        t = tallies.get(imp.user_id) or tallies.setdefault(imp.user_id, _Tally())
+        t.lists += 1
+    for o in outcomes:
+        t = tallies.get(o.user_id) or tallies.setdefault(o.user_id, _Tally())
+        visit = o.session_id if o.session_id is not None else ""
+        t.engaged.add((o.session_id, o.item_id))
+        if o.type == "click":
+            t.clicks += 1
+            t.clicked.add(visit)
+        elif o.type == "add_to_cart":
+            t.carted.add(visit)
+        elif o.type == "purchase":
+            t.purchases += 1
+            amount = o.value if o.value is not None else o.price if o.price is not None else price_of(o.item_id)
+            t.revenue += float(amount or 0.0)
+    for user, t in tallies.items():
+        t.sessions = sessions.get(user, set())
     return tallies
 
 
@@ -192,11 +224,11 @@ def user_metrics(experiment_id: str, impressions: Sequence[ImpressionRecord], ev
     post_outcomes = [o for o in outcomes if o.ts >= start]
     post = _tally([i for lists in shown.values() for i in lists], every_list, post_outcomes, sessions, window_s,
                   price_of, counts)
-    pre = _tally(pre_lists, every_list, [o for o in outcomes if o.ts < start], pre_sessions, window_s, price_of)
+    pre = _behaviour([o for o in outcomes if o.ts < start], pre_lists, pre_sessions, price_of)
     users = sorted(variant_of, key=lambda u: (post[u].first_ts, u))
     empty = _Tally().row()
     values = np.array([post[u].row() for u in users], np.float64).reshape(len(users), len(METRICS))
-    before = np.array([pre[u].row() if u in pre else empty for u in users], np.float64).reshape(
+    before = np.array([pre[u].row(per_session=True) if u in pre else empty for u in users], np.float64).reshape(
         len(users), len(METRICS))
     table = UserMetrics(
         user_id=np.array(users, dtype=object), variant=np.array([variant_of[u] for u in users], dtype=object),
@@ -204,7 +236,7 @@ def user_metrics(experiment_id: str, impressions: Sequence[ImpressionRecord], ev
         metrics={m: values[:, j] for j, m in enumerate(METRICS)},
         covariates={f"pre_{m}": before[:, j] for j, m in enumerate(METRICS)},
         # for the per-segment breakdown: users served lists before the start, and new ones
-        segments={"pre_period": np.where(before[:, 0] > 0, "returning", "new")})
+        segments={"pre_period": np.array(["returning" if u in pre else "new" for u in users], dtype=object)})
     lists = {v: _list_metrics(shown[v], catalog_size, category_of) for v in sorted(shown)}
     return Attribution(table, lists, start, end, window_s, len(crossovers), counts)
 
