@@ -22,6 +22,8 @@ from tastemaker.privacy.retention import Retainer
 from tastemaker.privacy.tombstones import Tombstones, load_key
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.registry import EventSchema, EventSchemaRegistry
+from tastemaker.experiments.bandit_registry import ArtifactPosteriors, BanditRegistry
+from tastemaker.serving.bandits import BanditServing
 from tastemaker.serving.experiment_admin import ExperimentAdmin
 from tastemaker.serving.experiment_config import read_document, seed
 from tastemaker.serving.experiments import MAX_POOLED_VERSIONS, ExperimentRouter
@@ -81,6 +83,9 @@ class Engine:
         erased_raw = self.pseudonyms.erased_filter(self.tombstones.erased) if self.pseudonyms else self.tombstones.erased
         self.ingest = IngestService(self.processor, self.event_schemas, settings.input_limits, erased=erased_raw,
                                     pseudonymize=self.pseudonyms)
+        # bandit placements: posteriors kept in the artifact store, fed by the events ingest applies
+        self.recommender.bandits = BanditServing(BanditRegistry(store=ArtifactPosteriors(self.stores.artifacts)))
+        self.ingest.after_apply = self.recommender.bandits.observe
         impressions = self.recommender.impressions
         if impressions is not None:
             impressions.erased = self.tombstones.erased
@@ -303,6 +308,7 @@ class Engine:
         self._model_loader.shutdown(wait=True)
         self._pool_loader.shutdown(wait=True)
         self.ingest.close()
+        self.recommender.bandits.registry.save()
         if self.recommender.impressions is not None:
             self.recommender.impressions.close()  # writes what is still buffered
         if snapshot:

@@ -166,16 +166,22 @@ class BanditRegistry:
         self.configure(specs)
 
     def configure(self, specs: list[BanditSpec] | tuple[BanditSpec, ...]) -> None:
-        """Install ``specs``; a placement keeps its learned posterior while its policy stays the same kind."""
-        self.specs = {s.placement: s for s in specs}
-        for name, spec in self.specs.items():
-            have = self.policies.get(name)
-            fresh = spec.make_policy()
-            if have is None or type(have) is not type(fresh) or getattr(have, "n_features", None) != getattr(
-                    fresh, "n_features", None):
-                self.policies[name] = fresh
-            for arm in spec.arms:
-                self.policies[name].add_arm(arm)
+        """Install ``specs`` in place of the current ones."""
+        self.specs = {}
+        for spec in specs:
+            self.install(spec)
+
+    def install(self, spec: BanditSpec) -> None:
+        """Install (or replace) one placement's bandit; it keeps its learned posterior while the
+        policy stays the same kind (arms added to the spec join the learned ones)."""
+        self.specs[spec.placement] = spec
+        have = self.policies.get(spec.placement)
+        fresh = spec.make_policy()
+        if have is None or type(have) is not type(fresh) or getattr(have, "n_features", None) != getattr(
+                fresh, "n_features", None):
+            self.policies[spec.placement] = have = fresh
+        for arm in spec.arms:
+            have.add_arm(arm)
 
     def __contains__(self, placement: str) -> bool:
         return placement in self.specs
@@ -247,6 +253,10 @@ class BanditRegistry:
 
     def save(self) -> None:
         if self.store is not None and self._dirty:
-            self.store.save({k: v for k, v in self.policies.items() if k in self.specs})
-            self._dirty = False
             self._saved_at = self.clock()
+            try:
+                self.store.save({k: v for k, v in self.policies.items() if k in self.specs})
+            except Exception as exc:  # a full disk must not fail ingest: keep learning, retry later
+                log.error("cannot save bandit posteriors (retrying in %.0f s): %s", self.save_every_s, exc)
+                return
+            self._dirty = False

@@ -68,6 +68,8 @@ class IngestService:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log-writer")
         self._apply_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self.reads_served = 0  # counted by the read path (Engine.recommend): are reads competing?
+        # called with each batch's accepted events once they are applied (bandit posteriors)
+        self.after_apply: Callable[[list[Event]], object] | None = None
 
     def _apply_lock(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
         """The lock that makes batches apply one after another, in the order their appends
@@ -109,6 +111,8 @@ class IngestService:
             result = await loop.run_in_executor(self._writer, processor.stores.events.append, events)
             async with self._apply_lock(loop):
                 await self._run_sliced(processor.apply_appended_in_slices(result.accepted, APPLY_SLICE_S))
+                if self.after_apply is not None and result.accepted:
+                    self.after_apply([event for _, event in result.accepted])
         finally:
             processor.local_writes_in_flight -= 1
         return IngestResult(len(result.accepted), result.duplicates, processor.state.applied_seq)

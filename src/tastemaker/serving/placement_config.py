@@ -43,6 +43,7 @@ Format (every key but ``sources`` optional)::
             rules: [{boost: '"xmas" in tags', factor: 2}]
         overrides: [diversity, margin, n, disable, price]   # what a request may change
         log_impressions: true          # log served lists with their features (implied by ltr)
+        bandit: {policy: thompson, arms: {a: {}, b: {ranker: ltr}}}   # serving/bandit_config.py
 
 >>> p = load_placements("placements:\\n  home:\\n    sources: {trending: 1}\\n    rules: [{margin: 0.2}]\\n")
 >>> p["home"].rules.margin.weight, p["home"].sources["trending"].weight
@@ -57,11 +58,13 @@ Format (every key but ``sources`` optional)::
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from tastemaker.rules.engine import RuleSet
 from tastemaker.rules.schedule import ALWAYS
 from tastemaker.schema.errors import ValidationFailed
+from tastemaker.serving.bandit_config import bandit_from_config
 from tastemaker.serving.config_document import ConfigChecker, Marks, parse_yaml  # noqa: F401 (parse_yaml: API)
 from tastemaker.serving.rule_config import promotions_from_config, rules_from_config
 from tastemaker.serving.placements import (
@@ -76,7 +79,7 @@ from tastemaker.serving.placements import (
 MAX_RULES = 100  # rules and promotions in one placement (each runs on every request of it)
 RANKERS = ("blend", "ltr")
 PLACEMENT_FIELDS = ("description", "n", "sources", "ranker", "diversity", "fairness", "rules", "promotions",
-                    "overrides", "seen_penalty", "include_purchased", "exclude_seen", "log_impressions")
+                    "overrides", "seen_penalty", "include_purchased", "exclude_seen", "log_impressions", "bandit")
 
 
 def _placement(c: ConfigChecker, name: str, doc: Any, path: str, known_sources: frozenset[str] | None) -> Placement | None:
@@ -164,9 +167,13 @@ def _placement(c: ConfigChecker, name: str, doc: Any, path: str, known_sources: 
         return None
     rules = RuleSet(tuple(out["filters"]), tuple(out["boosts"]), tuple(out["pins"]), tuple(out["caps"]),
                     out["margin"][0] if out["margin"] else None)
-    return Placement(name, sources, n=int(n), seen_penalty=float(seen_penalty), description=description,  # type: ignore[arg-type]
-                     rules=rules, ranker=ranker, diversity=diversity, fairness=fairness,
-                     overrides=frozenset(overrides), config=doc, **flags)
+    placement = Placement(name, sources, n=int(n), seen_penalty=float(seen_penalty), description=description,  # type: ignore[arg-type]
+                          rules=rules, ranker=ranker, diversity=diversity, fairness=fairness,
+                          overrides=frozenset(overrides), config=doc, **flags)
+    if doc.get("bandit") is not None:  # the placement (or a slot) as a bandit: serving/bandit_config.py
+        bandit = bandit_from_config(c, doc["bandit"], f"{path}/bandit", placement)
+        return None if bandit is None else replace(placement, bandit=bandit)
+    return placement
 
 
 def default_known_sources() -> frozenset[str]:

@@ -82,6 +82,7 @@ class Placement:
     overrides: frozenset[str] = frozenset()
     config: Any = field(default=None, compare=False, repr=False)  # the document it came from
     log_impressions: bool = False  # log what was served, with features (always on for ranker "ltr")
+    bandit: Any = field(default=None, compare=False, repr=False)  # experiments.bandit_registry.BanditSpec
 
     @cached_property
     def staged(self) -> bool:

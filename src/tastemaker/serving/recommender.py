@@ -9,7 +9,10 @@ placements configure none of it and skip all of it.
 
 Experiments (:mod:`tastemaker.serving.experiments`): before the pipeline, the request is
 assigned (holdout, variants); a variant's override changes the placement and its model
-version the model; the response and the impression log carry ``experiments``.
+version the model; the response and the impression log carry ``experiments``. A placement
+with a ``bandit:`` section (:mod:`tastemaker.serving.bandits`) has its arm chosen before the
+pipeline: a strategy's override changes the placement, an item takes its slot; the response
+carries ``bandit`` and an ``experiments`` entry with the propensity.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Recommender:
     rankers: Any = None  # serving.rankers.RankerSet: the learned ranker per placement
     impressions: Any = None  # serving.impressions.ImpressionLogger: where served lists go
     experiments: Any = None  # serving.experiments.ExperimentRouter: assignment and variant overrides
+    bandits: Any = None  # serving.bandits.BanditServing: the arm of a placement with a bandit section
     clock: Callable[[], float] = time.time  # "now" for schedules, item age and context features
     # the ranking stages of a configured placement (an experiment may choose them per variant)
     stages: Callable[[Placement], tuple[Stage, ...] | list[Stage]] = stages_for
@@ -75,13 +79,16 @@ class Recommender:
         top, ctx, _, _ = self._run(request)
         return top, ctx
 
-    def resolve(self, request: RecommendationRequest, model: Any = None, assigned: Assigned = NOT_ASSIGNED) -> Placement:
+    def resolve(self, request: RecommendationRequest, model: Any = None, assigned: Assigned = NOT_ASSIGNED,
+                arm: Any = None) -> Placement:
         """The request's placement, with ``model``'s (default: the serving version's) learned
         blend (where the document wrote no weight), the variants of ``assigned`` and the
         per-request overrides applied (400 on a refused one)."""
         placement = self.learned(self.placement(request.placement), model)
         if assigned.exposures:
             placement = self.experiments.apply(placement, assigned)
+        if arm is not None:  # a bandit's chosen strategy (serving/bandits.py)
+            placement = self.bandits.apply(placement, arm)
         if request.overrides:
             try:
                 placement = apply_overrides(placement, request.overrides)
@@ -106,13 +113,13 @@ class Recommender:
         return out
 
     def _run(self, request: RecommendationRequest, personalize: bool = True, log: bool = True,
-             assigned: Assigned = NOT_ASSIGNED) -> tuple[Candidates, PipelineContext, StageContext | None, Placement]:
+             assigned: Assigned = NOT_ASSIGNED, arm: Any = None) -> tuple[Candidates, PipelineContext, StageContext | None, Placement]:
         self.placements.reload_if_changed()  # a stat at most once a second, and only with a file
         model = self.model
         if assigned.exposures:
             model = self.experiments.model(assigned, model)
             personalize = personalize and not assigned.holdout
-        placement = self.resolve(request, model, assigned)
+        placement = self.resolve(request, model, assigned, arm)
         n = placement.n if request.default_n else request.n
         # Without personalization consent the pipeline runs as for a user it never saw: every
         # source, filter, rule and explanation reads the user only through ctx.user.
@@ -195,10 +202,13 @@ class Recommender:
             if router.assigner:
                 assigned = router.assign(request.user_id, request.placement, request.context,
                                          self.state.users.get(request.user_id) if personalize else None)
+        arm = None
+        if self.bandits is not None and not assigned.holdout:
+            arm = self.bandits.decide(self.placement(request.placement), request.context)
         if not assigned.exposures:
-            top, ctx, staged, placement = self._run(request, personalize, log)
+            top, ctx, staged, placement = self._run(request, personalize, log, arm=arm)
         else:
-            top, ctx, staged, placement, assigned = self._run_assigned(request, personalize, log, assigned)
+            top, ctx, staged, placement, assigned = self._run_assigned(request, personalize, log, assigned, arm)
         ids = self.state.index.ids
         scores = np.round(top.scores, 6).tolist()
         positions = top.items.tolist()
@@ -217,6 +227,12 @@ class Recommender:
         }
         if assigned.exposures:
             body["experiments"] = assigned.public()
+        if arm is not None and self.bandits.place_item(out, arm, self.state.index.get(arm.arm) is not None):
+            body["bandit"] = arm.public()  # and as an experiment: the impression log keeps its propensity
+            body["experiments"] = [*body.get("experiments", []),
+                                   {"id": f"bandit:{arm.placement}", "variant": arm.arm, "propensity": arm.propensity}]
+            if log:
+                self.bandits.registry.record(body["recommendation_id"], arm, [e["id"] for e in out])
         if request.explain:  # the blend that made this list: learned by the version, or written
             learned = placement.name in getattr(ctx.model, "blends", {})
             body["blend"] = {name: {"weight": spec.weight, "n": spec.n,
@@ -227,7 +243,7 @@ class Recommender:
             if pins:
                 body["rules_dropped"] = [{"id": ids[d["item"]], "rule": d["rule"], "effect": d["effect"]} for d in pins]
         features = staged is not None and staged.served_features is not None
-        if features or (log and assigned.exposures and self.impressions is not None):
+        if features or (log and "experiments" in body and self.impressions is not None):
             from tastemaker.storage.protocols import ImpressionRecord
 
             self.impressions.log(ImpressionRecord(
@@ -236,21 +252,22 @@ class Recommender:
                 self.state.applied_seq, body.get("experiments", [])))
         return body
 
-    def _run_assigned(self, request: RecommendationRequest, personalize: bool, log: bool, assigned: Assigned) -> tuple:
+    def _run_assigned(self, request: RecommendationRequest, personalize: bool, log: bool, assigned: Assigned,
+                      arm: Any = None) -> tuple:
         """:meth:`_run` for a request in experiments, measured for the monitored (canary) ones.
         A variant that fails (a candidate model's bug) is counted and the request is served
         as if it were in no experiment, so a canary's error never reaches the user."""
         router = self.experiments
         started = time.perf_counter()
         try:
-            top, ctx, staged, placement = self._run(request, personalize, log, assigned)
+            top, ctx, staged, placement = self._run(request, personalize, log, assigned, arm)
         except ValidationFailed:
             raise  # the request's own fault, whatever the variant
         except Exception:
             router.record(assigned, None, True)
             if not any(x.experiment.id in router.monitored for x in assigned.exposures):
                 raise
-            top, ctx, staged, placement = self._run(request, personalize, log)
+            top, ctx, staged, placement = self._run(request, personalize, log, arm=arm)
             return top, ctx, staged, placement, NOT_ASSIGNED
         router.record(assigned, time.perf_counter() - started, False)
         return top, ctx, staged, placement, assigned
