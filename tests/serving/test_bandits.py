@@ -63,6 +63,17 @@ def test_arm_propensity_and_posterior_update_over_http(client: TestClient):
     assert nxt["propensity"] == policy.probabilities(arms)[arms.index(nxt["arm"])]
 
 
+def test_response_and_placement_document_match_the_openapi_schemas(client: TestClient):
+    import jsonschema
+
+    components = client.get("/openapi.json").json()["components"]
+    seed_catalog(client)
+    jsonschema.validate(STRATEGIES, {"$ref": "#/components/schemas/PlacementConfig", "components": components})
+    client.put("/v1/placements/hero", json=STRATEGIES)
+    body = client.get("/v1/recommendations", params={"user_id": "u1", "placement": "hero"}).json()
+    jsonschema.validate(body, {"$ref": "#/components/schemas/Recommendations", "components": components})
+
+
 def test_strategy_arms_change_the_pipeline(client: TestClient):
     seed_catalog(client)
     client.put("/v1/placements/hero", json=STRATEGIES)

@@ -205,6 +205,14 @@ _PLACEMENT_CONFIG = _obj({
     "overrides": {"type": "array", "items": {"type": "string"}, "description": "What a request may change with `override.KEY`"},
     "seen_penalty": {"type": "number"}, "include_purchased": {"type": "boolean"}, "exclude_seen": {"type": "boolean"},
     "log_impressions": {"type": "boolean"},
+    "bandit": _obj({
+        "policy": {"type": "string", "enum": ["thompson", "ucb1", "epsilon_greedy", "linucb", "linear_thompson"]},
+        "arms": _map({"type": ["object", "null"]}, "Strategies: name → override of the placement (blend, ranker, rules, diversity)"),
+        "items": {"type": "array", "items": {"type": "string"}, "description": "Or item ids: one takes position `slot`"},
+        "slot": {"type": "integer", "minimum": 1}, "rewards": _map({"type": "number"}, "Event type → reward"),
+        "features": {"type": "array", "items": {"type": "string"}, "description": "linucb / linear_thompson: numeric context keys"},
+        "params": {"type": "object", "description": "The policy's parameters (epsilon, alpha, n_draws, ...)"},
+    }, ["policy"], "The placement (or a slot of it) as a bandit that learns from outcomes", closed=True),
 }, ["sources"], "One placement, in the format of the placement file")
 
 _PLACEMENT = _obj({
@@ -255,7 +263,11 @@ def component_schemas() -> dict[str, Any]:
             "placement": {"type": "string"}, "model_version": _s("The trained model version that served (or `none`)"),
             "items": {"type": "array", "items": ref("RecommendedItem")},
             "experiments": {"type": "array", "items": ref("ExperimentExposure"),
-                            "description": "The experiments the user is in here (absent when none): variant and propensity"},
+                            "description": "The experiments the user is in here (absent when none): variant and propensity; "
+                                           "a bandit placement adds `bandit:<placement>` with its arm"},
+            "bandit": _obj({"placement": {"type": "string"}, "policy": {"type": "string"}, "arm": _s("The arm served"),
+                            "propensity": _n("The probability the policy had of choosing it")},
+                           ["placement", "policy", "arm", "propensity"], "A bandit placement's choice (absent otherwise)"),
             "rules_dropped": {"type": "array", "description": "With `explain=true`: pinned items a filter excluded",
                               "items": _obj({"id": {"type": "string"}, "rule": {"type": "string"}, "effect": {"type": "string"}})},
         }, ["recommendation_id", "placement", "items", "model_version"]),
