@@ -27,7 +27,7 @@ class LinearThompson(LinearPolicy):
     name = "linear_thompson"
 
     def __init__(self, n_features: int, scale: float = 0.25, ridge: float = 1.0,
-                 n_draws: int = 2000, seed: int = 0) -> None:
+                 n_draws: int = 500, seed: int = 0) -> None:
         super().__init__(n_features, ridge)
         if scale <= 0:
             raise ValueError(f"scale (posterior standard deviation factor v) must be > 0, got {scale}")

@@ -5,13 +5,19 @@ choosing arm ``a`` is ``p_a = P(theta_a = max_j theta_j)``, an integral with no 
 Beta or normal posteriors over several arms. We estimate it from ``n_draws`` joint posterior
 draws: ``p_hat_a = (# draws in which a wins) / n_draws``. Each ``p_hat_a`` is a binomial
 proportion, unbiased with standard error ``sqrt(p_a (1 - p_a) / n_draws) <= 0.5 / sqrt(n_draws)``
-(2,000 draws: at most 0.011).
+(500 draws, the policies' default: at most 0.022).
 
 The policies then draw their choice *from* ``p_hat`` (one uniform against its cumulative sum).
 Picking the winner of a uniformly chosen draw is, marginally, exactly a Thompson draw, so the
 policy behaves as Thompson sampling; and conditionally on the draws the chosen arm had
 probability exactly ``p_hat_arm``, so the logged propensity is the probability that was used
 (what inverse-propensity estimators need), not an approximation of it.
+
+So ``n_draws`` sets how closely the choice distribution tracks the exact Thompson
+probabilities between two updates, not whether the logged propensity is right: it always is.
+Cost (shared 2-core box, numpy beta draws): about 0.05 ms per 1,000 arm-draws, paid once per
+posterior change (an outcome), not per request: 5 arms x 500 draws ~ 0.13 ms after an update
+(20 arms: 0.45 ms), under 10 us a choice from the cached estimate.
 
 The draws come from a generator seeded by ``(policy seed, state version)``: ``p_hat`` is a pure
 function of the posterior, identical before and after pickling, and cacheable until the next

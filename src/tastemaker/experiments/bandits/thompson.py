@@ -26,7 +26,7 @@ from .montecarlo import PropensityCache, argmax_frequencies
 class ThompsonSampling(BanditPolicy):
     name = "thompson"
 
-    def __init__(self, alpha0: float = 1.0, beta0: float = 1.0, n_draws: int = 2000,
+    def __init__(self, alpha0: float = 1.0, beta0: float = 1.0, n_draws: int = 500,
                  seed: int = 0) -> None:
         super().__init__()
         if not (alpha0 > 0 and beta0 > 0):
