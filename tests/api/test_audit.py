@@ -7,6 +7,7 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from tastemaker.api.app import build_app
 from tastemaker.api.auth import required_scope
 from tastemaker.api.keys import key_id_of
 from tastemaker.storage.audit_chain import verify
@@ -17,10 +18,12 @@ from .helpers import assert_problem, train
 ADMIN = key_id_of(ADMIN_KEY)
 
 
-def records(client: TestClient, **params) -> list[dict]:
+def records(client: TestClient, startup: bool = False, **params) -> list[dict]:
+    """The records of ``GET /v1/audit``; without the server's own record of registering
+    ``TASTEMAKER_ADMIN_KEY`` as it started (seq 1), unless ``startup``."""
     r = client.get("/v1/audit", params=params)
     assert r.status_code == 200, r.text
-    return r.json()["records"]
+    return [x for x in r.json()["records"] if startup or x["actor"] != "server"]
 
 
 def test_every_admin_write_route_is_audited(seeded):
@@ -64,6 +67,8 @@ def test_every_admin_write_route_is_audited(seeded):
         ("placements.put", "basket", {"created": False, "body_sha256": sha[1]["body_sha256"]}),
         ("placements.delete", "basket", {}),
         ("models.train", first["id"], {"family": "popularity", "params": {}, "promote": "always"}),
+        # the job's own promotion, recorded by the worker for the key that asked for the job
+        ("models.promote", str(v1), {"job": first["id"], "by": "train job", "promote": "always"}),
         ("models.train", second["id"], {"family": "popularity", "params": {}, "promote": "never"}),
         ("models.promote", str(v2), {"previous": v1}),
         ("models.rollback", str(v1), {"previous": v2}),
@@ -80,6 +85,7 @@ def test_every_admin_write_route_is_audited(seeded):
                       ("POST", "/v1/models/{version}/promote"), ("POST", "/v1/models/rollback"),
                       ("POST", "/v1/experiments"), ("PATCH", "/v1/experiments/{id}")}, \
         "an admin route was added: audit it and add it here"
+    assert {r["actor"] for r in records(client, action="models.promote")} == {ADMIN}
     assert verify(client.app.state.engine.stores.audit.iter_all()).ok
 
 
@@ -107,7 +113,25 @@ def test_consent_changes_are_recorded_with_old_and_new(client):
         ("u1", {"old": {"personalization": True}, "new": {"personalization": True, "training": False}}),
         ("u2", {"old": {}, "new": {"personalization": False}}),
     ]
-    assert [r["seq"] for r in records(client, target="u2")] == [3]
+    assert [r["seq"] for r in records(client, target="u2")] == [4]  # seq 1: the admin key registered at start
+
+
+def test_the_admin_key_from_the_environment_is_recorded_once(client, settings):
+    (startup,) = records(client, startup=True)
+    assert (startup["actor"], startup["action"], startup["target"]) == ("server", "keys.create", ADMIN)
+    assert startup["summary"] == {"name": "TASTEMAKER_ADMIN_KEY", "scopes": ["admin"], "from": "TASTEMAKER_ADMIN_KEY"}
+    assert startup["address"].startswith("server@")
+    build_app(client.app.state.engine, close_engine=False)  # another start on the same data dir: already registered
+    assert len(records(client, startup=True)) == 1
+
+
+def test_deleting_a_user_document_records_the_consent_it_held(client):
+    assert client.put("/v1/users/u1", json={"consent": {"personalization": False}}).status_code == 200
+    assert client.put("/v1/users/u2", json={"traits": {"a": 1}}).status_code == 200
+    assert client.delete("/v1/users/u1").status_code == 204 and client.delete("/v1/users/u2").status_code == 204
+    got = [(r["target"], r["summary"]) for r in records(client, action="consent.change", order="asc")]
+    assert got == [("u1", {"old": {}, "new": {"personalization": False}}),
+                   ("u1", {"old": {"personalization": False}, "new": {}})]
 
 
 def test_an_invalid_consent_write_records_nothing(client):
@@ -118,15 +142,18 @@ def test_an_invalid_consent_write_records_nothing(client):
 def test_pages_follow_the_cursor_both_ways(client):
     for i in range(5):
         client.post("/v1/keys", json={"name": f"k{i}", "scopes": ["read"]})
+    # seq 1 is the server registering TASTEMAKER_ADMIN_KEY at start; k0..k4 are seqs 2..6
     r = client.get("/v1/audit", params={"limit": 2}).json()
-    assert [x["summary"]["name"] for x in r["records"]] == ["k4", "k3"] and r["next_cursor"] == "4"
+    assert [x["summary"]["name"] for x in r["records"]] == ["k4", "k3"] and r["next_cursor"] == "5"
     r = client.get("/v1/audit", params={"limit": 2, "cursor": r["next_cursor"]}).json()
     assert [x["summary"]["name"] for x in r["records"]] == ["k2", "k1"]
     r = client.get("/v1/audit", params={"limit": 2, "cursor": r["next_cursor"]}).json()
-    assert [x["summary"]["name"] for x in r["records"]] == ["k0"] and r["next_cursor"] is None
+    assert [x["summary"]["name"] for x in r["records"]] == ["k0", "TASTEMAKER_ADMIN_KEY"]
+    r = client.get("/v1/audit", params={"limit": 2, "cursor": r["next_cursor"]}).json()
+    assert r["records"] == [] and r["next_cursor"] is None
     r = client.get("/v1/audit", params={"limit": 3, "order": "asc"}).json()
     assert [x["seq"] for x in r["records"]] == [1, 2, 3] and r["next_cursor"] == "3"
-    assert [x["seq"] for x in records(client, order="asc", cursor="3")] == [4, 5]
+    assert [x["seq"] for x in records(client, order="asc", cursor="3")] == [4, 5, 6]
     assert len(records(client, action="keys.")) == 5 and records(client, action="placements.") == []
 
 

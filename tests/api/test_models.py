@@ -20,7 +20,7 @@ from tastemaker.schema.records import Event
 from tastemaker.training.model_registry import ModelRegistry
 from tests.conftest import ADMIN_KEY
 
-from .helpers import assert_problem, seed, train, wait_for_job
+from .helpers import JOB_POLL_S, JOB_WAIT_S, assert_problem, seed, train, wait_for_job
 
 
 def test_unknown_training_parameter_is_422_naming_it_and_the_known_ones(client):
@@ -208,3 +208,22 @@ def test_sigterm_after_training_leaves_no_leaked_semaphores(tmp_path):
     log = server.log.read_text()
     assert "leaked semaphore" not in log, log
     assert "Traceback" not in log, log
+
+
+def test_periodic_retraining_and_its_promotion_are_audited(settings):
+    settings.retrain_every_s = 0.2
+    with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
+        seed(client)
+        audit = client.app.state.engine.stores.audit
+        deadline = time.monotonic() + JOB_WAIT_S  # a cap for a hung job; the loop waits for the record
+        while not [r for r in audit.read(descending=False) if r.action == "models.promote"]:
+            assert time.monotonic() < deadline, "no periodic train job promoted a version"
+            time.sleep(JOB_POLL_S)
+        records = list(audit.read(descending=False))
+    started = [r for r in records if r.action == "models.train"]
+    (promoted,) = [r for r in records if r.action == "models.promote"]
+    assert started and all((r.actor, r.summary["periodic_every_s"], r.summary["promote"]) == ("server", 0.2, "if_better")
+                           for r in started)
+    assert all(r.address.startswith("server@") for r in started)
+    assert promoted.actor == "server" and promoted.summary["job"] in {r.target for r in started}
+    assert promoted.summary["by"] == "train job" and promoted.seq > min(r.seq for r in started)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 import sqlite3
 
 from tastemaker.config import Settings
@@ -18,8 +20,9 @@ def test_verify_list_and_a_tampered_log(tmp_path):
     assert code == 0 and out.startswith("audit log OK: 2 records, head ")
     code, out, _ = run("audit", "list", "--data-dir", data)
     lines = [line.split("\t") for line in out.splitlines()]
-    assert [(f[0], f[2], f[3], f[4], f[5]) for f in lines] == [("2", "cli", "local", "keys.revoke", key_id),
-                                                                 ("1", "cli", "local", "keys.create", key_id)]
+    who, where = f"cli:{getpass.getuser()}", f"cli@{socket.gethostname()}"  # the OS user, the host
+    assert [(f[0], f[2], f[3], f[4], f[5]) for f in lines] == [("2", who, where, "keys.revoke", key_id),
+                                                                 ("1", who, where, "keys.create", key_id)]
     assert lines[1][6] == '{"name": "shop", "scopes": ["read"]}'
     assert run("audit", "list", "--action", "keys.revoke", "--data-dir", data)[1].count("\n") == 1
 

@@ -215,3 +215,19 @@ def test_import_bar_knows_its_total(tmp_path, dataset, fmt):
     code, out, err = run("import", "items", str(paths["items"]), "--data-dir", data, "--quiet", progress=True)
     assert code == 0
     assert err == "" and f"{N_ITEMS} items upserted" in out
+
+
+def test_imports_are_audited_and_a_refused_one_is_not(tmp_path, dataset, capsys):
+    paths = dataset.write(tmp_path / "files", "jsonl")
+    data = tmp_path / "data"
+    for kind in ("items", "events"):
+        assert cli.main(["import", kind, str(paths[kind]), "--data-dir", str(data)]) == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "e", "type": "teleport", "user_id": "u"}) + "\n")
+    assert cli.main(["import", "events", str(bad), "--data-dir", str(data)]) != 0
+    capsys.readouterr()
+    with open_stores(Settings(data_dir=data, durable=False)) as stores:
+        got = [(r.actor.split(":")[0], r.action, r.target, r.summary["file"], r.summary["rows"])
+               for r in stores.audit.read(descending=False)]
+    assert got == [("cli", "data.import", "items", paths["items"].name, N_ITEMS),
+                   ("cli", "data.import", "events", paths["events"].name, N_EVENTS)]

@@ -3,7 +3,9 @@ over the stages, --quiet."""
 
 from __future__ import annotations
 
+import getpass
 import re
+import socket
 
 import pytest
 
@@ -126,4 +128,25 @@ def test_models_promote_canary_starts_a_canary_and_a_promotion_ends_it(data_dir)
     assert code == 0 and out.strip() == "serving v2", err
     with open_stores(Settings(data_dir=data_dir, durable=False)) as stores:
         assert stores.experiments.get(running.experiment_id).definition["status_reason"] == "v2 promoted"
-        assert [r.action for r in stores.audit.read(descending=False)][-2:] == ["models.canary", "experiments.stop"]
+        assert [r.action for r in stores.audit.read(descending=False)][-3:] == ["models.canary", "models.promote",
+                                                                                 "experiments.stop"]
+
+
+def test_models_promote_rollback_and_train_are_audited(data_dir):
+    with open_stores(Settings(data_dir=data_dir, durable=False)) as stores:
+        job.train(stores, "popularity", evaluate=False, promote="always")  # v1, by the library: no record
+        job.train(stores, "popularity", evaluate=False, promote="never")  # v2
+    assert run("models", "promote", "2", "--data-dir", str(data_dir))[0] == 0
+    assert run("models", "rollback", "--data-dir", str(data_dir))[0] == 0
+    code, out, err = run("train", "--family", "popularity", "--promote", "always", "-q", "--data-dir", str(data_dir))
+    assert code == 0 and out.startswith("v3 popularity serving"), err
+    with open_stores(Settings(data_dir=data_dir, durable=False)) as stores:
+        got = [(r.actor, r.action, r.target, r.summary, r.address) for r in stores.audit.read(descending=False)
+               if r.action.startswith("models.")]
+    who, where = f"cli:{getpass.getuser()}", f"cli@{socket.gethostname()}"
+    assert got == [
+        (who, "models.promote", "2", {"previous": 1}, where),
+        (who, "models.rollback", "1", {"previous": 2}, where),
+        (who, "models.train", "3", {"family": "popularity", "params": {}, "promote": "always", "version": 3}, where),
+        (who, "models.promote", "3", {"by": "train", "promote": "always"}, where),
+    ]

@@ -108,6 +108,9 @@ def test_train_ranker_command(shop, settings: Settings, capsys):
     out = capsys.readouterr().out
     assert "shop: " in out and "serving models/rankers/shop.json" in out
     assert engine.stores.artifacts.get("models/rankers/shop.json") is not None
+    (record,) = [r for r in engine.stores.audit.read(descending=False) if r.action == "rankers.train"]
+    assert (record.actor.split(":")[0], record.target, record.summary["artifact"]) == ("cli", "shop", "models/rankers/shop.json")
+    assert record.summary["lists"] >= 100 and record.address.startswith("cli@")
     assert cli.main(["train-ranker", "--data-dir", str(settings.data_dir), "--placement", "nothing-here"]) == 0
     assert "no impressions logged" in capsys.readouterr().out
 

@@ -65,7 +65,8 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     ['/docs', '/healthz', '/metrics']
     """
     if engine.settings.admin_key:
-        ensure_env_admin_key(engine.stores.keys, engine.settings.admin_key)
+        ensure_env_admin_key(engine.stores.keys, engine.settings.admin_key, lambda r: audit.record_server(
+            engine, "keys.create", r.key_id, {"name": r.name, "scopes": ["admin"], "from": "TASTEMAKER_ADMIN_KEY"}))
     openapi_doc = build_openapi()
     # OAuth access tokens: the keyring in the data dir (0600 files) or TASTEMAKER_JWT_PRIVATE_KEY
     tokens = Tokens(SigningKeys(engine.settings.data_dir / "signing-keys", TOKEN_TTL_S, LEEWAY_S))

@@ -9,6 +9,7 @@ from where is the client's address. The log itself is ``stores.audit``
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Sequence
 
 from starlette.requests import Request
@@ -35,6 +36,20 @@ def record(request: Request, action: str, target: str, summary: dict[str, Any] |
     log = request.app.state.engine.stores.audit
     if log is not None:
         log.append(actor(request), action, target, summary or {}, request.client.host if request.client else "unknown")
+
+
+def server_address() -> str:
+    """Where a server's own actions come from (no client): this host."""
+    return f"server@{socket.gethostname()}"
+
+
+def record_server(engine: Any, action: str, target: str, summary: dict[str, Any] | None = None,
+                  actor: str = "server", address: str | None = None) -> None:
+    """Append one record for an action the server took by itself (periodic jobs, a job's
+    promotion, the admin key from the environment), or on behalf of ``actor`` after its request ended."""
+    log = engine.stores.audit
+    if log is not None:
+        log.append(actor, action, target, summary or {}, address or server_address())
 
 
 def consent_changes(store: UserStore, users: Sequence[User]) -> list[tuple[str, dict[str, bool], dict[str, bool]]]:

@@ -143,8 +143,11 @@ class DocumentResource:
 
     async def delete(self, request: Request) -> Response:
         doc_id = request.path_params["id"]
+        stored = self._store(request).get(doc_id) if self.audit_consent else None
         if not self._store(request).delete(doc_id):
             return self._not_found(doc_id)
+        if stored is not None and stored.consent:  # users: the consent they gave goes with the document
+            audit.record_consent_changes(request, [(doc_id, dict(stored.consent), {})])
         self._changed(request)
         return Response(status_code=204)
 

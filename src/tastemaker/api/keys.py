@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from typing import Callable
 
 from tastemaker.api.auth import ROLES
 from tastemaker.api.tokens import Tokens, looks_like_jwt
@@ -87,14 +88,18 @@ def check_client_secret(store: KeyStore, client_id: str, secret: str) -> ApiKeyR
     return found[0] if hmac.compare_digest(found[1], _hash(secret)) else None
 
 
-def ensure_env_admin_key(store: KeyStore, token: str) -> ApiKeyRecord:
-    """Register ``TASTEMAKER_ADMIN_KEY`` as an admin key (idempotent)."""
+def ensure_env_admin_key(store: KeyStore, token: str, created: Callable[[ApiKeyRecord], None] | None = None) -> ApiKeyRecord:
+    """Register ``TASTEMAKER_ADMIN_KEY`` as an admin key (idempotent); ``created`` is told when
+    this call registered it (the audit record)."""
     key_id = key_id_of(token)
     found = store.find(key_id)
     if found is not None:
         return found[0]
     try:
-        return store.create("TASTEMAKER_ADMIN_KEY", frozenset({"admin"}), _hash(token), key_id)
+        record = store.create("TASTEMAKER_ADMIN_KEY", frozenset({"admin"}), _hash(token), key_id)
+        if created is not None:
+            created(record)
+        return record
     except Exception:  # another worker starting at the same moment registered it first
         found = store.find(key_id)
         if found is None:

@@ -166,7 +166,9 @@ async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAM
     while True:
         await asyncio.sleep(every_s)
         try:
-            _, follower = await start_training(engine, family, {}, {}, "if_better")
+            job, follower = await start_training(engine, family, {}, {}, "if_better")
+            audit.record_server(engine, "models.train", job.id, {"family": family, "promote": "if_better",
+                                                                "periodic_every_s": every_s})
             await follower
         except Exception:  # a failed start must not stop later ones; it is logged
             logging.getLogger(__name__).exception("periodic retraining failed")
@@ -178,19 +180,22 @@ def train_jobs(engine) -> TrainJobs:
 
 
 async def start_training(engine, family: str, params: dict[str, Any], requested: dict[str, Any],
-                         promote: str) -> tuple[TrainJob, asyncio.Task]:
+                         promote: str, actor: str = "server", address: str | None = None) -> tuple[TrainJob, asyncio.Task]:
     """Create a queued job, hand it to the training worker, follow it; returns the new job
     and the task that follows it (done once the job ended and a promoted version serves).
 
     ``params`` are the checked parameters the worker gets, ``requested`` the ones the request
-    named (the job shows those).
+    named (the job shows those). A promotion by the job is audited for ``actor`` (who asked
+    for the job; ``server`` for the periodic retrain) from ``address``.
     """
     loop = asyncio.get_running_loop()
     jobs = train_jobs(engine)
     job = await loop.run_in_executor(
         None, jobs.create, {"family": family, "params": requested, "promote": promote})
     try:
-        future = _training_pool().submit(run_train_job, engine.settings, family, params, promote, job.id)
+        # a promotion by the job is audited by the worker, for who asked (api.audit)
+        future = _training_pool().submit(run_train_job, engine.settings, family, params, promote, job.id,
+                                         (actor, address or audit.server_address()))
     except BaseException as exc:  # no worker will ever take it: it must not stay "queued"
         await loop.run_in_executor(None, jobs.fail_unfinished, job.id, "Training failed",
                                    f"could not start the training worker: {type(exc).__name__}: {exc}")
@@ -239,7 +244,8 @@ async def train_model(request: Request) -> Response:
     body = await read_body(request, body_limit(request, "small"))
     spec = decode_json(_decode_train, body) if body.strip() else TrainRequest()
     params = check_family_params(spec.family, spec.params)  # 422 before any job exists
-    job, _ = await start_training(engine, spec.family, params, spec.params, spec.promote)
+    job, _ = await start_training(engine, spec.family, params, spec.params, spec.promote, audit.actor(request),
+                                  request.client.host if request.client else "unknown")
     audit.record(request, "models.train", job.id, {"family": spec.family, "params": spec.params, "promote": spec.promote})
     return JSONResponse(job.public(), status_code=202, headers={"Location": f"/v1/models/train/jobs/{job.id}"})
 

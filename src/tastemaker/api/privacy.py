@@ -98,9 +98,8 @@ async def retention_periodically(engine, every_s: float) -> None:
         thread.start()
         await loop.run_in_executor(None, thread.join)
         _threads.discard(thread)
-        if job.status == "done" and engine.stores.audit is not None:
-            engine.stores.audit.append("server", "privacy.retention", job.id,
-                                       {"events_deleted": job.steps.get("events_deleted")}, "server")
+        if job.status == "done":
+            audit.record_server(engine, "privacy.retention", job.id, {"events_deleted": job.steps.get("events_deleted")})
 
 
 async def wait_for_jobs() -> None:

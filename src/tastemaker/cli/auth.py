@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tastemaker.cli.base import add_data_dir, settings
+from tastemaker.cli.base import add_data_dir, record_audit, settings
 
 
 def _keys(args: argparse.Namespace):
@@ -25,9 +25,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
         from tastemaker.storage.factory import open_stores
 
         with open_stores(settings(args)) as stores:
-            if stores.audit is not None:
-                stores.audit.append("cli", "signing_keys.rotate", new.kid, {"kept": sorted(k for k in keys.keys if k != new.kid)},
-                                    "local")
+            record_audit(stores, "signing_keys.rotate", new.kid, {"kept": sorted(k for k in keys.keys if k != new.kid)})
         print(f"new signing key {new.kid}; servers sign with it from their next token")
     for key in keys.keys.values():
         state = "active" if keys.active is key else f"retired {key.retired_at:.0f} (verifies until its tokens expire)"

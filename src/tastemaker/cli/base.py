@@ -94,3 +94,22 @@ def version() -> str:
         from tastemaker import __version__
 
         return __version__
+
+
+def cli_actor() -> str:
+    """Who ran a command, for the audit log: ``cli:<operating-system user>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return f"cli:uid-{os.getuid()}"
+
+
+def record_audit(stores, action: str, target: str, summary: dict | None = None) -> None:
+    """Append an audit record for an action a command took: who (:func:`cli_actor`), what, when,
+    and where (the host the command ran on)."""
+    import socket
+
+    if stores.audit is not None:
+        stores.audit.append(cli_actor(), action, target, summary or {}, f"cli@{socket.gethostname()}")

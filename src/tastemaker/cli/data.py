@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from tastemaker.cli.base import add_data_dir, add_quiet, quiet, settings
+from tastemaker.cli.base import add_data_dir, record_audit, add_quiet, quiet, settings
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -65,6 +65,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                     rows = import_documents(stores, args.kind, path, fmt, progress=progress.update, pseudonymize=pseudonyms)
                     summary = f"{rows} {args.kind} upserted"
             elapsed = time.perf_counter() - started
+            # an operator's bulk write, beside the API: who loaded which file, how much
+            record_audit(stores, "data.import", args.kind, {"file": path.name, "format": fmt, "rows": rows, "summary": summary})
             print(f"{summary} in {elapsed:.2f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s)")
         except ValidationFailed as exc:
             print(f"import refused, nothing was written: {exc}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tastemaker.cli.base import add_data_dir, settings
+from tastemaker.cli.base import add_data_dir, record_audit, settings
 
 SCOPES = ["ingest", "read", "admin", "analyst", "tracker", "privacy_officer"]  # roles (api.auth.ROLES; browser keys: the API)
 
@@ -21,9 +21,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(exc, file=sys.stderr)
                 return 2
-            if stores.audit is not None:
-                stores.audit.append("cli", "keys.create", record.key_id, {"name": record.name, "scopes": sorted(record.scopes)},
-                                    "local")
+            record_audit(stores, "keys.create", record.key_id, {"name": record.name, "scopes": sorted(record.scopes)})
             print(f"key {record.key_id} ({', '.join(sorted(record.scopes))}) created; the token is shown only once:")
             print(token)
         elif args.action == "list":
@@ -33,8 +31,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             if not stores.keys.revoke(args.key_id):
                 print(f"no active key {args.key_id}", file=sys.stderr)
                 return 1
-            if stores.audit is not None:
-                stores.audit.append("cli", "keys.revoke", args.key_id, {}, "local")
+            record_audit(stores, "keys.revoke", args.key_id)
             print(f"revoked {args.key_id}")
     return 0
 

@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from tastemaker.cli.base import add_data_dir, settings
+from tastemaker.cli.base import add_data_dir, record_audit, settings
 
 
 def cmd_privacy(args: argparse.Namespace) -> int:
@@ -45,8 +45,7 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     try:
         # USER as the caller knows it; stored as its pseudonym when pseudonymization is on
         job = engine.eraser.erase(engine.pseudonyms(args.user) if engine.pseudonyms else args.user)
-        if engine.stores.audit is not None:
-            engine.stores.audit.append("cli", "user.erase", job.subject, {"job": job.id}, "cli")
+        record_audit(engine.stores, "user.erase", job.subject, {"job": job.id})
     finally:
         engine.close(snapshot=False)  # the erasure wrote its snapshot; nothing else changed
     print(json.dumps(job.to_dict(), indent=2))
@@ -63,8 +62,8 @@ def _retention(args: argparse.Namespace) -> int:
     engine = Engine(config)
     try:
         job = engine.retention.run(engine.retention.begin(dry_run=not args.apply))
-        if args.apply and engine.stores.audit is not None:
-            engine.stores.audit.append("cli", "privacy.retention", job.id, {"events_deleted": job.steps.get("events_deleted")}, "cli")
+        if args.apply:
+            record_audit(engine.stores, "privacy.retention", job.id, {"events_deleted": job.steps.get("events_deleted")})
     finally:
         engine.close(snapshot=False)  # the job wrote its snapshot when it changed the state
     print(json.dumps(job.to_dict(), indent=2))
@@ -96,8 +95,7 @@ def _reencrypt(args: argparse.Namespace) -> int:
         result = {"key": stores.users.cipher.current, **done}
         if args.action == "rotate-pii-key" and args.drop_old:
             result["old_keys_dropped"] = drop_old_keys(config.data_dir / KEY_FILE)  # nothing is sealed under them now
-        if stores.audit is not None:
-            stores.audit.append("cli", "privacy.reencrypt", result["key"], result, "cli")
+        record_audit(stores, "privacy.reencrypt", result["key"], result)
     finally:
         stores.close()
     print(json.dumps(result, indent=2))
@@ -132,8 +130,7 @@ def _rekey(args: argparse.Namespace) -> int:
     engine = Engine(config)  # no snapshot: replays the rewritten log into a fresh state
     try:
         engine.stores.reclaim()  # the old ids leave the database file and its WAL
-        if engine.stores.audit is not None:
-            engine.stores.audit.append("cli", "privacy.rekey_pseudonyms", result["key"], result, "cli")
+        record_audit(engine.stores, "privacy.rekey_pseudonyms", result["key"], result)
     finally:
         engine.close(snapshot=True)
     print(json.dumps(result, indent=2))

@@ -12,6 +12,7 @@ from tastemaker.cli.base import (
     add_quiet,
     family_list,
     quiet,
+    record_audit,
     settings,
 )
 from tastemaker.cli.evaluate import cmd_evaluate
@@ -43,7 +44,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         except (ValueError, TypeError) as exc:
             print(f"train refused: {exc}", file=sys.stderr)
             return 1
-    v = result.version
+        v = result.version
+        record_audit(stores, "models.train", str(v.version),
+                     {"family": args.family, "params": params, "promote": args.promote, "version": v.version})
+        if result.promoted:
+            record_audit(stores, "models.promote", str(v.version), {"by": "train", "promote": args.promote})
     print(f"v{v.version} {v.family} {'serving' if result.promoted else 'candidate'} "
           f"ndcg@10={v.metrics.get('ndcg@10', float('nan')):.4f} in {result.seconds:.1f}s")
     return 0
@@ -58,6 +63,9 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
     with open_stores(config) as stores:
         reports = train_rankers(stores, args.placement, window_s=args.window,
                                 min_lists=args.min_lists, rounds=args.rounds, progress=say)
+        for name, r in reports.items():
+            if r.get("artifact"):  # a new ranker serves the placement: an admin change like a promotion
+                record_audit(stores, "rankers.train", name, {"artifact": r["artifact"], "lists": r.get("lists", 0)})
     if not reports:
         print("no impressions logged yet: configure a placement with ranker: ltr (or log_impressions: true)")
         return 1
@@ -83,11 +91,16 @@ def cmd_models(args: argparse.Namespace) -> int:
             elif args.action == "promote" and args.canary is not None:
                 return _start_canary(config, stores, registry, args)
             elif args.action == "promote":
+                previous = registry.serving()
                 record = registry.promote(args.version)
+                record_audit(stores, "models.promote", str(record.version), {"previous": previous.version if previous else None})
                 _admin(config, stores).end_canaries_of(record.version, f"v{record.version} promoted", "cli", "cli")
                 print(f"serving v{record.version}")
             else:
-                print(f"serving v{registry.rollback().version}")
+                previous = registry.serving()
+                record = registry.rollback()
+                record_audit(stores, "models.rollback", str(record.version), {"previous": previous.version if previous else None})
+                print(f"serving v{record.version}")
         except (KeyError, LookupError) as exc:
             print(f"models {args.action}: {exc}", file=sys.stderr)
             return 1
@@ -121,8 +134,7 @@ def _start_canary(config, stores, registry, args: argparse.Namespace) -> int:
     except (ValidationFailed, InvalidTransition) as exc:
         print(f"models promote --canary: {exc}", file=sys.stderr)
         return 1
-    if stores.audit is not None:
-        stores.audit.append("cli", "models.canary", str(args.version), {"experiment": canary.id, "canary": args.canary}, "cli")
+    record_audit(stores, "models.canary", str(args.version), {"experiment": canary.id, "canary": args.canary})
     print(f"canary {canary.id}: v{args.version} serves {args.canary:.2%} of users beside "
           f"{'v' + str(serving.version) if serving else 'popularity'}; error budget {args.max_error_rate:g}, "
           f"p99 budget {args.latency_budget_ms:g} ms")

@@ -198,21 +198,27 @@ def training_snapshot(stores: Stores, snapshot: EventSnapshot, consent_required:
 
 
 def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
-                  promote: str = "if_better", job_id: str | None = None) -> dict[str, Any]:
+                  promote: str = "if_better", job_id: str | None = None,
+                  audit_as: tuple[str, str] | None = None) -> dict[str, Any]:
     """Entry point for a worker process (another process or machine): open the deployment's
     stores from ``settings``, train, close.
 
     Without ``job_id`` it returns :meth:`TrainResult.to_dict` (and raises what ``train``
     raises). With one it runs as that train job (:mod:`tastemaker.training.train_jobs`):
     marks it running, records each stage, ends it succeeded or failed, and returns the final
-    job body instead of raising.
+    job body instead of raising. ``audit_as`` (who asked for the job, from where): a
+    promotion the job makes is recorded in the audit log for them, before the job ends.
     """
     with open_stores(settings) as stores:
         placements = PlacementRegistry(*placement_document(settings, stores.artifacts))
 
         def work(progress: Progress | None = None) -> dict[str, Any]:
-            return train(stores, family, params, promote=promote, progress=progress, placements=placements,
-                         require_catalog=settings.require_catalog, consent_required=settings.consent_required).to_dict()
+            result = train(stores, family, params, promote=promote, progress=progress, placements=placements,
+                           require_catalog=settings.require_catalog, consent_required=settings.consent_required)
+            if result.promoted and audit_as is not None and stores.audit is not None:
+                stores.audit.append(audit_as[0], "models.promote", str(result.version.version),
+                                    {"job": job_id, "by": "train job", "promote": promote}, audit_as[1])
+            return result.to_dict()
 
         if job_id is None:
             return work()
