@@ -50,8 +50,13 @@ def scenario(client: httpx.Client, config: SimulationConfig, name: str) -> dict:
     for variant, c in checks.items():
         print(f"  {variant:<10} {config.multipliers[variant]:>10.2f} {c['users']:>6} {c['lists']:>6} "
               f"{c['true_ctr']:>9.4f} {c['measured_ctr']:>9.4f} {c['z']:>6.2f}")
-    reason = (report.results.get("analysis") or {}).get("reason", report.results.get("analysis_error"))
-    print(f"  verdict: {verdict} ({reason})")
+    analysis = report.results.get("analysis") or {}
+    print(f"  verdict: {verdict} ({analysis.get('reason', report.results.get('analysis_error'))})")
+    for row in analysis.get("variants", ()):  # CUPED with the pre-period behaviour as covariate
+        cuped = {m: e["cuped"]["variance_reduction"] for m, e in row["metrics"].items() if e.get("cuped")}
+        print(f"  CUPED variance reduction ({row['variant']} vs control): "
+              + ", ".join(f"{m} {v:.1%}" for m, v in cuped.items()))
+    print(f"  results computed in {report.results['seconds']:.2f} s (GET /v1/experiments/{{id}}/results)")
     return report.to_json()
 
 

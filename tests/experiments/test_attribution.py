@@ -5,12 +5,13 @@ SQLite stores, where an erased user's lists and events are gone."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from tastemaker.config import Settings
-from tastemaker.experiments.attribution import METRICS, attribute_experiment, user_metrics
+from tastemaker.experiments.attribution import METRICS, attribute_experiment, position_before, user_metrics
 from tastemaker.experiments.spec import experiment_from_json
 from tastemaker.schema.records import Event, Item
 from tastemaker.storage.factory import open_stores
@@ -135,8 +136,9 @@ def test_from_the_stores_erased_users_are_gone(stores):
                                        "variants": [{"name": "control", "share": 0.5},
                                                     {"name": "treatment", "share": 0.5}]})
     stores.items.upsert([Item(id=i, price=p, categories=[CATEGORIES[i]]) for i, p in PRICES.items()])
-    stores.events.append(EVENTS)
-    stores.impressions.append(IMPRESSIONS)
+    stores.events.append(sorted(EVENTS, key=lambda e: e.timestamp))
+    # lists computed after every event was logged: the pre-period's events are before them all
+    stores.impressions.append([replace(i, log_seq=stores.events.last_seq()) for i in IMPRESSIONS])
     expected = measure()
     got = attribute_experiment(stores, experiment, now=END, window_s=WINDOW, pre_period_s=500.0)
     assert list(got.users.user_id) == list(expected.users.user_id)
@@ -148,3 +150,11 @@ def test_from_the_stores_erased_users_are_gone(stores):
     stores.events.erase_user("u1")
     after = attribute_experiment(stores, experiment, now=END, window_s=WINDOW, pre_period_s=500.0)
     assert "u1" not in list(after.users.user_id) and "control" not in after.lists
+
+
+def test_position_before_finds_where_a_time_starts_in_the_log(stores):
+    stores.events.append([event(n, "view", "u", "a", float(ts)) for n, ts in enumerate([10, 20, 20, 30, 40])])
+    for ts, first in ((0.0, 10.0), (10.0, 10.0), (15.0, 20.0), (20.0, 20.0), (35.0, 40.0)):
+        rows = stores.events.read_since(position_before(stores.events, ts), 100)
+        assert rows[0][1].timestamp == first and len(rows) == sum(t >= ts for t in (10, 20, 20, 30, 40)), ts
+    assert stores.events.read_since(position_before(stores.events, 41.0), 100) == []

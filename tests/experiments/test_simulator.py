@@ -33,6 +33,8 @@ def test_a_real_lift_is_measured_truly_and_detected(no_rate_limits, client):
     assert sum(c["users"] for c in checks.values()) == SMALL.users
     assert checks["treatment"]["true_ctr"] > 1.5 * checks["control"]["true_ctr"]
     assert (report.results["verdict"], report.results["winner"]) == ("ship", "treatment"), report.results["analysis"]
+    ctr = report.results["analysis"]["variants"][0]["metrics"]["ctr"]
+    assert ctr["cuped"]["variance_reduction"] > 0  # the pre-period's behaviour is the covariate
 
 
 def test_an_aa_test_finds_no_lift(no_rate_limits, client):

@@ -44,10 +44,11 @@ from tastemaker.experiments.spec import ALL_PLACEMENTS, Experiment
 from tastemaker.ranking.outcomes import OUTCOME_TYPES, Outcome, attribute, outcomes_from_event
 from tastemaker.schema.records import Event
 from tastemaker.storage.factory import Stores
-from tastemaker.storage.protocols import ImpressionRecord
+from tastemaker.storage.protocols import EventLog, ImpressionRecord
 
 DEFAULT_WINDOW_S = 86_400.0  # as the ranker's labels (training.ranker_job)
 DEFAULT_PRE_PERIOD_S = 14 * 86_400.0
+CLOCK_SLACK_S = 3_600.0  # events may be stamped by clients: read the log from an hour earlier
 METRICS = ("exposures", "clicks", "ctr", "add_to_cart_rate", "conversion", "revenue", "items_per_session")
 
 
@@ -255,7 +256,9 @@ def attribute_experiment(stores: Stores, experiment: Experiment, now: float,
         tagged = (i.ts for i in stores.impressions.read(None, until_ts=end) if experiment_variant(i, experiment.id))
         start = min(tagged, default=end)
     impressions = stores.impressions.read(None, since_ts=start - pre_period_s, until_ts=end)
-    after_seq = min((i.log_seq for i in impressions), default=stores.events.last_seq())
+    # events from the pre-period's start on (its behaviour is the covariate), and every list's
+    after_seq = min(position_before(stores.events, start - pre_period_s - CLOCK_SLACK_S),
+                    min((i.log_seq for i in impressions), default=stores.events.last_seq()))
     items: dict[str, Any] = {}
 
     def item(item_id: str) -> Any:
@@ -273,6 +276,22 @@ def attribute_experiment(stores: Stores, experiment: Experiment, now: float,
 
     return user_metrics(experiment.id, impressions, _events_after(stores, after_seq), start, end, window_s,
                         pre_period_s, experiment.placements, price_of, category_of, stores.items.count() or None)
+
+
+def position_before(events: EventLog, ts: float) -> int:
+    """A log position after which come all events stamped at or after ``ts``: the smallest
+    position whose next event is stamped ``>= ts``, by bisection (``O(log n)`` reads). Live
+    events are appended in time order; an import of older events later in the log is found by
+    the slack callers give ``ts``, not by this search."""
+    lo, hi = 0, events.last_seq()
+    while lo < hi:
+        mid = (lo + hi) // 2
+        rows = events.read_since(mid, 1)
+        if rows and rows[0][1].timestamp is not None and rows[0][1].timestamp < ts:
+            lo = rows[0][0]  # that event is before ts: start after it
+        else:
+            hi = mid
+    return lo
 
 
 def _events_after(stores: Stores, seq: int, page: int = 10_000) -> Iterable[Event]:
