@@ -25,6 +25,13 @@
   target's deterministic rule from a uniformly logged 50k rows. 5 seeds; target: every
   estimate within 5% of the truth.
 
+* **Serving cost**: an in-process engine (starlette TestClient for the setup; timed calls go
+  straight to ``Engine.recommend``), 200 items, placement ``hero`` with a 5-arm Thompson
+  bandit over strategies and ``plain`` with the same sources and no bandit, requests
+  alternating between them, a click answering every 20th bandit list (a posterior change,
+  so the next choice re-estimates its propensities; the click is not timed). p50 / p99 of
+  each, and their difference.
+
 Prints a targets table and writes bench/results/bandits-<stamp>.json.
 """
 
@@ -163,6 +170,45 @@ def offpolicy_bench(n: int, seeds: int) -> dict:
             "max_relative_error": {k: round(max(v), 4) for k, v in errors.items()}}
 
 
+def serving_bench(requests: int) -> dict:
+    import tempfile
+
+    from starlette.testclient import TestClient
+
+    from tastemaker.api.app import build_app
+    from tastemaker.config import Settings
+    from tastemaker.engine import Engine
+    from tastemaker.serving.request import RecommendationRequest
+
+    sources = {"popular": 1, "trending": 1}
+    arms = {f"w{k}": {"blend": {"trending": {"weight": 0.25 * k}}} for k in range(5)}
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(Settings(data_dir=Path(tmp), admin_key="bench-admin-key", durable=False))
+        with TestClient(build_app(engine), headers={"Authorization": "Bearer bench-admin-key"}) as client:
+            client.post("/v1/items", json=[{"id": f"i{k}", "categories": [f"c{k % 7}"]} for k in range(200)])
+            client.post("/v1/events", json=[{"id": f"v{k}", "type": "view", "user_id": f"u{k % 50}",
+                                             "item_id": f"i{(k * 7) % 200}"} for k in range(2000)])
+            client.put("/v1/placements/plain", json={"sources": sources, "n": 10})
+            client.put("/v1/placements/hero", json={"sources": sources, "n": 10,
+                                                    "bandit": {"policy": "thompson", "arms": arms}})
+            times: dict[str, list[float]] = {"plain": [], "hero": []}
+            for k in range(requests):
+                for placement in ("plain", "hero"):
+                    request = RecommendationRequest(user_id=f"u{k % 50}", placement=placement)
+                    t0 = time.perf_counter()
+                    body = engine.recommend(request)
+                    times[placement].append(time.perf_counter() - t0)
+                if k % 20 == 0:
+                    client.post("/v1/events", json={"id": f"c{k}", "type": "click", "user_id": f"u{k % 50}",
+                                                    "item_id": body["items"][0]["id"],
+                                                    "recommendation_id": body["recommendation_id"]})
+            updates = engine.recommender.bandits.registry.updates
+    ms = {p: {"p50": round(float(np.percentile(t[100:], 50)) * 1e3, 3), "p99": round(float(np.percentile(t[100:], 99)) * 1e3, 3)}
+          for p, t in times.items()}
+    return {"requests_each": requests, "posterior_updates": updates, "ms": ms,
+            "added_ms": {q: round(ms["hero"][q] - ms["plain"][q], 3) for q in ("p50", "p99")}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="20k rounds, 2 seeds")
@@ -174,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         regret = regret_bench(rounds, seeds)
         context = contextual_bench(rounds // 5, 3)
         offpolicy = offpolicy_bench(50_000, 5)
+        serving = serving_bench(2000 if not args.quick else 500)
     targets = []
     for setting, r in regret.items():
         for name in ("thompson", "ucb1", "ucb1_tuned"):
@@ -194,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
           f"best fixed {best_fixed}, best per context {context['best_contextual_value']}")
     print(f"off-policy: truth {offpolicy['true_target_value']} (rule {offpolicy['true_rule_value']}), "
           f"max relative errors {offpolicy['max_relative_error']}")
+    print(f"serving ({serving['requests_each']} requests each, {serving['posterior_updates']} posterior updates): "
+          f"{serving['ms']} ms; the bandit adds {serving['added_ms']} ms")
     print("\ntarget                                               figure   met")
     for label, figure, met in targets:
         print(f"  {label:50} {figure:8.4f} {'yes' if met else 'NO'}")
@@ -204,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"command": "bench/bandits.py" + (" --quick" if args.quick else ""), "rounds": rounds,
                 "seeds": seeds, "seconds": seconds, "regret": regret, "contextual": context,
-                "offpolicy": offpolicy,
+                "offpolicy": offpolicy, "serving": serving,
                 "targets": [{"target": t, "figure": f, "met": bool(m)} for t, f, m in targets]}
     path.write_text(json.dumps(document, indent=1))
     print(f"results: {path}")
