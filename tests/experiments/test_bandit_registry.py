@@ -57,18 +57,34 @@ def test_item_arms_are_credited_only_for_the_chosen_item():
     assert registry.policy("home").reward_sums.tolist() == [1.0, 0.0]
 
 
-def test_unanswered_choices_expire_as_failures_by_window_and_capacity():
+def test_served_trials_count_as_failures_until_an_outcome_and_expire_from_memory():
     clock = Clock()
-    registry = BanditRegistry([BanditSpec("home", "thompson", ("a",))], capacity=2, window_s=60, clock=clock, seed=0)
+    registry = BanditRegistry([BanditSpec("home", "thompson", ("a",))], capacity=2, window_s=60, clock=clock,
+                              fold_every_s=1.0, seed=0)
+    policy = registry.policy("home")
     for rid in ("r1", "r2"):
         registry.record(rid, registry.choose("home", None), ["x"])
-    assert registry.policy("home").beta[0] == 1.0
-    registry.record("r3", registry.choose("home", None), ["x"])  # over capacity: r1 is a failure
-    assert list(registry.pending) == ["r2", "r3"] and registry.policy("home").beta[0] == 2.0
+    assert policy.beta[0] == 1.0  # not folded yet: choosing within the second reuses the estimate
+    clock.now += 1
+    registry.record("r3", registry.choose("home", None), ["x"])  # folds r1, r2; over capacity: r1 forgotten
+    assert list(registry.pending) == ["r2", "r3"] and policy.beta[0] == 3.0
+    assert registry.observe("click", "r3", "x")  # folds r3 first, then turns it into a success
+    assert (policy.alpha[0], policy.beta[0]) == (2.0, 3.0)
     clock.now += 61
-    registry.record("r4", registry.choose("home", None), ["x"])  # r2, r3 older than the window
-    assert list(registry.pending) == ["r4"] and registry.policy("home").beta[0] == 4.0
-    assert not registry.observe("click", "r1", "x")  # expired choices earn nothing later
+    registry.record("r4", registry.choose("home", None), ["x"])  # r2 older than the window
+    assert list(registry.pending) == ["r4"]
+    assert not registry.observe("click", "r1", "x") and not registry.observe("click", "r2", "x")
+    registry.save()  # folds what is left even without a store
+    assert (policy.alpha[0], policy.beta[0]) == (2.0, 4.0)  # 4 trials, 1 success
+
+
+def test_a_replaced_policy_forgets_the_old_one_s_trials():
+    registry = BanditRegistry([BanditSpec("home", "thompson", ("a",))], seed=0)
+    registry.record("r1", registry.choose("home", None), ["x"])
+    registry.install(BanditSpec("home", "ucb1", ("a",)))
+    assert not registry.observe("click", "r1", "x")
+    registry.save()
+    assert registry.policy("home").pulls.tolist() == [0.0]
 
 
 def test_contextual_policy_reads_the_configured_features():

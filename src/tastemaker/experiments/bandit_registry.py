@@ -8,11 +8,14 @@ A :class:`BanditSpec` makes a placement (or one slot of it) a bandit over *arms*
   probability the policy used, experiments/bandits/base.py);
 * :meth:`~BanditRegistry.record` remembers that choice under the response's
   ``recommendation_id`` (bounded: at most ``capacity`` choices, none older than ``window_s``);
+* each choice is one trial, counted in the posterior with reward 0 when served (folded in at
+  most every ``fold_every_s``, and before any outcome is credited, so a busy placement does not
+  re-estimate Thompson propensities on every request);
 * :meth:`~BanditRegistry.observe` takes an applied event: if its type pays a reward and it
   answers a remembered choice (``recommendation_id``, or ``context.recommendation_id``; for item
-  arms, on the chosen item), the policy is updated at once, so the next request sees it. Each
-  choice is one trial: its first paying outcome credits it (later ones on the same list do not
-  count again); a choice that leaves the window or the memory unanswered is a 0-reward trial.
+  arms, on the chosen item), the trial's reward is added at once (``policy.add_reward``), so the
+  next request sees it. The first paying outcome of a list credits it (later ones on the same
+  list do not count again); a choice that leaves the window or the memory stays a 0-reward trial.
 * posteriors persist through a :class:`PosteriorStore` (pickled into the ArtifactStore), saved at
   most every ``save_every_s`` and on :meth:`~BanditRegistry.save`; a restart keeps them.
 
@@ -153,14 +156,16 @@ class ArtifactPosteriors:
 class BanditRegistry:
     def __init__(self, specs: list[BanditSpec] | tuple[BanditSpec, ...] = (), store: PosteriorStore | None = None,
                  capacity: int = 100_000, window_s: float = 3600.0, save_every_s: float = 5.0, seed: int | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, fold_every_s: float = 1.0) -> None:
         self.store, self.capacity, self.window_s = store, capacity, window_s
-        self.save_every_s, self.clock = save_every_s, clock
+        self.save_every_s, self.clock, self.fold_every_s = save_every_s, clock, fold_every_s
         self.rng = np.random.default_rng(seed)
         self.specs: dict[str, BanditSpec] = {}
         self.policies: dict[str, BanditPolicy] = store.load() if store is not None else {}
         self.pending: OrderedDict[str, _Pending] = OrderedDict()
-        self.updates = 0
+        self._trials: list[BanditDecision] = []  # served, not yet folded into the posterior
+        self._folded_at = clock()
+        self.updates = 0  # outcomes credited
         self._dirty = False
         self._saved_at = clock()
         self.configure(specs)
@@ -180,6 +185,10 @@ class BanditRegistry:
         if have is None or type(have) is not type(fresh) or getattr(have, "n_features", None) != getattr(
                 fresh, "n_features", None):
             self.policies[spec.placement] = have = fresh
+            # trials counted in the replaced policy cannot be credited in the fresh one
+            self._trials = [d for d in self._trials if d.placement != spec.placement]
+            for rid in [r for r, p in self.pending.items() if p.decision.placement == spec.placement]:
+                del self.pending[rid]
         for arm in spec.arms:
             have.add_arm(arm)
 
@@ -191,6 +200,8 @@ class BanditRegistry:
 
     def choose(self, placement: str, context: dict | None) -> BanditDecision:
         spec = self.specs[placement]
+        if self._trials and self.clock() - self._folded_at >= self.fold_every_s:
+            self._fold()
         x = spec.context_vector(context)
         choice = self.policies[placement].choose(spec.arms, x, self.rng)
         return BanditDecision(placement, choice.arm, choice.propensity, spec.policy, spec.kind, x)
@@ -199,6 +210,7 @@ class BanditRegistry:
         """Remember a served choice until its outcome arrives (or it expires as a 0-reward trial)."""
         now = self.clock() if ts is None else ts
         self.pending[recommendation_id] = _Pending(decision, tuple(items), now)
+        self._trials.append(decision)
         self._expire(now)
 
     def _expire(self, now: float) -> None:
@@ -207,8 +219,7 @@ class BanditRegistry:
             rid, oldest = next(iter(pending.items()))
             if len(pending) <= self.capacity and now - oldest.ts <= self.window_s:
                 break
-            del pending[rid]
-            self._credit(oldest.decision, 0.0)
+            del pending[rid]  # its trial stays counted with reward 0
 
     def observe(self, event_type: str, recommendation_id: str | None, item_id: str | None,
                 ts: float | None = None) -> bool:
@@ -241,17 +252,31 @@ class BanditRegistry:
         items = event.items() or [None]
         return any(self.observe(event.type, rid, item) for item in items)
 
+    def _fold(self) -> None:
+        """Count the served trials (reward 0 until an outcome adds to it)."""
+        trials, self._trials = self._trials, []
+        self._folded_at = self.clock()
+        for d in trials:
+            policy = self.policies.get(d.placement)
+            if policy is not None and d.placement in self.specs:
+                policy.update(d.arm, 0.0, d.x)
+        if trials:
+            self._dirty = True
+
     def _credit(self, decision: BanditDecision, reward: float) -> None:
         policy = self.policies.get(decision.placement)
         if policy is None or decision.placement not in self.specs:
             return  # the bandit was removed meanwhile
-        policy.update(decision.arm, reward, decision.x)
+        self._fold()  # the trial is counted before its reward is added
+        if reward:
+            policy.add_reward(decision.arm, reward, decision.x)
         self.updates += 1
         self._dirty = True
         if self.store is not None and self.clock() - self._saved_at >= self.save_every_s:
             self.save()
 
     def save(self) -> None:
+        self._fold()
         if self.store is not None and self._dirty:
             self._saved_at = self.clock()
             try:

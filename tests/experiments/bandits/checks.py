@@ -134,7 +134,27 @@ def check_bad_input_is_refused(make: Make) -> None:
     assert policy.arms == ()  # a refused call added no arm and learned nothing
 
 
-ALL_CHECKS = [check_pickle_round_trip, check_unseen_arm, check_deterministic_with_seed,
+def check_delayed_reward_equals_an_update(make: Make) -> None:
+    """A trial counted with 0 when served and credited later ends where one update would."""
+    direct, delayed = make(), make()
+    rng = np.random.default_rng(8)
+    for i in range(12):
+        x = context_of(direct, rng)
+        arm, reward = ARMS[i % 3], [0.0, 1.0, 0.25][i % 3]
+        direct.update(arm, reward, x)
+        delayed.update(arm, 0.0, x)
+        if reward:
+            delayed.add_reward(arm, reward, x)
+    x = context_of(direct, rng)
+    # the posterior arrays are the state (Monte Carlo seeds follow the update count, not compared)
+    for name, value in vars(direct).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_allclose(getattr(delayed, name), value, atol=1e-12, err_msg=name)
+    with pytest.raises(ValueError, match="no counted trial|none"):
+        make().add_reward("never", 1.0, x)
+
+
+ALL_CHECKS = [check_pickle_round_trip, check_delayed_reward_equals_an_update, check_unseen_arm, check_deterministic_with_seed,
               check_propensities, check_updates_move_the_right_way, check_bad_input_is_refused]
 
 

@@ -113,6 +113,20 @@ class BanditPolicy(ABC):
         x = self._check_context(context)
         self._update(self.add_arm(arm), reward, x)
 
+    def add_reward(self, arm: str, reward: float, context: np.ndarray | None = None) -> None:
+        """Add ``reward`` to a trial already counted with reward 0 (:meth:`update` with 0 when the
+        arm was served, this when its outcome arrives): ``update(a, 0, x)`` then
+        ``add_reward(a, r, x)`` leaves the same state as ``update(a, r, x)``."""
+        reward = float(reward)
+        if not math.isfinite(reward):
+            raise ValueError(f"reward must be a finite number, got {reward!r}")
+        self._check_reward(reward)
+        x = self._check_context(context)
+        index = self._index.get(arm)
+        if index is None:
+            raise ValueError(f"add_reward needs an arm with a counted trial; '{arm}' has none")
+        self._add_reward(index, reward, x)
+
     # -- subclass hooks -----------------------------------------------------------------------
     @abstractmethod
     def _grow(self, n_arms: int) -> None:
@@ -125,6 +139,10 @@ class BanditPolicy(ABC):
     @abstractmethod
     def _update(self, index: int, reward: float, x: np.ndarray | None) -> None:
         """Fold one reward into arm ``index``'s statistics."""
+
+    @abstractmethod
+    def _add_reward(self, index: int, reward: float, x: np.ndarray | None) -> None:
+        """Turn one counted 0-reward trial of arm ``index`` into a ``reward`` one."""
 
     def _check_reward(self, reward: float) -> None:
         """Policies with a bounded reward model refuse rewards outside it."""

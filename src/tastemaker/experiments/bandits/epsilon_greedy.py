@@ -39,6 +39,9 @@ class EpsilonGreedy(BanditPolicy):
         self.pulls[index] += 1.0
         self.reward_sums[index] += reward
 
+    def _add_reward(self, index: int, reward: float, x: np.ndarray | None) -> None:
+        self.reward_sums[index] += reward
+
     def means(self, indices: np.ndarray) -> np.ndarray:
         n = self.pulls[indices]
         safe = np.where(n > 0, n, 1.0)

@@ -53,6 +53,10 @@ class LinearPolicy(BanditPolicy):
         self.b[index] += reward * x
         self.version += 1
 
+    def _add_reward(self, index: int, reward: float, x: np.ndarray | None) -> None:
+        self.b[index] += reward * x
+        self.version += 1
+
     def theta(self, arm: str) -> np.ndarray:
         """The ridge estimate of ``arm``'s reward coefficients."""
         i = self.add_arm(arm)

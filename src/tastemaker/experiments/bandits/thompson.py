@@ -68,6 +68,11 @@ class ThompsonSampling(BanditPolicy):
         self.beta[index] += 1.0 - reward
         self.version += 1
 
+    def _add_reward(self, index: int, reward: float, x: np.ndarray | None) -> None:
+        self.alpha[index] += reward
+        self.beta[index] -= reward
+        self.version += 1
+
     def _probabilities(self, indices: np.ndarray, x: np.ndarray | None) -> np.ndarray:
         key = tuple(indices.tolist())
         cached = self._cache.get(self.version, key)

@@ -48,6 +48,10 @@ class UCB1(BanditPolicy):
         self.reward_sums[index] += reward
         self.reward_squares[index] += reward * reward
 
+    def _add_reward(self, index: int, reward: float, x: np.ndarray | None) -> None:
+        self.reward_sums[index] += reward
+        self.reward_squares[index] += reward * reward
+
     def upper_bounds(self, indices: np.ndarray) -> np.ndarray:
         n = self.pulls[indices]
         total = max(float(self.pulls.sum()), 1.0)
