@@ -204,6 +204,7 @@ class Recommender:
                                          self.state.users.get(request.user_id) if personalize else None)
         arm = None
         if self.bandits is not None and not assigned.holdout:
+            self.placements.reload_if_changed()  # decide on the document the pipeline will run
             arm = self.bandits.decide(self.placement(request.placement), request.context)
         if not assigned.exposures:
             top, ctx, staged, placement = self._run(request, personalize, log, arm=arm)
