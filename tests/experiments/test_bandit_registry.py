@@ -147,3 +147,11 @@ def test_pickled_state_is_small():
 
 def test_doctest():
     assert doctest.testmod(bandit_registry).failed == 0
+
+
+def test_choosing_among_a_subset_of_the_arms():
+    registry = BanditRegistry([BanditSpec("home", "epsilon_greedy", ("a", "b", "c"), params={"epsilon": 1.0})], seed=0)
+    d = registry.choose("home", None, ["b", "c"])
+    assert d.arm in ("b", "c") and d.propensity == 0.5
+    with pytest.raises(ValueError, match=r"\['z'\] are not arms of placement 'home'"):
+        registry.choose("home", None, ["a", "z"])

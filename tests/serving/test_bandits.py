@@ -121,15 +121,33 @@ def test_posteriors_survive_a_restart(settings):
         np.testing.assert_array_equal(client.app.state.engine.recommender.bandits.registry.policy("hero").alpha, learned)
 
 
-def test_place_item_keeps_the_list_length_and_refuses_unknown_items():
+def test_place_item_keeps_the_list_length():
     serving = BanditServing(BanditRegistry([BanditSpec("p", "ucb1", ("z",), kind="item", slot=3)]))
     decision = BanditDecision("p", "z", 1.0, "ucb1", "item")
     items = [{"id": x, "score": s, "source": "popular"} for x, s in (("a", 3.0), ("z", 2.0), ("b", 1.0), ("c", 0.5))]
-    assert serving.place_item(items, decision, known=True)
+    serving.place_item(items, decision)
     assert [i["id"] for i in items] == ["a", "b", "z", "c"] and items[2]["score"] == 1.0
     short = [{"id": "a", "score": 1.0, "source": "popular"}]
-    assert serving.place_item(short, decision, known=True) and [i["id"] for i in short] == ["a", "z"]
-    assert not serving.place_item(items, decision, known=False)
+    serving.place_item(short, decision)
+    assert [i["id"] for i in short] == ["a", "z"]
+
+
+def test_item_arms_are_chosen_among_those_that_can_be_shown(client: TestClient):
+    seed_catalog(client)
+    doc = {"sources": {"popular": 1}, "n": 4,
+           "bandit": {"policy": "epsilon_greedy", "params": {"epsilon": 1.0}, "items": ["i3", "i4", "nosuch"]}}
+    client.put("/v1/placements/slot", json=doc)
+    # "nosuch" is not in the catalogue and the request excludes i3: i4 is the only arm left
+    for k in range(5):
+        body = client.get("/v1/recommendations", params={"user_id": f"w{k}", "placement": "slot", "exclude": "i3"}).json()
+        assert (body["bandit"]["arm"], body["bandit"]["propensity"]) == ("i4", 1.0)
+        assert body["items"][0]["id"] == "i4"
+    body = client.get("/v1/recommendations", params={"user_id": "w9", "placement": "slot"}).json()
+    assert body["bandit"]["arm"] in ("i3", "i4") and body["bandit"]["propensity"] == 0.5
+    # nothing showable: served without a bandit entry, nothing remembered
+    client.put("/v1/placements/slot", json={**doc, "bandit": {**doc["bandit"], "items": ["nosuch"]}})
+    body = client.get("/v1/recommendations", params={"user_id": "w9", "placement": "slot"}).json()
+    assert "bandit" not in body and "experiments" not in body
 
 
 def test_thompson_moves_traffic_to_the_better_strategy_over_http(client: TestClient):

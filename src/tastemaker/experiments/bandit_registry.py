@@ -198,12 +198,15 @@ class BanditRegistry:
     def policy(self, placement: str) -> BanditPolicy:
         return self.policies[placement]
 
-    def choose(self, placement: str, context: dict | None) -> BanditDecision:
+    def choose(self, placement: str, context: dict | None, arms: list[str] | None = None) -> BanditDecision:
+        """The arm for a request, among ``arms`` (a subset of the spec's: those that can be shown)."""
         spec = self.specs[placement]
+        if arms is not None and not set(arms) <= set(spec.arms):
+            raise ValueError(f"arms {sorted(set(arms) - set(spec.arms))} are not arms of placement '{placement}'")
         if self._trials and self.clock() - self._folded_at >= self.fold_every_s:
             self._fold()
         x = spec.context_vector(context)
-        choice = self.policies[placement].choose(spec.arms, x, self.rng)
+        choice = self.policies[placement].choose(spec.arms if arms is None else arms, x, self.rng)
         return BanditDecision(placement, choice.arm, choice.propensity, spec.policy, spec.kind, x)
 
     def record(self, recommendation_id: str, decision: BanditDecision, items: list[str], ts: float | None = None) -> None:

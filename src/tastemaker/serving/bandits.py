@@ -3,8 +3,10 @@ has its arm chosen per request by the :class:`~tastemaker.experiments.bandit_reg
 
 * strategy arms: the arm's override is applied to the placement (compiled once per placement
   object and arm, like an experiment variant's);
-* item arms: the chosen item takes position ``slot`` of the list (moved there if the list
-  already had it; left out, and the choice not recorded, when the catalogue lacks it).
+* item arms: chosen after the pipeline, among the arms the catalogue has and the request's and
+  placement's filters allow (the propensity is over those), the item takes position ``slot`` of
+  the list (moved there if the list already had it). The placement's business-rule filters
+  (rules:) are not applied to it.
 
 The response carries ``bandit: {placement, policy, arm, propensity}`` and an ``experiments``
 entry ``{"id": "bandit:<placement>", "variant": arm, "propensity": p}``, which the impression
@@ -15,7 +17,9 @@ outcome events that answer it update the posterior when ingest applies them
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from tastemaker.experiments.bandit_registry import BanditDecision, BanditRegistry
 from tastemaker.serving.placements import Placement
@@ -26,14 +30,33 @@ class BanditServing:
         self.registry = registry
         self._compiled: dict[tuple[int, str], tuple[Placement, Placement]] = {}
 
-    def decide(self, placement: Placement, context: dict | None) -> BanditDecision | None:
-        """The arm for this request, or None when the placement is no bandit."""
+    def _spec(self, placement: Placement, kind: str) -> Any:
         spec = placement.bandit
-        if spec is None:
+        if spec is None or spec.kind != kind:
             return None
         if self.registry.specs.get(placement.name) is not spec:  # a new or reloaded placement document
             self.registry.install(spec)
+        return spec
+
+    def decide(self, placement: Placement, context: dict | None) -> BanditDecision | None:
+        """Before the pipeline: the strategy for this request (None: no strategy bandit)."""
+        if self._spec(placement, "strategy") is None:
+            return None
         return self.registry.choose(placement.name, context)
+
+    def decide_item(self, placement: Placement, context: dict | None, index: Any,
+                    allowed: Callable[[np.ndarray], np.ndarray]) -> BanditDecision | None:
+        """After the pipeline: the item for the slot among the arms ``index`` knows and ``allowed``
+        passes (None: no item bandit, or no arm can be shown)."""
+        spec = self._spec(placement, "item")
+        if spec is None:
+            return None
+        known = [(arm, pos) for arm in spec.arms if (pos := index.get(arm)) is not None]
+        if not known:
+            return None
+        mask = allowed(np.array([pos for _, pos in known], dtype=np.int64))
+        arms = [arm for (arm, _), ok in zip(known, mask) if ok]
+        return self.registry.choose(placement.name, context, arms) if arms else None
 
     def apply(self, placement: Placement, decision: BanditDecision) -> Placement:
         """``placement`` with the chosen strategy's override (item arms leave it as is)."""
@@ -52,12 +75,10 @@ class BanditServing:
         self._compiled[key] = (placement, out)
         return out
 
-    def place_item(self, items: list[dict[str, Any]], decision: BanditDecision, known: bool) -> bool:
-        """Put the chosen item at its slot of the response list; False when it cannot be shown."""
+    def place_item(self, items: list[dict[str, Any]], decision: BanditDecision) -> None:
+        """Put the chosen item at its slot of the response list (strategies: nothing to do)."""
         if decision.kind != "item":
-            return True
-        if not known:
-            return False
+            return
         slot = self.registry.specs[decision.placement].slot
         size = len(items)
         kept = [entry for entry in items if entry["id"] != decision.arm]
@@ -66,7 +87,6 @@ class BanditServing:
         # the list keeps its length (its last item makes room); a list shorter than the slot
         # gets the item at its end
         items[:] = kept[:max(size, min(slot, len(kept)))]
-        return True
 
     def observe(self, events: list) -> int:
         """Credit the choices that ``events`` (just applied by ingest) answer; how many moved a posterior."""

@@ -228,7 +228,11 @@ class Recommender:
         }
         if assigned.exposures:
             body["experiments"] = assigned.public()
-        if arm is not None and self.bandits.place_item(out, arm, self.state.index.get(arm.arm) is not None):
+        if arm is None and placement.bandit is not None and self.bandits is not None and not assigned.holdout:
+            arm = self.bandits.decide_item(placement, request.context, self.state.index,
+                                           lambda positions: allowed(ctx, placement, positions, self.require_catalog))
+        if arm is not None:
+            self.bandits.place_item(out, arm)
             body["bandit"] = arm.public()  # and as an experiment: the impression log keeps its propensity
             body["experiments"] = [*body.get("experiments", []),
                                    {"id": f"bandit:{arm.placement}", "variant": arm.arm, "propensity": arm.propensity}]
