@@ -14,7 +14,8 @@ the analysis' verdict; exit status 1 when a measured CTR is off by more than 4 s
 verdict misses the real lift / finds one in the A/A. Writes
 ``bench/results/simulator-<stamp>.json``.
 
-    .venv/bin/python bench/simulator.py [--users 2000] [--lists 8] [--lift 1.15] [--seed 0]
+    .venv/bin/python bench/simulator.py [--users 2000] [--lists 8] [--pre-lists 3] [--lift 1.15]
+        [--base-rate 0.03] [--p-cart 0.3] [--p-purchase 0.5] [--seed 0]
 """
 
 from __future__ import annotations
@@ -67,11 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lists", type=int, default=8, help="lists per user during the experiment")
     p.add_argument("--pre-lists", type=int, default=3, help="lists per user before it starts")
     p.add_argument("--lift", type=float, default=1.15, help="the treatment's true click-rate multiplier")
+    p.add_argument("--base-rate", type=float, default=0.03, help="mean per-item click probability at x1.0")
+    p.add_argument("--p-cart", type=float, default=0.3, help="P(add to cart | click)")
+    p.add_argument("--p-purchase", type=float, default=0.5, help="P(purchase | add to cart)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout-s", type=float, default=1800.0)
     args = p.parse_args(argv)
     base = SimulationConfig(users=args.users, items=args.items, history_events=10 * args.users, lists=args.lists,
-                            pre_lists=args.pre_lists, seed=args.seed)
+                            pre_lists=args.pre_lists, seed=args.seed, base_rate=args.base_rate, p_cart=args.p_cart,
+                            p_purchase=args.p_purchase)
     hw = hardware_info()
     print(f"simulator bench: {hw.get('cpu_count')} CPUs ({hw.get('cpu_model')}), seed {args.seed}")
     out: dict = {"args": vars(args), "hardware": hw, "scenarios": {}}

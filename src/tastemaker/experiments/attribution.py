@@ -253,8 +253,7 @@ def attribute_experiment(stores: Stores, experiment: Experiment, now: float,
         return user_metrics(experiment.id, [], [], experiment.start or end, end, window_s, pre_period_s)
     start = experiment.start
     if start is None:  # started without a recorded time: from its first tagged list
-        tagged = (i.ts for i in stores.impressions.read(None, until_ts=end) if experiment_variant(i, experiment.id))
-        start = min(tagged, default=end)
+        start = min((i.ts for i in stores.impressions.read_experiment(experiment.id, until_ts=end)), default=end)
     impressions = stores.impressions.read(None, since_ts=start - pre_period_s, until_ts=end)
     # events from the pre-period's start on (its behaviour is the covariate), and every list's
     after_seq = min(position_before(stores.events, start - pre_period_s - CLOCK_SLACK_S),
