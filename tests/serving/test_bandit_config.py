@@ -60,3 +60,10 @@ def test_refusals_name_the_field(bandit, field):
 def test_yaml_errors_carry_the_line():
     with pytest.raises(ValidationFailed, match=r"/placements/home/bandit/policy: line 6"):
         load_placements(DOC.replace("policy: linucb", "policy: greedy"))
+
+
+def test_doctest():
+    import doctest
+
+    from tastemaker.serving import bandit_config
+    assert doctest.testmod(bandit_config).failed == 0

@@ -34,3 +34,10 @@ def test_greedy_ties_and_unpulled_arms():
 def test_bad_epsilon_is_refused():
     with pytest.raises(ValueError, match="epsilon"):
         EpsilonGreedy(epsilon=1.5)
+
+
+def test_doctest():
+    import doctest
+
+    from tastemaker.experiments.bandits import epsilon_greedy
+    assert doctest.testmod(epsilon_greedy).failed == 0

@@ -46,3 +46,10 @@ def test_same_state_and_context_give_the_same_estimate():
         p.update("u", 1.0, np.array([1.0, 2.0]))
     x = np.array([1.0, -0.5])
     np.testing.assert_array_equal(a.probabilities(["u", "v"], x), b.probabilities(["u", "v"], x))
+
+
+def test_doctest():
+    import doctest
+
+    from tastemaker.experiments.bandits import linear_thompson
+    assert doctest.testmod(linear_thompson).failed == 0

@@ -38,3 +38,10 @@ def test_learns_which_arm_fits_which_context():
         policy.update(choice.arm, float(rng.random() < (0.7 if choice.arm == best else 0.2)), x)
     assert policy.choose(["up", "down"], np.array([1.0, 1.0]), rng).arm == "up"
     assert policy.choose(["up", "down"], np.array([1.0, -1.0]), rng).arm == "down"
+
+
+def test_doctest():
+    import doctest
+
+    from tastemaker.experiments.bandits import linucb
+    assert doctest.testmod(linucb).failed == 0

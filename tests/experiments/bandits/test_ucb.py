@@ -58,3 +58,10 @@ def test_ties_go_to_the_first_arm_passed():
     assert policy.choose(["p", "q"], rng=rng).arm == "p"
     assert policy.choose(["q", "p"], rng=rng).arm == "q"
     assert policy.probabilities(["q", "p"]).tolist() == [1.0, 0.0]
+
+
+def test_doctest():
+    import doctest
+
+    from tastemaker.experiments.bandits import ucb
+    assert doctest.testmod(ucb).failed == 0
