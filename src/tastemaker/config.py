@@ -162,6 +162,10 @@ class Settings:
     # Retrain the default family this often (seconds); 0 turns periodic retraining off.
     retrain_every_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_RETRAIN_EVERY_S", "0")))
     session_timeout_s: float = 1800.0
+    # A co-visitation row that events keep changing is re-read at most this often (seconds);
+    # the user's own events still show at once (features.covisitation.CoVisitationIndex.row_ttl_s).
+    covisitation_row_ttl_s: float = field(
+        default_factory=lambda: float(os.environ.get("TASTEMAKER_COVISITATION_ROW_TTL_S", "0.5")))
     # A snapshot pickles the whole state in a forked child (a core for seconds): not too often.
     snapshot_every_events: int = 1_000_000
     require_catalog: bool = True

@@ -70,6 +70,7 @@ class Engine:
         self.processor = StreamProcessor.open(
             self.stores, settings.snapshot_key, config, progress=progress, snapshot_every=settings.snapshot_every_events
         )
+        self.processor.state.covisitation.row_ttl_s = settings.covisitation_row_ttl_s
         self.toplists = TopListCache(ttl=toplist_ttl)
         self.recommender = Recommender(
             self.processor.state, PopularityModel(self.toplists), self.toplists, placements, settings.require_catalog,
@@ -288,6 +289,7 @@ class Engine:
 
     def _after_state_swap(self) -> None:
         """Online state was rebuilt (retention): drop caches that hold the replaced one."""
+        self.state.covisitation.row_ttl_s = self.settings.covisitation_row_ttl_s
         self.toplists.clear()
         for model in (self.recommender.model, *list(self._pool.values())):
             if isinstance(model, LearnedModel):

@@ -319,3 +319,54 @@ def test_a_small_index_keeps_the_exact_path():
     cov = _random_index(5, items=30, pairs=600)
     cov.neighbors(np.arange(3), np.ones(3), n=5)
     assert cov.pruned is None and cov._recut is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.lists(st.integers(0, 12), max_size=4), st.sampled_from([0.5, 1.0, 2.0, 6.0])),
+                min_size=2, max_size=40), st.integers(1, 4))
+def test_strongest_reads_only_the_head_of_base_and_stays_exact(adds, k):
+    """A touched row's top ``k`` reads ``base``'s first ``k + r`` entries only (r: the row's
+    entries above ``base``) and equals the dense model's, ties in column order."""
+    from tastemaker.features import covisitation as module
+
+    cov = CoVisitationIndex(compact_every=10**6)
+    dense = np.zeros((13, 13))
+    half = len(adds) // 2
+    for n, (item, others, weight) in enumerate(adds):
+        if n == half:
+            cov.compact(full=True)  # the first half in ``base`` (heaviest first), the rest above it
+        cov.add(item, others, weight)
+        for o in others:
+            dense[item, o] += weight
+            dense[o, item] += weight
+    saved = module._CACHE_K
+    module._CACHE_K = 1  # rows longer than the cut, so the head is what gets read
+    try:
+        for item in range(13):
+            idx, val = cov.strongest(item, k)
+            want = sorted(((-dense[item, j], j) for j in range(13) if dense[item, j]))[:k]
+            assert idx.tolist() == [j for _, j in want]
+            assert val.tolist() == pytest.approx([-w for w, _ in want])
+    finally:
+        module._CACHE_K = saved
+
+
+def test_a_changed_row_is_served_from_cache_within_its_ttl():
+    now = [0.0]
+    cov = CoVisitationIndex(clock=lambda: now[0], row_ttl_s=0.5)
+    cov.add(0, [1], 1.0)
+    cov.add(0, [2], 2.0)
+    assert cov.strongest(0, 2)[0].tolist() == [2, 1]
+    cov.add(0, [1], 5.0)  # 1 overtakes 2, but the cached head is 0.1 s old
+    now[0] = 0.1
+    assert cov.strongest(0, 2)[0].tolist() == [2, 1]
+    now[0] = 0.6  # past the ttl: re-read with the new counts
+    idx, val = cov.strongest(0, 2)
+    assert idx.tolist() == [1, 2] and val.tolist() == [6.0, 2.0]
+    cov.add(0, [3], 9.0)
+    assert cov.strongest(0, 1)[0].tolist() == [1]  # fresh within the ttl again
+    exact = CoVisitationIndex(clock=lambda: now[0])  # ttl 0: every change is read at once
+    exact.add(0, [1], 1.0)
+    exact.strongest(0, 1)
+    exact.add(0, [2], 2.0)
+    assert exact.strongest(0, 1)[0].tolist() == [2]

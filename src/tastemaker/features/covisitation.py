@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from tastemaker.features.covisitation_delta import DELTA_MAX, SortedPairs
 from tastemaker.features.covisitation_legacy import upgrade
-from tastemaker.features.covisitation_merge import COUNT_DTYPE, merged
+from tastemaker.features.covisitation_merge import COUNT_DTYPE, head_candidates, merged
 from tastemaker.features.covisitation_upkeep import CUT_K as _CACHE_K
 from tastemaker.features.covisitation_upkeep import BackgroundUpkeep
 from tastemaker.features.covisitation_upkeep import empty_level as _empty
@@ -54,7 +54,7 @@ class CoVisitationIndex(BackgroundUpkeep):
     """
 
     def __init__(self, compact_every: int = 200_000, max_lag_s: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, row_ttl_s: float = 0.0):
         self.base = _empty()
         self.recent = _empty()
         self.fresh = _empty()
@@ -63,12 +63,15 @@ class CoVisitationIndex(BackgroundUpkeep):
         self._merge: LevelMergeJob | None = None
         self.compact_every = compact_every
         self.max_lag_s = max_lag_s
+        # How stale a changed row's cached strongest entries may be served (0: never; the
+        # server sets Settings.covisitation_row_ttl_s, as global top lists lag by their ttl).
+        self.row_ttl_s = row_ttl_s
         self._clock = clock
         self._rows, self._cols, self._vals = array("q"), array("q"), array("d")  # pending pairs
         self._pending_since = 0.0
         self._row_sums = np.zeros(0, dtype=np.float64)
         # Strongest neighbours per item, computed on first query; valid while not ``_dirty``.
-        self._strongest: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._strongest: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}  # idx, val, when
         self._dirty: set[int] = set()
         # After a cut (:meth:`prune`): the rows re-cut in the background since, heaviest first
         # (the other rows are empty here and served from ``base``, whose rows are in that order);
@@ -81,6 +84,7 @@ class CoVisitationIndex(BackgroundUpkeep):
         self._recut: RecutJob | None = None
         self._recutting: set[int] = set()
         self._recut_after = 0.0  # time.monotonic() before which no re-cut starts
+        self._slot = np.zeros(0, np.int64)  # scratch of :meth:`_head`, all -1
 
     def add(self, item: int, others: list[int], weight: float) -> None:
         """Record that ``item`` was seen with each of ``others`` (weight added both ways)."""
@@ -199,6 +203,7 @@ class CoVisitationIndex(BackgroundUpkeep):
         state["_dirty"] = set()
         state["_touched"] = self._touched | self._recutting  # a job in flight is not saved
         state["_recut"], state["_recutting"], state["_merge"] = None, set(), None
+        state["_slot"] = np.zeros(0, np.int64)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -207,7 +212,8 @@ class CoVisitationIndex(BackgroundUpkeep):
         d = self.__dict__
         for name, default in (("_strongest", {}), ("_dirty", set()), ("_touched", set()), ("_recut", None),
                               ("_recutting", set()), ("recent", _empty()), ("fresh", _empty()), ("max_lag_s", 0.0),
-                              ("delta", SortedPairs()), ("merging", _empty()), ("_merge", None)):
+                              ("delta", SortedPairs()), ("merging", _empty()), ("_merge", None),
+                              ("_slot", np.zeros(0, np.int64)), ("row_ttl_s", 0.0)):
             d.setdefault(name, default)
         d["_recut_after"] = 0.0
         d["_clock"] = time.monotonic
@@ -243,6 +249,28 @@ class CoVisitationIndex(BackgroundUpkeep):
             return idx_parts[0], val_parts[0]
         return sum_by_id(np.concatenate(idx_parts), np.concatenate(val_parts))
 
+    def _head(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """A superset of the row's ``k`` heaviest entries with their full weights, reading
+        ``base``'s row once without sorting it (:func:`head_candidates`): a hot item's row,
+        re-read after every batch that touches it, costs a scan plus what the batch added."""
+        base = self.base
+        if item >= base.shape[0] or base.indptr[item + 1] == base.indptr[item]:
+            return self.row(item)
+        self._sync()
+        parts = [(level.indices[level.indptr[item]:level.indptr[item + 1]], level.data[level.indptr[item]:level.indptr[item + 1]])
+                 for level in (self.recent, self.merging, self.fresh) if item < level.shape[0]]
+        if len(self.delta):
+            parts.append(self.delta.row(item))
+        u_idx = np.concatenate([p[0] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
+        u_val = np.concatenate([p[1].astype(COUNT_DTYPE) for p in parts]).astype(np.float64) if parts else np.zeros(0)
+        if len(parts) > 1:
+            u_idx, u_val = sum_by_id(u_idx, u_val)
+        size = max(base.shape[0], int(u_idx.max()) + 1 if len(u_idx) else 0)
+        if len(self._slot) < size:
+            self._slot = np.full(size, -1, np.int64)
+        start, end = base.indptr[item], base.indptr[item + 1]
+        return head_candidates(base.indices[start:end], base.data[start:end], u_idx, u_val, k, self._slot)
+
     def strongest(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` heaviest entries of a row, heaviest first (cached: hot items are everyone's seeds)."""
         pruned = self.pruned
@@ -254,22 +282,22 @@ class CoVisitationIndex(BackgroundUpkeep):
                     end = min(level.indptr[item + 1], start + k)
                     return level.indices[start:end], level.data[start:end]
             return np.zeros(0, np.int32), np.zeros(0, COUNT_DTYPE)
-        if item in self._dirty:
-            self._strongest.pop(item, None)
-            self._dirty.discard(item)
         cached = self._strongest.get(item)
+        if item in self._dirty:
+            # A hot row changes with every batch; re-reading it per read made every read
+            # under ingest pay for it. Within ``row_ttl_s`` the cached head is served instead.
+            if cached is None or self.row_ttl_s <= 0 or self._clock() - cached[2] >= self.row_ttl_s:
+                cached = None
+                self._dirty.discard(item)
         if cached is not None and len(cached[0]) >= min(k, _CACHE_K):
             return cached[0][:k], cached[1][:k]
-        idx, val = self.row(item)
         keep_k = max(k, _CACHE_K)
-        if len(idx) > keep_k:
-            keep = np.argpartition(-val, keep_k - 1)[:keep_k]
-            idx, val = idx[keep], val[keep]
-        order = np.argsort(-val, kind="stable")
+        idx, val = self._head(item, keep_k)
+        order = np.lexsort((idx, -val))[:keep_k]  # heaviest first, ties in column order (as the cut)
         idx, val = idx[order], val[order]
         if len(self._strongest) >= _CACHE_ITEMS:
             self._strongest.clear()
-        self._strongest[item] = (idx, val)
+        self._strongest[item] = (idx, val, self._clock())
         return idx[:k], val[:k]
 
     def prune(self, k: int = _CACHE_K) -> None:

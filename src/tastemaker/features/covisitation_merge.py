@@ -125,3 +125,41 @@ def merged(base: sp.csr_matrix, other: sp.csr_matrix | None, size: int, reorder:
     out = sp.csr_matrix((data, indices, ptr), shape=(size, size), copy=False)
     out.has_sorted_indices = False  # rows are in weight order: scipy must not take them as sorted
     return out
+
+
+@njit(cache=True, nogil=True)
+def head_candidates(b_idx: np.ndarray, b_val: np.ndarray, u_idx: np.ndarray, u_val: np.ndarray, k: int,
+                    slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What can be among a row's ``k`` heaviest entries: the levels above ``base`` (``u_idx``,
+    distinct columns) with their ``base`` weights added, and the first ``k`` of ``base``'s
+    other entries (its row is heaviest first, ties in column order, so no later one can beat
+    them). One pass over the ``base`` row, no sort of it; ``slot`` is scratch, all -1, as
+    long as the largest column, and is left all -1.
+
+    >>> import numpy as np
+    >>> slot = np.full(8, -1, np.int64)
+    >>> idx, val = head_candidates(np.array([3, 1, 2], np.int32), np.array([5.0, 4.0, 1.0], np.float32),
+    ...                            np.array([2]), np.array([9.0]), 1, slot)
+    >>> idx.tolist(), val.tolist(), int(slot.max())
+    ([2, 3], [10.0, 5.0], -1)
+    """
+    r = len(u_idx)
+    cols = np.empty(r + k, np.int64)
+    vals = np.empty(r + k, np.float64)
+    for j in range(r):
+        cols[j] = u_idx[j]
+        vals[j] = u_val[j]
+        slot[u_idx[j]] = j
+    m = r
+    for t in range(len(b_idx)):
+        c = b_idx[t]
+        j = slot[c] if c < len(slot) else -1
+        if j >= 0:
+            vals[j] += b_val[t]
+        elif m < r + k:
+            cols[m] = c
+            vals[m] = b_val[t]
+            m += 1
+    for j in range(r):
+        slot[u_idx[j]] = -1
+    return cols[:m], vals[:m]
