@@ -34,3 +34,12 @@ def test_unknown_experiment_and_bad_window(tmp_path):
     assert code == 1 and "no experiment 'nope'" in stderr and stdout == ""
     code, _, stderr = run("experiments", "report", "x", "--window", "-1", "--data-dir", str(tmp_path / "data"))
     assert code == 2 and "--window" in stderr and "positive number of seconds" in stderr
+
+
+def test_the_defaults_the_help_states_are_the_library_s():
+    from tastemaker.experiments.attribution import DEFAULT_PRE_PERIOD_S, DEFAULT_WINDOW_S
+
+    code, stdout, _ = run("experiments", "report", "--help")
+    assert code == 0
+    text = " ".join(stdout.split())
+    assert f"(default: {DEFAULT_WINDOW_S:.0f}, a day)" in text and f"(default: {DEFAULT_PRE_PERIOD_S:.0f}, 14 days)" in text

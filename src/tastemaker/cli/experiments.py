@@ -14,12 +14,15 @@ import sys
 from pathlib import Path
 
 from tastemaker.cli.base import add_data_dir, settings
-from tastemaker.experiments.attribution import DEFAULT_PRE_PERIOD_S, DEFAULT_WINDOW_S
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from tastemaker.experiments.attribution import DEFAULT_PRE_PERIOD_S, DEFAULT_WINDOW_S
     from tastemaker.experiments.results import experiment_results, html_report, load_experiment
     from tastemaker.storage.factory import open_stores
+
+    window = DEFAULT_WINDOW_S if args.window is None else args.window
+    pre_period = DEFAULT_PRE_PERIOD_S if args.pre_period is None else args.pre_period
 
     with open_stores(settings(args)) as stores:
         try:
@@ -27,7 +30,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         except LookupError as exc:
             print(exc, file=sys.stderr)
             return 1
-        doc = experiment_results(stores, experiment, window_s=args.window, pre_period_s=args.pre_period)
+        doc = experiment_results(stores, experiment, window_s=window, pre_period_s=pre_period)
     if args.html is not None:
         args.html.write_text(html_report(doc, experiment), encoding="utf-8")
         print(f"report written to {args.html}", file=sys.stderr)
@@ -50,10 +53,11 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
                            help="print an experiment's results as JSON (verdict, effects, guardrails, SRM)")
     r.add_argument("experiment_id", metavar="ID", help="the experiment's id")
     r.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report with plots to FILE")
-    r.add_argument("--window", type=_positive, default=DEFAULT_WINDOW_S,
-                   help="attribution window in seconds: outcomes count this long after their list")
-    r.add_argument("--pre-period", type=_positive, default=DEFAULT_PRE_PERIOD_S,
-                   help="seconds before the start whose behaviour is the CUPED covariate")
+    # defaults resolved when the command runs (experiments.attribution: not imported for every command)
+    r.add_argument("--window", type=_positive, metavar="SECONDS",
+                   help="attribution window: outcomes count this long after their list (default: 86400, a day)")
+    r.add_argument("--pre-period", type=_positive, metavar="SECONDS",
+                   help="seconds before the start whose behaviour is the CUPED covariate (default: 1209600, 14 days)")
     add_data_dir(r)
     r.set_defaults(func=cmd_report)
     p.set_defaults(group=p)
