@@ -65,6 +65,7 @@ EVENTS = [
     event(14, "click", "u2", "c", 800.0, session="p1"),        # before the start, no list logged: behaviour
     event(15, "click", "u2", "a", 810.0, session="p1"),
     event(16, "view", "u2", "a", 820.0, session="p2"),
+    event(17, "click", "u1", "c", 1520.0, "unlogged"),         # answers a list never logged: not credited to r2
 ]
 
 

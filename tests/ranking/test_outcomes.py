@@ -43,8 +43,11 @@ def test_unlinked_outcomes_go_to_the_latest_earlier_impression_of_user_and_item(
     assert joined(outs) == [("r2", "b", 210.0), ("r1", "b", 130.0), ("r3", "a", 150.0)]
 
 
-def test_an_unknown_recommendation_id_falls_back_to_user_and_item():
+def test_an_unknown_recommendation_id_falls_back_to_user_and_item_unless_told_not_to():
     assert joined([Outcome("u", "c", "click", 205.0, "gone")]) == [("r2", "c", 205.0)]
+    assert list(attribute(SHOWN, [Outcome("u", "c", "click", 205.0, "gone")], 50.0, unknown_falls_back=False)) == []
+    unlinked = Outcome("u", "c", "click", 205.0)
+    assert [i.recommendation_id for i, _ in attribute(SHOWN, [unlinked], 50.0, unknown_falls_back=False)] == ["r2"]
 
 
 def test_events_become_outcomes_with_their_link_value_and_price():

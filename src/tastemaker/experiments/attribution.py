@@ -10,7 +10,8 @@ compare users, not impressions). For an experiment over ``[start, end)``:
   (the event field or ``context.recommendation_id``), else by user and item to the latest
   earlier impression within ``window_s`` (:func:`tastemaker.ranking.outcomes.attribute`, the
   same join the learned ranker's labels use). An outcome answering a list outside the
-  experiment does not count; one before any impression is never attributed;
+  experiment, or naming a list that was not logged, does not count; one before any impression
+  is never attributed;
 * per user: ``clicks`` (attributed click events), ``ctr`` (share of the user's lists with an
   attributed click), ``add_to_cart_rate`` (share with an attributed add-to-cart),
   ``conversion`` (1 when any attributed purchase), ``revenue`` (sum over attributed purchases
@@ -116,7 +117,9 @@ def _tally(shown: Sequence[ImpressionRecord], every_list: Sequence[ImpressionRec
         t.lists += 1
         t.first_ts = min(t.first_ts, imp.ts)
     ours = {imp.recommendation_id for imp in shown}
-    for imp, o in attribute(every_list, outcomes, window_s):
+    # a click naming a list that was not logged (a placement that logs no impressions) answers
+    # that list: it must not fall back to an experiment list that showed the same item
+    for imp, o in attribute(every_list, outcomes, window_s, unknown_falls_back=False):
         if imp.recommendation_id not in ours:
             continue
         t = tallies[imp.user_id]

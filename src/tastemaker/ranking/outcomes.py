@@ -103,11 +103,13 @@ def read_outcomes(events: EventLog, after_seq: int = 0, types: frozenset[str] = 
         seq = rows[-1][0]
 
 
-def attribute(impressions: Iterable[S], outcomes: Iterable[Outcome],
-              window_s: float) -> Iterator[tuple[S, Outcome]]:
+def attribute(impressions: Iterable[S], outcomes: Iterable[Outcome], window_s: float,
+              unknown_falls_back: bool = True) -> Iterator[tuple[S, Outcome]]:
     """``(impression, outcome)`` for every outcome that one of ``impressions`` caused, in
     the order of ``outcomes`` (rules in the module docstring). An outcome naming a list that
-    is not among ``impressions`` falls back to the user-and-item rule."""
+    is not among ``impressions`` falls back to the user-and-item rule, unless
+    ``unknown_falls_back`` is False: then it is not attributed (it answers a list that was not
+    logged, which must not be credited to another)."""
     imps: Sequence[S] = impressions if isinstance(impressions, Sequence) else list(impressions)
     by_id = {i.recommendation_id: i for i in imps}
     by_pair: dict[tuple[str, str], list[S]] = {}
@@ -117,7 +119,8 @@ def attribute(impressions: Iterable[S], outcomes: Iterable[Outcome],
     times = {pair: [i.ts for i in shown] for pair, shown in by_pair.items()}
     for o in outcomes:
         imp = by_id.get(o.recommendation_id) if o.recommendation_id else None
-        if imp is None:  # unlinked: the latest impression of this user at or before it showing the item
+        if imp is None and (o.recommendation_id is None or unknown_falls_back):
+            # unlinked: the latest impression of this user at or before it showing the item
             pair = (o.user_id, o.item_id)
             at = bisect.bisect_right(times.get(pair, ()), o.ts)
             imp = by_pair[pair][at - 1] if at else None
