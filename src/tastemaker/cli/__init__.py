@@ -1,7 +1,8 @@
 """The ``tastemaker`` command, one module per command group.
 
 ``serve`` (serve, demo), ``data`` (import, generate), ``train`` (train, train-ranker,
-evaluate, models), ``keys``, ``auth``, ``audit``, ``privacy``, ``experiments`` (report). Every option has help text and shows its default; long work
+evaluate, models), ``keys``, ``auth``, ``audit``, ``privacy``, ``experiments`` (report),
+``backup`` (backup, restore). Every option has help text and shows its default; long work
 reports progress on stderr (``--quiet`` turns it off); results go to stdout.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tastemaker.cli import audit, auth, data, experiments, keys, privacy, serve, train
+from tastemaker.cli import audit, auth, backup, data, experiments, keys, privacy, serve, train
 from tastemaker.cli.base import HelpFormatter, version
 from tastemaker.cli.serve import check_placements
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="`tastemaker COMMAND --help` shows a command's options. Start with `tastemaker demo`.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for group in (serve, data, train, keys, auth, audit, privacy, experiments):
+    for group in (serve, data, train, keys, auth, audit, privacy, experiments, backup):
         group.register(sub, HelpFormatter)
     return parser
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tastemaker.config import Settings
+from tastemaker.storage.backup import Backup
 from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ExperimentStore, ImpressionLog,
                                           ItemCatalog, KeyStore, ModelStore, RateLimiter, SchemaStore, UserStore)
 
@@ -100,3 +101,14 @@ def open_stores(settings: Settings) -> Stores:
         experiments=SQLiteExperimentStore(db),
         rename_user_ids=lambda rename: rename_user_ids(db, rename),
     )
+
+
+def open_backup(settings: Settings) -> Backup:
+    """The backup of ``settings.backend``'s deployment: the embedded one copies the data dir
+    (SQLite online backup plus its files); the distributed deployment's (a PostgreSQL dump and a
+    JetStream snapshot) plugs in here behind the same :class:`~tastemaker.storage.backup.Backup`."""
+    if settings.backend not in ("sqlite", "embedded"):
+        raise ValueError(f"backup of the {settings.backend!r} deployment is not built yet; available: embedded")
+    from tastemaker.storage.sqlite.backup import EmbeddedBackup
+
+    return EmbeddedBackup(settings)
