@@ -49,6 +49,30 @@ def backend(request, tmp_path: Path) -> Iterator[Backend]:
     b.close_all()
 
 
+# The event log has one more backend: a JetStream stream (the others' stores stay SQLite).
+EVENT_LOG_BACKENDS = sorted([*BACKENDS, "jetstream"])
+
+
+@pytest.fixture(params=EVENT_LOG_BACKENDS)
+def event_log_backend(request, tmp_path: Path) -> Iterator[Backend]:
+    """Like ``backend``, JetStream included: suites of the event log take it as their ``backend``."""
+    if request.param != "jetstream":
+        b = Backend(request.param, BACKENDS[request.param](tmp_path))
+        yield b
+        b.close_all()
+        return
+    from . import services
+
+    services.require(services.NATS_URL, "NATS JetStream")
+    name = services.new_stream_name()
+    b = Backend("jetstream", services.jetstream_opener(tmp_path, name))
+    try:
+        yield b
+    finally:
+        b.close_all()
+        services.delete_stream(name)
+
+
 @pytest.fixture
 def stores(backend: Backend) -> Stores:
     return backend.open()

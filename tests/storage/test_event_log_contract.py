@@ -14,7 +14,14 @@ from tastemaker.schema.records import Event
 from tastemaker.storage.factory import Stores
 from tastemaker.storage.protocols import AppendResult
 
+from .conftest import Backend
 from .helpers import T0, columns, ev
+
+
+@pytest.fixture
+def backend(event_log_backend: Backend) -> Backend:
+    """This suite runs on every event log backend, JetStream included."""
+    return event_log_backend
 
 
 class TestEventLog:

@@ -1,0 +1,47 @@
+"""A private asyncio event loop on a daemon thread, for asyncio clients behind synchronous protocols.
+
+The store protocols are synchronous (the engine calls them from worker threads and from
+the server's loop through ``to_thread``); nats-py is asyncio only. Each store owns one loop
+on one thread and every call is a ``run_coroutine_threadsafe`` round trip: about 30-60 us
+of thread hand-off per call on this machine (measured by bench/event_log_backends.py as
+the gap between a bare JetStream publish and an ``append`` of one event), which is why
+``append`` sends a whole batch in one call rather than one call per event.
+
+>>> import asyncio
+>>> loop = LoopThread("doctest")
+>>> loop.call(asyncio.sleep(0, result=42))
+42
+>>> loop.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Coroutine, TypeVar
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """One event loop running forever on its own daemon thread until :meth:`close`."""
+
+    def __init__(self, name: str):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=f"tastemaker-{name}-loop", daemon=True)
+        self._thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T:
+        """Run ``coro`` on the loop and wait for its result (its exception is raised here)."""
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("LoopThread.call from its own loop would deadlock")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
