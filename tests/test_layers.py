@@ -19,7 +19,7 @@ import tastemaker
 
 SRC = Path(tastemaker.__file__).parent
 REPO = Path(__file__).resolve().parents[1]
-BACKENDS = ("tastemaker.storage.sqlite", "tastemaker.storage.local")  # postgres, redis, nats join them
+BACKENDS = ("tastemaker.storage.sqlite", "tastemaker.storage.local", "tastemaker.storage.postgres")  # redis, nats join them
 
 
 def backend_imports(path: Path) -> list[str]:

@@ -155,7 +155,14 @@ def rate_limits_from_env(text: str | None = None) -> dict[str, RateLimit]:
 @dataclass
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("TASTEMAKER_DATA_DIR", "./data")))
-    backend: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_BACKEND", "sqlite"))
+    # The deployment (storage.factory, the only code that reads it): "embedded" (SQLite and files
+    # in data_dir; "sqlite" is an alias) or "distributed" (PostgreSQL, NATS JetStream and Redis
+    # at the URLs below; a PostgreSQL URL may name a schema with ?schema=NAME).
+    backend: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_BACKEND", "embedded"))
+    postgres_url: str = field(default_factory=lambda: os.environ.get(
+        "TASTEMAKER_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/tastemaker"))
+    nats_url: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_NATS_URL", "nats://127.0.0.1:4222"))
+    redis_url: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_REDIS_URL", "redis://127.0.0.1:6379/0"))
     admin_key: str | None = field(default_factory=lambda: os.environ.get("TASTEMAKER_ADMIN_KEY"))
     # Durable means fsync on every commit; turn off only for throwaway test data.
     durable: bool = field(default_factory=lambda: os.environ.get("TASTEMAKER_DURABLE", "1") != "0")

@@ -36,8 +36,31 @@ class Stores:
         self.close()
 
 
+EMBEDDED, DISTRIBUTED = "embedded", "distributed"
+_DEPLOYMENTS = {"embedded": EMBEDDED, "sqlite": EMBEDDED, "distributed": DISTRIBUTED}
+
+
+def deployment(settings: Settings) -> str:
+    """``embedded`` or ``distributed`` (``TASTEMAKER_BACKEND``; ``sqlite`` names the embedded one).
+
+    >>> deployment(Settings(backend="sqlite"))
+    'embedded'
+    """
+    try:
+        return _DEPLOYMENTS[settings.backend]
+    except KeyError:
+        raise ValueError(f"unknown backend {settings.backend!r}; available: embedded (alias sqlite), "
+                         "distributed") from None
+
+
 def open_artifacts(settings: Settings) -> ArtifactStore:
-    """The deployment's artifact store alone (no database opened: for checks before a start)."""
+    """The deployment's artifact store alone, for checks before a start (distributed: it opens
+    its own small pool; close it with ``.close()``)."""
+    if deployment(settings) == DISTRIBUTED:
+        from tastemaker.storage.postgres.artifacts import PostgresArtifactStore
+        from tastemaker.storage.postgres.database import PostgresDatabase
+
+        return PostgresArtifactStore(PostgresDatabase(settings.postgres_url, max_size=2), owns_db=True)
     from tastemaker.storage.local.artifacts import LocalArtifactStore
 
     return LocalArtifactStore(settings.data_dir)
@@ -64,9 +87,13 @@ def placement_document(settings: Settings, artifacts: ArtifactStore) -> tuple[Ar
 
 
 def open_stores(settings: Settings) -> Stores:
-    """Open the stores of ``settings.backend`` (``sqlite``, the embedded default)."""
-    if settings.backend != "sqlite":
-        raise ValueError(f"unknown backend {settings.backend!r}; available: sqlite")
+    """Open the stores of the configured deployment (``embedded``, the default, or ``distributed``)."""
+    if deployment(settings) == DISTRIBUTED:
+        return _open_distributed(settings)
+    return _open_embedded(settings)
+
+
+def _open_embedded(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite import Database
     from tastemaker.storage.sqlite.audit import SQLiteAuditLog
     from tastemaker.storage.sqlite.documents import SQLiteItemCatalog, SQLiteUserStore
@@ -107,8 +134,76 @@ def open_backup(settings: Settings) -> Backup:
     """The backup of ``settings.backend``'s deployment: the embedded one copies the data dir
     (SQLite online backup plus its files); the distributed deployment's (a PostgreSQL dump and a
     JetStream snapshot) plugs in here behind the same :class:`~tastemaker.storage.backup.Backup`."""
-    if settings.backend not in ("sqlite", "embedded"):
+    if deployment(settings) != EMBEDDED:
         raise ValueError(f"backup of the {settings.backend!r} deployment is not built yet; available: embedded")
     from tastemaker.storage.sqlite.backup import EmbeddedBackup
 
     return EmbeddedBackup(settings)
+
+
+def _open_distributed_events(settings: Settings) -> tuple[EventLog, Callable[[], None], Callable[[], None]]:
+    """The distributed deployment's event log, its close and its reclaim.
+
+    The NATS JetStream event log (storage/nats/) belongs here. Until it lands, each process
+    keeps its events in the embedded SQLite log of its own data dir: every other store is
+    shared through PostgreSQL, the event log is not yet.
+    """
+    from tastemaker.storage.sqlite import Database
+    from tastemaker.storage.sqlite.erasure import reclaim
+    from tastemaker.storage.sqlite.events import SQLiteEventLog
+
+    db = Database(settings.db_path, durable=settings.durable)
+    return SQLiteEventLog(db), db.close, lambda: reclaim(db)
+
+
+def _open_distributed(settings: Settings) -> Stores:
+    """Every store but the event log on one PostgreSQL pool (``TASTEMAKER_POSTGRES_URL``)."""
+    from tastemaker.storage.postgres.artifacts import PostgresArtifactStore
+    from tastemaker.storage.postgres.audit import PostgresAuditLog
+    from tastemaker.storage.postgres.database import PostgresDatabase
+    from tastemaker.storage.postgres.documents import PostgresItemCatalog, PostgresUserStore
+    from tastemaker.storage.postgres.erasure import PostgresErasedUsers, reclaim
+    from tastemaker.storage.postgres.experiments import PostgresExperimentStore
+    from tastemaker.storage.postgres.impressions import PostgresImpressionLog
+    from tastemaker.storage.postgres.keys import PostgresKeyStore
+    from tastemaker.storage.postgres.models import PostgresModelStore
+    from tastemaker.storage.postgres.schemas import PostgresSchemaStore
+
+    db = PostgresDatabase(settings.postgres_url)
+    try:
+        events, close_events, reclaim_events = _open_distributed_events(settings)
+    except BaseException:
+        db.close()
+        raise
+    users = PostgresUserStore(db)
+    if settings.pii_traits:  # sealed before any backend sees them (storage.pii)
+        from tastemaker.storage.pii import EncryptedUserStore, PiiCipher, load_keys
+
+        users = EncryptedUserStore(users, PiiCipher(load_keys(settings.data_dir)), settings.pii_traits)
+
+    def close() -> None:
+        try:
+            close_events()
+        finally:
+            db.close()
+
+    def reclaim_all() -> None:
+        reclaim_events()
+        reclaim(db)
+
+    return Stores(
+        events=events,
+        items=PostgresItemCatalog(db),
+        users=users,
+        keys=PostgresKeyStore(db),
+        schemas=PostgresSchemaStore(db),
+        models=PostgresModelStore(db),
+        artifacts=PostgresArtifactStore(db),
+        close=close,
+        impressions=PostgresImpressionLog(db),
+        audit=PostgresAuditLog(db),
+        erased=PostgresErasedUsers(db),
+        reclaim=reclaim_all,
+        experiments=PostgresExperimentStore(db),
+        rename_user_ids=None,  # privacy.rekey on PostgreSQL: not yet (see docs/architecture.md)
+    )

@@ -1,0 +1,116 @@
+"""A PostgreSQL database shared by the stores of one deployment: a psycopg 3 connection pool,
+the schema migrated by yoyo on open, and per-store change counters.
+
+Connections are in autocommit mode, so a read is one round trip; writes run in an explicit
+transaction (:meth:`PostgresDatabase.transaction`). Writers that must be ordered (document
+versions, model numbers, the audit chain) take the row lock of their counter in ``counters``
+first: versions are then given out in commit order, and a follower reading
+``version > v`` never skips a write that commits late.
+"""
+
+from __future__ import annotations
+
+import errno
+from contextlib import contextmanager
+from importlib import resources
+from typing import Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from tastemaker.storage.protocols import StorageFull
+
+COUNTERS = ("items", "users", "keys", "experiments", "models", "audit")
+
+
+def split_schema(url: str) -> tuple[str, str]:
+    """``(libpq url, schema)``: the ``schema`` query parameter (yoyo's convention) is ours, not
+    libpq's, so it is taken out; ``public`` when absent.
+
+    >>> split_schema("postgresql://postgres@127.0.0.1:5432/test?schema=t1&sslmode=disable")
+    ('postgresql://postgres@127.0.0.1:5432/test?sslmode=disable', 't1')
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((v for k, v in query if k == "schema"), "public")
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+def migrate(url: str, schema: str) -> None:
+    """Create ``schema`` if missing and apply the pending migrations (yoyo holds a lock, so
+    workers starting at once migrate one after another)."""
+    from yoyo import get_backend, read_migrations
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    parts = urlsplit(url)
+    query = urlencode(parse_qsl(parts.query) + [("schema", schema)])
+    backend = get_backend(urlunsplit(parts._replace(scheme="postgresql+psycopg", query=query)))
+    try:
+        with resources.as_file(resources.files(__package__) / "migrations") as folder:
+            migrations = read_migrations(str(folder))
+            with backend.lock():
+                backend.apply_migrations(backend.to_apply(migrations))
+    finally:
+        backend.connection.close()
+
+
+class PostgresDatabase:
+    """One pool on one schema, shared by the stores of one :class:`~tastemaker.storage.factory.Stores`.
+
+    >>> db = PostgresDatabase("postgresql://postgres@127.0.0.1:5432/test?schema=doctest_db")  # doctest: +SKIP
+    >>> db.read_one("SELECT 1")  # doctest: +SKIP
+    (1,)
+    """
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8):
+        self.url, self.schema = split_schema(url)
+        migrate(self.url, self.schema)
+        self.pool = ConnectionPool(
+            self.url, min_size=min_size, max_size=max_size, open=True, name=f"tastemaker-{self.schema}",
+            kwargs={"autocommit": True, "options": f"-c search_path={self.schema}"},
+        )
+        self.pool.wait(timeout=30)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    def read_one(self, query: str, params: tuple = ()) -> tuple | None:
+        with self.pool.connection() as conn:
+            return conn.execute(query, params).fetchone()
+
+    def read_all(self, query: str, params: tuple = ()) -> list[tuple]:
+        with self.pool.connection() as conn:
+            return conn.execute(query, params).fetchall()
+
+    @contextmanager
+    def transaction(self, *lock: str) -> Iterator[psycopg.Connection]:
+        """A write transaction: all or nothing. ``lock`` names counters whose row lock is
+        taken first (in a fixed order, so two writers never deadlock on them). A write that
+        fails for lack of space raises :class:`StorageFull` with nothing written."""
+        with self.pool.connection() as conn:
+            try:
+                with conn.transaction():
+                    for name in sorted(lock):
+                        conn.execute("SELECT value FROM counters WHERE name = %s FOR UPDATE", (name,))
+                    yield conn
+            except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory) as exc:
+                raise StorageFull(errno.ENOSPC, f"{exc} (PostgreSQL schema {self.schema})") from exc
+
+    @staticmethod
+    def bump(conn: psycopg.Connection, name: str) -> int:
+        """Advance counter ``name`` inside ``conn``'s transaction; returns its new value."""
+        return conn.execute("UPDATE counters SET value = value + 1 WHERE name = %s RETURNING value", (name,)).fetchone()[0]
+
+    def token(self, name: str) -> bytes:
+        """Counter ``name`` as 8 bytes: a change token every process sees move at commit (one
+        round trip; a shared memory map like SQLite's cannot span machines)."""
+        return self.read_one("SELECT value FROM counters WHERE name = %s", (name,))[0].to_bytes(8, "big")
+
+    def close(self) -> None:
+        self.pool.close()

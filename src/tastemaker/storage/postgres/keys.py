@@ -1,0 +1,64 @@
+"""API keys and OAuth clients in PostgreSQL; only a hash of each secret is stored."""
+
+from __future__ import annotations
+
+import time
+
+from tastemaker.storage.postgres.database import PostgresDatabase
+from tastemaker.storage.protocols import ApiKeyRecord
+
+_COLUMNS = "key_id, name, scopes, secret_hash, created_at, revoked, kind, user_id, placements"
+
+
+def _split(text: str) -> frozenset[str]:
+    return frozenset(s for s in text.split(",") if s)
+
+
+def _record(row: tuple) -> ApiKeyRecord:
+    key_id, name, scopes, _hash, created_at, revoked, kind, user_id, placements = row
+    return ApiKeyRecord(key_id, name, _split(scopes), created_at, bool(revoked), kind, user_id,
+                        None if placements is None else _split(placements))
+
+
+class PostgresKeyStore:
+    """:class:`~tastemaker.storage.protocols.KeyStore` on PostgreSQL; the change token is the
+    ``keys`` counter, moved in the transaction of every key write."""
+
+    def __init__(self, db: PostgresDatabase):
+        self.db = db
+
+    def create(self, name: str, scopes: frozenset[str], secret_hash: str, key_id: str, *, kind: str = "key",
+               user_id: str | None = None, placements: frozenset[str] | None = None) -> ApiKeyRecord:
+        record = ApiKeyRecord(key_id, name, scopes, time.time(), False, kind, user_id, placements)
+        with self.db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO api_keys ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, FALSE, %s, %s, %s)",
+                (key_id, name, ",".join(sorted(scopes)), secret_hash, record.created_at, kind, user_id,
+                 None if placements is None else ",".join(sorted(placements))),
+            )
+            self.db.bump(conn, "keys")
+        return record
+
+    def find(self, key_id: str) -> tuple[ApiKeyRecord, str] | None:
+        row = self.db.read_one(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,))
+        return (_record(row), row[3]) if row else None
+
+    def list(self) -> list[ApiKeyRecord]:
+        return [_record(r) for r in self.db.read_all(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, key_id")]
+
+    def revoke(self, key_id: str) -> bool:
+        with self.db.transaction() as conn:
+            cur = conn.execute("UPDATE api_keys SET revoked = TRUE WHERE key_id = %s AND NOT revoked", (key_id,))
+            self.db.bump(conn, "keys")
+            return cur.rowcount > 0
+
+    def erase_user(self, user_id: str) -> int:
+        """Delete the browser keys bound to ``user_id`` (the rows: the id must leave the database)."""
+        with self.db.transaction() as conn:
+            n = conn.execute("DELETE FROM api_keys WHERE user_id = %s", (user_id,)).rowcount
+            if n:
+                self.db.bump(conn, "keys")
+            return n
+
+    def change_token(self) -> bytes:
+        return self.db.token("keys")
