@@ -347,6 +347,20 @@ class RateLimiter(Protocol):
         """Take one token: 0.0 when granted, else the seconds until one is there (nothing taken)."""
 
 
+class Lease(Protocol):
+    """At most one holder at a time of a named job (who retrains, who re-cuts), across every
+    process of a deployment; it frees itself ``ttl`` after its holder stops renewing (dies)."""
+
+    def acquire(self) -> bool:
+        """Take it if free (or renew it if ours); True when this handle holds it now."""
+
+    def renew(self) -> bool:
+        """Extend it by its ttl; False when it is no longer ours (check before publishing)."""
+
+    def release(self) -> bool:
+        """Give it back; False when it was not ours."""
+
+
 @dataclass(frozen=True)
 class AuditRecord:
     """One admin action: who (``actor``, a key id or ``cli``), what (``action``, ``target``,

@@ -1,0 +1,1 @@
+"""Redis backends for what workers share at request time: rate-limit buckets, leases."""
