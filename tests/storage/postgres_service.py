@@ -47,3 +47,28 @@ class PostgresOpener:
 
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
+
+    def scan(self, user_id: str) -> dict[str, int]:
+        """Occurrences of ``user_id`` (privacy.scan's needles) in the server's files of this
+        schema's tables, indexes and TOAST relations, after a CHECKPOINT wrote every dirty page
+        (the WAL, which PostgreSQL recycles by itself, is not scanned)."""
+        import psycopg
+
+        from tastemaker.privacy.scan import count_in_file, needles
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+            data_dir = Path(conn.execute("SHOW data_directory").fetchone()[0])
+            rels = conn.execute(
+                "WITH mine AS (SELECT oid, reltoastrelid FROM pg_class WHERE relnamespace = to_regnamespace(%s)) "
+                "SELECT oid FROM mine UNION SELECT reltoastrelid FROM mine WHERE reltoastrelid <> 0 "
+                "UNION SELECT i.indexrelid FROM pg_index i JOIN mine ON i.indrelid = mine.reltoastrelid",
+                (self.schema,)).fetchall()
+            paths = [conn.execute("SELECT pg_relation_filepath(%s)", (oid,)).fetchone()[0] for (oid,) in rels]
+        patterns = list(needles(user_id).values())
+        found = {}
+        for rel in filter(None, paths):
+            for path in [data_dir / rel, *sorted(data_dir.glob(f"{rel}.*"))]:  # 1 GiB segments: rel.1, rel.2...
+                if path.is_file() and (n := count_in_file(path, patterns)):
+                    found[str(path)] = n
+        return found

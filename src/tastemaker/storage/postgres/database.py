@@ -40,22 +40,25 @@ def split_schema(url: str) -> tuple[str, str]:
 
 
 def migrate(url: str, schema: str) -> None:
-    """Create ``schema`` if missing and apply the pending migrations (yoyo holds a lock, so
-    workers starting at once migrate one after another)."""
+    """Create ``schema`` if missing and apply the pending migrations. Workers starting at once
+    take turns on an advisory lock named after the schema: ``CREATE SCHEMA IF NOT EXISTS`` and
+    yoyo's own bookkeeping tables are not safe against a concurrent first run."""
     from yoyo import get_backend, read_migrations
 
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     parts = urlsplit(url)
     query = urlencode(parse_qsl(parts.query) + [("schema", schema)])
-    backend = get_backend(urlunsplit(parts._replace(scheme="postgresql+psycopg", query=query)))
-    try:
-        with resources.as_file(resources.files(__package__) / "migrations") as folder:
-            migrations = read_migrations(str(folder))
-            with backend.lock():
-                backend.apply_migrations(backend.to_apply(migrations))
-    finally:
-        backend.connection.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('tastemaker.migrate.' || %s))", (schema,))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        backend = get_backend(urlunsplit(parts._replace(scheme="postgresql+psycopg", query=query)))
+        try:
+            with resources.as_file(resources.files(__package__) / "migrations") as folder:
+                migrations = read_migrations(str(folder))
+                with backend.lock():
+                    backend.apply_migrations(backend.to_apply(migrations))
+        finally:
+            backend.connection.close()
+        # the lock ends with this connection's session
 
 
 class PostgresDatabase:
