@@ -88,7 +88,8 @@ def evaluate_served(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[s
     part = HeldOutLog(stores.events, held, to_seq)
     say(f"held out {test.nnz:,} of {data.matrix.nnz:,} cells; training {family} on the rest")
     with tempfile.TemporaryDirectory(prefix="tastemaker-served-") as scratch_dir:
-        with open_stores(Settings(data_dir=Path(scratch_dir), durable=False)) as scratch:
+        # embedded whatever the deployment: the held-out model is scratch, never the shared registry
+        with open_stores(Settings(data_dir=Path(scratch_dir), backend="embedded", durable=False)) as scratch:
             rest = dataclasses.replace(stores, events=part, models=scratch.models, artifacts=scratch.artifacts)
             result = train(rest, family, params, promote="always", placements=placements,
                            require_catalog=require_catalog, progress=lambda step: say(str(step)),
