@@ -61,3 +61,16 @@ def test_a_bad_url_fails_with_the_servers_reason(tmp_path):
 
     with pytest.raises(psycopg.OperationalError, match="no_such_db"):
         PostgresDatabase(POSTGRES_URL.rsplit("/", 1)[0] + "/no_such_db?schema=x")
+
+
+def test_reads_survive_the_server_closing_every_pooled_connection(pg, opener):
+    from tastemaker.schema.records import Item
+
+    pg.items.upsert([Item(id="i1")])
+    with pg.items.db.pool.connection() as a, pg.items.db.pool.connection() as b:  # two idle connections after this
+        pids = [a.info.backend_pid, b.info.backend_pid]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        assert all(admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0] for pid in pids)
+    assert pg.items.get("i1") == Item(id="i1")  # a read: retried on a fresh connection
+    pg.items.upsert([Item(id="i2")])  # and the pool works again for writes
+    assert pg.items.count() == 2

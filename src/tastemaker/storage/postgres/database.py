@@ -84,12 +84,22 @@ class PostgresDatabase:
             yield conn
 
     def read_one(self, query: str, params: tuple = ()) -> tuple | None:
-        with self.pool.connection() as conn:
-            return conn.execute(query, params).fetchone()
+        return self._read(lambda conn: conn.execute(query, params).fetchone())
 
     def read_all(self, query: str, params: tuple = ()) -> list[tuple]:
-        with self.pool.connection() as conn:
-            return conn.execute(query, params).fetchall()
+        return self._read(lambda conn: conn.execute(query, params).fetchall())
+
+    def _read(self, run):
+        """Run a read; once more after a lost connection (the server restarted or closed it):
+        ``pool.check()`` replaces every broken idle connection first. Reads are safe to repeat;
+        writes are not retried (a lost COMMIT reply is ambiguous)."""
+        try:
+            with self.pool.connection() as conn:
+                return run(conn)
+        except psycopg.OperationalError:
+            self.pool.check()
+            with self.pool.connection() as conn:
+                return run(conn)
 
     @contextmanager
     def transaction(self, *lock: str) -> Iterator[psycopg.Connection]:
