@@ -94,6 +94,24 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _env_positive(name: str, default: float, zero: bool = False) -> float:
+    """A number of seconds from the environment: finite and > 0 (>= 0 with ``zero``).
+
+    >>> _env_positive("TASTEMAKER_UNSET_FOR_DOCTEST", 900.0)
+    900.0
+    """
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise ValueError(f"{name} must be {'>= 0' if zero else '> 0'} seconds, not {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """A token bucket: ``rate`` requests a second on average, ``burst`` at once."""
@@ -215,6 +233,12 @@ class Settings:
     # the uvicorn protocol class itself, which is built before any Settings).
     body_grace_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_BODY_GRACE_S", "10")))
     min_body_rate: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_MIN_BODY_RATE", "1024")))
+    # OAuth access tokens (api.tokens): lifetime, accepted clock skew, and the iss/aud claims
+    # issued and required. Old signing keys are kept for ttl + leeway after a rotation.
+    token_ttl_s: float = field(default_factory=lambda: _env_positive("TASTEMAKER_TOKEN_TTL_S", 900.0))
+    token_leeway_s: float = field(default_factory=lambda: _env_positive("TASTEMAKER_TOKEN_LEEWAY_S", 30.0, zero=True))
+    token_issuer: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_TOKEN_ISSUER", "tastemaker"))
+    token_audience: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_TOKEN_AUDIENCE", "tastemaker-api"))
     # User ids replaced by a keyed HMAC at the API's edge (privacy.pseudonyms); keys as for PII.
     pseudonymize: bool = field(default_factory=lambda: flag_from_env("TASTEMAKER_PSEUDONYMIZE"))
 

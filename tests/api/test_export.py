@@ -41,6 +41,8 @@ def shop(client: TestClient) -> TestClient:
 def test_the_bundle_holds_profile_events_state_audit_and_impressions(shop: TestClient):
     assert shop.put("/v1/placements/logged", json={"sources": {"popular": 1}, "log_impressions": True}).status_code in (200, 201)
     served = shop.get("/v1/recommendations", params={"user_id": USER, "placement": "logged", "n": "3"}).json()
+    browser = shop.post("/v1/keys", json={"name": "web", "scopes": ["browser"], "user_id": USER}).json()
+    assert shop.post("/v1/keys", json={"name": "bob-web", "scopes": ["browser"], "user_id": "bob"}).status_code == 201
     r = shop.get(PATH)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     assert r.headers["cache-control"] == "no-store"
@@ -58,7 +60,8 @@ def test_the_bundle_holds_profile_events_state_audit_and_impressions(shop: TestC
     assert [i["recommendation_id"] for i in bundle["impressions"]] == [served["recommendation_id"]]
     assert bundle["impressions"][0]["items"] == [i["id"] for i in served["items"]]
     assert [a["action"] for a in bundle["audit"]] == ["consent.change"]
-    assert bundle["keys"] == []
+    # their browser key, without its secret; bob's and the application keys are not theirs
+    assert bundle["keys"] == [{k: v for k, v in browser.items() if k != "token"}]
     assert bundle["counts"] == {"events": 3, "impressions": 1, "audit": 1}
     # the export itself is audited: who took a copy of whose data
     log = shop.get("/v1/audit", params={"action": "users.export"}).json()["records"]

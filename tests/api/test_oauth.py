@@ -186,3 +186,26 @@ def test_erasing_a_user_deletes_their_browser_keys(client, anon):
         time.sleep(JOB_POLL_S)
     assert client.get(f"/v1/privacy/jobs/{job['id']}").json()["steps"]["keys"] == 1
     assert_problem(anon.get("/v1/recommendations", params={"user_id": "leaver"}, headers=bearer(key["token"])), 401)
+
+
+def test_token_lifetime_issuer_and_audience_come_from_settings(settings, monkeypatch):
+    from tastemaker.api.tokens import AUDIENCE, ISSUER, LEEWAY_S, TOKEN_TTL_S
+    from tastemaker.config import Settings
+
+    defaults = Settings(data_dir=settings.data_dir)
+    assert (defaults.token_ttl_s, defaults.token_leeway_s, defaults.token_issuer, defaults.token_audience) == (
+        TOKEN_TTL_S, LEEWAY_S, ISSUER, AUDIENCE)
+    monkeypatch.setenv("TASTEMAKER_TOKEN_TTL_S", "120")
+    monkeypatch.setenv("TASTEMAKER_TOKEN_ISSUER", "https://reco.example")
+    monkeypatch.setenv("TASTEMAKER_TOKEN_AUDIENCE", "shop-api")
+    custom = Settings(data_dir=settings.data_dir, admin_key=settings.admin_key, durable=False)
+    with TestClient(build_app(Engine(custom)), headers={"Authorization": f"Bearer {settings.admin_key}"}) as client:
+        anon = TestClient(client.app)
+        answer = get_token(anon, new_client(client, ["read"]))
+        assert answer["expires_in"] == 120
+        claims = jwt.decode(answer["access_token"], options={"verify_signature": False})
+        assert (claims["iss"], claims["aud"], claims["exp"] - claims["iat"]) == ("https://reco.example", "shop-api", 120)
+        assert anon.get("/v1/items/x", headers=bearer(answer["access_token"])).status_code == 404  # accepted here
+    monkeypatch.setenv("TASTEMAKER_TOKEN_TTL_S", "0")
+    with pytest.raises(ValueError, match="TASTEMAKER_TOKEN_TTL_S must be > 0"):
+        Settings(data_dir=settings.data_dir)

@@ -33,7 +33,7 @@ from tastemaker.api.rate_limit import RateLimitMiddleware
 from tastemaker.api.responses import JSONResponse, from_validation, problem
 from tastemaker.api.signing_keys import SigningKeys
 from tastemaker.api.slow_clients import SlowBodyMiddleware
-from tastemaker.api.tokens import LEEWAY_S, TOKEN_TTL_S, Tokens
+from tastemaker.api.tokens import Tokens
 from tastemaker.engine import Engine
 from tastemaker.schema.errors import ValidationFailed
 from tastemaker.storage.factory import open_rate_limiter
@@ -69,7 +69,9 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
             engine, "keys.create", r.key_id, {"name": r.name, "scopes": ["admin"], "from": "TASTEMAKER_ADMIN_KEY"}))
     openapi_doc = build_openapi()
     # OAuth access tokens: the keyring in the data dir (0600 files) or TASTEMAKER_JWT_PRIVATE_KEY
-    tokens = Tokens(SigningKeys(engine.settings.data_dir / "signing-keys", TOKEN_TTL_S, LEEWAY_S))
+    s = engine.settings  # lifetime, leeway, iss and aud: Settings.token_* (TASTEMAKER_TOKEN_*)
+    tokens = Tokens(SigningKeys(s.data_dir / "signing-keys", s.token_ttl_s, s.token_leeway_s),
+                    issuer=s.token_issuer, audience=s.token_audience, ttl_s=s.token_ttl_s, leeway_s=s.token_leeway_s)
     verifier = KeyVerifier(engine.stores.keys, tokens)
     metrics = Metrics()
 

@@ -1,4 +1,4 @@
-"""``GET /v1/users/{id}/export`` (admin): everything held about one person, as one JSON
+"""``GET /v1/users/{id}/export`` (``privacy.manage``: admin, privacy_officer): everything held about one person, as one JSON
 document (GDPR article 20, data portability; CCPA's right to know).
 
 The bundle, in this key order::
@@ -7,7 +7,7 @@ The bundle, in this key order::
      "profile": {"id", "traits", "consent"} | null,      # the stored user document
      "consent_in_effect": {purpose: bool, ..., "default": "allowed" | "required"},
      "online_state": {...} | null,                       # what GET /v1/users/{id} shows as "activity"
-     "keys": [],                                         # API keys bound to the person (none can be yet)
+     "keys": [{"key_id", "name", "scopes", ...}, ...],   # browser keys bound to the person (no secrets)
      "audit": [record, ...],                             # audit records whose target is the person
      "impressions": [{...}, ...],                        # lists served to them, as logged
      "events": [{"seq", "id", "type", ...every field}, ...],
@@ -31,6 +31,7 @@ from starlette.responses import Response, StreamingResponse
 
 from tastemaker.api import audit
 from tastemaker.api.documents import USERS
+from tastemaker.api.keys_api import public
 from tastemaker.api.users import activity
 from tastemaker.engine import Engine
 from tastemaker.privacy.consent import PURPOSES
@@ -99,7 +100,8 @@ def _head(engine: Engine, user_id: str) -> dict[str, Any] | None:
         "consent_in_effect": {**{p: consent.allows(user_id, p) for p in PURPOSES},
                               "default": "required" if consent.required else "allowed"},
         "online_state": activity(engine.state, user_id, live) if live is not None else None,
-        "keys": [],  # keys belong to applications; none is bound to a person (api.keys)
+        # browser keys bound to the person (api.keys_api), without secrets; other keys belong to applications
+        "keys": [public(r) for r in engine.stores.keys.list() if r.user_id == user_id and r.kind == "key"],
         "audit": _audit_records(engine, user_id),
         "impressions": impressions,
     }

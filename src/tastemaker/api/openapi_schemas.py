@@ -90,7 +90,7 @@ _USER_EXPORT = _obj({
     "consent_in_effect": _obj({"personalization": {"type": "boolean"}, "training": {"type": "boolean"},
                                "analytics": {"type": "boolean"}, "default": _s("`allowed` or `required`")}),
     "online_state": {"anyOf": [ref("Activity"), {"type": "null"}], "description": "As `GET /v1/users/{id}` shows it"},
-    "keys": {**_LIST, "description": "API keys bound to the person (keys belong to applications: none yet)"},
+    "keys": {**_LIST, "description": "Browser keys bound to the person, without secrets (other keys belong to applications)"},
     "audit": {**_LIST, "description": "Audit records whose target is the person"},
     "impressions": {**_LIST, "description": "Lists served to them, as the impression log holds them"},
     "events": {**_LIST, "description": "Every logged event, in log order, every field (`seq` is the log position)"},

@@ -23,6 +23,8 @@ from tastemaker.api.signing_keys import ALGORITHM, SigningKeys
 
 ISSUER = "tastemaker"
 AUDIENCE = "tastemaker-api"
+# Defaults for a Tokens built by hand; a server takes them from Settings.token_* (TASTEMAKER_TOKEN_TTL_S,
+# _LEEWAY_S, _ISSUER, _AUDIENCE), whose defaults are these.
 TOKEN_TTL_S = 900.0  # 15 minutes: a leaked token is worth little, a client asks again cheaply
 LEEWAY_S = 30.0  # clock skew between the issuing and the verifying machine
 _CACHE_MAX = 10_000

@@ -10,9 +10,9 @@ from tastemaker.cli.base import add_data_dir, record_audit, settings
 
 def _keys(args: argparse.Namespace):
     from tastemaker.api.signing_keys import SigningKeys
-    from tastemaker.api.tokens import LEEWAY_S, TOKEN_TTL_S
 
-    return SigningKeys(settings(args).data_dir / "signing-keys", TOKEN_TTL_S, LEEWAY_S)
+    config = settings(args)  # old keys are kept for the token lifetime + leeway (TASTEMAKER_TOKEN_*)
+    return SigningKeys(config.data_dir / "signing-keys", config.token_ttl_s, config.token_leeway_s)
 
 
 def cmd_auth(args: argparse.Namespace) -> int:
