@@ -101,3 +101,31 @@ def test_erasure_needs_admin(client: TestClient):
     r = client.delete(f"/v1/users/{GONE}", params={"erase": "true"}, headers={"Authorization": f"Bearer {key}"})
     assert_problem(r, 403)
     assert client.get("/v1/privacy/jobs", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+
+
+def test_an_erasure_started_without_the_lifespan_finishes_off_the_ended_loop(settings, recwarn):
+    """An app driven without its lifespan (each TestClient request on a loop that then ends): the
+    job's state changes run in its thread once the loop is gone, instead of a coroutine for a
+    closed loop (never awaited) or a result from a stopped one (a hung thread)."""
+    import gc
+
+    from tastemaker.api import privacy
+    from tastemaker.api.app import build_app
+    from tastemaker.engine import Engine
+    from tests.conftest import ADMIN_KEY
+
+    engine = Engine(settings)
+    client = TestClient(build_app(engine), headers={"Authorization": f"Bearer {ADMIN_KEY}"})  # no `with`: no lifespan
+    assert client.post("/v1/events", json=[{"id": f"g{k}", "type": "view", "user_id": GONE, "item_id": "i1"}
+                                           for k in range(3)]).status_code == 200
+    r = client.delete(f"/v1/users/{GONE}", params={"erase": "true"})
+    assert r.status_code == 202
+    threads = [t for t, owner in list(privacy._threads.items()) if owner is engine]
+    for thread in threads:
+        thread.join(JOB_WAIT_S)  # a cap against a hang, which is what this test is about
+        assert not thread.is_alive()
+    job = engine.eraser.jobs[r.json()["id"]]
+    assert job.status == "done" and job.steps["events"] == 3
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+    engine.close()

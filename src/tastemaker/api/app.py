@@ -141,7 +141,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         if retrain is not None:
             retrain.cancel()
         models.shutdown_pool()
-        await privacy.wait_for_jobs()  # erasures in flight finish before the stores close
+        await privacy.wait_for_jobs(engine)  # its erasures in flight finish before the stores close
         if close_engine:
             engine.close()
 

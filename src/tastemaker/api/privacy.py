@@ -11,6 +11,7 @@ lock, so they never interleave with a batch being applied.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import Any, Callable
 
@@ -23,16 +24,37 @@ from tastemaker.api.auth import has_permission
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError
 
-_threads: set[threading.Thread] = set()
+# job threads by the engine they work on: a server's shutdown waits for its own jobs only
+_threads: dict[threading.Thread, Any] = {}
 
 
 def _on_loop(engine, loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], Any]], Any]:
-    """Run a state change on ``loop``, under the ingest apply lock, from a worker thread."""
+    """Run a state change on ``loop``, under the ingest apply lock, from a worker thread.
+
+    When that loop no longer runs (an app driven without its lifespan, whose loop ended with
+    the request), nothing can be applying a batch on it: the change runs here, directly.
+    Before, the coroutine was created for a closed loop (never awaited) or scheduled on a
+    stopped one (its result never came, and the thread, and a later shutdown joining it, hung).
+    """
     def run(fn: Callable[[], Any]) -> Any:
         async def locked() -> Any:
             async with engine.ingest._apply_lock(loop):
                 return fn()
-        return asyncio.run_coroutine_threadsafe(locked(), loop).result()
+        while loop.is_running():
+            coro = locked()
+            try:
+                future = asyncio.run_coroutine_threadsafe(coro, loop)
+            except RuntimeError:  # closed between the check and the call
+                coro.close()
+                break
+            while True:
+                try:
+                    return future.result(timeout=0.2)
+                except concurrent.futures.TimeoutError:
+                    if not loop.is_running():  # stopped before fn ran (fn has no await: it runs whole or not at all)
+                        future.cancel()
+                        return fn()
+        return fn()
     return run
 
 
@@ -55,7 +77,7 @@ async def delete_user(request: Request) -> Response:
         job = eraser.begin(user_id)
     audit.record(request, "user.erase", job.subject, {"job": job.id})  # the keyed digest, not the id
     thread = threading.Thread(target=_run, args=(eraser, job, user_id), name=f"erasure-{job.id}", daemon=True)
-    _threads.add(thread)
+    _threads[thread] = engine
     thread.start()
     return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/v1/privacy/jobs/{job.id}"})
 
@@ -64,7 +86,7 @@ def _run(eraser, job, user_id: str) -> None:
     try:
         eraser.run(job, user_id)
     finally:
-        _threads.discard(threading.current_thread())
+        _threads.pop(threading.current_thread(), None)
 
 
 def _jobs(engine) -> dict[str, Any]:
@@ -94,16 +116,18 @@ async def retention_periodically(engine, every_s: float) -> None:
         retainer.on_state = _on_loop(engine, loop)
         job = retainer.begin(dry_run=False)
         thread = threading.Thread(target=retainer.run, args=(job,), name=f"retention-{job.id}", daemon=True)
-        _threads.add(thread)
+        _threads[thread] = engine
         thread.start()
         await loop.run_in_executor(None, thread.join)
-        _threads.discard(thread)
+        _threads.pop(thread, None)
         if job.status == "done":
             audit.record_server(engine, "privacy.retention", job.id, {"events_deleted": job.steps.get("events_deleted")})
 
 
-async def wait_for_jobs() -> None:
-    """At shutdown, before the engine closes: let running erasures finish (the loop still runs)."""
+async def wait_for_jobs(engine: Any = None) -> None:
+    """At shutdown, before the engine closes: let this engine's running jobs finish (the loop
+    still runs); None: every engine's."""
     loop = asyncio.get_running_loop()
-    for thread in list(_threads):
-        await loop.run_in_executor(None, thread.join)
+    for thread, owner in list(_threads.items()):
+        if engine is None or owner is engine:
+            await loop.run_in_executor(None, thread.join)
