@@ -86,3 +86,14 @@ def test_effective_settings_leave_secrets_out(tmp_path):
     assert "super-secret-admin" not in text and "admin_key" not in out and "hunter2" not in text
     assert out["service_url"] == "postgresql://tm:***@db:5432/tm"
     assert out["data_dir"] == str(tmp_path) and out["token_ttl_s"] == s.token_ttl_s
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tastemaker.storage.backup as backup
+    import tastemaker.storage.sqlite.backup as embedded
+
+    for module in (backup, embedded):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
