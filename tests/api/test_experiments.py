@@ -62,10 +62,14 @@ def test_patch_starts_reshares_and_stops_and_recommendations_say_which_variant(c
     client.post("/v1/items", json=[{"id": f"i{k}", "categories": ["c"]} for k in range(30)])
     client.post("/v1/events", json=[{"id": f"e{k}", "type": "view", "user_id": f"u{k % 7}", "item_id": f"i{k % 30}"}
                                     for k in range(120)])
-    client.post("/v1/experiments", json=BODY)
+    created = client.post("/v1/experiments", json={**BODY, "started_at": 5.0}).json()
+    assert created["started_at"] is None and created["stopped_at"] is None  # recorded by the server, not taken
     assert "experiments" not in client.get("/v1/recommendations", params={"user_id": "u1"}).json()
+    before = time.time()
     r = client.patch("/v1/experiments/home-test", json={"status": "running"})
     assert r.status_code == 200 and (r.json()["status"], r.json()["version"]) == ("running", 2)
+    started_at = r.json()["started_at"]
+    assert before <= started_at <= time.time()
     variants = {}
     for user in (f"u{k}" for k in range(40)):  # the fast path answers these
         body = client.get("/v1/recommendations", params={"user_id": user, "explain": "true"}).json()
@@ -79,11 +83,17 @@ def test_patch_starts_reshares_and_stops_and_recommendations_say_which_variant(c
     assert_problem(client.patch("/v1/experiments/home-test", json={"status": "draft"}), 409)
     assert_problem(client.patch("/v1/experiments/home-test", json={"shares": {"x": 0.1}}), 422, "/shares/x")
     assert_problem(client.patch("/v1/experiments/home-test", json={"salt": "new"}), 422, "/salt")
+    assert client.patch("/v1/experiments/home-test", json={"shares": {"more-trending": 0.3}}).json()["started_at"] == started_at
     r = client.patch("/v1/experiments/home-test", json={"status": "stopped", "status_reason": "done"})
     assert (r.json()["status"], r.json()["status_reason"]) == ("stopped", "done")
+    stopped_at = r.json()["stopped_at"]
+    assert started_at <= stopped_at <= time.time() and r.json()["started_at"] == started_at
+    # the results cover the time it ran: from the start recorded to the stop recorded, not to now
+    results = client.get("/v1/experiments/home-test/results").json()
+    assert (results["start"], results["end"]) == (started_at, stopped_at)
     assert "experiments" not in client.get("/v1/recommendations", params={"user_id": "u1"}).json()
     actions = [x["action"] for x in client.get("/v1/audit", params={"action": "experiments.", "order": "asc"}).json()["records"]]
-    assert actions == ["experiments.create", "experiments.update", "experiments.update", "experiments.update"]
+    assert actions == ["experiments.create"] + ["experiments.update"] * 4
 
 
 @pytest.fixture

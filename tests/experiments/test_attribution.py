@@ -153,6 +153,22 @@ def test_from_the_stores_erased_users_are_gone(stores):
     assert "u1" not in list(after.users.user_id) and "control" not in after.lists
 
 
+def test_from_the_stores_the_window_is_when_it_ran(stores):
+    """Recorded start and stop bound the lists; a stopped experiment's window does not run to now,
+    and a scheduled start later than the recorded one wins."""
+    doc = {"id": EXP, "placements": ["home"], "status": "stopped", "started_at": 1050.0, "stopped_at": 1600.0,
+           "variants": [{"name": "control", "share": 0.5}, {"name": "treatment", "share": 0.5}]}
+    stores.events.append(sorted(EVENTS, key=lambda e: e.timestamp))
+    stores.impressions.append([replace(i, log_seq=stores.events.last_seq()) for i in IMPRESSIONS])
+    got = attribute_experiment(stores, experiment_from_json(doc), now=END + 10_000, window_s=WINDOW, pre_period_s=500.0)
+    assert (got.start, got.end) == (1050.0, 1600.0)
+    # r1 (1000) is before the start, r4 (1999) after the stop: u1 keeps r2, u2 r3, u3 is out
+    assert list(got.users.user_id) == ["u2", "u1"] and list(got.users.metrics["exposures"]) == [1.0, 1.0]
+    later = attribute_experiment(stores, experiment_from_json({**doc, "start": 1200.0}), now=END + 10_000,
+                                 window_s=WINDOW, pre_period_s=500.0)
+    assert (later.start, later.end) == (1200.0, 1600.0) and list(later.users.user_id) == ["u1"]
+
+
 def test_position_before_finds_where_a_time_starts_in_the_log(stores):
     stores.events.append([event(n, "view", "u", "a", float(ts)) for n, ts in enumerate([10, 20, 20, 30, 40])])
     for ts, first in ((0.0, 10.0), (10.0, 10.0), (15.0, 20.0), (20.0, 20.0), (35.0, 40.0)):

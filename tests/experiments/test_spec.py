@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tastemaker.experiments.spec import (BUCKETS, Experiment, experiment_from_json, transition, with_shares)
@@ -106,6 +108,22 @@ def test_transitions():
             transition(frm, to)
     with pytest.raises(ValidationFailed):
         transition(draft, "paused")
+
+
+def test_transitions_record_when_it_started_and_stopped():
+    draft = experiment_from_json({**FULL, "status": "draft"})
+    assert (draft.started_at, draft.stopped_at) == (None, None)
+    running = transition(draft, "running", now=100.0)
+    assert transition(running, "running", now=200.0).started_at == 100.0  # set once
+    stopped = transition(running, "stopped", "done", now=300.0)
+    assert (stopped.started_at, stopped.stopped_at) == (100.0, 300.0)
+    assert transition(stopped, "stopped", now=400.0).stopped_at == 300.0
+    assert transition(draft, "stopped", now=50.0).stopped_at == 50.0 and transition(draft, "stopped").started_at is None
+    assert experiment_from_json(stopped.to_json()) == stopped  # stored and read back
+    unscheduled = replace(stopped, start=None, stop=None)
+    assert unscheduled.window(1000.0) == (100.0, 300.0) and replace(unscheduled, stopped_at=None).window(1000.0) == (100.0, 1000.0)
+    assert replace(unscheduled, start=150.0, stop=250.0).window(1000.0) == (150.0, 250.0)  # the schedule bounds it too
+    assert fields({**FULL, "started_at": "yesterday"}) == {"/started_at": "must be epoch seconds or an ISO 8601 time"}
 
 
 def test_with_shares_changes_only_named_variants_and_names_bad_ones():

@@ -29,11 +29,11 @@ EXAMPLE = {
     "population": {"segments": [], "context": {}}, "primary_metric": {"metric": "ctr", "direction": "increase"},
     "guardrails": [{"metric": "revenue", "direction": "increase", "threshold": 0.02}], "alpha": 0.05, "start": None,
     "stop": None, "status": "draft", "salt": "default:home-trending", "status_reason": None,
-    "design": {"baseline": 0.05, "mde": 0.05, "power": 0.8}, "created_at": _NOW, "updated_at": _NOW, "version": 1,
+    "design": {"baseline": 0.05, "mde": 0.05, "power": 0.8}, "started_at": None, "stopped_at": None, "created_at": _NOW, "updated_at": _NOW, "version": 1,
     "sample_size": {"users_per_variant": {"control": 122107, "more-trending": 122107}, "total_users": 244214,
                     "metric": "ctr", "baseline": 0.05, "mde": 0.05, "power": 0.8, "alpha": 0.05},
 }
-RUNNING = {**EXAMPLE, "status": "running", "updated_at": _NOW + 60, "version": 2}
+RUNNING = {**EXAMPLE, "status": "running", "started_at": _NOW + 60, "updated_at": _NOW + 60, "version": 2}
 
 
 def experiment_schemas() -> dict[str, Any]:
@@ -82,7 +82,11 @@ def experiment_schemas() -> dict[str, Any]:
     stored = {**fields, "created_at": _n("Epoch seconds"), "updated_at": _n("Epoch seconds"),
               "version": _n("Increments with every change", "integer"),
               "sample_size": {"type": ["object", "null"], "description": "Users per variant and in all to detect the "
-                              "design's lift (null without a design)"}}
+                              "design's lift (null without a design)"},
+              "started_at": {"type": ["number", "null"], "description": "When it started running (epoch seconds, "
+                             "recorded by the server); results start here, or at `start` if later"},
+              "stopped_at": {"type": ["number", "null"], "description": "When it stopped (epoch seconds, recorded by "
+                             "the server); results end here"}}
     return {
         "ExperimentRequest": _obj(fields, ["id", "placements", "variants"], "An A/B/n test on placements", closed=True),
         "Experiment": _obj(stored, ["id", "placements", "variants", "status", "salt", "version", "created_at"]),

@@ -247,15 +247,15 @@ def user_metrics(experiment_id: str, impressions: Sequence[ImpressionRecord], ev
 
 def attribute_experiment(stores: Stores, experiment: Experiment, now: float,
                          window_s: float = DEFAULT_WINDOW_S, pre_period_s: float = DEFAULT_PRE_PERIOD_S) -> Attribution:
-    """:func:`user_metrics` of ``experiment`` read from the stores, bounded by its window:
-    lists from its start (or its earliest tagged list) to its stop or ``now``, events from the
-    first pre-period list's log position on. Runs anywhere but the event loop (it reads the
-    logs)."""
-    end = min(experiment.stop, now) if experiment.stop is not None else now
+    """:func:`user_metrics` of ``experiment`` read from the stores, bounded by its window
+    (:meth:`Experiment.window`: from when it started running, or its scheduled start if later,
+    to when it stopped, its scheduled stop or ``now``; one stored before starts were recorded
+    begins at its earliest tagged list), events from the first pre-period list's log position
+    on. Runs anywhere but the event loop (it reads the logs)."""
+    start, end = experiment.window(now)
     if stores.impressions is None:
-        return user_metrics(experiment.id, [], [], experiment.start or end, end, window_s, pre_period_s)
-    start = experiment.start
-    if start is None:  # started without a recorded time: from its first tagged list
+        return user_metrics(experiment.id, [], [], end if start is None else start, end, window_s, pre_period_s)
+    if start is None:  # never recorded as started (stored before starts were): from its first tagged list
         start = min((i.ts for i in stores.impressions.read_experiment(experiment.id, until_ts=end)), default=end)
     impressions = stores.impressions.read(None, since_ts=start - pre_period_s, until_ts=end)
     # events from the pre-period's start on (its behaviour is the covariate), and every list's

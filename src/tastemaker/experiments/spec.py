@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
@@ -266,12 +267,13 @@ def experiment_from_json(doc: Any, where: Callable[[str], str] | None = None, pr
             power = c.number(dd.get("power", 0.8), f"{p}/design/power", 0.5, 0.999)
             if None not in (base, mde, power):
                 design = {"baseline": float(base), "mde": float(mde), "power": float(power)}  # type: ignore[arg-type]
+    started_at, stopped_at = c.time(d.get("started_at"), f"{p}/started_at"), c.time(d.get("stopped_at"), f"{p}/stopped_at")
     if c.errors:
         raise ValidationFailed(c.errors, title="Invalid experiment")
     return Experiment(exp_id, tuple(dict.fromkeys(placements)), tuple(variants), name, description, kind, layer, group,  # type: ignore[arg-type]
                       int(offset or 0), population, primary, tuple(g for g in guardrails if g is not None),  # type: ignore[arg-type]
                       float(alpha), start, stop, status, salt or f"{layer}:{exp_id}",  # type: ignore[arg-type]
-                      reason if isinstance(reason, str) else None, design)
+                      reason if isinstance(reason, str) else None, design, started_at, stopped_at)
 
 
 def with_shares(experiment: Experiment, shares: Mapping[str, Any]) -> Experiment:
@@ -295,12 +297,25 @@ def with_shares(experiment: Experiment, shares: Mapping[str, Any]) -> Experiment
                                title="Invalid experiment change") from None
 
 
-def transition(experiment: Experiment, status: str, reason: str | None = None) -> Experiment:
-    """``experiment`` moved to ``status``; ValueError for a move :data:`TRANSITIONS` forbids
-    (the API answers 409)."""
+def transition(experiment: Experiment, status: str, reason: str | None = None, now: float | None = None) -> Experiment:
+    """``experiment`` moved to ``status`` at ``now``; ValueError for a move :data:`TRANSITIONS`
+    forbids (the API answers 409). Moving to ``running`` records ``started_at`` (unless set),
+    to ``stopped`` ``stopped_at``: the window attribution reads.
+
+    >>> e = transition(experiment_from_json({"id": "x", "placements": ["home"], "variants": [
+    ...     {"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}), "running", now=100.0)
+    >>> e.started_at, transition(e, "stopped", now=160.0).stopped_at
+    (100.0, 160.0)
+    """
     if status not in STATUSES:
         raise ValidationFailed([FieldError("/status", f"must be one of: {', '.join(STATUSES)}")], title="Invalid experiment change")
     if status != experiment.status and status not in TRANSITIONS[experiment.status]:
         raise ValueError(f"an experiment cannot go from {experiment.status} to {status}"
                          f" (allowed: {', '.join(TRANSITIONS[experiment.status]) or 'none, it is final'})")
-    return replace(experiment, status=status, status_reason=reason)
+    stamp = time.time() if now is None else now
+    started_at, stopped_at = experiment.started_at, experiment.stopped_at
+    if status == "running" and started_at is None:
+        started_at = stamp
+    if status == "stopped" and experiment.status != "stopped":
+        stopped_at = stamp
+    return replace(experiment, status=status, status_reason=reason, started_at=started_at, stopped_at=stopped_at)

@@ -23,7 +23,7 @@ DIRECTIONS = ("increase", "decrease")  # the direction that is good for the metr
 IN_PROCESS_METRICS = ("error_rate", "latency_p99_ms")
 FIELDS = ("id", "name", "description", "kind", "placements", "variants", "layer", "exclusion_group", "offset",
           "population", "primary_metric", "guardrails", "alpha", "start", "stop", "status", "salt", "status_reason",
-          "design")
+          "design", "started_at", "stopped_at")
 OVERRIDE_FIELDS = ("model_version", "blend", "ranker", "rules", "diversity")
 
 
@@ -137,6 +137,22 @@ class Experiment:
     # for the sample size at creation: the primary metric's ``baseline`` rate, the relative
     # lift to detect (``mde``) and the ``power`` wanted (None: no sample size is computed)
     design: Mapping[str, float] | None = None
+    # when the status really moved to running / stopped (recorded by the server, epoch seconds);
+    # ``start`` / ``stop`` are the schedule, these are what happened
+    started_at: float | None = None
+    stopped_at: float | None = None
+
+    def window(self, now: float) -> tuple[float | None, float]:
+        """The period the experiment served in, as of ``now``: from the later of its recorded
+        start and its scheduled ``start`` (None: neither known) to the earliest of its recorded
+        stop, its scheduled ``stop`` and ``now``.
+
+        >>> Experiment("x", ("home",), (), start=100.0, started_at=150.0, stopped_at=300.0).window(500.0)
+        (150.0, 300.0)
+        """
+        starts = [t for t in (self.start, self.started_at) if t is not None]
+        ends = [t for t in (self.stop, self.stopped_at) if t is not None]
+        return (max(starts) if starts else None), min([now, *ends])
 
     @property
     def bucket_salt(self) -> str:
@@ -161,4 +177,5 @@ class Experiment:
                 "population": self.population.to_json(), "primary_metric": self.primary_metric.to_json(),
                 "guardrails": [g.to_json() for g in self.guardrails], "alpha": self.alpha, "start": self.start,
                 "stop": self.stop, "status": self.status, "salt": self.salt, "status_reason": self.status_reason,
-                "design": dict(self.design) if self.design is not None else None}
+                "design": dict(self.design) if self.design is not None else None,
+                "started_at": self.started_at, "stopped_at": self.stopped_at}

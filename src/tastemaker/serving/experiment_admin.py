@@ -12,6 +12,7 @@ the first free one at creation; a full group is a 409).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from tastemaker.experiments.assignment import free_offset
@@ -73,8 +74,12 @@ class ExperimentAdmin:
 
     def create(self, doc: Any) -> tuple[ExperimentRecord, Experiment]:
         """Validate (422), place it in its exclusion group (409 when full) and store it (409
-        when the id exists)."""
+        when the id exists). The server records when it started (created ``running``) or
+        stopped; a document's own ``started_at`` / ``stopped_at`` are not taken."""
         experiment = experiment_from_json(doc)
+        now = self.clock()
+        experiment = replace(experiment, started_at=now if experiment.status == "running" else None,
+                             stopped_at=now if experiment.status == "stopped" else None)
         check_experiment(experiment, self.placements, self.version_exists)
         experiment = self._group_offset(experiment)
         try:
@@ -133,7 +138,7 @@ class ExperimentAdmin:
             if reason is not None and not isinstance(reason, str):
                 raise ValidationFailed([FieldError("/status_reason", "must be a string")], title="Invalid experiment change")
             try:
-                out = transition(out, doc["status"], reason)
+                out = transition(out, doc["status"], reason, now=self.clock())
             except ValueError as exc:
                 raise InvalidTransition(str(exc)) from None
             if out.status == "running" and experiment.status != "running":

@@ -85,8 +85,8 @@ def seed(admin: Any, experiments: list[Experiment]) -> list[str]:
     for i, experiment in enumerate(experiments):
         found = admin.get(experiment.id)
         if found is not None:
-            if {**found[1].to_json(), "status": None, "offset": None, "status_reason": None} != \
-                    {**experiment.to_json(), "status": None, "offset": None, "status_reason": None}:
+            recorded = {"status": None, "offset": None, "status_reason": None, "started_at": None, "stopped_at": None}
+            if {**found[1].to_json(), **recorded} != {**experiment.to_json(), **recorded}:
                 log.warning("experiment %s differs from its entry in %s; the stored one stays (change it with PATCH)",
                             experiment.id, KEY)
             continue
