@@ -142,3 +142,16 @@ def test_design_for_the_sample_size():
     assert e.design == {"baseline": 0.05, "mde": 0.05, "power": 0.8}
     assert experiment_from_json(e.to_json()) == e
     assert {"/design/baseline", "/design/power"} <= set(fields({**FULL, "design": {"baseline": 2, "mde": 0.1, "power": 0.1}}))
+
+
+def test_parse_override_is_the_public_parser_bandit_arms_use():
+    from tastemaker.experiments.spec import OverrideChecker, parse_override
+
+    checker = OverrideChecker(lambda path: "line 4: " if path.startswith("/bandit") else "")
+    good = parse_override(checker, {"blend": {"trending": {"weight": 2.0, "n": 5}}, "ranker": "blend"}, "/v")
+    assert good.blend == {"trending": {"weight": 2.0, "n": 5}} and good.ranker == "blend" and checker.errors == []
+    bad = parse_override(checker, {"blend": {"trending": -1}, "colour": "red"}, "/bandit/arms/x")
+    assert bad == parse_override(OverrideChecker(None), None, "/") and not bad.blend  # errors: an empty override
+    assert sorted((e.field, e.reason) for e in checker.errors) == [
+        ("/bandit/arms/x/blend/trending", "line 4: must be between 0 and 1e+06"),
+        ("/bandit/arms/x/colour", "line 4: unknown field 'colour' (allowed: model_version, blend, ranker, rules, diversity)")]

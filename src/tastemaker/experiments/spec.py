@@ -38,7 +38,18 @@ from tastemaker.experiments.spec_types import (ALL_PLACEMENTS, BUCKETS, DIRECTIO
 from tastemaker.schema.errors import FieldError, ValidationFailed
 
 
-class _Checker:
+class OverrideChecker:
+    """Collects field errors while a document is parsed: each names its JSON pointer, prefixed
+    by ``where(path)`` (a YAML line, say). Parsers call :meth:`fail` or the typed readers
+    (:meth:`mapping`, :meth:`number`, :meth:`name`, ...), which return None after recording
+    what is wrong; the caller raises :class:`ValidationFailed` with :attr:`errors` at the end.
+    The experiment spec and a bandit placement's strategy arms share it with :func:`parse_override`.
+
+    >>> c = OverrideChecker(lambda path: "line 3: ")
+    >>> c.number("x", "/alpha", 0, 1), [(e.field, e.reason) for e in c.errors]
+    (None, [('/alpha', 'line 3: must be a number')])
+    """
+
     def __init__(self, where: Callable[[str], str] | None):
         self.where = where or (lambda path: "")
         self.errors: list[FieldError] = []
@@ -102,7 +113,18 @@ class _Checker:
         return self.number(value, path, 0, 1e11)
 
 
-def _override(c: _Checker, doc: Any, path: str) -> Override:
+def parse_override(c: OverrideChecker, doc: Any, path: str) -> Override:
+    """A variant override (model version, blend, ranker, rules, diversity) from ``doc``; its
+    errors are recorded in ``c`` under ``path`` and an empty :class:`Override` stands in.
+    What the override means for a placement is checked by
+    :func:`tastemaker.serving.experiments.compile_override`.
+
+    >>> c = OverrideChecker(None)
+    >>> parse_override(c, {"blend": {"trending": 0.6}, "ranker": "ltr"}, "/override")
+    Override(model_version=None, blend={'trending': {'weight': 0.6}}, ranker='ltr', rules=None, diversity=None)
+    >>> parse_override(c, {"ranker": "x"}, "/arms/a"), [(e.field, e.reason) for e in c.errors]
+    (Override(model_version=None, blend={}, ranker=None, rules=None, diversity=None), [('/arms/a/ranker', 'must be one of: blend, ltr')])
+    """
     if doc is None:
         return Override()
     d = c.mapping(doc, path, OVERRIDE_FIELDS)
@@ -154,7 +176,7 @@ def _override(c: _Checker, doc: Any, path: str) -> Override:
     return Override(version, blend, ranker, rules, diversity)
 
 
-def _metric(c: _Checker, doc: Any, path: str, guardrail: bool) -> Metric | None:
+def _metric(c: OverrideChecker, doc: Any, path: str, guardrail: bool) -> Metric | None:
     d = c.mapping(doc, path, ("metric", "direction", "threshold"))
     if d is None:
         return None
@@ -176,7 +198,7 @@ def _metric(c: _Checker, doc: Any, path: str, guardrail: bool) -> Metric | None:
     return Metric(metric, direction, threshold) if direction is not None else None
 
 
-def _population(c: _Checker, doc: Any, path: str) -> Population:
+def _population(c: OverrideChecker, doc: Any, path: str) -> Population:
     if doc is None:
         return Population()
     d = c.mapping(doc, path, ("segments", "context"))
@@ -203,7 +225,7 @@ def _population(c: _Checker, doc: Any, path: str) -> Population:
 def experiment_from_json(doc: Any, where: Callable[[str], str] | None = None, prefix: str = "") -> Experiment:
     """An :class:`Experiment` from a JSON/YAML document; every error at once (422).
     ``where(path)`` gives a position prefix for a field (YAML), ``prefix`` the document's path."""
-    c = _Checker(where)
+    c = OverrideChecker(where)
     if not isinstance(doc, dict):
         c.fail(prefix or "/", "must be an object")
     d = c.mapping(doc, prefix, FIELDS) if isinstance(doc, dict) else None
@@ -226,7 +248,7 @@ def experiment_from_json(doc: Any, where: Callable[[str], str] | None = None, pr
             continue
         name = c.name(v.get("name"), f"{at}/name")
         share = c.number(v.get("share"), f"{at}/share", 1.0 / BUCKETS, 1.0)
-        override = _override(c, v.get("override"), f"{at}/override")
+        override = parse_override(c, v.get("override"), f"{at}/override")
         if name is not None and any(x.name == name for x in variants):
             c.fail(f"{at}/name", f"duplicate variant name '{name}'")
         if name is not None and share is not None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from tastemaker.experiments.bandit_registry import DEFAULT_REWARDS, BanditSpec
 from tastemaker.experiments.bandits import POLICIES
-from tastemaker.experiments.spec import _Checker, _override  # the one parser of variant overrides
+from tastemaker.experiments.spec import OverrideChecker, parse_override  # the one parser of variant overrides
 from tastemaker.schema.errors import ValidationFailed
 from tastemaker.serving.config_document import ConfigChecker
 from tastemaker.serving.placements import Placement
@@ -61,8 +61,8 @@ def bandit_from_config(c: ConfigChecker, doc: Any, path: str, placement: Placeme
         if raw is not None:
             for name, body in raw.items():
                 at = f"{path}/arms/{name}"
-                checker = _Checker(lambda p: c.marks.where(p))
-                override = _override(checker, body if body is not None else {}, at)
+                checker = OverrideChecker(lambda p: c.marks.where(p))
+                override = parse_override(checker, body if body is not None else {}, at)
                 c.errors.extend(checker.errors)
                 if override.model_version is not None:
                     c.fail(f"{at}/model_version", "a bandit arm cannot choose a model version (use an experiment)")
