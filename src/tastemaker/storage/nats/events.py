@@ -26,7 +26,6 @@ Every call crosses to a private event loop thread (``loop.LoopThread``: ~30-60 u
 from __future__ import annotations
 
 import hashlib
-import re
 import zlib
 from typing import Iterable, Sequence
 
@@ -43,12 +42,13 @@ from tastemaker.storage.sqlite.events import _event, _row
 
 _pack = msgspec.msgpack.Encoder().encode
 _unpack = msgspec.msgpack.Decoder(tuple).decode
-_SAFE_ID = re.compile(r"[!-}]{1,200}")  # printable ASCII, no space, no '~': usable as a header value as is
 _MAX_GENERATIONS = 1000
 
 
 def _msg_id(event_id: str, generation: int = 0) -> str:
-    base = event_id if _SAFE_ID.fullmatch(event_id) else "~" + hashlib.sha256(event_id.encode()).hexdigest()
+    # printable ASCII without space or '~' is usable as a header value as is; others go hashed
+    safe = event_id.isascii() and event_id.isprintable() and " " not in event_id and "~" not in event_id
+    base = event_id if safe and 0 < len(event_id) <= 200 else "~" + hashlib.sha256(event_id.encode()).hexdigest()
     return base if generation == 0 else f"{base}~{generation}"
 
 
@@ -100,10 +100,10 @@ class NatsEventLog:
             acks = await self._stream.publish([(self._subject(row[2]), _pack(row), _msg_id(row[0], gen))
                                                for _, row, gen in pending])
             retry = []
-            for (thing, row, gen), ack in zip(pending, acks):
-                if not ack.get("duplicate"):
-                    out.append((ack["seq"], (thing, row)))
-                elif not await self._stream.exists(ack["seq"]) and gen < _MAX_GENERATIONS:
+            for (thing, row, gen), (seq, duplicate) in zip(pending, acks):
+                if not duplicate:
+                    out.append((seq, (thing, row)))
+                elif not await self._stream.exists(seq) and gen < _MAX_GENERATIONS:
                     retry.append((thing, row, gen + 1))  # its first copy was erased: log it again
             pending = retry
         out.sort(key=lambda pair: pair[0])

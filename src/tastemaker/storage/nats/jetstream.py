@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,27 @@ from nats.js import api
 from nats.js.errors import NotFoundError
 
 FETCH_CHUNK = 5_000  # messages per pull request while scanning
+
+
+_ACK_SEQ = re.compile(rb'"seq":\s*(\d+)')
+_ACK_DUPLICATE = re.compile(rb'"duplicate":\s*true')
+
+
+class _Batch:
+    __slots__ = ("acks", "left", "done")
+
+    def __init__(self, n: int, done: asyncio.Future):
+        self.acks: list[bytes | None] = [None] * n
+        self.left = n
+        self.done = done
+
+
+def _parse_ack(data: bytes | None) -> tuple[int, bool]:
+    """``{"stream":..,"seq":n[,"duplicate":true]}`` without a JSON decoder (one per event)."""
+    match = _ACK_SEQ.search(data) if data is not None and b'"error"' not in data else None
+    if match is None:
+        raise JetStreamError(f"publish refused: {data!r}")
+    return int(match.group(1)), _ACK_DUPLICATE.search(data) is not None
 
 
 class JetStreamError(RuntimeError):
@@ -51,7 +73,7 @@ class Stream:
         self.nc = nc
         self.js = nc.jetstream()
         self.spec = spec
-        self._acks: dict[str, asyncio.Future] = {}
+        self._acks: dict[str, tuple[_Batch, int]] = {}
         self._tokens = itertools.count()
         self._inbox = nc.new_inbox()
 
@@ -76,34 +98,34 @@ class Stream:
         ))
 
     async def _on_ack(self, msg: Any) -> None:
-        future = self._acks.pop(msg.subject, None)
-        if future is not None and not future.done():
-            future.set_result(msg.data)
+        waiting = self._acks.pop(msg.subject, None)
+        if waiting is not None:
+            batch, index = waiting
+            batch.acks[index] = msg.data
+            batch.left -= 1
+            if batch.left == 0 and not batch.done.done():
+                batch.done.set_result(None)
 
-    async def publish(self, messages: list[tuple[str, bytes, str]], timeout: float = 30.0) -> list[dict]:
-        """Publish ``(subject, payload, message id)`` in order; JetStream's acks, in the same order.
+    async def publish(self, messages: list[tuple[str, bytes, str]], timeout: float = 30.0) -> list[tuple[int, bool]]:
+        """Publish ``(subject, payload, message id)`` in order; ``(seq, duplicate)`` per message, in order.
 
-        An ack is ``{"seq": n}`` for a stored message and ``{"seq": n, "duplicate": true}`` for
-        an id inside the deduplication window (``n`` is then the first copy's sequence).
+        A duplicate is an id inside the deduplication window; its ``seq`` is the first copy's.
+        One future per batch, not per message: the acks fill a list as they come.
         """
-        loop = asyncio.get_running_loop()
-        futures = []
-        for subject, payload, msg_id in messages:
+        batch = _Batch(len(messages), asyncio.get_running_loop().create_future())
+        replies = []
+        for index, (subject, payload, msg_id) in enumerate(messages):
             reply = f"{self._inbox}.{next(self._tokens)}"
-            future = self._acks[reply] = loop.create_future()
-            futures.append(future)
+            self._acks[reply] = (batch, index)
+            replies.append(reply)
             await self.nc.publish(subject, payload, reply=reply, headers={"Nats-Msg-Id": msg_id})
-        await self.nc.flush(timeout)
         try:
-            raw = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+            await self.nc.flush(timeout)
+            await asyncio.wait_for(batch.done, timeout)
         finally:
-            for future in futures:
-                future.cancel()  # on a timeout: forget the late ones
-        acks = [json.loads(data) for data in raw]
-        for ack in acks:
-            if "error" in ack:
-                raise JetStreamError(f"publish refused: {ack['error']}")
-        return acks
+            for reply in replies:  # on a timeout: forget the late ones
+                self._acks.pop(reply, None)
+        return [_parse_ack(data) for data in batch.acks]
 
     async def exists(self, seq: int) -> bool:
         try:
