@@ -194,6 +194,10 @@ class Settings:
     # A snapshot pickles the whole state in a forked child (a core for seconds): not too often.
     snapshot_every_events: int = 1_000_000
     require_catalog: bool = True
+    # A running canary's served metrics (CTR from attribution) are analysed this often (seconds,
+    # off the event loop), once each arm has canary_min_users users (or its design's sample size).
+    canary_check_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_CANARY_CHECK_S", "60")))
+    canary_min_users: int = field(default_factory=lambda: int(os.environ.get("TASTEMAKER_CANARY_MIN_USERS", "200")))
     # Logged impressions (ranker training data) older than this are deleted; 0 keeps them all.
     impression_retention_days: float = field(
         default_factory=lambda: float(os.environ.get("TASTEMAKER_IMPRESSION_RETENTION_DAYS", "90")))

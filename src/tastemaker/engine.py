@@ -264,6 +264,36 @@ class Engine:
         """Roll back the canaries (and monitored experiments) whose guardrail broke."""
         return self.experiments.check_canaries(metrics) if self.experiments is not None else []
 
+    def canary_served_metrics(self, now: float | None = None) -> dict[str, dict[str, dict]]:
+        """Per running canary whose arms each have enough users (``canary_min_users``, or the
+        design's sample size per variant), the served metrics its results' analysis judged
+        (:func:`tastemaker.experiments.canary.served_metrics`), for :meth:`check_canaries`.
+        Reads the logs: call it off the event loop."""
+        from tastemaker.experiments.canary import served_metrics
+        from tastemaker.experiments.results import experiment_results
+        from tastemaker.experiments.statistics.power import sample_size_proportions
+
+        router = self.recommender.experiments
+        if router is None or self.stores.impressions is None:
+            return {}
+        out = {}
+        for exp_id in sorted(router.monitored):
+            experiment = router.running.get(exp_id)
+            if experiment is None or experiment.kind != "canary":
+                continue
+            need = self.settings.canary_min_users
+            if experiment.design is not None:
+                d = experiment.design
+                need = sample_size_proportions(d["baseline"], relative_lift=d["mde"], alpha=experiment.alpha,
+                                               power=d["power"])
+            if self.recommender.impressions is not None:
+                self.recommender.impressions.flush()
+            doc = experiment_results(self.stores, experiment, now=now)
+            users = {v: f["users"] for v, f in doc["metrics"].items()}
+            if all(users.get(v.name, 0) >= need for v in experiment.variants):
+                out[exp_id] = served_metrics(doc)
+        return out
+
     def _cancel_preparing(self) -> None:
         if self._preparing is not None:
             self._preparing[2].set()

@@ -145,3 +145,42 @@ def test_promoting_the_canary_version_ends_its_canary(two_versions):
     state = c.get(f"/v1/experiments/{canary['id']}").json()
     assert (state["status"], state["status_reason"]) == ("stopped", "v2 promoted")
     assert "experiments" not in c.get("/v1/recommendations", params={"user_id": "u1"}).json()
+
+
+def test_a_canary_whose_lists_users_do_not_click_is_rolled_back_on_its_served_ctr(settings):
+    """End to end: users click half of control's lists and none of the candidate's; the
+    server's served-metric check (results through attribution and the analysis) rolls it back."""
+    import random
+    from dataclasses import replace
+
+    settings = replace(settings, canary_check_s=0.3, canary_min_users=40)
+    with open_stores(settings) as stores:
+        load_dataset(stores, generate(150, 100, 3_000, seed=3))
+        train(stores, "popularity", evaluate=False, promote="always")
+        train(stores, "itemknn", evaluate=False, promote="never")
+    rng = random.Random(7)
+    with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
+        r = c.post("/v1/models/2/promote", params={"canary": "0.5", "latency_budget_ms": "60000", "max_error_rate": "1"})
+        canary = r.json()
+        assert r.status_code == 201 and [g["metric"] for g in canary["guardrails"]][-1] == "ctr"
+        deadline, k, n = time.monotonic() + HANG_GUARD_S, 0, 0
+        while True:
+            for _ in range(40):
+                k += 1
+                body = c.get("/v1/recommendations", params={"user_id": f"u{k}"}).json()
+                (tag,) = [e for e in body.get("experiments", []) if e["id"] == canary["id"]] or [None]
+                if tag is not None and tag["variant"] == "control" and rng.random() < 0.5:
+                    n += 1
+                    c.post("/v1/events", json=[{"id": f"c{n}", "type": "click", "user_id": f"u{k}",
+                                                "item_id": body["items"][0]["id"],
+                                                "recommendation_id": body["recommendation_id"]}])
+            state = c.get(f"/v1/experiments/{canary['id']}").json()
+            if state["status"] == "stopped":
+                break
+            assert time.monotonic() < deadline, state
+            time.sleep(0.1)  # pacing only: the loop ends on the status
+        assert state["status_reason"].startswith("rolled back: candidate: served metric: ctr"), state["status_reason"]
+        assert state["stopped_at"] is not None
+        (record,) = c.get("/v1/audit", params={"action": "experiments.rollback"}).json()["records"]
+        assert (record["actor"], record["target"]) == ("canary-monitor", canary["id"])
+        assert record["summary"]["reason"] == state["status_reason"]

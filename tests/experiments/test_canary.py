@@ -49,3 +49,34 @@ def test_served_metrics_compare_with_control_in_the_good_direction():
     assert m.check(e, {"a": {"bounce": 0.5}, "b": {"bounce": 0.56}}).startswith("b: bounce")
     assert m.check(e, {"b": {"ctr": 0.0}}) is None  # no control figure: nothing to judge
     assert not monitored(e)
+
+
+def _results(e, candidate_rate, n=400, seed=0):
+    """A results document's analysis of n users per arm, control clicking half its lists."""
+    import numpy as np
+
+    from tastemaker.experiments.analysis import analyze
+    from tastemaker.experiments.analysis_spec import AnalysisSpec
+    from tastemaker.experiments.metrics_table import UserMetrics
+
+    rng = np.random.default_rng(seed)
+    arm = np.arange(2 * n) % 2
+    ctr = (rng.random(2 * n) < np.where(arm == 1, candidate_rate, 0.5)) * 1.0
+    table = UserMetrics(np.arange(2 * n), np.where(arm == 1, "candidate", "control"), np.arange(2 * n) * 1.0,
+                        {"ctr": ctr})
+    return {"analysis": analyze(table, AnalysisSpec.from_experiment(e)).to_dict()}
+
+
+def test_served_ctr_breach_is_judged_by_the_analysis():
+    from tastemaker.experiments.canary import served_metrics
+
+    e = canary_experiment(5, 0.5, 4)
+    assert [g.metric for g in e.guardrails] == ["error_rate", "latency_p99_ms", "ctr"]
+    m = CanaryMonitor()
+    worse = served_metrics(_results(e, 0.1))
+    assert worse["candidate"]["judged"]["ctr"]["status"] == "breached"
+    reason = m.check(e, worse)
+    assert reason.startswith("candidate: served metric: ctr") and "(400 users)" in reason
+    same = served_metrics(_results(e, 0.5))
+    assert same["candidate"]["judged"]["ctr"]["status"] != "breached" and m.check(e, same) is None
+    assert served_metrics({"analysis": None}) == {}

@@ -147,6 +147,34 @@ async def patch_experiment(request: Request) -> Response:
 async def check_canaries_periodically(engine, every_s: float = CANARY_CHECK_S) -> None:
     """Background task: roll back canaries whose guardrail broke (the check reads this
     process's measurements; the store write and audit record run off the loop)."""
+    served = asyncio.create_task(check_served_metrics_periodically(engine, engine.settings.canary_check_s))
+    try:
+        await _check_in_process(engine, every_s)
+    finally:
+        served.cancel()
+
+
+async def check_served_metrics_periodically(engine, every_s: float) -> None:
+    """Background task: every ``every_s`` (TASTEMAKER_CANARY_CHECK_S) while a canary runs,
+    analyse its served metrics (results from the logs, in a worker thread) and roll it back
+    when the analysis finds the candidate worse beyond a guardrail (or the primary metric
+    significantly worse)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(every_s)
+        router = engine.recommender.experiments
+        if router is None or not router.monitored:
+            continue
+        try:
+            metrics = await loop.run_in_executor(None, engine.canary_served_metrics)
+            if metrics:
+                for exp_id, reason in await loop.run_in_executor(None, engine.check_canaries, metrics):
+                    log.warning("experiment %s rolled back: %s", exp_id, reason)
+        except Exception:  # the next round tries again
+            log.exception("checking canaries' served metrics failed")
+
+
+async def _check_in_process(engine, every_s: float) -> None:
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(every_s)

@@ -30,13 +30,17 @@ import numpy as np
 
 from tastemaker.experiments.spec import IN_PROCESS_METRICS, Experiment, Variant, experiment_from_json
 
+CTR_TOLERANCE = 0.05  # a canary's served CTR may be this much worse than control's (relative)
 MIN_REQUESTS = 100  # a variant's in-process guardrails are judged from this many requests on
 WINDOW = 2000  # latencies kept per variant (the p99 of the latest ones)
 
 
 def canary_experiment(version: int, share: float, serving_version: int | None, max_error_rate: float = 0.01,
-                      latency_budget_ms: float = 100.0, now: float | None = None) -> Experiment:
-    """The canary of model ``version`` on every placement: ``share`` of users get it."""
+                      latency_budget_ms: float = 100.0, now: float | None = None,
+                      ctr_tolerance: float = CTR_TOLERANCE) -> Experiment:
+    """The canary of model ``version`` on every placement: ``share`` of users get it. Its
+    guardrails: the error and latency budgets (in process) and the served CTR, at most
+    ``ctr_tolerance`` worse than control's (judged by the analysis, :func:`served_metrics`)."""
     stamp = int(now if now is not None else time.time())
     control = {"model_version": serving_version} if serving_version is not None else {}
     return experiment_from_json({
@@ -45,7 +49,28 @@ def canary_experiment(version: int, share: float, serving_version: int | None, m
         "variants": [{"name": "control", "share": round(1.0 - share, 4), "override": control},
                      {"name": "candidate", "share": share, "override": {"model_version": version}}],
         "guardrails": [{"metric": "error_rate", "threshold": max_error_rate},
-                       {"metric": "latency_p99_ms", "threshold": latency_budget_ms}]})
+                       {"metric": "latency_p99_ms", "threshold": latency_budget_ms},
+                       {"metric": "ctr", "threshold": ctr_tolerance}]})
+
+
+def served_metrics(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """For :meth:`CanaryMonitor.check`: per treatment variant of a results document
+    (:func:`tastemaker.experiments.results.experiment_results`), its users and the analysis'
+    judgement of each served guardrail (``{"judged": {metric: {"status", "why"}}}``) and of
+    the primary metric (``decision`` ``worse``: significantly worse than control at the
+    experiment's alpha, always-valid when sequential). Nothing without an analysis."""
+    analysis = results.get("analysis")
+    if not analysis:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for row in analysis["variants"]:
+        judged = {g["metric"]: {"status": g["status"], "why": g.get("why", "")} for g in row["guardrails"]}
+        primary = analysis["primary"]
+        if row.get("decision") == "worse" and primary not in judged:
+            judged[primary] = {"status": "breached", "why": f"{primary} significantly worse than control "
+                               f"(adjusted p={row['p_value_adjusted']:.3g})"}
+        out[row["variant"]] = {"users": row["users"], "judged": judged}
+    return out
 
 
 def monitored(experiment: Experiment) -> bool:
@@ -104,14 +129,22 @@ class CanaryMonitor:
 
         In-process metrics (error_rate, latency_p99_ms) are judged against their absolute
         budget once a variant has ``min_requests``; any other metric, given per variant in
-        ``metrics`` (attribution), against control's value moved by the tolerated share."""
+        ``metrics`` (attribution), against control's value moved by the tolerated share, or,
+        where ``metrics`` carries the analysis' judgement (``judged``, :func:`served_metrics`),
+        breached only when the analysis found it so with its confidence."""
         measured = self.metrics(experiment)
         for name, values in (metrics or {}).items():
             measured[name] = {**measured.get(name, {}), **values}
         control = measured.get(experiment.variants[0].name, {})
         for v in experiment.variants[1:]:
             got = measured.get(v.name, {})
+            judged = got.get("judged", {})
+            for metric, judgement in judged.items():  # the analysis' verdict on a served metric
+                if judgement["status"] == "breached":
+                    return f"{v.name}: served metric: {judgement['why']} ({got.get('users', '?')} users)"
             for g in experiment.guardrails:
+                if g.metric in judged:
+                    continue
                 value = got.get(g.metric)
                 if value is None or value != value or g.threshold is None:  # not measured (NaN: no sample)
                     continue
