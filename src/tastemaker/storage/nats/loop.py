@@ -2,10 +2,9 @@
 
 The store protocols are synchronous (the engine calls them from worker threads and from
 the server's loop through ``to_thread``); nats-py is asyncio only. Each store owns one loop
-on one thread and every call is a ``run_coroutine_threadsafe`` round trip: about 30-60 us
-of thread hand-off per call on this machine (measured by bench/event_log_backends.py as
-the gap between a bare JetStream publish and an ``append`` of one event), which is why
-``append`` sends a whole batch in one call rather than one call per event.
+on one thread and every call is a ``run_coroutine_threadsafe`` round trip: 42 us p50,
+85-371 us p99 on the shared 2-core box (bench/event_log_backends.py, "loop thread
+hand-off"), which is why ``append`` sends a whole batch in one call.
 
 >>> import asyncio
 >>> loop = LoopThread("doctest")
