@@ -175,3 +175,17 @@ def test_position_before_finds_where_a_time_starts_in_the_log(stores):
         rows = stores.events.read_since(position_before(stores.events, ts), 100)
         assert rows[0][1].timestamp == first and len(rows) == sum(t >= ts for t in (10, 20, 20, 30, 40)), ts
     assert stores.events.read_since(position_before(stores.events, 41.0), 100) == []
+
+
+def test_segments_from_the_request_context_else_user_traits():
+    extra = [event(20, "view", "u1", "a", 1001.0, context={"device": "mobile"}),
+             event(21, "view", "u1", "a", 1002.0, context={"device": "desktop"}),  # the first one counts
+             event(22, "view", "u2", "a", 1101.0, context={"device": "desktop", "country": "FR"}),
+             event(23, "view", "u3", "a", 950.0, context={"device": "tv"})]     # before the start: not used
+    traits = {"u3": {"country": "DE"}, "u1": {"country": ""}}
+    result = user_metrics(EXP, IMPRESSIONS, EVENTS + extra, START, END, WINDOW, pre_period_s=500.0,
+                          placements=["home"], traits_of=traits.get)
+    assert list(result.users.user_id) == ["u1", "u2", "u3"]
+    assert list(result.users.segments["device"]) == ["mobile", "desktop", "unknown"]
+    assert list(result.users.segments["country"]) == ["unknown", "FR", "DE"]
+    assert set(measure().users.segments) == {"pre_period"}  # nobody has one: no column

@@ -85,3 +85,16 @@ def test_an_experiment_without_users_decides_nothing_and_says_why(stores):
 def test_unknown_experiment(stores):
     with pytest.raises(LookupError, match="no experiment 'nope'"):
         load_experiment(stores, "nope")
+
+
+def test_results_break_down_by_device_from_the_request_context(stores):
+    experiment = define(stores)
+    serve(stores)
+    stores.events.append([Event(id=f"v{u}", type="view", user_id=f"u{u}", item_id="i1", timestamp=START + u + 1,
+                                session_id=f"s{u}", context={"device": "mobile" if u < 200 else "desktop"})
+                          for u in range(400)])
+    doc = experiment_results(stores, experiment, now=START + 10_000)
+    rows = doc["analysis"]["segments"]["device"]
+    assert sorted((r["segment"], r["n_control"], r["n_treatment"]) for r in rows) == [
+        ("desktop", 100, 100), ("mobile", 100, 100)]
+    assert all(r["effect"] is not None for r in rows)

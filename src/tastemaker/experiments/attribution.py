@@ -34,7 +34,7 @@ erased user's impressions and events are gone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,7 @@ from tastemaker.storage.protocols import EventLog, ImpressionRecord
 DEFAULT_WINDOW_S = 86_400.0  # as the ranker's labels (training.ranker_job)
 DEFAULT_PRE_PERIOD_S = 14 * 86_400.0
 CLOCK_SLACK_S = 3_600.0  # events may be stamped by clients: read the log from an hour earlier
+SEGMENT_KEYS = ("device", "country")  # request context keys (else user traits) the results break down by
 METRICS = ("exposures", "clicks", "ctr", "add_to_cart_rate", "conversion", "revenue", "items_per_session")
 
 
@@ -189,12 +190,16 @@ def user_metrics(experiment_id: str, impressions: Sequence[ImpressionRecord], ev
                  pre_period_s: float = DEFAULT_PRE_PERIOD_S, placements: Iterable[str] | None = None,
                  price_of: Callable[[str], float | None] = lambda item: None,
                  category_of: Callable[[str], str | None] = lambda item: None,
-                 catalog_size: int | None = None) -> Attribution:
+                 catalog_size: int | None = None,
+                 traits_of: Callable[[str], Mapping[str, Any] | None] = lambda user: None) -> Attribution:
     """The per-user table of ``experiment_id`` over ``[start, end)`` from impressions and
     events already read (:func:`attribute_experiment` reads them from the stores).
 
     ``placements`` (None: all) bounds the pre-period lists; outcomes count up to
-    ``end + window_s`` at the latest (each still inside its own list's window)."""
+    ``end + window_s`` at the latest (each still inside its own list's window). Segments for
+    the breakdown: ``pre_period`` (returning / new) and each of :data:`SEGMENT_KEYS` that some
+    user has, from the context of the user's first event in the period that carries it, else
+    the user's trait of that name (``traits_of``), else ``unknown``."""
     wanted = None if placements is None or ALL_PLACEMENTS in placements else set(placements)
     pre_start = start - pre_period_s
     every_list = [i for i in impressions if pre_start <= i.ts < end]
@@ -217,6 +222,7 @@ def user_metrics(experiment_id: str, impressions: Sequence[ImpressionRecord], ev
     outcomes: list[Outcome] = []
     sessions: dict[str, set[str]] = {}
     pre_sessions: dict[str, set[str]] = {}
+    labels: dict[str, dict[str, str]] = {}  # segment key -> user -> value from the request context
     for e in events:
         if e.user_id not in variant_of or e.timestamp is None or not pre_start <= e.timestamp < end + window_s:
             continue
@@ -224,6 +230,11 @@ def user_metrics(experiment_id: str, impressions: Sequence[ImpressionRecord], ev
             (sessions if e.timestamp >= start else pre_sessions).setdefault(e.user_id, set()).add(e.session_id)
         if e.type in OUTCOME_TYPES:
             outcomes.extend(outcomes_from_event(e))
+        if e.context and start <= e.timestamp < end:
+            for key in SEGMENT_KEYS:
+                value = e.context.get(key)
+                if isinstance(value, str) and value:
+                    labels.setdefault(key, {}).setdefault(e.user_id, value)
     counts: dict[str, int] = {}
     post_outcomes = [o for o in outcomes if o.ts >= start]
     post = _tally([i for lists in shown.values() for i in lists], every_list, post_outcomes, sessions, window_s,
@@ -240,9 +251,24 @@ def user_metrics(experiment_id: str, impressions: Sequence[ImpressionRecord], ev
         metrics={m: values[:, j] for j, m in enumerate(METRICS)},
         covariates={f"pre_{m}": before[:, j] for j, m in enumerate(METRICS)},
         # for the per-segment breakdown: users served lists before the start, and new ones
-        segments={"pre_period": np.array(["returning" if u in pre else "new" for u in users], dtype=object)})
+        segments={"pre_period": np.array(["returning" if u in pre else "new" for u in users], dtype=object),
+                  **_segments(users, labels, traits_of)})
     lists = {v: _list_metrics(shown[v], catalog_size, category_of) for v in sorted(shown)}
     return Attribution(table, lists, start, end, window_s, len(crossovers), counts)
+
+
+def _segments(users: Sequence[str], labels: dict[str, dict[str, str]],
+              traits_of: Callable[[str], Mapping[str, Any] | None]) -> dict[str, np.ndarray]:
+    """Per :data:`SEGMENT_KEYS`: each user's value from the context, else the trait, else
+    ``unknown``; a key nobody has is left out."""
+    traits = {u: traits_of(u) or {} for u in users}
+    out = {}
+    for key in SEGMENT_KEYS:
+        column = [labels.get(key, {}).get(u) or (str(traits[u][key]) if traits[u].get(key) else "unknown")
+                  for u in users]
+        if any(v != "unknown" for v in column):
+            out[key] = np.array(column, dtype=object)
+    return out
 
 
 def attribute_experiment(stores: Stores, experiment: Experiment, now: float,
@@ -276,8 +302,13 @@ def attribute_experiment(stores: Stores, experiment: Experiment, now: float,
         found = item(item_id)
         return found.categories[0] if found is not None and found.categories else None
 
+    def traits_of(user_id: str) -> Mapping[str, Any] | None:
+        found = stores.users.get(user_id)
+        return found.traits if found is not None else None
+
     return user_metrics(experiment.id, impressions, _events_after(stores, after_seq), start, end, window_s,
-                        pre_period_s, experiment.placements, price_of, category_of, stores.items.count() or None)
+                        pre_period_s, experiment.placements, price_of, category_of, stores.items.count() or None,
+                        traits_of)
 
 
 def position_before(events: EventLog, ts: float) -> int:
