@@ -15,6 +15,9 @@ from tastemaker.config import Settings
 from tastemaker.storage.factory import Stores, open_stores
 
 
+SERVER_OPEN_LIMIT = 8  # open Stores per test on a server backend (tests use at most 6 at once)
+
+
 @dataclass
 class Backend:
     """Opens stores on one shared data location; every call is a fresh connection set."""
@@ -26,6 +29,10 @@ class Backend:
     def open(self, durable: bool = False) -> Stores:
         stores = self.opener(durable)
         self.opened.append(stores)
+        if hasattr(self.opener, "cleanup") and len(self.opened) > SERVER_OPEN_LIMIT:
+            # a server backend holds connections: property tests open stores per example and
+            # use only the newest, so the oldest go before two pytest workers exhaust the server
+            self.opened.pop(0).close()
         return stores
 
     def close_all(self) -> None:

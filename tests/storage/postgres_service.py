@@ -48,13 +48,11 @@ class PostgresOpener:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
 
-    def scan(self, user_id: str) -> dict[str, int]:
-        """Occurrences of ``user_id`` (privacy.scan's needles) in the server's files of this
-        schema's tables, indexes and TOAST relations, after a CHECKPOINT wrote every dirty page
-        (the WAL, which PostgreSQL recycles by itself, is not scanned)."""
+    def files(self) -> list[Path]:
+        """The server's files of this schema's tables, indexes and TOAST relations, after a
+        CHECKPOINT wrote every dirty page (the WAL, which PostgreSQL recycles by itself, is not
+        among them)."""
         import psycopg
-
-        from tastemaker.privacy.scan import count_in_file, needles
 
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute("CHECKPOINT")
@@ -65,10 +63,14 @@ class PostgresOpener:
                 "UNION SELECT i.indexrelid FROM pg_index i JOIN mine ON i.indrelid = mine.reltoastrelid",
                 (self.schema,)).fetchall()
             paths = [conn.execute("SELECT pg_relation_filepath(%s)", (oid,)).fetchone()[0] for (oid,) in rels]
-        patterns = list(needles(user_id).values())
-        found = {}
-        for rel in filter(None, paths):
-            for path in [data_dir / rel, *sorted(data_dir.glob(f"{rel}.*"))]:  # 1 GiB segments: rel.1, rel.2...
-                if path.is_file() and (n := count_in_file(path, patterns)):
-                    found[str(path)] = n
+        found = []
+        for rel in filter(None, paths):  # 1 GiB segments: rel, rel.1, rel.2...
+            found += [p for p in [data_dir / rel, *sorted(data_dir.glob(f"{rel}.*"))] if p.is_file()]
         return found
+
+    def scan(self, user_id: str) -> dict[str, int]:
+        """Occurrences of ``user_id`` (privacy.scan's needles) in :meth:`files`."""
+        from tastemaker.privacy.scan import count_in_file, needles
+
+        patterns = list(needles(user_id).values())
+        return {str(p): n for p in self.files() if (n := count_in_file(p, patterns))}
