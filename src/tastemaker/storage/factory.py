@@ -146,7 +146,9 @@ def _open_distributed_events(settings: Settings) -> tuple[EventLog, Callable[[],
 
     The NATS JetStream event log (storage/nats/) belongs here. Until it lands, each process
     keeps its events in the embedded SQLite log of its own data dir: every other store is
-    shared through PostgreSQL, the event log is not yet.
+    shared through PostgreSQL, the event log is not yet. Run ONE worker until then: the
+    online-state snapshot is shared (artifacts), and a second worker's own log would not match
+    the positions it was taken at.
     """
     from tastemaker.storage.sqlite import Database
     from tastemaker.storage.sqlite.erasure import reclaim
