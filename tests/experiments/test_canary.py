@@ -8,7 +8,7 @@ from tastemaker.experiments.spec import experiment_from_json
 
 def test_the_canary_is_control_at_the_serving_version_and_the_candidate_at_its_share():
     e = canary_experiment(5, 0.05, serving_version=None, now=100.0)
-    assert e.id == "canary-v5-100" and e.kind == "canary" and e.placements == ("*",) and e.status == "running"
+    assert e.id == "canary-v5-100000" and e.kind == "canary" and e.placements == ("*",) and e.status == "running"
     assert [(v.name, v.propensity, v.override.model_version) for v in e.variants] == [("control", 0.95, None), ("candidate", 0.05, 5)]
     assert monitored(e) and e.exclusion_group == "model-canary" and e.buckets == 10_000
 

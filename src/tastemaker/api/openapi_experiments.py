@@ -163,7 +163,7 @@ def add_experiment_paths(paths: dict[str, Any], op: Callable[..., dict[str, Any]
     promote["responses"]["201"] = {"description": "Canary started: an experiment of kind `canary` (control: the serving "
                                                   "version); a guardrail breach stops it and says why in `status_reason`",
                                    "content": {"application/json": {"schema": ref("Experiment"), "example": {
-                                       **RUNNING, "id": "canary-v3-1764921600", "kind": "canary", "placements": ["*"],
+                                       **RUNNING, "id": "canary-v3-1764921600000", "kind": "canary", "placements": ["*"],
                                        "layer": "canary", "exclusion_group": "model-canary", "design": None, "sample_size": None,
                                        "variants": [{"name": "control", "share": 0.9, "override": {"model_version": 2}},
                                                     {"name": "candidate", "share": 0.1, "override": {"model_version": 3}}],

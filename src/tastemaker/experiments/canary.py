@@ -41,7 +41,7 @@ def canary_experiment(version: int, share: float, serving_version: int | None, m
     """The canary of model ``version`` on every placement: ``share`` of users get it. Its
     guardrails: the error and latency budgets (in process) and the served CTR, at most
     ``ctr_tolerance`` worse than control's (judged by the analysis, :func:`served_metrics`)."""
-    stamp = int(now if now is not None else time.time())
+    stamp = int((now if now is not None else time.time()) * 1000)  # ms: two canaries a second apart differ
     control = {"model_version": serving_version} if serving_version is not None else {}
     return experiment_from_json({
         "id": f"canary-v{version}-{stamp}", "name": f"Canary of model v{version}", "kind": "canary", "placements": ["*"],
