@@ -61,6 +61,10 @@ class SimulationConfig:
     placement: str = "home"
     experiment_id: str = "sim"
     seed: int = 0
+    # False: every item appeals equally, so a user's clicks depend on the seed, the user and the
+    # variant only, and a seeded run measures the same whatever lists the server chose (the
+    # lists move with wall-clock decay and timing): a deterministic verdict for tests
+    item_appeal: bool = True
 
 
 @dataclass
@@ -134,7 +138,7 @@ class Simulator:
                 counts[t][index[item]] += 1
         # the generator's funnel: an item's smoothed click-through in its log
         appeal = (counts["click"] + 1.0) / (counts["view"] + 4.0)
-        self.appeal = dict(zip(index, appeal / appeal.mean()))
+        self.appeal = dict(zip(index, appeal / appeal.mean() if c.item_appeal else np.ones_like(appeal)))
         self.price = {it["id"]: float(it["price"]) for it in self.data.items}
         self.user_ids = [u["id"] for u in self.data.users[:c.users]]  # with their generated history
         self.rate = dict(zip(self.user_ids, c.base_rate * self.rng.gamma(2.0, 0.5, c.users)))
