@@ -71,6 +71,27 @@ def test_request_names(catalog, user):
     assert sel(catalog, "trending > 0") == ""  # not provided: missing
 
 
+def test_enriched_context_as_conditions_and_numbers(catalog):
+    """Derived context fields (features.context) in rules: holidays, local hour, device from the user agent."""
+    import datetime as dt
+
+    from tastemaker.features.context import EnrichedContext
+
+    xmas = dt.datetime(2026, 12, 25, 20, tzinfo=dt.timezone.utc).timestamp()  # 15:00 in New York
+    iphone = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+              "Version/17.1 Mobile/15E148 Safari/604.1")
+    ctx = EnrichedContext({"geo": "US", "user_agent": iphone}, xmas)
+    assert sel(catalog, "context.is_holiday and price <= 10", context=ctx) == "ae"
+    assert sel(catalog, "not context.is_holiday", context=ctx) == ""
+    assert sel(catalog, 'context.device == "mobile" and context.hour >= 15 and context.hour < 16', context=ctx) == "abcdefgh"
+    assert sel(catalog, 'context.day_of_week in ["saturday", "sunday"]', context=ctx) == ""
+    plain = EnrichedContext({"geo": "US"}, dt.datetime(2026, 12, 16, 20, tzinfo=dt.timezone.utc).timestamp())
+    assert sel(catalog, "context.is_holiday", context=plain) == ""
+    assert sel(catalog, 'context.is_holiday', context={"is_holiday": "false"}) == ""  # a string "false" is false
+    assert sel(catalog, 'context.hour > 3', context={"hour": "nope"}) == ""  # not a number: NaN, no comparison holds
+    assert sel(catalog, 'context.hour > 3') == ""  # absent: NaN
+
+
 def test_number_expressions_and_constants(catalog):
     env = env_for(catalog, "abc")
     expr = compile_expression("1 + margin", kind="number")

@@ -6,7 +6,8 @@ the source did not propose the item) and how many sources did; the item's decaye
 popularity and trending score (as shares of the highest among the candidates), age in log
 days, log price, margin; the user-item category affinity (the user's affinity share of the
 item's primary category), whether the user has seen the item; and the request context (mobile
-device, hour of day as sin/cos). Missing values are NaN, which LightGBM handles natively.
+device, hour of day as sin/cos, public holiday and weekend from features.context). Missing
+values are NaN, which LightGBM handles natively.
 
 The serving path computes them with :func:`candidate_features` and logs them with the
 impression, so training reads the values *as they were when served* (see
@@ -32,6 +33,7 @@ SOURCE_NAMES: tuple[str, ...] = ("covisitation", "session_covisitation", "seed_c
 FEATURE_NAMES: tuple[str, ...] = (
     "blend", *(f"source_{s}" for s in SOURCE_NAMES), "n_sources", "popularity", "trending", "age_log_days",
     "price_log", "margin", "affinity", "seen", "ctx_mobile", "hour_sin", "hour_cos",
+    "ctx_holiday", "ctx_weekend",  # from features.context (the request's country and local day)
 )
 _DAY = 86400.0
 
@@ -82,6 +84,7 @@ _SOURCE_ROW = {s: _ROW[f"source_{s}"] for s in SOURCE_NAMES}
 _FIRST_SOURCE, _N_SOURCES = _ROW[f"source_{SOURCE_NAMES[0]}"], _ROW["n_sources"]
 _POP, _AGE, _MARGIN, _AFFINITY, _SEEN = _ROW["popularity"], _ROW["age_log_days"], _ROW["margin"], _ROW["affinity"], _ROW["seen"]
 _MOBILE, _SIN, _COS = _ROW["ctx_mobile"], _ROW["hour_sin"], _ROW["hour_cos"]
+_HOLIDAY, _WEEKEND = _ROW["ctx_holiday"], _ROW["ctx_weekend"]
 assert _ROW["trending"] == _POP + 1 and _ROW["price_log"] == _AGE + 1  # filled two rows at a time
 assert list(_SOURCE_ROW.values()) == list(range(_FIRST_SOURCE, _N_SOURCES))
 
@@ -129,6 +132,9 @@ def _fill(env: RuleEnv, out: np.ndarray, blend: np.ndarray) -> None:
     out[_MOBILE] = 1.0 if env.context.get("device") == "mobile" else 0.0
     hour = (env.now % _DAY) / 3600.0
     out[_SIN], out[_COS] = math.sin(2 * math.pi * hour / 24), math.cos(2 * math.pi * hour / 24)
+    context = env.context  # an EnrichedContext derives these on first read (a plain dict: 0)
+    out[_HOLIDAY] = 1.0 if context.get("is_holiday") else 0.0
+    out[_WEEKEND] = 1.0 if context.get("is_weekend") else 0.0
 
 
 def _named(full: np.ndarray, names: Sequence[str]) -> np.ndarray:

@@ -21,7 +21,8 @@ seen`` (conditions; the last two from the user's history), ``brand source id`` (
 ``category``/``categories`` and ``tags`` (sets: ``"sale" in tags``, ``category == "shoes"``
 means "has category shoes", ``categories in ["a", "b"]`` means "has any of"),
 ``properties.NAME`` (a free item property: a number, a boolean, a string or a list of
-strings; its use decides which), ``context.NAME`` (a request context value, a string).
+strings; its use decides which), ``context.NAME`` (a request context value: a string, or a number or condition where the use needs one,
+e.g. ``context.hour >= 18``, ``context.is_holiday``; derived fields in features.context).
 Functions: ``abs min max log1p sqrt clip(x, lo, hi) missing(x)``.
 
 Missing values are NaN: every comparison with a missing number is false (so ``not (price
@@ -86,6 +87,23 @@ class _Typed:
 
 def _const(v: Any) -> Fn:
     return lambda env: v
+
+
+def _context_number(value: Any) -> float:
+    """A context value as a number (``"18"`` or ``18``); NaN when it is none (no comparison holds)."""
+    if value is None:
+        return float("nan")
+    try:
+        return float(value)  # a bool is 1.0 or 0.0
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _context_truthy(value: Any) -> bool:
+    """A context value as a condition: True, or a string/number other than false/0/no/empty."""
+    if isinstance(value, str):
+        return value.lower() not in ("", "0", "false", "no")
+    return bool(value)
 
 
 class _Compiler:
@@ -225,6 +243,9 @@ class _Compiler:
         if t.type == PROP:
             name = t.name
             return lambda env: env.column(name)
+        if t.type == CTX:  # a numeric context value (context.hour): the same for every candidate
+            get = t.fn
+            return lambda env: np.full(len(env), _context_number(get(env)))  # type: ignore[misc]
         raise self.error(f"expected a number, found a {t.type}", node)
 
     def condition(self, node: Node) -> Fn:
@@ -238,6 +259,9 @@ class _Compiler:
                 col = env.column(name)
                 return ~np.isnan(col) & (col != 0)
             return truthy
+        if t.type == CTX:  # context.is_holiday: true when set and not false/0/""
+            get = t.fn
+            return lambda env: np.full(len(env), _context_truthy(get(env)))  # type: ignore[misc]
         raise self.error(f"expected a condition, found a {t.type}", node)
 
     def arithmetic(self, node: Node) -> _Typed:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from tastemaker.features.context import EnrichedContext
 from tastemaker.features.state import OnlineState
 from tastemaker.features.toplists import TopListCache
 from tastemaker.models.candidate_source import CandidateSource
@@ -179,8 +180,11 @@ class Recommender:
             merged = self._backfill(ctx, placement, merged, want)
         pool = merged.top(max(POOL, n))
         # one env for the request: every stage reads its columns from it, each gathered once
-        env = RuleEnv(state.catalog, pool.items, self.clock(), pool.scores, pool.sources, ctx.user,
-                      {"popularity": self._popularity, "trending": self._trending}, request.context)
+        now = self.clock()
+        # derived fields (device from the user agent, local time, is_holiday) computed when first read
+        env = RuleEnv(state.catalog, pool.items, now, pool.scores, pool.sources, ctx.user,
+                      {"popularity": self._popularity, "trending": self._trending},
+                      EnrichedContext(request.context, now))
         # features are computed (and logged) whenever the placement logs
         logging = log and self.impressions is not None and (placement.ranker == "ltr" or placement.log_impressions)
         staged = StageContext(ctx, placement, env, n, parts, RuleTrace() if request.explain else None, self.rankers,
