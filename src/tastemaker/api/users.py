@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from tastemaker.api.documents import USERS
 from tastemaker.api.responses import JSONResponse
-from tastemaker.features.segments import lifecycle_segments
+from tastemaker.features.segments import builtin_segments
 from tastemaker.features.state import OnlineState
 from tastemaker.features.user_state import UserState
 
@@ -31,7 +31,7 @@ def activity(state: OnlineState, user_id: str, user: UserState, limit: int = 20)
         "purchased": sorted(ids[i] for i in user.purchased)[:200],
         "category_affinity": {k: round(v, 4) for k, v in top_categories},
         "recent_queries": list(user.queries),
-        "segments": lifecycle_segments(user, state.clock),
+        "segments": builtin_segments(user, state.customers.get(user_id), state.clock),
     }
 
 

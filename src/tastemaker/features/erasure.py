@@ -82,6 +82,7 @@ def forget_user(state: OnlineState, user_id: str) -> UserState | None:
     the state dropped (for callers whose caches hold it), or None."""
     state.erasing.add(user_id)
     dropped = state.users.pop(user_id, None)
+    state.customers.forget(user_id)
     state.version += 1
     return dropped
 
@@ -91,6 +92,7 @@ def finish(state: OnlineState, user_id: str, scratch: OnlineState | None) -> Non
     skipping their id, and give back the clock if their event was the latest."""
     state.erasing.discard(user_id)
     state.users.pop(user_id, None)
+    state.customers.forget(user_id)
     if scratch is not None and scratch.clock >= state.clock:
         state.clock = max((u.last_ts for u in state.users.values()), default=0.0)
     state.version += 1

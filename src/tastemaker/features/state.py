@@ -16,6 +16,7 @@ import numpy as np
 
 from tastemaker.features.catalog import CatalogView
 from tastemaker.features.covisitation import CoVisitationIndex
+from tastemaker.features.customers import CustomerLedger
 from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.popularity import DecayedCounter, trending_scores
 from tastemaker.features.user_snapshot import pack_users, unpack_users
@@ -75,6 +76,7 @@ class OnlineState:
         # Users being erased (features.erasure): their events are skipped until the log no
         # longer has them. In memory only, never in a snapshot.
         self.erasing: set[str] = set()
+        self.customers = CustomerLedger()  # activity days, orders, revenue: lifecycle, RFM, churn
 
     # -- write side ---------------------------------------------------------------------
     def apply(
@@ -103,6 +105,7 @@ class OnlineState:
             user = self.users[user_id] = UserState(first_ts=ts)
         user.touch_session(session_id, ts, self.config.session_timeout_s, user_id)
         user.record_event(event_type, ts)
+        self.customers.observe(user_id, event_type, value, ts)
         if query:
             user.add_query(query)
         weight = interest_weight(event_type, value)
@@ -168,6 +171,7 @@ class OnlineState:
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["users"] = unpack_users(state["users"], UserState)  # ValueError for another table format
         state["erasing"] = set()
+        state.setdefault("customers", CustomerLedger())  # a snapshot from before features.customers
         self.__dict__.update(state)
 
     def save(self, artifacts: ArtifactStore, key: str) -> None:

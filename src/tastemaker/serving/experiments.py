@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 from tastemaker.experiments.assignment import NOT_ASSIGNED, Assigned, Assigner
 from tastemaker.experiments.canary import CanaryMonitor, monitored
 from tastemaker.experiments.spec import ALL_PLACEMENTS, Experiment, Override, experiment_from_json
-from tastemaker.features.segments import lifecycle_segments
+from tastemaker.features.segments import behaviour_segments
 from tastemaker.features.user_state import UserState
 from tastemaker.rules.engine import RuleSet
 from tastemaker.rules.schedule import ALWAYS
@@ -35,7 +35,6 @@ from tastemaker.storage.protocols import ExperimentStore
 log = logging.getLogger(__name__)
 MAX_POOLED_VERSIONS = 3  # model versions other than the serving one that experiments may load at once
 HOLDOUT_SOURCES = {"popular": SourceSpec(1.0, 200, explicit=True)}
-_EMPTY_USER = UserState()
 
 
 def compile_override(placement: Placement, override: Override, path: str = "/override") -> Placement:
@@ -137,6 +136,10 @@ class ExperimentRouter:
         self.holdout = holdout
         self.clock = clock
         self.monitor = CanaryMonitor()
+        # (user id, user state, request context) -> the user's segments, for populations; the
+        # engine puts its segment book here (rule, lifecycle, predictive segments)
+        self.segments: Callable[[str, UserState | None, dict], list[str]] = \
+            lambda user_id, user, context: behaviour_segments(user)
         self.assigner = Assigner((), holdout, clock)
         self.running: dict[str, Experiment] = {}
         self.pooled: dict[int, Any] = {}
@@ -182,7 +185,7 @@ class ExperimentRouter:
         if not assigner:
             return NOT_ASSIGNED
         return assigner.assign(user_id, placement, context,
-                               lambda: lifecycle_segments(user if user is not None else _EMPTY_USER, self.clock()))
+                               lambda: self.segments(user_id, user, context))
 
     def model(self, assigned: Assigned, default: Any) -> Any:
         """The model the request's variants ask for (the last override wins), else ``default``."""
