@@ -181,6 +181,15 @@ class Settings:
         "TASTEMAKER_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/tastemaker"))
     nats_url: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_NATS_URL", "nats://127.0.0.1:4222"))
     redis_url: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    # The distributed event log's JetStream stream and its subjects (<prefix>.<partition>); the
+    # Redis keys of shared counters start with redis_prefix. One deployment per stream/prefix.
+    nats_stream: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_NATS_STREAM", "TASTEMAKER_EVENTS"))
+    nats_subject_prefix: str = field(
+        default_factory=lambda: os.environ.get("TASTEMAKER_NATS_SUBJECT_PREFIX", "tastemaker.events"))
+    redis_prefix: str = field(default_factory=lambda: os.environ.get("TASTEMAKER_REDIS_PREFIX", "tastemaker:"))
+    # A read carrying X-Tastemaker-After: <position> waits at most this long (seconds) for this
+    # worker to apply the log up to there, then answers 503 naming the position (distributed).
+    read_wait_s: float = field(default_factory=lambda: float(os.environ.get("TASTEMAKER_READ_WAIT_S", "2.0")))
     admin_key: str | None = field(default_factory=lambda: os.environ.get("TASTEMAKER_ADMIN_KEY"))
     # Durable means fsync on every commit; turn off only for throwaway test data.
     durable: bool = field(default_factory=lambda: os.environ.get("TASTEMAKER_DURABLE", "1") != "0")

@@ -33,18 +33,32 @@ class PostgresOpener:
 
     def __init__(self, tmp_path: Path):
         require_postgres()
+        from .services import NATS_URL, require
+
+        require(NATS_URL, "NATS JetStream")  # the distributed event log
         self.schema = f"test_{uuid.uuid4().hex}"
         self.data_dir = tmp_path / "data"
 
-    def __call__(self, durable: bool) -> Stores:
+    def settings(self, **overrides) -> Settings:
+        """The distributed deployment of this test: its own schema and its own JetStream stream."""
+        from .services import NATS_URL
+
         sep = "&" if "?" in POSTGRES_URL else "?"
-        return open_stores(Settings(data_dir=self.data_dir, backend="distributed", durable=durable,
-                                    postgres_url=f"{POSTGRES_URL}{sep}schema={self.schema}"))
+        return Settings(**{"data_dir": self.data_dir, "backend": "distributed", "nats_url": NATS_URL,
+                           "postgres_url": f"{POSTGRES_URL}{sep}schema={self.schema}",
+                           "nats_stream": self.schema.upper(), "nats_subject_prefix": f"test.{self.schema}",
+                           **overrides})
+
+    def __call__(self, durable: bool) -> Stores:
+        return open_stores(self.settings(durable=durable))
 
     def cleanup(self) -> None:
         import psycopg
         from psycopg import sql
 
+        from .services import delete_stream
+
+        delete_stream(self.schema.upper(), f"test.{self.schema}")
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
 

@@ -58,10 +58,10 @@ def new_stream_name() -> str:
     return f"TEST_{uuid.uuid4().hex}"
 
 
-def delete_stream(stream_name: str) -> None:
+def delete_stream(stream_name: str, subject_prefix: str | None = None) -> None:
     from tastemaker.storage.nats.events import NatsEventLog
     from tastemaker.storage.nats.jetstream import StreamSpec
 
-    log = NatsEventLog(NATS_URL, StreamSpec(name=stream_name, subject_prefix=f"test.{stream_name}"))
+    log = NatsEventLog(NATS_URL, StreamSpec(name=stream_name, subject_prefix=subject_prefix or f"test.{stream_name}"))
     log.delete_stream()
     log.close()

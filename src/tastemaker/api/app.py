@@ -30,6 +30,7 @@ from tastemaker.api.openapi import build_openapi
 from tastemaker.api.paths import EncodedIdPaths, id_route
 from tastemaker.api.pseudonyms import PseudonymousUserPaths
 from tastemaker.api.rate_limit import RateLimitMiddleware
+from tastemaker.api.read_after import ReadAfterMiddleware, start_following, stop_following
 from tastemaker.api.responses import JSONResponse, from_validation, problem
 from tastemaker.api.signing_keys import SigningKeys
 from tastemaker.api.slow_clients import SlowBodyMiddleware
@@ -126,6 +127,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         retrain = None
+        follower = await start_following(engine)  # distributed: apply the shared log as it grows
         lag_watch = asyncio.create_task(watch_loop_lag(metrics.loop_lag))
         canaries = asyncio.create_task(experiments.check_canaries_periodically(engine))  # guardrails: auto-rollback
         if engine.settings.retrain_every_s:
@@ -142,6 +144,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
             retrain.cancel()
         models.shutdown_pool()
         await privacy.wait_for_jobs(engine)  # its erasures in flight finish before the stores close
+        await stop_following(engine, follower)
         if close_engine:
             engine.close()
 
@@ -153,6 +156,8 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
             # Outermost: a refused request costs no routing, no auth, no key hashing (api.rate_limit).
             Middleware(RateLimitMiddleware, limiter=open_rate_limiter(engine.settings),
                        limits=engine.settings.rate_limits, verifier=verifier, metrics=metrics),
+            # X-Tastemaker-After: hold a read until this worker applied that log position (api.read_after)
+            *([Middleware(ReadAfterMiddleware, engine=engine)] if engine.stores.follow is not None else []),
             # First, so the hottest request skips the layers below (it does its own auth and metrics).
             Middleware(RecommendationsFastPath, engine=engine, verifier=verifier, metrics=metrics),
             # Before metrics and routing: ids with '/' route by their encoded path (api.paths).

@@ -46,4 +46,5 @@ async def post_events(request: Request) -> Response:
     metrics = request.app.state.metrics
     metrics.events_accepted += result.accepted
     metrics.events_duplicate += result.duplicates
-    return JSONResponse(result.to_dict(), status_code=200)
+    # the log position of the batch's last event: X-Tastemaker-After on a later read (api.read_after)
+    return JSONResponse(result.to_dict(), status_code=200, headers={"X-Tastemaker-Position": str(result.last_seq)})

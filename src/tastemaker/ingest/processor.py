@@ -37,6 +37,11 @@ class StreamProcessor:
         self._child: int | None = None  # pid of a background snapshot writer
         # Batches this process appended and has not finished applying (see catch_up).
         self.local_writes_in_flight = 0
+        # A follower (ingest.follower) pushes the shared log into the state: reads skip the check.
+        self.followed = False
+        # Opens an artifact store of its own in a forked snapshot writer: a server store's
+        # connections belong to the parent (None: the parent's store, files are fork-safe).
+        self.fork_artifacts: Callable[[], object] | None = None
 
     @classmethod
     def open(cls, stores: Stores, snapshot_key: str | None, config: StateConfig | None = None,
@@ -60,6 +65,10 @@ class StreamProcessor:
 
     def sync_catalog(self) -> int:
         version, changes = self.stores.items.changes_since(self.state.catalog_version)
+        return self.apply_catalog_changes(version, changes)
+
+    def apply_catalog_changes(self, version: int, changes: list) -> int:
+        """Apply ``(item_id, item or None)`` changes read from the item store up to ``version``."""
         for item_id, item in changes:
             if item is None:
                 self.state.catalog.remove(item_id)
@@ -75,7 +84,7 @@ class StreamProcessor:
         """Apply catalog changes and events written since the state was last brought up to date."""
         if self._child is not None:
             self.reap()
-        if self.local_writes_in_flight and not force:
+        if (self.local_writes_in_flight or self.followed) and not force:
             # This process is applying its own batch a slice at a time: reading the rest of it
             # back from the log here would do that work again inside a read. Writes by other
             # processes are picked up by the first read after the batch is applied.
@@ -99,6 +108,15 @@ class StreamProcessor:
         if snapshot:
             self.maybe_snapshot()
         return applied
+
+    def apply_rows(self, rows: list[tuple]) -> int:
+        """Apply raw log rows (as ``read_rows_since`` returns them) in order; rows at or below
+        the state's position are skipped. Returns how many were given."""
+        apply = self.state.apply_row
+        for row in rows:
+            apply(row, _decode_list, _decode_obj)
+        note_applied(len(rows))
+        return len(rows)
 
     def apply_appended(self, accepted: list[tuple[int, Event]]) -> None:
         """Apply events this process just appended, in log order, in one go (sync callers)."""
@@ -160,7 +178,8 @@ class StreamProcessor:
             if pid == 0:  # child: write and leave without running the parent's cleanup
                 code = 0
                 try:
-                    self.state.save(self.stores.artifacts, self.snapshot_key)
+                    store = self.fork_artifacts() if self.fork_artifacts is not None else self.stores.artifacts
+                    self.state.save(store, self.snapshot_key)
                 except BaseException:
                     code = 1
                 os._exit(code)

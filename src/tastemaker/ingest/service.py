@@ -6,9 +6,11 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from tastemaker.ingest.processor import StreamProcessor
+if TYPE_CHECKING:
+    from tastemaker.ingest.follower import StreamFollower
 from tastemaker.schema.registry import EventSchemaRegistry
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.records import Event
@@ -70,6 +72,10 @@ class IngestService:
         self.reads_served = 0  # counted by the read path (Engine.recommend): are reads competing?
         # called with each batch's accepted events once they are applied (bandit posteriors)
         self.after_apply: Callable[[list[Event]], object] | None = None
+        # set when a shared log is followed (ingest.follower): appends no longer apply in place
+        self.follower: StreamFollower | None = None
+        self.follow_wait_s = 2.0  # how long an ack waits for the follower to apply its batch
+        self._appenders = ThreadPoolExecutor(max_workers=8, thread_name_prefix="event-log-appender")
 
     def _apply_lock(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
         """The lock that makes batches apply one after another, in the order their appends
@@ -104,6 +110,8 @@ class IngestService:
 
     async def ingest(self, body: bytes) -> IngestResult:
         events = await self.decode(body)
+        if self.follower is not None:
+            return await self._ingest_followed(events)
         loop = asyncio.get_running_loop()
         processor = self.processor
         processor.local_writes_in_flight += 1  # before the append: reads must not replay it from the log
@@ -116,6 +124,24 @@ class IngestService:
         finally:
             processor.local_writes_in_flight -= 1
         return IngestResult(len(result.accepted), result.duplicates, processor.state.applied_seq)
+
+    async def _ingest_followed(self, events: list[Event]) -> IngestResult:
+        """The log is shared and followed (ingest.follower): append, then wait until the
+        follower applied up to the batch's position, so this worker's next read sees it.
+        Appends run side by side (the log orders them); a wait that runs out still acks:
+        the events are durable, and the returned position lets any read wait for them."""
+        follower = self.follower
+        loop = asyncio.get_running_loop()
+        log = self.processor.stores.events
+        result = await loop.run_in_executor(self._appenders, log.append, events)
+        if result.accepted:
+            position = result.accepted[-1][0]
+        else:  # all duplicates: their first copies are at or before the log's end
+            position = await loop.run_in_executor(self._appenders, log.last_seq) if result.duplicates else 0
+        await follower.wait_for(position, self.follow_wait_s)
+        if self.after_apply is not None and result.accepted:
+            self.after_apply([event for _, event in result.accepted])
+        return IngestResult(len(result.accepted), result.duplicates, position)
 
     async def _run_sliced(self, slices: Iterator[object]) -> None:
         """Run a sliced piece of work (a generator that yields between slices), giving the loop
@@ -138,3 +164,4 @@ class IngestService:
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+        self._appenders.shutdown(wait=True)

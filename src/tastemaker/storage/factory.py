@@ -28,6 +28,11 @@ class Stores:
     experiments: ExperimentStore | None = None  # A/B/n tests and canaries (definitions, status)
     # user ids rewritten in place in the event log, impressions and key bindings (privacy.rekey)
     rename_user_ids: Callable[[Callable[[str], str]], dict[str, int]] | None = None
+    # follow(after_seq, deliver) -> stop: a log shared by workers on several machines pushes every
+    # row appended after after_seq to deliver, in log order (ingest.follower); None: each read
+    # asks the log whether it changed (SQLite: one PRAGMA)
+    follow: Callable[[int, Callable[[list[tuple]], None]], Callable[[], None]] | None = None
+
 
     def __enter__(self) -> Stores:
         return self
@@ -67,8 +72,13 @@ def open_artifacts(settings: Settings) -> ArtifactStore:
 
 
 def open_rate_limiter(settings: Settings) -> RateLimiter:
-    """The rate-limit counters: in this process (each worker counts its own) until a shared
-    backend (Redis) is configured."""
+    """The rate-limit counters: in this process for the embedded deployment (each worker
+    counts its own); in Redis (``TASTEMAKER_REDIS_URL``) for the distributed one, so every
+    worker of the deployment spends the same buckets."""
+    if deployment(settings) == DISTRIBUTED:
+        from tastemaker.storage.redis.rate_limiter import RedisRateLimiter
+
+        return RedisRateLimiter(settings.redis_url, prefix=f"{settings.redis_prefix}rl:")
     from tastemaker.storage.local.rate_limiter import LocalRateLimiter
 
     return LocalRateLimiter()
@@ -142,20 +152,18 @@ def open_backup(settings: Settings) -> Backup:
 
 
 def _open_distributed_events(settings: Settings) -> tuple[EventLog, Callable[[], None], Callable[[], None]]:
-    """The distributed deployment's event log, its close and its reclaim.
+    """The distributed deployment's event log, its close and its reclaim: the JetStream stream
+    ``TASTEMAKER_NATS_STREAM`` on ``TASTEMAKER_NATS_URL`` (created on first open), subjects
+    ``TASTEMAKER_NATS_SUBJECT_PREFIX.<partition>``. Every worker appends to and follows the same
+    stream, so stream sequences are the deployment's log positions. JetStream overwrites deleted
+    messages itself: nothing to reclaim here."""
+    from tastemaker.storage.nats.events import NatsEventLog
+    from tastemaker.storage.nats.jetstream import StreamSpec
 
-    The NATS JetStream event log (storage/nats/) belongs here. Until it lands, each process
-    keeps its events in the embedded SQLite log of its own data dir: every other store is
-    shared through PostgreSQL, the event log is not yet. Run ONE worker until then: the
-    online-state snapshot is shared (artifacts), and a second worker's own log would not match
-    the positions it was taken at.
-    """
-    from tastemaker.storage.sqlite import Database
-    from tastemaker.storage.sqlite.erasure import reclaim
-    from tastemaker.storage.sqlite.events import SQLiteEventLog
-
-    db = Database(settings.db_path, durable=settings.durable)
-    return SQLiteEventLog(db), db.close, lambda: reclaim(db)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the worker's own files (keys) live there still
+    log = NatsEventLog(settings.nats_url, StreamSpec(name=settings.nats_stream,
+                                                     subject_prefix=settings.nats_subject_prefix))
+    return log, log.close, lambda: None
 
 
 def _open_distributed(settings: Settings) -> Stores:
@@ -208,4 +216,5 @@ def _open_distributed(settings: Settings) -> Stores:
         reclaim=reclaim_all,
         experiments=PostgresExperimentStore(db),
         rename_user_ids=None,  # privacy.rekey on PostgreSQL: not yet (see docs/architecture.md)
+        follow=getattr(events, "follow", None),
     )

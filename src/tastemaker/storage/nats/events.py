@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import msgspec
 
@@ -164,6 +164,18 @@ class NatsEventLog:
             return False
         self._token = token
         return True
+
+    def follow(self, after_seq: int, deliver: Callable[[list[tuple]], None]) -> Callable[[], None]:
+        """Hand ``deliver`` every row appended after ``after_seq`` (replay rows, as
+        :meth:`read_rows_since`), in stream order, in batches, on this log's loop thread, from
+        now until the returned stop is called (:mod:`tastemaker.storage.nats.tail`)."""
+        from tastemaker.storage.nats.tail import Tail
+
+        def rows(batch: list[tuple[int, bytes]]) -> None:
+            deliver([_replay_row(seq, _unpack(data)) for seq, data in batch])
+
+        tail = self._loop.call(Tail(self._stream, after_seq, rows).start())
+        return lambda: self._loop.call(tail.stop(), timeout=10) if not self._loop.loop.is_closed() else None
 
     # -- deleting --------------------------------------------------------------------------
 
