@@ -150,3 +150,28 @@ def test_day_arithmetic(catalog):
     env = env_for(catalog, "a")
     assert compile_expression("age / 1d", kind="number")(env).tolist() == [1.0]
     assert DAY == 86400.0
+
+
+def test_user_segments_is_one_set_for_every_candidate():
+    """``user.segments``: the requesting user's segments, read once per request (RuleEnv.segments)."""
+    from tastemaker.features.catalog import CatalogView
+    from tastemaker.features.item_index import ItemIndex
+    from tastemaker.rules.env import RuleEnv
+    from tastemaker.schema.records import Item
+
+    cat = CatalogView(ItemIndex())
+    for i, p in enumerate([5.0, 50.0]):
+        cat.upsert(Item(id=f"i{i}", price=p))
+    calls = []
+
+    def segments():
+        calls.append(1)
+        return ["vip", "new"]
+    env = RuleEnv(cat, np.arange(2), now=0.0, segments=segments)
+    assert compile_expression('"vip" in user.segments and price > 10')(env).tolist() == [False, True]
+    assert compile_expression('user.segments in ["gold", "new"]')(env).tolist() == [True, True]
+    assert compile_expression('not ("gold" in user.segments)')(env.subset(np.array([1]))).tolist() == [True]
+    assert calls == [1]  # computed once, then carried to subsets
+    assert compile_expression('"vip" in user.segments')(RuleEnv(cat, np.arange(2), now=0.0)).tolist() == [False, False]
+    with pytest.raises(ExpressionError):
+        compile_expression("missing(user.segments)")

@@ -42,16 +42,17 @@ class RuleEnv:
     ``UserState`` (optional), ``item_columns`` extra full-catalog float arrays by name
     (e.g. ``popularity``: ``state.popularity_scores()``), resolved lazily: pass a callable to
     compute it only when a rule reads it. ``context`` is the request context (device,
-    channel, locale, geo, ...), read by ``context.NAME`` in expressions.
+    channel, locale, geo, ...), read by ``context.NAME`` in expressions; ``segments`` the
+    user's segments (a collection, or a callable computing it on first read: ``user.segments``).
     """
 
-    __slots__ = ("catalog", "items", "now", "scores", "sources", "user", "item_columns", "context", "_cache", "_list",
-                 "_block")
+    __slots__ = ("catalog", "items", "now", "scores", "sources", "user", "item_columns", "context", "segments", "_cache",
+                 "_list", "_block")
 
     def __init__(self, catalog: CatalogView, items: np.ndarray, now: float, scores: np.ndarray | None = None,
                  sources: np.ndarray | None = None, user: Any = None,
                  item_columns: dict[str, np.ndarray | Callable[[], np.ndarray]] | None = None,
-                 context: dict[str, Any] | None = None):
+                 context: dict[str, Any] | None = None, segments: Callable[[], Collection[str]] | None = None):
         self.catalog = catalog
         self.items = np.asarray(items, dtype=np.int64)
         self.now = float(now)
@@ -60,6 +61,7 @@ class RuleEnv:
         self.user = user
         self.item_columns = item_columns or {}
         self.context = context or {}
+        self.segments = segments  # the user's segments (``user.segments``), computed when first read
         self._cache: dict[str, np.ndarray] = {}
         self._list: list[int] | None = None
         self._block: tuple[np.ndarray, np.ndarray] | None = None  # the catalog's rule block, gathered
@@ -128,6 +130,15 @@ class RuleEnv:
         self._cache[name] = out
         return out
 
+    def user_segments(self) -> Collection[str]:
+        """The requesting user's segments (rule, lifecycle, predictive), read once per request."""
+        got = self.segments
+        if got is None:
+            return ()
+        if callable(got):
+            got = self.segments = frozenset(got())
+        return got
+
     def set_scores(self, scores: np.ndarray) -> None:
         """Replace the candidates' scores (after a boost), so ``score`` reads the new ones."""
         self.scores = scores
@@ -188,7 +199,8 @@ class RuleEnv:
     def with_items(self, items: np.ndarray, scores: np.ndarray | None = None,
                    sources: np.ndarray | None = None) -> RuleEnv:
         """The same request (catalog, time, user, context) over other candidates."""
-        return RuleEnv(self.catalog, items, self.now, scores, sources, self.user, self.item_columns, self.context)
+        return RuleEnv(self.catalog, items, self.now, scores, sources, self.user, self.item_columns, self.context,
+                       self.segments)
 
     def subset(self, mask_or_order: np.ndarray) -> RuleEnv:
         """The same request over a subset (boolean mask) or reordering (index array) of the
@@ -196,7 +208,8 @@ class RuleEnv:
         sel = mask_or_order
         env = RuleEnv(self.catalog, self.items[sel], self.now,
                       None if self.scores is None else self.scores[sel],
-                      None if self.sources is None else self.sources[sel], self.user, self.item_columns, self.context)
+                      None if self.sources is None else self.sources[sel], self.user, self.item_columns, self.context,
+                      self.segments)
         block = self._block
         if block is not None:  # one gather per block; its columns are views of it again
             env._block = (block[0][:, sel], block[1][:, sel])

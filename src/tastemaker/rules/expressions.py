@@ -22,7 +22,8 @@ seen`` (conditions; the last two from the user's history), ``brand source id`` (
 means "has category shoes", ``categories in ["a", "b"]`` means "has any of"),
 ``properties.NAME`` (a free item property: a number, a boolean, a string or a list of
 strings; its use decides which), ``context.NAME`` (a request context value: a string, or a number or condition where the use needs one,
-e.g. ``context.hour >= 18``, ``context.is_holiday``; derived fields in features.context).
+e.g. ``context.hour >= 18``, ``context.is_holiday``; derived fields in features.context),
+``user.segments`` (the requesting user's segments, a set: ``"vip" in user.segments``).
 Functions: ``abs min max log1p sqrt clip(x, lo, hi) missing(x)``.
 
 Missing values are NaN: every comparison with a missing number is false (so ``not (price
@@ -162,6 +163,9 @@ class _Compiler:
         if name.startswith("properties."):
             self.names.add(name)
             return _Typed(PROP, None, name=name)
+        if name == "user.segments":  # the requesting user's segments: one value for every candidate
+            self.names.add(name)
+            return _Typed(SET, None, name=name)
         if name.startswith("context."):
             self.names.add(name)
             key = name[len("context."):]
@@ -169,7 +173,8 @@ class _Compiler:
         kind = NAMES.get(name)
         if kind is None:
             known = ", ".join(sorted(NAMES))
-            raise self.error(f"unknown name '{name}' (known: {known}, properties.NAME, context.NAME)", node)
+            raise self.error(f"unknown name '{name}' (known: {known}, properties.NAME, context.NAME, user.segments)",
+                             node)
         self.names.add(name)
         if kind == NUM:
             return _Typed(NUM, lambda env: env.column(name), name=name)
@@ -227,6 +232,8 @@ class _Compiler:
             return prop_missing
         if arg.type == STR and arg.name == "brand":
             return lambda env: ~env.members(env.catalog.brands)
+        if arg.type == SET and arg.name == "user.segments":
+            raise self.error("missing() needs a property; for segments use 'not (\"name\" in user.segments)'", node)
         if arg.type == SET:
             table = "categories" if arg.name.startswith("categor") else "tags"
             return lambda env: ~env.members(getattr(env.catalog, table))
@@ -289,6 +296,8 @@ class _Compiler:
             return lambda env: get(env) == value  # type: ignore[misc]
         if name == "brand":
             return lambda env: env.group_codes("brand") == env.catalog.brand_ids.get(value, -2)
+        if name == "user.segments":
+            return lambda env: np.full(len(env), value in env.user_segments())
         if name in ("category", "categories"):
             return lambda env: env.members(env.catalog.category_members.get(value, ()))
         if name == "tags":
