@@ -55,6 +55,7 @@ def contribution(state: OnlineState, rows: Iterable[tuple]) -> OnlineState:
     folded into a scratch state on ``state``'s item index. Reads ``state``; changes nothing."""
     scratch = OnlineState(state.config, index=state.index)
     scratch.catalog = state.catalog  # affinities in the scratch are discarded; counts don't use them
+    scratch.bind_features()
     scratch.covisitation = PairRecorder()  # type: ignore[assignment]
     for row in rows:
         scratch.apply_row(row, _decode_list, _decode_obj)
@@ -73,6 +74,7 @@ def uncount(state: OnlineState, scratch: OnlineState) -> None:
     counts, sums = scratch.covisitation.matrix(len(state.index))  # type: ignore[attr-defined]
     if counts.nnz:
         state.covisitation.subtract(counts, sums)
+    state.features.subtract(scratch.features)  # item and category windows
     state.version += 1
 
 
@@ -83,6 +85,7 @@ def forget_user(state: OnlineState, user_id: str) -> UserState | None:
     state.erasing.add(user_id)
     dropped = state.users.pop(user_id, None)
     state.customers.forget(user_id)
+    state.features.forget_user(user_id)
     state.version += 1
     return dropped
 
@@ -93,6 +96,7 @@ def finish(state: OnlineState, user_id: str, scratch: OnlineState | None) -> Non
     state.erasing.discard(user_id)
     state.users.pop(user_id, None)
     state.customers.forget(user_id)
+    state.features.forget_user(user_id)
     if scratch is not None and scratch.clock >= state.clock:
         state.clock = max((u.last_ts for u in state.users.values()), default=0.0)
     state.version += 1

@@ -39,6 +39,7 @@ def start(live: OnlineState) -> OnlineState:
     """An empty state over the live state's item index, catalogue view and erasing set."""
     fresh = OnlineState(live.config, index=live.index)
     fresh.catalog = live.catalog
+    fresh.bind_features()
     fresh.erasing = live.erasing  # users being erased are skipped here exactly as in the live state
     return fresh
 

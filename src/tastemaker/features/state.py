@@ -16,9 +16,11 @@ import numpy as np
 
 from tastemaker.features.catalog import CatalogView
 from tastemaker.features.covisitation import CoVisitationIndex
+from tastemaker.features.definitions import DEFAULT_DEFINITIONS, FeatureDefinition
 from tastemaker.features.customers import CustomerLedger
 from tastemaker.features.item_index import ItemIndex
 from tastemaker.features.popularity import DecayedCounter, trending_scores
+from tastemaker.features.stream import FeatureStore
 from tastemaker.features.user_snapshot import pack_users, unpack_users
 from tastemaker.features.user_state import UserState
 from tastemaker.features.weights import interest_weight
@@ -28,7 +30,7 @@ SEGMENT_KEYS = ("channel", "device", "locale", "geo")
 MAX_SEGMENTS = 256
 COVISIT_RECENT = 10  # pair an item with this many of the user's latest items
 COVISIT_WINDOW_S = 86_400.0
-SNAPSHOT_FORMAT = 6  # 3: UserState.interest; 4: users as columns (features.user_snapshot); 5: one slab per user;
+SNAPSHOT_FORMAT = 7  # 7: streaming features (features.stream); 3: UserState.interest; 4: users as columns (features.user_snapshot); 5: one slab per user;
 # 6: co-visitation counts float32, base rows heaviest first, no pre-cut copy (features.covisitation_merge)
 
 
@@ -37,6 +39,8 @@ class StateConfig:
     session_timeout_s: float = 1800.0
     popularity_half_life_s: float = 7 * 86_400.0
     trending_half_life_s: float = 3_600.0
+    # the streaming feature definitions folded per event (features.registry)
+    features: tuple[FeatureDefinition, ...] = DEFAULT_DEFINITIONS
 
 
 def context_segments(context: dict[str, Any] | None) -> list[str]:
@@ -72,6 +76,8 @@ class OnlineState:
         self.popularity = DecayedCounter(self.config.popularity_half_life_s)
         self.recent_popularity = DecayedCounter(self.config.trending_half_life_s)
         self.segments: dict[str, DecayedCounter] = {}
+        self.features = FeatureStore(self.config.features)  # windowed counters, rates, trends
+        self.bind_features()
         self.version = 0  # bumped on every change; caches key on it
         # Users being erased (features.erasure): their events are skipped until the log no
         # longer has them. In memory only, never in a snapshot.
@@ -110,8 +116,10 @@ class OnlineState:
             user.add_query(query)
         weight = interest_weight(event_type, value)
         segments = context_segments(context) if weight > 0 else ()
-        for item_id in items:
-            pos = self.index.add(item_id)
+        add = self.index.add
+        positions = [add(item_id) for item_id in items]
+        self.features.note(user_id, event_type, positions, value, ts, context)
+        for pos in positions:
             if event_type == "impression":
                 continue
             if event_type == "purchase":
@@ -148,6 +156,10 @@ class OnlineState:
             items.extend(decode_list(item_ids))
         return self.apply(seq, event_type, user_id, session_id, items, value, ts, decode_obj(context) if context else None, query)
 
+    def bind_features(self) -> None:
+        """Point the feature store at this state's item index and catalog (prices, categories)."""
+        self.features.index, self.features.catalog = self.index, self.catalog
+
     # -- read side ----------------------------------------------------------------------
     def popularity_scores(self, segment: str | None = None) -> np.ndarray:
         counter = self.segments.get(segment) if segment else self.popularity
@@ -173,6 +185,7 @@ class OnlineState:
         state["erasing"] = set()
         state.setdefault("customers", CustomerLedger())  # a snapshot from before features.customers
         self.__dict__.update(state)
+        self.bind_features()
 
     def save(self, artifacts: ArtifactStore, key: str) -> None:
         """Write a snapshot to the artifact store, atomically: a failure (a full disk, an

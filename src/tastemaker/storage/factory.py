@@ -7,7 +7,7 @@ from typing import Callable
 
 from tastemaker.config import Settings
 from tastemaker.storage.backup import Backup
-from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ExperimentStore, ImpressionLog,
+from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ExperimentStore, ImpressionLog, SegmentStore,
                                           ItemCatalog, KeyStore, ModelStore, RateLimiter, SchemaStore, UserStore)
 
 
@@ -26,6 +26,7 @@ class Stores:
     erased: ErasedUsers | None = None  # tombstones of erased users (keyed digests)
     reclaim: Callable[[], None] = lambda: None  # make deleted rows leave the backend's files
     experiments: ExperimentStore | None = None  # A/B/n tests and canaries (definitions, status)
+    segments: SegmentStore | None = None  # rule segments defined through /v1/segments
     # user ids rewritten in place in the event log, impressions and key bindings (privacy.rekey)
     rename_user_ids: Callable[[Callable[[str], str]], dict[str, int]] | None = None
     # follow(after_seq, deliver) -> stop: a log shared by workers on several machines pushes every
@@ -110,6 +111,7 @@ def _open_embedded(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite.erasure import SQLiteErasedUsers, reclaim
     from tastemaker.storage.sqlite.events import SQLiteEventLog
     from tastemaker.storage.sqlite.experiments import SQLiteExperimentStore
+    from tastemaker.storage.sqlite.user_segments import SQLiteSegmentStore
     from tastemaker.storage.sqlite.impressions import SQLiteImpressionLog
     from tastemaker.storage.sqlite.keys import SQLiteKeyStore
     from tastemaker.storage.sqlite.models import SQLiteModelStore
@@ -136,6 +138,7 @@ def _open_embedded(settings: Settings) -> Stores:
         erased=SQLiteErasedUsers(db),
         reclaim=lambda: reclaim(db),
         experiments=SQLiteExperimentStore(db),
+        segments=SQLiteSegmentStore(db),
         rename_user_ids=lambda rename: rename_user_ids(db, rename),
     )
 
@@ -174,6 +177,7 @@ def _open_distributed(settings: Settings) -> Stores:
     from tastemaker.storage.postgres.documents import PostgresItemCatalog, PostgresUserStore
     from tastemaker.storage.postgres.erasure import PostgresErasedUsers, reclaim
     from tastemaker.storage.postgres.experiments import PostgresExperimentStore
+    from tastemaker.storage.postgres.user_segments import PostgresSegmentStore
     from tastemaker.storage.postgres.impressions import PostgresImpressionLog
     from tastemaker.storage.postgres.keys import PostgresKeyStore
     from tastemaker.storage.postgres.models import PostgresModelStore
@@ -215,6 +219,7 @@ def _open_distributed(settings: Settings) -> Stores:
         erased=PostgresErasedUsers(db),
         reclaim=reclaim_all,
         experiments=PostgresExperimentStore(db),
+        segments=PostgresSegmentStore(db),
         rename_user_ids=None,  # privacy.rekey on PostgreSQL: not yet (see docs/architecture.md)
         follow=getattr(events, "follow", None),
     )

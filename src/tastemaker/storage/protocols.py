@@ -211,6 +211,46 @@ class ExperimentStore(Protocol):
         every request and reload the running experiments only when it moved."""
 
 
+class SegmentConflict(Exception):
+    """A segment of that name exists already (create). The API answers 409."""
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """A rule segment as stored: its name, its definition (``{"expression", "description"}``,
+    validated by the API before it is stored), when it was created and last changed, and a
+    ``version`` every replace increments."""
+
+    name: str
+    definition: dict[str, Any]
+    created_at: float
+    updated_at: float
+    version: int = 1
+
+
+class SegmentStore(Protocol):
+    """Rule segments defined through ``/v1/segments``. Holds nothing about users (membership
+    is computed per request from the online state)."""
+
+    def create(self, name: str, definition: dict[str, Any]) -> SegmentRecord:
+        """Store a new segment at version 1; :class:`SegmentConflict` if the name exists."""
+
+    def get(self, name: str) -> SegmentRecord | None: ...
+
+    def list(self) -> list[SegmentRecord]:
+        """Every segment, by name."""
+
+    def replace(self, name: str, definition: dict[str, Any]) -> SegmentRecord:
+        """Replace a segment's definition (version + 1); KeyError when absent."""
+
+    def delete(self, name: str) -> bool:
+        """Remove a segment; False when there was none."""
+
+    def change_token(self) -> bytes:
+        """A cheap value every segment write, in any process, changes: servers check it on
+        every request and reload the definitions only when it moved."""
+
+
 class ItemCatalog(Protocol):
     def upsert(self, items: Sequence[Item]) -> int:
         """Insert or replace items atomically; returns the new catalog version."""

@@ -1,0 +1,243 @@
+"""FeatureStore: the streaming features of every user, item and category, folded per event.
+
+``OnlineState.apply`` calls :meth:`FeatureStore.note` for each event (a tuple appended to a
+list); the pending events are folded into the ring tables (:mod:`tastemaker.features.windows`)
+a batch at a time with numpy, when :data:`FOLD_AT` are pending or before any read, so the
+per-event cost is a list append plus a share of one vectorised fold.
+
+Reads go through :meth:`FeatureStore.values` (many entities at once: the ranker, trending
+lists, training rows) and :meth:`FeatureStore.features_for` (one entity, as a dict: the API,
+segment expressions).
+
+Item prices and categories are those of the catalog when the batch is folded (the catalog
+keeps no history of prices), which is also what a replay of the log sees.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from tastemaker.features.definitions import FeatureDefinition
+from tastemaker.features.registry import compile_plan
+from tastemaker.features.stream_values import channel_increments, derive
+from tastemaker.features.windows import RingTable
+
+FOLD_AT = 4096  # pending events folded in one numpy pass
+
+
+class FeatureStore:
+    """Ring tables and latest-event times for the definitions given (see module docstring)."""
+
+    def __init__(self, definitions: Sequence[FeatureDefinition]):
+        self.definitions = tuple(definitions)
+        self.plan = compile_plan(self.definitions)
+        self.tables = {e: {g: RingTable(g, len(ch)) for g, ch in t.items()} for e, t in self.plan.tables.items()}
+        self.lasts = {e: np.full((0, len(k)), -math.inf) for e, k in self.plan.lasts.items()}
+        self.rows: dict[str, dict[str, int]] = {"user": {}, "category": {}}  # item rows are item positions
+        self.clock = 0.0  # the latest event time folded or noted
+        self.index: Any = None  # the state's ItemIndex and CatalogView, bound by OnlineState
+        self.catalog: Any = None
+        self._pending: list[tuple] = []
+        self._lock = threading.Lock()
+        self._context_keys = tuple(f[8:] for f in self.plan.value_fields() if f.startswith("context."))
+
+    # -- write side ---------------------------------------------------------------------
+    def note(self, user_id: str, event_type: str, positions: list[int], value: float | None, ts: float,
+             context: dict | None) -> None:
+        """Queue one event (its items as positions in the state's item index)."""
+        self._pending.append((user_id, event_type, positions, value, ts, context if self._context_keys else None))
+        if ts > self.clock:
+            self.clock = ts
+        if len(self._pending) >= FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Fold every pending event into the tables (called before reads and snapshots)."""
+        if not self._pending:
+            return
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if pending:
+                self._fold(pending)
+
+    def _fold(self, pending: list[tuple]) -> None:
+        users = self.rows["user"]
+        user_rows = np.fromiter((users.setdefault(p[0], len(users)) for p in pending), np.int64, len(pending))
+        ts = np.fromiter((p[4] for p in pending), np.float64, len(pending))
+        types = [p[1] for p in pending]
+        event_of = np.fromiter((i for i, p in enumerate(pending) for _ in p[2]), np.int64)
+        positions = np.fromiter((pos for p in pending for pos in p[2]), np.int64, len(event_of))
+        columns = self._value_columns(pending, event_of, positions)
+        self._fold_entity("user", user_rows, ts, types, columns["user"])
+        if len(positions):
+            pair_types = [types[i] for i in event_of]
+            self._fold_entity("item", positions, ts[event_of], pair_types, columns["item"])
+            if self.plan.tables["category"] or self.plan.lasts["category"]:
+                pair_of, cat_rows = self._categories(positions)
+                cat_cols = {k: v[pair_of] for k, v in columns["item"].items()}
+                self._fold_entity("category", cat_rows, ts[event_of][pair_of], [pair_types[i] for i in pair_of],
+                                  cat_cols)
+
+    def _value_columns(self, pending: list[tuple], event_of: np.ndarray, positions: np.ndarray) -> dict:
+        """Each value field as a column per event (user) and per (event, item) pair (items)."""
+        n, fields = len(pending), self.plan.value_fields()
+        user: dict[str, np.ndarray] = {}
+        if "value" in fields:
+            user["value"] = np.array([math.nan if p[3] is None else p[3] for p in pending], np.float64)
+        for key in self._context_keys:
+            user["context." + key] = np.array([_number(p[5], key) for p in pending], np.float64)
+        item = {k: v[event_of] for k, v in user.items()}
+        if "item.price" in fields:
+            price = self.catalog.price if self.catalog is not None else np.zeros(0)
+            known = positions < len(price)
+            item["item.price"] = np.where(known, price[np.where(known, positions, 0)] if len(price) else math.nan,
+                                          math.nan)
+            has = ~np.isnan(item["item.price"])
+            total = np.bincount(event_of[has], weights=item["item.price"][has], minlength=n)
+            count = np.bincount(event_of[has], minlength=n)
+            user["item.price"] = np.where(count > 0, total, math.nan)
+        return {"user": user, "item": item}
+
+    def _categories(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(pair index, category row) for every category of every pair's item."""
+        rows, known = self.rows["category"], self.catalog.categories if self.catalog is not None else {}
+        pair_of, cat_rows = [], []
+        for i, pos in enumerate(positions.tolist()):
+            for name in known.get(pos, ()):
+                pair_of.append(i)
+                cat_rows.append(rows.setdefault(name, len(rows)))
+        return np.array(pair_of, np.int64), np.array(cat_rows, np.int64)
+
+    def _fold_entity(self, entity: str, rows: np.ndarray, ts: np.ndarray, types: list[str],
+                     columns: dict[str, np.ndarray]) -> None:
+        if not len(rows):
+            return
+        type_array = np.array(types, dtype=object)
+        for geometry, table in self.tables[entity].items():
+            increments = channel_increments(self.plan.tables[entity][geometry], type_array, columns, len(rows))
+            table.fold(rows, ts, increments)
+        kept = self.plan.lasts[entity]
+        if kept:
+            lasts = self.lasts[entity]
+            need = int(rows.max()) + 1
+            if need > len(lasts):
+                grown = np.full((max(need, 2 * len(lasts), 64), len(kept)), -math.inf)
+                grown[: len(lasts)] = lasts
+                self.lasts[entity] = lasts = grown
+            for j, wanted in enumerate(kept):
+                mask = np.isin(type_array, list(wanted)) if wanted else slice(None)
+                np.maximum.at(lasts[:, j], rows[mask], ts[mask])
+
+    # -- read side ----------------------------------------------------------------------
+    def row(self, entity: str, entity_id: str) -> int | None:
+        """The dense row of an entity the features have seen, or None."""
+        self.fold()
+        if entity == "item":
+            return self.index.get(entity_id) if self.index is not None else None
+        return self.rows[entity].get(entity_id)
+
+    def values(self, entity: str, rows: np.ndarray, now: float | None = None,
+               names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Each definition of ``entity`` (or only ``names``) as an array over ``rows`` at
+        ``now`` (default: the latest event time); NaN where undefined (a ratio over nothing)."""
+        self.fold()
+        now = self.clock if now is None else now
+        rows = np.asarray(rows, dtype=np.int64)
+        wanted = None if names is None else set(names)
+        defs = [d for d in self.definitions if d.entity == entity and (wanted is None or d.name in wanted)]
+        sums = {g: t.window_sums(rows, now) for g, t in self.tables[entity].items()}
+        lasts = self.lasts[entity]
+        inside = rows < len(lasts)
+        last = np.full((len(rows), lasts.shape[1]), -math.inf)
+        last[inside] = lasts[rows[inside]]
+        return {d.name: derive(d, self.plan.reads[d.name], sums, last, now) for d in defs}
+
+    def features_for(self, entity: str, entity_id: str, now: float | None = None) -> dict[str, float | int | None] | None:
+        """Every feature of one entity at ``now`` as JSON values (None: undefined), or None
+        when the features have never seen the entity."""
+        row = self.row(entity, entity_id)
+        if row is None:
+            return None
+        out: dict[str, float | int | None] = {}
+        for d in (d for d in self.definitions if d.entity == entity):
+            out[d.name] = None
+        for name, column in self.values(entity, np.array([row]), now).items():
+            v = float(column[0])
+            out[name] = None if math.isnan(v) else (int(v) if self._is_count(name) else round(v, 6))
+        return out
+
+    def _is_count(self, name: str) -> bool:
+        return any(d.name == name and d.type == "integer" for d in self.definitions)
+
+    def top(self, name: str, n: int = 10, now: float | None = None) -> list[tuple[str, float]]:
+        """The ``n`` items or categories with the highest value of feature ``name``
+        (e.g. ``item_trend_1h``: the top trending list), best first, values above 0 only."""
+        d = next(d for d in self.definitions if d.name == name)
+        self.fold()
+        ids = self.index.ids if d.entity == "item" else list(self.rows[d.entity])
+        column = self.values(d.entity, np.arange(len(ids)), now, [name])[name]
+        column = np.nan_to_num(column, nan=0.0)
+        order = np.argsort(-column, kind="stable")[:n]
+        return [(ids[i], float(column[i])) for i in order if column[i] > 0]
+
+    @property
+    def late_dropped(self) -> int:
+        """Events dropped as later than a whole window behind their entity's newest event."""
+        self.fold()
+        return sum(t.late_dropped for tables in self.tables.values() for t in tables.values())
+
+    # -- erasure and persistence --------------------------------------------------------
+    def forget_user(self, user_id: str) -> None:
+        """Drop a user's features (erasure): their row is cleared and never reused."""
+        self.fold()
+        row = self.rows["user"].pop(user_id, None)
+        if row is None:
+            return
+        for table in self.tables["user"].values():
+            table.clear_row(row)
+        if row < len(self.lasts["user"]):
+            self.lasts["user"][row] = -math.inf
+
+    def subtract(self, other: FeatureStore) -> None:
+        """Take away the item and category counts of ``other`` (a user's events folded alone
+        over the same item index: features.erasure). Latest-event times are kept."""
+        self.fold()
+        other.fold()
+        size = max((len(t) for t in other.tables["item"].values()), default=0)
+        maps = {"item": np.arange(size, dtype=np.int64),
+                "category": np.array([self.rows["category"].get(name, -1) for name in other.rows["category"]],
+                                     dtype=np.int64)}
+        for entity, row_map in maps.items():
+            for geometry, table in self.tables[entity].items():
+                theirs = other.tables[entity].get(geometry)
+                if theirs is not None:
+                    table.subtract(theirs, row_map)
+
+    def nbytes(self) -> int:
+        """Bytes held by the ring tables and latest-time arrays."""
+        return sum(t.nbytes() for tables in self.tables.values() for t in tables.values()) + sum(
+            a.nbytes for a in self.lasts.values())
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.fold()
+        state = self.__dict__.copy()
+        for key in ("index", "catalog", "_lock", "_pending"):
+            state.pop(key)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.index = self.catalog = None
+        self._pending = []
+        self._lock = threading.Lock()
+
+
+def _number(context: dict | None, key: str) -> float:
+    if not context:
+        return math.nan
+    v = context.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
