@@ -7,6 +7,7 @@ from typing import Callable
 
 from tastemaker.config import Settings
 from tastemaker.storage.backup import Backup
+from tastemaker.storage.protocols import QuarantineStore
 from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ExperimentStore, ImpressionLog, SegmentStore,
                                           ItemCatalog, KeyStore, ModelStore, RateLimiter, SchemaStore, UserStore)
 
@@ -27,6 +28,7 @@ class Stores:
     reclaim: Callable[[], None] = lambda: None  # make deleted rows leave the backend's files
     experiments: ExperimentStore | None = None  # A/B/n tests and canaries (definitions, status)
     segments: SegmentStore | None = None  # rule segments defined through /v1/segments
+    quarantine: QuarantineStore | None = None  # flagged events (bots, shilling) and operators' decisions
     # user ids rewritten in place in the event log, impressions and key bindings (privacy.rekey)
     rename_user_ids: Callable[[Callable[[str], str]], dict[str, int]] | None = None
     # follow(after_seq, deliver) -> stop: a log shared by workers on several machines pushes every
@@ -116,6 +118,7 @@ def _open_embedded(settings: Settings) -> Stores:
     from tastemaker.storage.sqlite.keys import SQLiteKeyStore
     from tastemaker.storage.sqlite.models import SQLiteModelStore
     from tastemaker.storage.sqlite.rekey import rename_user_ids
+    from tastemaker.storage.sqlite.quarantine import SQLiteQuarantineStore
     from tastemaker.storage.sqlite.schemas import SQLiteSchemaStore
 
     db = Database(settings.db_path, durable=settings.durable)
@@ -139,6 +142,7 @@ def _open_embedded(settings: Settings) -> Stores:
         reclaim=lambda: reclaim(db),
         experiments=SQLiteExperimentStore(db),
         segments=SQLiteSegmentStore(db),
+        quarantine=SQLiteQuarantineStore(db),
         rename_user_ids=lambda rename: rename_user_ids(db, rename),
     )
 
@@ -181,6 +185,7 @@ def _open_distributed(settings: Settings) -> Stores:
     from tastemaker.storage.postgres.impressions import PostgresImpressionLog
     from tastemaker.storage.postgres.keys import PostgresKeyStore
     from tastemaker.storage.postgres.models import PostgresModelStore
+    from tastemaker.storage.postgres.quarantine import PostgresQuarantineStore
     from tastemaker.storage.postgres.schemas import PostgresSchemaStore
 
     db = PostgresDatabase(settings.postgres_url)
@@ -220,6 +225,7 @@ def _open_distributed(settings: Settings) -> Stores:
         reclaim=reclaim_all,
         experiments=PostgresExperimentStore(db),
         segments=PostgresSegmentStore(db),
+        quarantine=PostgresQuarantineStore(db),
         rename_user_ids=None,  # privacy.rekey on PostgreSQL: not yet (see docs/architecture.md)
         follow=getattr(events, "follow", None),
     )

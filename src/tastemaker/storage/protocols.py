@@ -436,3 +436,58 @@ class AuditLog(Protocol):
         """Every record, oldest first (for verification)."""
 
     def count(self) -> int: ...
+
+
+QUARANTINE_STATUSES = ("held", "released", "confirmed")
+
+
+@dataclass
+class QuarantineRecord:
+    """One quarantined event: kept in the log, left out of popularity, trending, co-visitation
+    and training while ``status`` is ``held`` or ``confirmed`` (an operator's verdict: a bot);
+    ``released`` events count again."""
+
+    seq: int
+    user_id: str
+    item_id: str | None
+    type: str
+    ts: float
+    reason: str  # user_agent, rate, regular_gaps, click_without_view, shilling
+    status: str = "held"
+    flagged_at: float = 0.0
+    decided_at: float | None = None
+
+
+@dataclass
+class QuarantinedUser:
+    user_id: str
+    events: int
+    reasons: list[str]
+    first_seq: int
+    last_seq: int
+
+
+class QuarantineStore(Protocol):
+    """The quarantine flags of events (features.bots / features.shilling decide them, the ingest
+    path writes them, replay and training read them), and the operators' decisions."""
+
+    def hold(self, records: Sequence[QuarantineRecord]) -> int:
+        """Flag events (a seq flagged before keeps its first record); how many were new."""
+
+    def excluded(self, after_seq: int = 0, to_seq: int | None = None) -> set[int]:
+        """The seqs in ``(after_seq, to_seq]`` that are held or confirmed (left out of the fold)."""
+
+    def list(self, status: str | None = None, user_id: str | None = None, after_seq: int = 0,
+             limit: int = 100) -> list[QuarantineRecord]:
+        """Up to ``limit`` records above ``after_seq``, oldest first."""
+
+    def users(self, status: str | None = "held", limit: int = 100) -> list[QuarantinedUser]:
+        """Users with events in ``status`` (any when None), most events first."""
+
+    def decide(self, status: str, seqs: Sequence[int] | None = None,
+               user_id: str | None = None) -> list[QuarantineRecord]:
+        """Set ``status`` (released or confirmed) on the named events or on all of a user's,
+        except those already in it; the changed records, as they are now, oldest first."""
+
+    def erase_user(self, user_id: str) -> int:
+        """Delete every record of the user (erasure); how many."""
