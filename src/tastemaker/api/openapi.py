@@ -17,6 +17,7 @@ from tastemaker.api.openapi_examples import REQUESTS, RESPONSES, problem_example
 from tastemaker.api.openapi_experiment_results import add_results_paths, results_schemas
 from tastemaker.api.openapi_experiments import add_experiment_paths, experiment_schemas
 from tastemaker.api.openapi_schemas import component_schemas, ref
+from tastemaker.api.openapi_read_after import add_read_after
 from tastemaker.api.openapi_privacy import add_privacy_paths, privacy_schemas
 from tastemaker.serving.request import MAX_N
 from tastemaker.training.train_jobs import ID_RULE, LIST_LIMIT
@@ -333,6 +334,7 @@ def _with_privacy(paths: dict[str, Any]) -> dict[str, Any]:
     add_auth_paths(paths, _op, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_experiment_paths(paths, _op, _query, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_results_paths(paths, _op, _query, _path)
+    add_read_after(paths, _problem)  # X-Tastemaker-Position / X-Tastemaker-After (api.read_after)
     return paths
 
 

@@ -8,8 +8,9 @@ from typing import Callable
 from tastemaker.config import Settings
 from tastemaker.storage.backup import Backup
 from tastemaker.storage.protocols import QuarantineStore
-from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ExperimentStore, ImpressionLog, SegmentStore,
-                                          ItemCatalog, KeyStore, ModelStore, RateLimiter, SchemaStore, UserStore)
+from tastemaker.storage.protocols import (ArtifactStore, AuditLog, ErasedUsers, EventLog, ExperimentStore, ImpressionLog,
+                                          ItemCatalog, KeyStore, Lease, ModelStore, RateLimiter, SchemaStore,
+                                          SegmentStore, UserStore)
 
 
 @dataclass
@@ -145,6 +146,27 @@ def _open_embedded(settings: Settings) -> Stores:
         quarantine=SQLiteQuarantineStore(db),
         rename_user_ids=lambda rename: rename_user_ids(db, rename),
     )
+
+
+def open_lease(settings: Settings, name: str, owner: str, ttl_s: float = 30.0) -> Lease:
+    """A handle on the deployment-wide lease ``name`` (who trains, who applies retention),
+    ``owner`` naming this node to a refused contender: embedded, a ``flock`` in the data dir
+    (workers on this machine); distributed, a Redis lease (``ttl_s``: how long a dead
+    holder keeps it), or a PostgreSQL advisory lock when ``TASTEMAKER_REDIS_URL`` is empty."""
+    if deployment(settings) == EMBEDDED:
+        from tastemaker.storage.local.lease import LocalLease
+
+        return LocalLease(settings.data_dir, name, owner)
+    if settings.redis_url:
+        from tastemaker.storage.postgres.database import split_schema
+        from tastemaker.storage.redis.lease import RedisLease
+
+        # one deployment per Redis prefix and PostgreSQL schema: both are in the key
+        prefix = f"{getattr(settings, 'redis_prefix', 'tastemaker:')}lease:{split_schema(settings.postgres_url)[1]}:"
+        return RedisLease(settings.redis_url, name, ttl_s=ttl_s, prefix=prefix, owner=owner)
+    from tastemaker.storage.postgres.lease import PostgresLease
+
+    return PostgresLease(settings.postgres_url, name, owner)
 
 
 def open_backup(settings: Settings) -> Backup:
