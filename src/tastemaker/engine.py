@@ -34,8 +34,9 @@ from tastemaker.serving.rankers import RankerSet
 from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender
 from tastemaker.serving.request import RecommendationRequest
+from tastemaker.training.leases import NodeLeases, node_name
 from tastemaker.training.model_registry import ModelRegistry
-from tastemaker.storage.factory import Stores, open_stores, placement_document
+from tastemaker.storage.factory import Stores, open_lease, open_stores, placement_document
 
 log = logging.getLogger(__name__)
 MODEL_CHECK_S = 1.0  # how often a server asks the registry which version serves
@@ -100,6 +101,8 @@ class Engine:
         # who withheld which purpose, in memory: a recommendation never asks the store
         self.consent = ConsentIndex(self.stores.users, settings.consent_required)
         self.models = ModelRegistry(self.stores.models, self.stores.artifacts)
+        # training and retention run on one node of the deployment at a time (training.leases)
+        self.leases = NodeLeases(lambda name: open_lease(settings, name, node_name()))
         self._serving_version: int | None = None
         # model versions experiments serve beside the serving one: loaded and warmed like it
         self._pool: dict[int, LearnedModel] = {}
@@ -345,6 +348,7 @@ class Engine:
             self.recommender.impressions.close()  # writes what is still buffered
         if snapshot:
             self.processor.maybe_snapshot(force=True)
+        self.leases.close()
         self.stores.close()
 
 

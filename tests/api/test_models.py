@@ -227,3 +227,23 @@ def test_periodic_retraining_and_its_promotion_are_audited(settings):
     assert all(r.address.startswith("server@") for r in started)
     assert promoted.actor == "server" and promoted.summary["job"] in {r.target for r in started}
     assert promoted.summary["by"] == "train job" and promoted.seq > min(r.seq for r in started)
+
+
+def test_while_another_node_holds_the_training_lease_a_train_is_409_naming_it(seeded, settings):
+    from tastemaker.storage.local.lease import LocalLease
+
+    other = LocalLease(settings.data_dir, "train", owner="node-b:4242")  # another worker on this data dir
+    assert other.acquire()
+    try:
+        body = assert_problem(seeded.post("/v1/models/train", json={"family": "popularity"}), 409)
+        assert body["title"] == "Training runs on another node" and "node-b:4242" in body["detail"]
+        assert seeded.get("/v1/models/train/jobs").json() == {"jobs": []}  # refused before any job existed
+    finally:
+        other.release()
+    done = train(seeded, {"family": "popularity", "promote": "never"})  # free again: this node trains
+    assert done["status"] == "succeeded"
+    deadline = time.monotonic() + JOB_WAIT_S  # its follower lets go once the worker's future resolved
+    while not other.acquire():  # the job's end gives the lease back
+        assert time.monotonic() < deadline, f"the lease is still held by {other.holder()}"
+        time.sleep(JOB_POLL_S)
+    other.release()

@@ -150,3 +150,19 @@ def test_models_promote_rollback_and_train_are_audited(data_dir):
         (who, "models.train", "3", {"family": "popularity", "params": {}, "promote": "always", "version": 3}, where),
         (who, "models.promote", "3", {"by": "train", "promote": "always"}, where),
     ]
+
+
+def test_train_is_refused_naming_the_node_that_holds_the_training_lease(data_dir):
+    from tastemaker.storage.local.lease import LocalLease
+
+    server = LocalLease(data_dir, "train", owner="server-1:99")  # a server's train job runs
+    assert server.acquire()
+    try:
+        code, out, err = run("train", "--family", "popularity", "--data-dir", str(data_dir))
+    finally:
+        server.release()
+    assert code == 1 and out == ""
+    assert "train refused: the 'train' lease is held by server-1:99" in err
+    with open_stores(Settings(data_dir=data_dir, durable=False)) as stores:
+        assert stores.models.list() == []  # nothing trained
+    assert run("train", "--family", "popularity", "--data-dir", str(data_dir))[0] == 0  # free again

@@ -24,6 +24,7 @@ from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.schema.validation import decode_json
 from tastemaker.training.job import DEFAULT_FAMILY, run_train_job
+from tastemaker.training.leases import TRAIN, LeaseHeld
 from tastemaker.training.train_jobs import ID_RULE, LIST_LIMIT, TrainJob, TrainJobs, valid_job_id
 
 
@@ -39,6 +40,7 @@ _pool: ProcessPoolExecutor | None = None
 # tasks that await them: both are for shutdown_pool.
 _unfinished: dict[str, TrainJobs] = {}
 _followers: set[asyncio.Task] = set()
+LEASE_RETRY_S = 5.0  # periodic retraining refused the lease (another node trains): asks again this often
 
 
 def check_family_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -162,11 +164,18 @@ def _release_semaphores(queues: list[Any]) -> None:
 
 async def retrain_periodically(engine, every_s: float, family: str = DEFAULT_FAMILY) -> None:
     """Background task: every ``every_s`` seconds after the previous run ended, a train job
-    (listed with the others); a better model is swapped in."""
+    (listed with the others); a better model is swapped in. While another node holds the
+    training lease it waits, asking again every :data:`LEASE_RETRY_S`."""
     while True:
         await asyncio.sleep(every_s)
         try:
-            job, follower = await start_training(engine, family, {}, {}, "if_better")
+            while True:
+                try:
+                    job, follower = await start_training(engine, family, {}, {}, "if_better")
+                    break
+                except LeaseHeld as exc:
+                    logging.getLogger(__name__).info("periodic retraining waits: %s", exc)
+                    await asyncio.sleep(LEASE_RETRY_S)
             audit.record_server(engine, "models.train", job.id, {"family": family, "promote": "if_better",
                                                                 "periodic_every_s": every_s})
             await follower
@@ -187,11 +196,21 @@ async def start_training(engine, family: str, params: dict[str, Any], requested:
     ``params`` are the checked parameters the worker gets, ``requested`` the ones the request
     named (the job shows those). A promotion by the job is audited for ``actor`` (who asked
     for the job; ``server`` for the periodic retrain) from ``address``.
+
+    Training runs on one node of the deployment at a time: this node holds the ``train``
+    lease from here until its job ended (its own jobs queue under that hold); raises
+    :class:`LeaseHeld` naming the holder, before any job exists, when another node has it.
     """
     loop = asyncio.get_running_loop()
-    jobs = train_jobs(engine)
-    job = await loop.run_in_executor(
-        None, jobs.create, {"family": family, "params": requested, "promote": promote})
+    lease = engine.leases[TRAIN]
+    await loop.run_in_executor(None, lease.hold)
+    try:
+        jobs = train_jobs(engine)
+        job = await loop.run_in_executor(
+            None, jobs.create, {"family": family, "params": requested, "promote": promote})
+    except BaseException:
+        await loop.run_in_executor(None, lease.let_go)
+        raise
     try:
         # a promotion by the job is audited by the worker, for who asked (api.audit)
         future = _training_pool().submit(run_train_job, engine.settings, family, params, promote, job.id,
@@ -199,6 +218,7 @@ async def start_training(engine, family: str, params: dict[str, Any], requested:
     except BaseException as exc:  # no worker will ever take it: it must not stay "queued"
         await loop.run_in_executor(None, jobs.fail_unfinished, job.id, "Training failed",
                                    f"could not start the training worker: {type(exc).__name__}: {exc}")
+        await loop.run_in_executor(None, lease.let_go)
         raise
     _unfinished[job.id] = jobs
     task = asyncio.create_task(_follow(engine, jobs, job.id, future), name=f"train-job-{job.id}")
@@ -209,7 +229,16 @@ async def start_training(engine, family: str, params: dict[str, Any], requested:
 
 async def _follow(engine, jobs: TrainJobs, job_id: str, future: Any) -> None:
     """Await the worker; swap a promoted version in. If the worker could not end the job
-    itself (it died, or could not open the stores), the job ends failed here."""
+    itself (it died, or could not open the stores), the job ends failed here. The job's hold
+    on the training lease ends with it (the engine's close releases it on shutdown)."""
+    loop = asyncio.get_running_loop()
+    try:
+        await _await_job(engine, jobs, job_id, future)
+    finally:
+        await loop.run_in_executor(None, engine.leases[TRAIN].let_go)
+
+
+async def _await_job(engine, jobs: TrainJobs, job_id: str, future: Any) -> None:
     loop = asyncio.get_running_loop()
     try:
         final = await asyncio.wrap_future(future)
@@ -244,8 +273,11 @@ async def train_model(request: Request) -> Response:
     body = await read_body(request, body_limit(request, "small"))
     spec = decode_json(_decode_train, body) if body.strip() else TrainRequest()
     params = check_family_params(spec.family, spec.params)  # 422 before any job exists
-    job, _ = await start_training(engine, spec.family, params, spec.params, spec.promote, audit.actor(request),
-                                  request.client.host if request.client else "unknown")
+    try:
+        job, _ = await start_training(engine, spec.family, params, spec.params, spec.promote, audit.actor(request),
+                                      request.client.host if request.client else "unknown")
+    except LeaseHeld as exc:
+        return problem(409, "Training runs on another node", str(exc))
     audit.record(request, "models.train", job.id, {"family": spec.family, "params": spec.params, "promote": spec.promote})
     return JSONResponse(job.public(), status_code=202, headers={"Location": f"/v1/models/train/jobs/{job.id}"})
 

@@ -254,12 +254,16 @@ def _paths() -> dict[str, Any]:
         "/v1/models/train": {"post": _accepted_with_location(_op(
             "POST /v1/models/train", "Models", "Start a train job: fit on the event log, evaluate, register", "admin",
             {"202": ("Accepted: the job, `queued` (`Location` is its URL)", ref("TrainJob"))},
-            [MALFORMED, TOO_LARGE, ("422", "Invalid request", "Unknown model family", "/family", "known: als, bpr, ease, ...")],
+            [MALFORMED, TOO_LARGE, ("422", "Invalid request", "Unknown model family", "/family", "known: als, bpr, ease, ..."),
+             ("409", "Another node of the deployment holds the training lease (the detail names it)",
+              "Training runs on another node", None, None)],
             body=ref("TrainRequest"), body_required=False,
             description="Answers at once with a job; poll `GET /v1/models/train/jobs/{id}` until its status is "
                         "`succeeded` (its `result` names the new version) or `failed` (its `error` says why, e.g. an "
                         "empty event log). A server trains one job at a time in a worker process: a job posted while "
-                        "another runs waits as `queued`. A promoted version serves within a second of success. "
+                        "another runs waits as `queued`; training runs on one node of a deployment at a time, so "
+                        "while another node trains the answer is 409 naming it. A promoted version serves within "
+                        "a second of success on every worker (each polls the registry). "
                         "The body may be empty (the default family)."))},
         "/v1/models/train/jobs": {"get": _op(
             "GET /v1/models/train/jobs", "Models", "Recent train jobs, newest first", "read",

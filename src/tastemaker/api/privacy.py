@@ -108,20 +108,39 @@ async def list_jobs(request: Request) -> Response:
 
 async def retention_periodically(engine, every_s: float) -> None:
     """Apply the retention policy every ``every_s`` seconds (the server's lifespan): the job
-    runs in a thread; its state swap and snapshot run on this loop under the apply lock."""
+    runs in a thread; its state swap and snapshot run on this loop under the apply lock.
+    Nodes of a deployment take turns (the ``retention`` lease, training.leases): each waits
+    for the one deleting from the shared stores, then rebuilds its own state."""
+    from tastemaker.training.leases import RETENTION, LeaseHeld
+
     loop = asyncio.get_running_loop()
+    lease = engine.leases[RETENTION]
     while True:
         await asyncio.sleep(every_s)
-        retainer = engine.retention
-        retainer.on_state = _on_loop(engine, loop)
-        job = retainer.begin(dry_run=False)
-        thread = threading.Thread(target=retainer.run, args=(job,), name=f"retention-{job.id}", daemon=True)
-        _threads[thread] = engine
-        thread.start()
-        await loop.run_in_executor(None, thread.join)
-        _threads.pop(thread, None)
-        if job.status == "done":
-            audit.record_server(engine, "privacy.retention", job.id, {"events_deleted": job.steps.get("events_deleted")})
+        while True:
+            try:
+                await loop.run_in_executor(None, lease.hold)
+                break
+            except LeaseHeld:
+                await asyncio.sleep(min(every_s, 5.0))
+        try:
+            await _retain(engine, loop)
+        finally:
+            await loop.run_in_executor(None, lease.let_go)
+
+
+async def _retain(engine, loop: asyncio.AbstractEventLoop) -> None:
+    """One retention run of ``engine``, in a thread; audited when done."""
+    retainer = engine.retention
+    retainer.on_state = _on_loop(engine, loop)
+    job = retainer.begin(dry_run=False)
+    thread = threading.Thread(target=retainer.run, args=(job,), name=f"retention-{job.id}", daemon=True)
+    _threads[thread] = engine
+    thread.start()
+    await loop.run_in_executor(None, thread.join)
+    _threads.pop(thread, None)
+    if job.status == "done":
+        audit.record_server(engine, "privacy.retention", job.id, {"events_deleted": job.steps.get("events_deleted")})
 
 
 async def wait_for_jobs(engine: Any = None) -> None:

@@ -31,19 +31,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("train refused: --params must be a JSON object such as '{\"factors\": 64}'", file=sys.stderr)
         return 2
     from tastemaker.cli.progress import StageBar
-    from tastemaker.storage.factory import open_stores
+    from tastemaker.storage.factory import open_lease, open_stores
     from tastemaker.training.job import train
+    from tastemaker.training.leases import TRAIN, LeaseHeld, NodeLease, node_name
 
     config = settings(args)
+    # one node of the deployment trains at a time: a server's train job or another `train`
+    lease = NodeLease(open_lease(config, TRAIN, f"tastemaker train ({node_name()})"), TRAIN)
     with open_stores(config) as stores:
         try:
             # stage lines and a bar over the stages, on stderr (stdout keeps the one result line)
-            with StageBar("train", quiet=quiet(args)) as progress:
+            with lease.holding(), StageBar("train", quiet=quiet(args)) as progress:
                 result = train(stores, args.family, params, promote=args.promote, progress=progress,
                                consent_required=config.consent_required)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, LeaseHeld) as exc:
             print(f"train refused: {exc}", file=sys.stderr)
             return 1
+        finally:
+            lease.close()
         v = result.version
         record_audit(stores, "models.train", str(v.version),
                      {"family": args.family, "params": params, "promote": args.promote, "version": v.version})

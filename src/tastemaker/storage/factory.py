@@ -162,7 +162,7 @@ def open_lease(settings: Settings, name: str, owner: str, ttl_s: float = 30.0) -
         from tastemaker.storage.redis.lease import RedisLease
 
         # one deployment per Redis prefix and PostgreSQL schema: both are in the key
-        prefix = f"{getattr(settings, 'redis_prefix', 'tastemaker:')}lease:{split_schema(settings.postgres_url)[1]}:"
+        prefix = f"{settings.redis_prefix}lease:{split_schema(settings.postgres_url)[1]}:"
         return RedisLease(settings.redis_url, name, ttl_s=ttl_s, prefix=prefix, owner=owner)
     from tastemaker.storage.postgres.lease import PostgresLease
 

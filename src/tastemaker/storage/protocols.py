@@ -388,8 +388,7 @@ class RateLimiter(Protocol):
 
 
 class Lease(Protocol):
-    """At most one holder at a time of a named job (who retrains, who re-cuts), across every
-    process of a deployment; it frees itself ``ttl`` after its holder stops renewing (dies)."""
+    """One holder at a time of a named job (who trains) across a deployment; freed when its holder dies."""
 
     def acquire(self) -> bool:
         """Take it if free (or renew it if ours); True when this handle holds it now."""
@@ -399,6 +398,9 @@ class Lease(Protocol):
 
     def release(self) -> bool:
         """Give it back; False when it was not ours."""
+
+    def holder(self) -> str | None:
+        """Who holds it now, by the owner name it was taken with (None: free)."""
 
 
 @dataclass(frozen=True)

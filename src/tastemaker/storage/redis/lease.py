@@ -43,13 +43,14 @@ class RedisLease:
     """
 
     def __init__(self, url_or_client: str | redis.Redis, name: str, ttl_s: float = 30.0,
-                 prefix: str = "tastemaker:lease:"):
+                 prefix: str = "tastemaker:lease:", owner: str = ""):
         if ttl_s <= 0:
             raise ValueError(f"a lease needs ttl_s > 0, not {ttl_s}")
         self.client = redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
         self.key = f"{prefix}{name}"
         self.ttl_ms = max(1, int(ttl_s * 1000))
-        self.token = uuid.uuid4().hex
+        # the token names its owner (host:pid), so a refused contender can say who holds it
+        self.token = f"{owner} #{uuid.uuid4().hex[:16]}" if owner else uuid.uuid4().hex
         self._extend = self.client.register_script(_EXTEND)
         self._release = self.client.register_script(_RELEASE)
 
@@ -68,6 +69,6 @@ class RedisLease:
         return bool(self._release(keys=[self.key], args=[self.token]))
 
     def holder(self) -> str | None:
-        """The token of whoever holds the lease now (None: free)."""
+        """The token of whoever holds the lease now (None: free); it starts with their ``owner``."""
         value = self.client.get(self.key)
         return value.decode() if value is not None else None
