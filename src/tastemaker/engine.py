@@ -31,6 +31,7 @@ from tastemaker.serving.fields import attach_fields
 from tastemaker.serving.impressions import ImpressionLogger
 from tastemaker.serving.placement_registry import PlacementRegistry
 from tastemaker.serving.rankers import RankerSet
+from tastemaker.serving.segments import SegmentBook
 from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender
 from tastemaker.serving.request import RecommendationRequest
@@ -112,6 +113,10 @@ class Engine:
         self._pool_loader = ThreadPoolExecutor(1, thread_name_prefix="experiment-models")
         self.recommender.experiments = ExperimentRouter(self.stores.experiments, self._pooled_models,
                                                         settings.experiment_holdout)
+        # segments (rule, lifecycle, predictive): experiments' populations and rules' user.segments
+        self.segments = SegmentBook(lambda: self.processor.state, self.stores.segments, self.stores.users)
+        self.recommender.segments = self.segments
+        self.recommender.experiments.segments = self.segments.membership
         self.experiments = ExperimentAdmin(self.stores.experiments, self.recommender.experiments, placements.get,
                                            lambda v: self.stores.models.get(v) is not None, self.stores.audit) \
             if self.stores.experiments is not None else None

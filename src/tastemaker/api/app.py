@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tastemaker.api import (audit, docs, events, experiment_results, experiments, export, health, keys_api, models, oauth,
-                            placements, privacy, recommendations, schemas, storage_errors, users)
+                            placements, privacy, recommendations, schemas, segments, storage_errors, users)
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -122,6 +122,11 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/experiments/{id}", experiments.patch_experiment, methods=["PATCH"]),
         Route("/v1/experiments/{id}/results", experiment_results.get_results, methods=["GET"]),
         Route("/v1/audit", audit.list_audit, methods=["GET"]),
+        Route("/v1/segments", segments.list_segments, methods=["GET"]),
+        Route("/v1/segments", segments.post_segment, methods=["POST"]),
+        Route("/v1/segments/{name}", segments.get_segment, methods=["GET"]),
+        Route("/v1/segments/{name}", segments.put_segment, methods=["PUT"]),
+        Route("/v1/segments/{name}", segments.delete_segment, methods=["DELETE"]),
     ]
 
     @contextlib.asynccontextmanager

@@ -30,7 +30,8 @@ PERMISSIONS = {
     "data.read": "GET items, users, event schemas, models, placements, train jobs, experiments",
     "events.write": "POST /v1/events",
     "catalog.write": "write or delete items and users (profiles)",
-    "config.write": "register event schemas, configure placements, train, promote, roll back models, run experiments",
+    "config.write": "register event schemas, configure placements, train, promote, roll back models, run experiments, "
+                    "define segments",
     "keys.read": "list API keys and OAuth clients (never a secret)",
     "keys.manage": "create and revoke API keys and OAuth clients, rotate the token signing key",
     "privacy.manage": "export a person's data, erase a person (DELETE /v1/users/{id}?erase=true), /v1/privacy/*",
@@ -101,7 +102,7 @@ def required_permission(method: str, path: str, query: bytes = b"") -> str | Non
         return "privacy.manage"  # a person's whole record (an id's own '/' arrives encoded: api.paths)
     if resource == "experiments" and read and path.endswith("/results") and path.count("/") == 4:
         return "experiments.analyze"  # reads the logs and runs the statistics: admin and analyst only
-    if resource in ("event-schemas", "models", "placements", "experiments"):
+    if resource in ("event-schemas", "models", "placements", "experiments", "segments"):
         return "data.read" if read else "config.write"
     if resource == "recommendations" or (resource == "items" and path.endswith("/similar") and path.count("/") == 4):
         return "recommendations.read"

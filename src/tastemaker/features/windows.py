@@ -11,7 +11,8 @@ Late events (timestamps older than ones already counted): an event whose slot ho
 own bucket, or an older one (reset first), is counted; an event whose slot already holds a
 *newer* bucket is at least a whole window older than that entity's newest event, so it is
 outside every window read at or after that event, and it is dropped and counted in
-``late_dropped``. Hence, read at any ``now`` not earlier than an entity's newest event, a
+``late_dropped`` (counted per fold: an event whose slot holds a newer bucket once its batch
+is folded, so a late event and the newer one in the same batch count as well). Hence, read at any ``now`` not earlier than an entity's newest event, a
 window equals a brute-force sum over the events in it, in any arrival order (see the tests).
 
 Updates arrive in batches and are folded with numpy (one ``np.unique`` and ``np.add.at``
@@ -96,7 +97,7 @@ class RingTable:
         final = np.maximum(old, newest)
         values[slots[final > old]] = 0.0  # the slot moves on to a newer bucket
         keep = k == final[inverse]
-        self.late_dropped += int(np.count_nonzero(k < old[inverse]))
+        self.late_dropped += int(np.count_nonzero(~keep))  # a newer bucket holds the slot after this fold
         np.add.at(values, key[keep], increments[keep])
         stamps[slots] = final
 
