@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import time
 
+from tastemaker.storage.key_rows import COLUMNS, insert_params, key_record
 from tastemaker.storage.postgres.database import PostgresDatabase
 from tastemaker.storage.protocols import ApiKeyRecord
-
-_COLUMNS = "key_id, name, scopes, secret_hash, created_at, revoked, kind, user_id, placements"
-
-
-def _split(text: str) -> frozenset[str]:
-    return frozenset(s for s in text.split(",") if s)
-
-
-def _record(row: tuple) -> ApiKeyRecord:
-    key_id, name, scopes, _hash, created_at, revoked, kind, user_id, placements = row
-    return ApiKeyRecord(key_id, name, _split(scopes), created_at, bool(revoked), kind, user_id,
-                        None if placements is None else _split(placements))
 
 
 class PostgresKeyStore:
@@ -32,19 +21,18 @@ class PostgresKeyStore:
         record = ApiKeyRecord(key_id, name, scopes, time.time(), False, kind, user_id, placements)
         with self.db.transaction() as conn:
             conn.execute(
-                f"INSERT INTO api_keys ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, FALSE, %s, %s, %s)",
-                (key_id, name, ",".join(sorted(scopes)), secret_hash, record.created_at, kind, user_id,
-                 None if placements is None else ",".join(sorted(placements))),
+                f"INSERT INTO api_keys ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, FALSE, %s, %s, %s)",
+                insert_params(record, secret_hash),
             )
             self.db.bump(conn, "keys")
         return record
 
     def find(self, key_id: str) -> tuple[ApiKeyRecord, str] | None:
-        row = self.db.read_one(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,))
-        return (_record(row), row[3]) if row else None
+        row = self.db.read_one(f"SELECT {COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,))
+        return (key_record(row), row[3]) if row else None
 
     def list(self) -> list[ApiKeyRecord]:
-        return [_record(r) for r in self.db.read_all(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, key_id")]
+        return [key_record(r) for r in self.db.read_all(f"SELECT {COLUMNS} FROM api_keys ORDER BY created_at, key_id")]
 
     def revoke(self, key_id: str) -> bool:
         with self.db.transaction() as conn:

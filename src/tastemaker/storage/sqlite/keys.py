@@ -5,22 +5,12 @@ from __future__ import annotations
 import os
 import time
 
+from tastemaker.storage.key_rows import COLUMNS, insert_params, key_record
 from tastemaker.storage.protocols import ApiKeyRecord
 from tastemaker.storage.sqlite.database import Database, change_token_file
 
-_COLUMNS = "key_id, name, scopes, secret_hash, created_at, revoked, kind, user_id, placements"
 # Columns added after the first release: added in place to an older file (NULL/'key' for old rows).
 _ADDED = (("kind", "TEXT NOT NULL DEFAULT 'key'"), ("user_id", "TEXT"), ("placements", "TEXT"))
-
-
-def _split(text: str) -> frozenset[str]:
-    return frozenset(s for s in text.split(",") if s)
-
-
-def _record(row: tuple) -> ApiKeyRecord:
-    key_id, name, scopes, _hash, created_at, revoked, kind, user_id, placements = row
-    return ApiKeyRecord(key_id, name, _split(scopes), created_at, bool(revoked), kind, user_id,
-                        None if placements is None else _split(placements))
 
 
 class SQLiteKeyStore:
@@ -61,20 +51,19 @@ class SQLiteKeyStore:
         record = ApiKeyRecord(key_id, name, scopes, time.time(), False, kind, user_id, placements)
         with self.db.transaction() as conn:
             conn.execute(
-                f"INSERT INTO api_keys({_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
-                (key_id, name, ",".join(sorted(scopes)), secret_hash, record.created_at, kind, user_id,
-                 None if placements is None else ",".join(sorted(placements))),
+                f"INSERT INTO api_keys({COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                insert_params(record, secret_hash),
             )
         self._changed()
         return record
 
     def find(self, key_id: str) -> tuple[ApiKeyRecord, str] | None:
-        row = self.db.conn().execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
-        return (_record(row), row[3]) if row else None
+        row = self.db.conn().execute(f"SELECT {COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return (key_record(row), row[3]) if row else None
 
     def list(self) -> list[ApiKeyRecord]:
-        rows = self.db.conn().execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()
-        return [_record(r) for r in rows]
+        rows = self.db.conn().execute(f"SELECT {COLUMNS} FROM api_keys ORDER BY created_at").fetchall()
+        return [key_record(r) for r in rows]
 
     def revoke(self, key_id: str) -> bool:
         with self.db.transaction() as conn:
