@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from tastemaker.api import (audit, docs, events, experiment_results, experiments, export, health, keys_api, models, oauth,
                             placements, privacy, recommendations, schemas, segments, storage_errors, users)
+from tastemaker.api import quarantine
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -63,7 +64,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
     >>> from tastemaker.config import Settings
     >>> app = build_app(Engine(Settings(data_dir=Path(tempfile.mkdtemp()))))
     >>> sorted({r.path for r in app.routes})[:3]
-    ['/docs', '/healthz', '/metrics']
+    ['/.well-known/jwks.json', '/docs', '/healthz']
     """
     if engine.settings.admin_key:
         ensure_env_admin_key(engine.stores.keys, engine.settings.admin_key, lambda r: audit.record_server(
@@ -88,6 +89,10 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/oauth/token", oauth.token, methods=["POST"]),
         Route("/.well-known/jwks.json", oauth.jwks, methods=["GET"]),
         Route("/v1/events", events.post_events, methods=["POST"]),
+        Route("/v1/quarantine", quarantine.list_events, methods=["GET"]),
+        Route("/v1/quarantine/users", quarantine.list_users, methods=["GET"]),
+        Route("/v1/quarantine/release", quarantine.release, methods=["POST"]),
+        Route("/v1/quarantine/confirm", quarantine.confirm, methods=["POST"]),
         Route("/v1/recommendations", recommendations.get_recommendations, methods=["GET"]),
         id_route("/v1/items/{id}/similar", recommendations.get_similar, methods=["GET"]),
         *ITEMS.routes(),
