@@ -44,6 +44,9 @@ def test_every_admin_write_route_is_audited(seeded):
     v1, v2 = first["result"]["version"]["version"], second["result"]["version"]["version"]
     assert client.post(f"/v1/models/{v2}/promote").status_code == 200
     assert client.post("/v1/models/rollback").status_code == 200
+    assert client.post("/v1/segments", json={"name": "vip", "expression": "user.orders >= 2"}).status_code == 201
+    assert client.put("/v1/segments/vip", json={"expression": "user.orders >= 3"}).status_code == 200
+    assert client.delete("/v1/segments/vip").status_code == 204
     experiment = {"id": "ab", "placements": ["home"], "variants": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}
     assert client.post("/v1/experiments", json=experiment).status_code == 201
     assert client.patch("/v1/experiments/ab", json={"status": "running"}).status_code == 200
@@ -72,6 +75,9 @@ def test_every_admin_write_route_is_audited(seeded):
         ("models.train", second["id"], {"family": "popularity", "params": {}, "promote": "never"}),
         ("models.promote", str(v2), {"previous": v1}),
         ("models.rollback", str(v1), {"previous": v2}),
+        ("segments.create", "vip", {"expression": "user.orders >= 2", "description": ""}),
+        ("segments.update", "vip", {"expression": "user.orders >= 3", "description": ""}),
+        ("segments.delete", "vip", {}),
         ("experiments.create", "ab", {"status": "draft", "body_sha256": got[-2][2].get("body_sha256")}),
         ("experiments.update", "ab", {"status": "running"}),
     ]
@@ -83,7 +89,8 @@ def test_every_admin_write_route_is_audited(seeded):
                       ("POST", "/v1/oauth/signing-keys/rotate"),
                       ("PUT", "/v1/placements/{name}"), ("DELETE", "/v1/placements/{name}"), ("POST", "/v1/models/train"),
                       ("POST", "/v1/models/{version}/promote"), ("POST", "/v1/models/rollback"),
-                      ("POST", "/v1/experiments"), ("PATCH", "/v1/experiments/{id}")}, \
+                      ("POST", "/v1/experiments"), ("PATCH", "/v1/experiments/{id}"),
+                      ("POST", "/v1/segments"), ("PUT", "/v1/segments/{name}"), ("DELETE", "/v1/segments/{name}")}, \
         "an admin route was added: audit it and add it here"
     assert {r["actor"] for r in records(client, action="models.promote")} == {ADMIN}
     assert verify(client.app.state.engine.stores.audit.iter_all()).ok

@@ -102,7 +102,7 @@ def required_permission(method: str, path: str, query: bytes = b"") -> str | Non
         return "privacy.manage"  # a person's whole record (an id's own '/' arrives encoded: api.paths)
     if resource == "experiments" and read and path.endswith("/results") and path.count("/") == 4:
         return "experiments.analyze"  # reads the logs and runs the statistics: admin and analyst only
-    if resource in ("event-schemas", "models", "placements", "experiments", "segments"):
+    if resource in ("event-schemas", "models", "placements", "experiments", "segments", "features"):
         return "data.read" if read else "config.write"
     if resource == "recommendations" or (resource == "items" and path.endswith("/similar") and path.count("/") == 4):
         return "recommendations.read"

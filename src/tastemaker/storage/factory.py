@@ -172,9 +172,11 @@ def open_lease(settings: Settings, name: str, owner: str, ttl_s: float = 30.0) -
 def open_backup(settings: Settings) -> Backup:
     """The backup of ``settings.backend``'s deployment: the embedded one copies the data dir
     (SQLite online backup plus its files); the distributed deployment's (a PostgreSQL dump and a
-    JetStream snapshot) plugs in here behind the same :class:`~tastemaker.storage.backup.Backup`."""
-    if deployment(settings) != EMBEDDED:
-        raise ValueError(f"backup of the {settings.backend!r} deployment is not built yet; available: embedded")
+    JetStream snapshot, storage.distributed_backup) behind the same :class:`~tastemaker.storage.backup.Backup`."""
+    if deployment(settings) == DISTRIBUTED:
+        from tastemaker.storage.distributed_backup import DistributedBackup
+
+        return DistributedBackup(settings)
     from tastemaker.storage.sqlite.backup import EmbeddedBackup
 
     return EmbeddedBackup(settings)
