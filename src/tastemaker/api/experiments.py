@@ -159,22 +159,21 @@ async def check_served_metrics_periodically(engine, every_s: float) -> None:
     analyse its served metrics (results from the logs, in a worker thread) and roll it back
     when the analysis finds the candidate worse beyond a guardrail (or the primary metric
     significantly worse)."""
-    loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(every_s)
-        router = engine.recommender.experiments
-        if router is None or not router.monitored:
-            continue
-        try:
-            metrics = await loop.run_in_executor(None, engine.canary_served_metrics)
-            if metrics:
-                for exp_id, reason in await loop.run_in_executor(None, engine.check_canaries, metrics):
-                    log.warning("experiment %s rolled back: %s", exp_id, reason)
-        except Exception:  # the next round tries again
-            log.exception("checking canaries' served metrics failed")
+
+    def check() -> list[tuple[str, str]]:
+        metrics = engine.canary_served_metrics()
+        return engine.check_canaries(metrics) if metrics else []
+
+    await _every(engine, every_s, check, "checking canaries' served metrics failed")
 
 
 async def _check_in_process(engine, every_s: float) -> None:
+    await _every(engine, every_s, engine.check_canaries, "checking canaries failed")
+
+
+async def _every(engine, every_s: float, check, failure: str) -> None:
+    """Run ``check`` (in a worker thread) every ``every_s`` while an experiment is monitored;
+    log each rollback it returns. A failed round is logged; the next one tries again."""
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(every_s)
@@ -182,7 +181,7 @@ async def _check_in_process(engine, every_s: float) -> None:
         if router is None or not router.monitored:
             continue
         try:
-            for exp_id, reason in await loop.run_in_executor(None, engine.check_canaries):
+            for exp_id, reason in await loop.run_in_executor(None, check):
                 log.warning("experiment %s rolled back: %s", exp_id, reason)
-        except Exception:  # the next round tries again
-            log.exception("checking canaries failed")
+        except Exception:
+            log.exception(failure)
