@@ -16,3 +16,15 @@ def ev(i: int | str, **fields) -> Event:
 def columns(ids: list[str], **extra: list) -> dict[str, list]:
     n = len(ids)
     return {"id": ids, "type": ["view"] * n, "user_id": ["u1"] * n, "item_id": ["i1"] * n, "ts": [T0] * n, **extra}
+
+
+def token_after_write(read, before: bytes, timeout_s: float = 10.0) -> bytes:
+    """``read()`` once it differs from ``before``: another process sees a write's change token
+    move at once on SQLite (shared memory), and on PostgreSQL once the commit's notification
+    reached it (storage.postgres.notify: about a round trip). Returns ``before`` if it never did."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while (token := read()) == before and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return token

@@ -10,6 +10,8 @@ import pytest
 from tastemaker.storage.factory import Stores
 from tastemaker.storage.protocols import SegmentConflict
 
+from .helpers import token_after_write
+
 
 def doc(expression: str = "user.orders >= 2", **extra) -> dict:
     return {"expression": expression, "description": "repeat buyers", **extra}
@@ -48,10 +50,10 @@ class TestSegmentStore:
     def test_every_write_changes_the_token_seen_by_another_connection(self, stores: Stores, other_stores: Stores):
         tokens = [other_stores.segments.change_token()]
         stores.segments.create("vip", doc())
-        tokens.append(other_stores.segments.change_token())
+        tokens.append(token_after_write(other_stores.segments.change_token, tokens[-1]))
         stores.segments.replace("vip", doc("user.orders > 3"))
-        tokens.append(other_stores.segments.change_token())
+        tokens.append(token_after_write(other_stores.segments.change_token, tokens[-1]))
         stores.segments.delete("vip")
-        tokens.append(other_stores.segments.change_token())
+        tokens.append(token_after_write(other_stores.segments.change_token, tokens[-1]))
         assert len(set(tokens)) == 4
         assert other_stores.segments.change_token() == other_stores.segments.change_token()

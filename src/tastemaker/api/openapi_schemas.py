@@ -146,6 +146,8 @@ _ACTIVITY = _obj({
     "purchased": {"type": "array", "items": {"type": "string"}, "description": "Purchased item ids (first 200)"},
     "category_affinity": _map({"type": "number"}, "Top categories and their affinity"),
     "recent_queries": {"type": "array", "items": {"type": "string"}},
+    "features": {"type": "object", "additionalProperties": {"type": ["number", "integer", "null"]},
+                 "description": "The user's streaming features now (GET /v1/features lists them)"},
     "segments": {"type": "array", "items": {"type": "string"},
                  "description": "Rule-based: new, engaged, buyer, cart_abandoner, active or lapsed"},
 }, description="What the engine knows right now (null before the user's first event)")

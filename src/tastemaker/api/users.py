@@ -31,6 +31,7 @@ def activity(state: OnlineState, user_id: str, user: UserState, limit: int = 20)
         "purchased": sorted(ids[i] for i in user.purchased)[:200],
         "category_affinity": {k: round(v, 4) for k, v in top_categories},
         "recent_queries": list(user.queries),
+        "features": state.features.features_for("user", user_id, state.clock) or {},  # streaming features
         "segments": builtin_segments(user, state.customers.get(user_id), state.clock),
     }
 

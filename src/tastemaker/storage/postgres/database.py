@@ -11,6 +11,7 @@ first: versions are then given out in commit order, and a follower reading
 from __future__ import annotations
 
 import errno
+import threading
 from contextlib import contextmanager
 from importlib import resources
 from typing import Iterator
@@ -20,6 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from tastemaker.storage.postgres.notify import TokenCache, channel
 from tastemaker.storage.protocols import StorageFull
 
 COUNTERS = ("items", "users", "keys", "experiments", "models", "audit")
@@ -77,6 +79,9 @@ class PostgresDatabase:
             kwargs={"autocommit": True, "options": f"-c search_path={self.schema}"},
         )
         self.pool.wait(timeout=30)
+        # change tokens cached until LISTEN/NOTIFY says they moved (storage.postgres.notify)
+        self.tokens = TokenCache(self.url, self.schema, self._read_token)
+        self._bumped = threading.local()  # counters this thread's open transaction advanced
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -108,22 +113,34 @@ class PostgresDatabase:
         fails for lack of space raises :class:`StorageFull` with nothing written."""
         with self.pool.connection() as conn:
             try:
+                self._bumped.names = []
                 with conn.transaction():
                     for name in sorted(lock):
                         conn.execute("SELECT value FROM counters WHERE name = %s FOR UPDATE", (name,))
                     yield conn
+                for name in self._bumped.names:  # committed: this process reads the new token at once
+                    self.tokens.invalidate(name)
             except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory) as exc:
                 raise StorageFull(errno.ENOSPC, f"{exc} (PostgreSQL schema {self.schema})") from exc
 
-    @staticmethod
-    def bump(conn: psycopg.Connection, name: str) -> int:
-        """Advance counter ``name`` inside ``conn``'s transaction; returns its new value."""
+    def bump(self, conn: psycopg.Connection, name: str) -> int:
+        """Advance counter ``name`` inside ``conn``'s transaction (and notify the schema's
+        listeners, at commit); returns its new value."""
+        conn.execute("SELECT pg_notify(%s, %s)", (channel(self.schema), name))
+        names = getattr(self._bumped, "names", None)
+        if names is not None:
+            names.append(name)
         return conn.execute("UPDATE counters SET value = value + 1 WHERE name = %s RETURNING value", (name,)).fetchone()[0]
 
     def token(self, name: str) -> bytes:
-        """Counter ``name`` as 8 bytes: a change token every process sees move at commit (one
-        round trip; a shared memory map like SQLite's cannot span machines)."""
+        """Counter ``name`` as 8 bytes: a change token this process sees move at its commit, and
+        other processes once the commit's notification reached them (about a round trip).
+        Cached until then: one query per change, not per call (storage.postgres.notify)."""
+        return self.tokens.token(name)
+
+    def _read_token(self, name: str) -> bytes:
         return self.read_one("SELECT value FROM counters WHERE name = %s", (name,))[0].to_bytes(8, "big")
 
     def close(self) -> None:
+        self.tokens.close()
         self.pool.close()
