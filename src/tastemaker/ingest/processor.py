@@ -15,10 +15,13 @@ from typing import Callable, Iterator
 
 import msgspec
 
+from tastemaker.features.guard import Guard
+from tastemaker.features.quarantine import hold, unfold
 from tastemaker.features.state import OnlineState, StateConfig
 from tastemaker.heap import note_applied
 from tastemaker.schema.records import Event
 from tastemaker.storage.factory import Stores
+from tastemaker.storage.protocols import QuarantineRecord
 
 log = logging.getLogger(__name__)
 _decode_list = msgspec.json.Decoder(list[str]).decode
@@ -42,6 +45,9 @@ class StreamProcessor:
         # Opens an artifact store of its own in a forked snapshot writer: a server store's
         # connections belong to the parent (None: the parent's store, files are fork-safe).
         self.fork_artifacts: Callable[[], object] | None = None
+        # Bot/shilling/anomaly scoring of the events this process appends (features.guard);
+        # None: every event is folded. Replayed rows follow the persisted flags either way.
+        self.guard: Guard | None = None
 
     @classmethod
     def open(cls, stores: Stores, snapshot_key: str | None, config: StateConfig | None = None,
@@ -98,8 +104,7 @@ class StreamProcessor:
             rows = self.stores.events.read_rows_since(self.state.applied_seq, REPLAY_CHUNK)
             if not rows:
                 break
-            for row in rows:
-                self.state.apply_row(row, _decode_list, _decode_obj)
+            self._fold_rows(rows)
             applied += len(rows)
             note_applied(len(rows))
             if progress is not None:
@@ -112,11 +117,24 @@ class StreamProcessor:
     def apply_rows(self, rows: list[tuple]) -> int:
         """Apply raw log rows (as ``read_rows_since`` returns them) in order; rows at or below
         the state's position are skipped. Returns how many were given."""
-        apply = self.state.apply_row
-        for row in rows:
-            apply(row, _decode_list, _decode_obj)
+        self._fold_rows(rows)
         note_applied(len(rows))
         return len(rows)
+
+    def _fold_rows(self, rows: list[tuple]) -> None:
+        """Fold log rows, passing those the quarantine store holds (one query per chunk)."""
+        apply, state = self.state.apply_row, self.state
+        quarantine = self.stores.quarantine
+        held = quarantine.excluded(rows[0][0] - 1, rows[-1][0]) if quarantine is not None and rows else ()
+        if not held:
+            for row in rows:
+                apply(row, _decode_list, _decode_obj)
+            return
+        for row in rows:
+            if row[0] in held:
+                hold(state, row[0])
+            else:
+                apply(row, _decode_list, _decode_obj)
 
     def apply_appended(self, accepted: list[tuple[int, Event]]) -> None:
         """Apply events this process just appended, in log order, in one go (sync callers)."""
@@ -136,18 +154,39 @@ class StreamProcessor:
         """
         if accepted and accepted[0][0] != self.state.applied_seq + 1:
             self.catch_up(force=True)  # someone else wrote in between: stay in log order
-        apply, clock = self.state.apply, time.perf_counter
+        state, guard = self.state, self.guard
+        apply, clock = state.apply, time.perf_counter
         deadline = clock() + budget_s
         for done, (seq, e) in enumerate(accepted, 1):
             items = [e.item_id] if e.item_id is not None else []
             if e.item_ids:
                 items.extend(e.item_ids)
-            apply(seq, e.type, e.user_id, e.session_id, items, e.value, e.timestamp, e.context, e.query)
+            if guard is not None and guard.check(state, seq, e.type, e.user_id, items, e.value, e.timestamp,
+                                                 e.context, e.recommendation_id is not None):
+                hold(state, seq)
+            else:
+                apply(seq, e.type, e.user_id, e.session_id, items, e.value, e.timestamp, e.context, e.query)
             if not done & 15 and clock() >= deadline:  # the clock every 16 events: ~0.3 ms apart
                 yield done
                 deadline = clock() + budget_s
+        if guard is not None:
+            self.settle_guard()
         note_applied(len(accepted))
         self.maybe_snapshot()
+
+    def settle_guard(self) -> None:
+        """Persist the guard's new flags and take back out what was folded of newly found bots.
+
+        Taking events back out changes state the last snapshot already holds, so the next
+        snapshot is made due now (a restart before it would count them again).
+        """
+        flags, retro = self.guard.take() if self.guard is not None else ([], [])
+        if retro:
+            unfold(self.state, retro)
+            self._last_snapshot_seq = min(self._last_snapshot_seq, self.state.applied_seq - self.snapshot_every)
+        if flags and self.stores.quarantine is not None:
+            self.stores.quarantine.hold([QuarantineRecord(f.seq, f.user_id, f.item_id, f.event_type, f.ts, f.reason)
+                                         for f in flags])
 
     def maybe_snapshot(self, force: bool = False) -> bool:
         """Snapshot every ``snapshot_every`` events (in a forked child), or now when forced.
