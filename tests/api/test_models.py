@@ -247,3 +247,36 @@ def test_while_another_node_holds_the_training_lease_a_train_is_409_naming_it(se
         assert time.monotonic() < deadline, f"the lease is still held by {other.holder()}"
         time.sleep(JOB_POLL_S)
     other.release()
+
+
+def test_on_a_distributed_deployment_one_worker_trains_and_the_other_serves_the_new_version(tmp_path):
+    from tastemaker.training.leases import TRAIN, node_name
+    from tests.storage.deployments import distributed_settings, drop_deployment, require_services
+
+    require_services()
+    settings = distributed_settings(tmp_path)
+    other = distributed_settings(tmp_path)  # the same services, another worker's own data dir
+    other.postgres_url, other.nats_stream, other.nats_subject_prefix, other.redis_prefix = (
+        settings.postgres_url, settings.nats_stream, settings.nats_subject_prefix, settings.redis_prefix)
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    try:
+        with TestClient(build_app(Engine(settings)), headers=headers) as a, \
+                TestClient(build_app(Engine(other)), headers=headers) as b:
+            seed(a)
+            lease = b.app.state.engine.leases[TRAIN]
+            lease.hold()  # worker b trains (its hold is in Redis): worker a is refused, naming it
+            try:
+                body = assert_problem(a.post("/v1/models/train", json={"family": "popularity"}), 409)
+                assert node_name() in body["detail"]
+            finally:
+                lease.let_go()
+            job = train(a, {"family": "popularity", "promote": "always"})
+            version = job["result"]["version"]["version"]
+            deadline = time.monotonic() + JOB_WAIT_S  # b asks the registry every second, on a request
+            while b.get("/v1/models").json()["serving"] != version:
+                assert b.get("/v1/recommendations", params={"user_id": "base-0-0"}).status_code == 200
+                assert time.monotonic() < deadline, "worker b never swapped the new version in"
+                time.sleep(JOB_POLL_S)
+            assert b.app.state.engine.recommender.model.version == str(version)
+    finally:
+        drop_deployment(settings)

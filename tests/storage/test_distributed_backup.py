@@ -6,7 +6,6 @@ nothing written; a backup of the other deployment is refused."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,43 +19,18 @@ from tastemaker.storage.factory import open_backup, open_stores
 from tests.api.helpers import base_events, item_id, rec_ids, seed, train
 from tests.conftest import ADMIN_KEY
 
-from . import services
-from .postgres_service import POSTGRES_URL, require_postgres
+from .deployments import distributed_settings, drop_deployment, require_services
 
 USERS = [f"base-{pair}-{j}" for pair in range(0, 20, 3) for j in range(3)] + ["nobody-yet"]
 
 
-def _deployment(root: Path) -> Settings:
-    """A distributed deployment of its own: schema, stream, subjects, Redis prefix, data dir."""
-    tag = uuid.uuid4().hex
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    return Settings(data_dir=root / f"data-{tag[:8]}", backend="distributed", admin_key=ADMIN_KEY, durable=False,
-                    postgres_url=f"{POSTGRES_URL}{sep}schema=test_{tag}", nats_url=services.NATS_URL,
-                    nats_stream=f"TEST_{tag}", nats_subject_prefix=f"test.{tag}", redis_url=services.REDIS_URL,
-                    redis_prefix=f"test-{tag}:")
-
-
-def _drop(settings: Settings) -> None:
-    import psycopg
-    from psycopg import sql
-
-    from tastemaker.storage.postgres.database import split_schema
-
-    services.delete_stream(settings.nats_stream)
-    conninfo, schema = split_schema(settings.postgres_url)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
 @pytest.fixture
 def deployments(tmp_path: Path):
-    require_postgres()
-    services.require(services.NATS_URL, "NATS")
-    services.require(services.REDIS_URL, "Redis")
-    made = [_deployment(tmp_path), _deployment(tmp_path)]
+    require_services()
+    made = [distributed_settings(tmp_path), distributed_settings(tmp_path)]
     yield made
     for settings in made:
-        _drop(settings)
+        drop_deployment(settings)
 
 
 def _client(settings: Settings) -> TestClient:

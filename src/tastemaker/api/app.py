@@ -136,7 +136,7 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/features", features_api.list_features, methods=["GET"]),
         Route("/v1/features", features_api.put_features, methods=["PUT"]),
         Route("/v1/features/top/{name}", features_api.get_top, methods=["GET"]),
-        Route("/v1/features/{entity}/{id:path}", features_api.get_entity_features, methods=["GET"]),
+        Route("/v1/features/{entity}/{id}", features_api.get_entity_features, methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager

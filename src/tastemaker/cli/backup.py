@@ -66,17 +66,19 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpFormatter]) -> None:
     p = sub.add_parser(
         "backup", formatter_class=formatter,
-        help="online, consistent backup of the data dir into a directory or a .tar/.tar.gz archive",
+        help="online, consistent backup of the deployment into a directory or a .tar/.tar.gz archive",
         description="Copies every SQLite file with SQLite's online backup API while servers keep writing, the model "
                     "artifacts, the state snapshot, the placement and experiments documents and the key files (modes "
-                    "kept), with a manifest: files, sizes, sha256, the event log's position, the configuration.\n\n"
+                    "kept), with a manifest: files, sizes, sha256, the event log's position, the configuration. With "
+                    "TASTEMAKER_BACKEND=distributed: every PostgreSQL table of the schema in one snapshot, the "
+                    "JetStream stream up to its last sequence, the data dir's key files.\n\n"
                     "  tastemaker backup /backups/tm-$(date +%F).tar --data-dir /var/lib/tastemaker")
     p.add_argument("dest", metavar="DEST", help="a new directory, or an archive path ending in .tar, .tar.gz or .tgz")
     add_data_dir(p)
     p.set_defaults(func=cmd_backup)
     p = sub.add_parser(
         "restore", formatter_class=formatter,
-        help="restore a backup into an empty data dir (checksums verified first)",
+        help="restore a backup into an empty data dir or empty services (checksums verified first)",
         description="Verifies every file of the backup against its manifest before touching the target; refuses a "
                     "data dir that holds files unless --force. Stop the servers of the target first.\n\n"
                     "  tastemaker restore /backups/tm-2026-12-05.tar --data-dir /var/lib/tastemaker-new")
