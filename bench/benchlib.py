@@ -6,6 +6,7 @@ module can import it without pulling in the server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -188,6 +189,23 @@ def stop_process(proc: subprocess.Popen, grace_s: float = 60.0) -> float:
         except subprocess.TimeoutExpired:
             continue
     return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def served(data_dir: Path, port: int, env: dict[str, str], cmd: Sequence[str] | None = None) -> Iterator[subprocess.Popen]:
+    """``tastemaker serve`` on ``data_dir`` and ``port`` for the ``with`` block, its output in
+    ``<data_dir>.server.log``; stopped gracefully after (:func:`stop_process`), with the log's
+    tail on stderr when it did not exit cleanly."""
+    log_path = data_dir.parent / f"{data_dir.name}.server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([*(cmd or tastemaker_cmd()), "serve", "--data-dir", str(data_dir), "--port", str(port),
+                                 "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            stop_process(proc)
+    if proc.returncode not in (0, -signal.SIGINT, 130):
+        print(tail(log_path, 60), file=sys.stderr)
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -37,13 +37,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import httpx
 import numpy as np
 
-from benchlib import hardware_info, train_over_http
+from benchlib import hardware_info, served, train_over_http
 from tastemaker.datasets import generate, load_ml100k
 from tastemaker.datasets.interactions import build_interactions
 from tastemaker.training.served_evaluation import held_out_split
@@ -121,22 +120,8 @@ def main() -> int:
           f"{hw.get('cpu_count')} CPUs ({hw.get('cpu_model')})")
     with tempfile.TemporaryDirectory(prefix="served-quality-") as tmp:
         env = dict(os.environ, TASTEMAKER_ADMIN_KEY=ADMIN_KEY)
-        log = open(Path(tmp) / "server.log", "w")
-        proc = subprocess.Popen([args.tastemaker, "serve", "--data-dir", str(Path(tmp) / "data"),
-                                 "--port", str(args.port), "--log-level", "warning"],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
+        with served(Path(tmp) / "data", args.port, env, cmd=[args.tastemaker]) as proc:
             return run(args, proc, ds, train, test, t0)
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-            log.close()
-            if proc.returncode not in (0, -2, 130):
-                print((Path(tmp) / "server.log").read_text()[-3000:], file=sys.stderr)
 
 
 def wait_ready(c: httpx.Client, proc: subprocess.Popen) -> float:

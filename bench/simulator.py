@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from benchlib import free_port, hardware_info, tastemaker_cmd, wait_ready
+from benchlib import free_port, hardware_info, served, wait_ready
 
 from tastemaker.experiments.simulator import SimulationConfig, Simulator
 
@@ -85,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         no_limits = ",".join(f"{scope}=off" for scope in ("read", "ingest", "admin", "public"))
         env = dict(os.environ, TASTEMAKER_ADMIN_KEY=ADMIN_KEY, TASTEMAKER_RATE_LIMITS=no_limits)
-        log = open(Path(tmp) / "server.log", "w")
-        proc = subprocess.Popen([*tastemaker_cmd(), "serve", "--data-dir", str(Path(tmp) / "data"), "--port", str(port),
-                                 "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
+        with served(Path(tmp) / "data", port, env) as proc:
             wait_ready(proc, f"http://127.0.0.1:{port}/readyz", timeout_s=120)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=args.timeout_s) as client:
                 ab = replace(base, experiment_id="sim-ab", multipliers={"control": 1.0, "treatment": args.lift})
@@ -99,16 +94,6 @@ def main(argv: list[str] | None = None) -> int:
                     ok &= all(c["ok"] for c in doc["ctr"].values())
                     shipped = doc["verdict"] == "ship" and doc["results"]["winner"] == "treatment"
                     ok &= shipped if name == "ab" else doc["verdict"] == "no_difference_yet"
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-            log.close()
-            if proc.returncode not in (0, -2, 130):
-                print((Path(tmp) / "server.log").read_text()[-3000:], file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"simulator-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(out, indent=2, default=str))
