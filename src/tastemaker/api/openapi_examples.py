@@ -38,7 +38,9 @@ ACTIVITY = {
                {"item_id": "sku-1042", "type": "view", "timestamp": NOW}],
     "session": {"id": "s-91b2", "started": NOW, "items": ["sku-1042"]},
     "purchased": ["sku-1042", "sku-2210"], "category_affinity": {"running": 2.1, "shoes": 1.2},
-    "recent_queries": ["trail running shoes"], "segments": ["engaged", "buyer", "active"],
+    "recent_queries": ["trail running shoes"], "segments": ["active", "buyer", "running-fans"],
+    "lifecycle": "active", "rfm": {"recency": 5, "frequency": 2, "monetary": 4}, "churn_probability": 0.1834,
+    "clv": 212.5,
 }
 RECOMMENDED = [
     {"id": "sku-3301", "score": 0.93, "source": "covisitation",

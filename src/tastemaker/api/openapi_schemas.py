@@ -149,7 +149,17 @@ _ACTIVITY = _obj({
     "features": {"type": "object", "additionalProperties": {"type": ["number", "integer", "null"]},
                  "description": "The user's streaming features now (GET /v1/features lists them)"},
     "segments": {"type": "array", "items": {"type": "string"},
-                 "description": "Rule-based: new, engaged, buyer, cart_abandoner, active or lapsed"},
+                 "description": "Every segment the user is in now: the lifecycle stage (new, active, reactivated, "
+                                "at_risk, churned), behaviour (engaged, buyer, cart_abandoner), at_risk_predicted, "
+                                "then the rule segments of /v1/segments whose expression holds"},
+    "lifecycle": {"type": ["string", "null"], "enum": ["new", "active", "reactivated", "at_risk", "churned", None],
+                  "description": "Stage from recency and tenure (thresholds in features.segments)"},
+    "rfm": {"anyOf": [_obj({k: {"type": "integer", "minimum": 1, "maximum": 5} for k in ("recency", "frequency", "monetary")}),
+                      {"type": "null"}], "description": "Quintile scores against every known user (5: best)"},
+    "churn_probability": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                          "description": "BG/NBD: probability of no activity in the next 30 days (null until fitted)"},
+    "clv": {"type": ["number", "null"], "description": "Expected revenue in the next 90 days (BG/NBD x Gamma-Gamma; "
+                                                      "null while too few repeat buyers)"},
 }, description="What the engine knows right now (null before the user's first event)")
 
 _MODEL_VERSION = _obj({

@@ -10,11 +10,12 @@ from starlette.responses import Response
 
 from tastemaker.api.documents import USERS
 from tastemaker.api.responses import JSONResponse
-from tastemaker.features.segments import builtin_segments
 from tastemaker.features.state import OnlineState
 from tastemaker.features.user_state import UserState
 
-def activity(state: OnlineState, user_id: str, user: UserState, limit: int = 20) -> dict[str, Any]:
+def activity(state: OnlineState, user_id: str, user: UserState, segments: dict[str, Any], limit: int = 20) -> dict[str, Any]:
+    """The live part of a profile; ``segments`` is ``SegmentBook.profile`` (segments, lifecycle,
+    rfm, churn_probability, clv)."""
     ids = state.index.ids
     top_categories = sorted(user.affinity.items(), key=lambda kv: -kv[1])[:10]
     return {
@@ -32,7 +33,7 @@ def activity(state: OnlineState, user_id: str, user: UserState, limit: int = 20)
         "category_affinity": {k: round(v, 4) for k, v in top_categories},
         "recent_queries": list(user.queries),
         "features": state.features.features_for("user", user_id, state.clock) or {},  # streaming features
-        "segments": builtin_segments(user, state.customers.get(user_id), state.clock),
+        **segments,
     }
 
 
@@ -49,5 +50,6 @@ async def get_user(request: Request) -> Response:
     body: dict[str, Any] = {"id": user_id, "traits": {}, "consent": {}}
     if stored is not None:
         body.update(msgspec.to_builtins(stored))
-    body["activity"] = activity(engine.state, user_id, live) if live is not None else None
+    body["activity"] = (activity(engine.state, user_id, live, engine.segments.profile(user_id, live))
+                        if live is not None else None)
     return JSONResponse(body)

@@ -102,8 +102,9 @@ class CustomerLedger:
 
     def columns(self) -> tuple[list[str], np.ndarray]:
         """(user ids, float64 block ``len(FIELDS) x users``), for population statistics."""
-        ids = list(self._rows)
-        block = np.frombuffer(b"".join(self._rows.values()), dtype=np.float64) if ids else np.zeros(0)
+        rows = self._rows.copy()  # one C call: safe while the fold adds users (models refit in a thread)
+        ids = list(rows)
+        block = np.frombuffer(b"".join(rows.values()), dtype=np.float64) if ids else np.zeros(0)
         return ids, block.reshape(len(ids), len(FIELDS)).T.copy()
 
     def column(self, name: str) -> np.ndarray:

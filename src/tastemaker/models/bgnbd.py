@@ -54,8 +54,10 @@ class BetaGeo:
         total = w.sum()
 
         def nll(log_params: np.ndarray) -> float:
-            params = np.exp(log_params)
-            return -(w * _loglik(params, x, t_x, T)).sum() / total + self.penalizer * float((params ** 2).sum())
+            with np.errstate(all="ignore"):  # the simplex may wander to overflowing params: worst, not an error
+                params = np.exp(log_params)
+                value = -(w * _loglik(params, x, t_x, T)).sum() / total + self.penalizer * float((params ** 2).sum())
+            return float(value) if np.isfinite(value) else 1e300
 
         best = minimize(nll, np.zeros(4), method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-10})
         self.params = tuple(float(v) for v in np.exp(best.x))  # type: ignore[assignment]
@@ -70,8 +72,10 @@ class BetaGeo:
         """P(still alive at T | x, t_x, T)."""
         r, alpha, a, b = self._fitted()
         x = np.asarray(x, np.float64)
-        ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + np.asarray(t_x, np.float64))))
-        return 1.0 / (1.0 + np.where(x > 0, a / (b + np.maximum(x, 1) - 1), 0.0) * ratio)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # b -> 0 fits: a / 0 means gone
+            ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + np.asarray(t_x, np.float64))))
+            odds = np.where(x > 0, a / (b + np.maximum(x, 1) - 1), 0.0) * ratio
+            return np.nan_to_num(1.0 / (1.0 + odds), nan=0.0)
 
     def expected_transactions(self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """E[transactions in (T, T + t] | x, t_x, T]."""
@@ -108,3 +112,17 @@ def simulate(rng: np.random.Generator, n: int, r: float, alpha: float, a: float,
             if rng.random() < p[i]:
                 break
     return x, t_x, np.full(n, T)
+
+
+def summaries(first_ts: np.ndarray, last_ts: np.ndarray, active_days: np.ndarray, now: float,
+              unit_s: float = 86_400.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, t_x, T) in ``unit_s`` units from activity totals: the first active day is the first
+    transaction, ``x`` the repeat ones, ``T`` the age at ``now`` (at least ``t_x``, above 0).
+
+    >>> summaries(np.array([0.0]), np.array([86_400.0 * 3]), np.array([4.0]), now=86_400.0 * 10)
+    (array([3.]), array([3.]), array([10.]))
+    """
+    x = np.maximum(np.asarray(active_days, np.float64) - 1.0, 0.0)
+    t_x = np.maximum((np.asarray(last_ts, np.float64) - first_ts) / unit_s, 0.0)
+    T = np.maximum(np.maximum((now - np.asarray(first_ts, np.float64)) / unit_s, t_x), 1e-3)
+    return x, t_x, T

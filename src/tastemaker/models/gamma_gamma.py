@@ -42,10 +42,12 @@ class GammaGamma:
             raise ValueError("need at least two customers with repeat transactions and a value")
 
         def nll(log_params: np.ndarray) -> float:
-            p, q, v = np.exp(log_params)
-            ll = (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v) + (p * x - 1) * np.log(m)
-                  + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
-            return -ll.mean() + self.penalizer * float((np.exp(log_params) ** 2).sum())
+            with np.errstate(all="ignore"):  # overflowing params are the worst fit, not an error
+                p, q, v = np.exp(log_params)
+                ll = (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v) + (p * x - 1) * np.log(m)
+                      + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
+                value = -ll.mean() + self.penalizer * float((np.exp(log_params) ** 2).sum())
+            return float(value) if np.isfinite(value) else 1e300
 
         start = np.log([1.0, 2.0, float(np.mean(m))])
         best = minimize(nll, start, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-10})

@@ -60,6 +60,7 @@ class Recommender:
     impressions: Any = None  # serving.impressions.ImpressionLogger: where served lists go
     experiments: Any = None  # serving.experiments.ExperimentRouter: assignment and variant overrides
     bandits: Any = None  # serving.bandits.BanditServing: the arm of a placement with a bandit section
+    segments: Any = None  # serving.segments.SegmentBook: the user's segments, for rules reading user.segments
     clock: Callable[[], float] = time.time  # "now" for schedules, item age and context features
     # the ranking stages of a configured placement (an experiment may choose them per variant)
     stages: Callable[[Placement], tuple[Stage, ...] | list[Stage]] = stages_for
@@ -182,9 +183,11 @@ class Recommender:
         # one env for the request: every stage reads its columns from it, each gathered once
         now = self.clock()
         # derived fields (device from the user agent, local time, is_holiday) computed when first read
+        book = self.segments
         env = RuleEnv(state.catalog, pool.items, now, pool.scores, pool.sources, ctx.user,
                       {"popularity": self._popularity, "trending": self._trending},
-                      EnrichedContext(request.context, now))
+                      EnrichedContext(request.context, now),
+                      None if book is None else lambda: book.membership(request.user_id, ctx.user, env.context))
         # features are computed (and logged) whenever the placement logs
         logging = log and self.impressions is not None and (placement.ranker == "ltr" or placement.log_impressions)
         staged = StageContext(ctx, placement, env, n, parts, RuleTrace() if request.explain else None, self.rankers,
