@@ -88,6 +88,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/experiments/{id}/results"): lambda w: ("/v1/experiments/auth-x/results", {}, 404),
     ("GET", "/v1/privacy/jobs"): lambda w: ("/v1/privacy/jobs", {}, 200),
     ("GET", "/v1/privacy/jobs/{id}"): lambda w: ("/v1/privacy/jobs/nope", {}, 404),
+    ("GET", "/v1/features"): lambda w: ("/v1/features", {}, 200),
+    ("PUT", "/v1/features"): lambda w: ("/v1/features", {"json": {"features": []}}, 200),
+    ("GET", "/v1/features/top/{name}"): lambda w: ("/v1/features/top/item_trend_1h", {}, 200),
+    ("GET", "/v1/features/{entity}/{id}"): lambda w: ("/v1/features/item/x", {}, 200),
 }
 # A conditional permission's call: the parameter set, on a user nobody else touches.
 CONDITIONAL: dict[tuple[str, str], Call] = {
