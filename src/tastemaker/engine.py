@@ -12,8 +12,6 @@ from typing import Any, Callable
 from tastemaker.config import Settings
 from tastemaker.features.refold import ensure_definitions, refold
 from tastemaker.features.registry import FeatureRegistry
-from tastemaker.features.refold import ensure_definitions, refold
-from tastemaker.features.registry import FeatureRegistry
 from tastemaker.features.state import StateConfig
 from tastemaker.features.toplists import TopListCache
 from tastemaker.ingest.processor import StreamProcessor
@@ -30,7 +28,6 @@ from tastemaker.experiments.bandit_registry import ArtifactPosteriors, BanditReg
 from tastemaker.serving.bandits import BanditServing
 from tastemaker.serving.experiment_admin import ExperimentAdmin
 from tastemaker.serving.experiment_config import read_document, seed
-from tastemaker.serving.feature_config import write_features, read_features
 from tastemaker.serving.feature_config import write_features, read_features
 from tastemaker.serving.experiments import MAX_POOLED_VERSIONS, ExperimentRouter
 from tastemaker.serving.fields import attach_fields
@@ -72,8 +69,6 @@ class Engine:
             declared = read_document(document_store)  # experiments.yaml beside the placement document
             self.features = FeatureRegistry(read_features(document_store))  # and features.yaml
             self._feature_document = document_store
-            self.features = FeatureRegistry(read_features(document_store))  # and features.yaml
-            self._feature_document = document_store
         except BaseException:
             self.stores.close()
             raise
@@ -82,8 +77,6 @@ class Engine:
         self.processor = StreamProcessor.open(
             self.stores, settings.snapshot_key, config, progress=progress, snapshot_every=settings.snapshot_every_events
         )
-        # a snapshot folded other feature definitions (features.yaml changed while down): refold
-        ensure_definitions(self.processor.state, self.stores.events.read_rows_since, self.features.definitions)
         # a snapshot folded other feature definitions (features.yaml changed while down): refold
         ensure_definitions(self.processor.state, self.stores.events.read_rows_since, self.features.definitions)
         self.processor.state.covisitation.row_ttl_s = settings.covisitation_row_ttl_s
@@ -351,15 +344,6 @@ class Engine:
         """Whether an erasure was running at any time after ``since`` (retention's swap waits)."""
         return any(j.status == "running" or j.created_at >= since or (j.finished_at or 0.0) >= since
                    for j in list(self.eraser.jobs.values()))
-
-    def set_features(self, custom: list) -> None:
-        """Replace the user-defined streaming features: checked (ValidationFailed, nothing
-        written), written to features.yaml, then every feature refolded from the log on this
-        thread (the state's). Other workers take the document on their next start."""
-        self.features.set_custom(custom)
-        write_features(self._feature_document, list(self.features.custom))
-        self.processor.wait_for_snapshot()  # a background writer may hold the old store
-        refold(self.state, self.stores.events.read_rows_since, self.features.definitions)
 
     def set_features(self, custom: list) -> None:
         """Replace the user-defined streaming features: checked (ValidationFailed, nothing

@@ -22,7 +22,6 @@ from tastemaker.api import (audit, docs, events, experiment_results, experiments
                             placements, privacy, recommendations, schemas, segments, storage_errors, users)
 from tastemaker.api import quarantine
 from tastemaker.api import features as features_api
-from tastemaker.api import features as features_api
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
@@ -134,10 +133,6 @@ def build_app(engine: Engine, close_engine: bool = True) -> Starlette:
         Route("/v1/segments/{name}", segments.get_segment, methods=["GET"]),
         Route("/v1/segments/{name}", segments.put_segment, methods=["PUT"]),
         Route("/v1/segments/{name}", segments.delete_segment, methods=["DELETE"]),
-        Route("/v1/features", features_api.list_features, methods=["GET"]),
-        Route("/v1/features", features_api.put_features, methods=["PUT"]),
-        Route("/v1/features/top/{name}", features_api.get_top, methods=["GET"]),
-        Route("/v1/features/{entity}/{id}", features_api.get_entity_features, methods=["GET"]),
         Route("/v1/features", features_api.list_features, methods=["GET"]),
         Route("/v1/features", features_api.put_features, methods=["PUT"]),
         Route("/v1/features/top/{name}", features_api.get_top, methods=["GET"]),

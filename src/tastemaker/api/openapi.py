@@ -18,7 +18,6 @@ from tastemaker.api.openapi_experiment_results import add_results_paths, results
 from tastemaker.api.openapi_experiments import add_experiment_paths, experiment_schemas
 from tastemaker.api.openapi_segments import add_segment_paths, segment_schemas
 from tastemaker.api.openapi_features import add_feature_paths, feature_schemas
-from tastemaker.api.openapi_features import add_feature_paths, feature_schemas
 from tastemaker.api.openapi_schemas import component_schemas, ref
 from tastemaker.api.openapi_read_after import add_read_after
 from tastemaker.api.openapi_privacy import add_privacy_paths, privacy_schemas
@@ -34,7 +33,6 @@ TAGS = [
     ("Models", "Training, evaluation, promotion, rollback"), ("Keys", "API keys and their scopes"),
     ("Experiments", "A/B/n tests on placements and model canaries: variants, traffic shares, status"),
     ("Segments", "Rule segments: expressions over a user's activity, traits, features and predictions"),
-    ("Features", "Streaming features: windowed counts, rates, ratios and trends per user, item and category"),
     ("Features", "Streaming features: windowed counts, rates, ratios and trends per user, item and category"),
     ("Audit", "Who did which admin action when, from where: append-only and hash-chained"),
     ("Operations", "Health, readiness, metrics, this documentation"),
@@ -345,7 +343,6 @@ def _with_privacy(paths: dict[str, Any]) -> dict[str, Any]:
     add_experiment_paths(paths, _op, _query, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_segment_paths(paths, _op, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_feature_paths(paths, _op, _path, _query, {"malformed": MALFORMED, "too_large": TOO_LARGE})
-    add_feature_paths(paths, _op, _path, _query, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_results_paths(paths, _op, _query, _path)
     add_read_after(paths, _problem)  # X-Tastemaker-Position / X-Tastemaker-After (api.read_after)
     return paths
@@ -379,7 +376,7 @@ def build_openapi() -> dict[str, Any]:
         "tags": [{"name": n, "description": d} for n, d in TAGS],
         "paths": _with_privacy(_paths()),
         "components": {
-            "schemas": {**component_schemas(), **privacy_schemas(), **auth_schemas(), **experiment_schemas(), **segment_schemas(), **feature_schemas(), **feature_schemas(),
+            "schemas": {**component_schemas(), **privacy_schemas(), **auth_schemas(), **experiment_schemas(), **segment_schemas(), **feature_schemas(),
                         **results_schemas()},
             "securitySchemes": security_schemes(),
             "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full,

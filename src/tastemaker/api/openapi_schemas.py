@@ -148,8 +148,6 @@ _ACTIVITY = _obj({
     "recent_queries": {"type": "array", "items": {"type": "string"}},
     "features": {"type": "object", "additionalProperties": {"type": ["number", "integer", "null"]},
                  "description": "The user's streaming features now (GET /v1/features lists them)"},
-    "features": {"type": "object", "additionalProperties": {"type": ["number", "integer", "null"]},
-                 "description": "The user's streaming features now (GET /v1/features lists them)"},
     "segments": {"type": "array", "items": {"type": "string"},
                  "description": "Every segment the user is in now: the lifecycle stage (new, active, reactivated, "
                                 "at_risk, churned), behaviour (engaged, buyer, cart_abandoner), at_risk_predicted, "

@@ -33,7 +33,6 @@ def activity(state: OnlineState, user_id: str, user: UserState, segments: dict[s
         "category_affinity": {k: round(v, 4) for k, v in top_categories},
         "recent_queries": list(user.queries),
         "features": state.features.features_for("user", user_id, state.clock) or {},  # streaming features
-        "features": state.features.features_for("user", user_id, state.clock) or {},  # streaming features
         **segments,
     }
 
