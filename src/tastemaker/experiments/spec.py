@@ -26,7 +26,6 @@ gave it. Shares may add up to less than 1: the users in the rest are not in the 
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import replace
@@ -36,9 +35,10 @@ from tastemaker.experiments.spec_types import (ALL_PLACEMENTS, BUCKETS, DIRECTIO
                                                FIELDS, IN_PROCESS_METRICS, KINDS, NAME, OVERRIDE_FIELDS, RANKERS,
                                                STATUSES, TRANSITIONS, Experiment, Metric, Override, Population, Variant)
 from tastemaker.schema.errors import FieldError, ValidationFailed
+from tastemaker.schema.field_checker import FieldChecker
 
 
-class OverrideChecker:
+class OverrideChecker(FieldChecker):
     """Collects field errors while a document is parsed: each names its JSON pointer, prefixed
     by ``where(path)`` (a YAML line, say). Parsers call :meth:`fail` or the typed readers
     (:meth:`mapping`, :meth:`number`, :meth:`name`, ...), which return None after recording
@@ -51,46 +51,11 @@ class OverrideChecker:
     """
 
     def __init__(self, where: Callable[[str], str] | None):
-        self.where = where or (lambda path: "")
-        self.errors: list[FieldError] = []
-
-    def fail(self, path: str, reason: str) -> None:
-        self.errors.append(FieldError(path, self.where(path) + reason))
-
-    def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.fail(path, "must be an object")
-            return None
-        for key in value:
-            if key not in allowed:
-                self.fail(f"{path}/{key}", f"unknown field '{key}' (allowed: {', '.join(allowed)})")
-        return value
-
-    def number(self, value: Any, path: str, lo: float, hi: float, integer: bool = False) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)) \
-                or not math.isfinite(value):
-            self.fail(path, "must be an integer" if integer else "must be a number")
-            return None
-        if not lo <= value <= hi:
-            self.fail(path, f"must be between {lo:g} and {hi:g}")
-            return None
-        return value
+        super().__init__((lambda path, offset: where(path)) if where else None)
 
     def name(self, value: Any, path: str) -> str | None:
         if not isinstance(value, str) or not NAME.fullmatch(value):
             self.fail(path, "must be 1-64 of a-z, 0-9, '-', '_' (starting with a letter or digit)")
-            return None
-        return value
-
-    def text(self, value: Any, path: str, limit: int = 1000) -> str:
-        if not isinstance(value, str) or len(value) > limit:
-            self.fail(path, f"must be a string of at most {limit} characters")
-            return ""
-        return value
-
-    def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str | None:
-        if value not in choices:
-            self.fail(path, f"must be one of: {', '.join(choices)}")
             return None
         return value
 

@@ -9,7 +9,6 @@ collects every error with its JSON pointer and position (placements, rules).
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from typing import Any
 
@@ -18,6 +17,7 @@ import yaml
 from tastemaker.rules.expressions import Expression, ExpressionError, compile_expression
 from tastemaker.rules.schedule import Schedule
 from tastemaker.schema.errors import FieldError, ValidationFailed
+from tastemaker.schema.field_checker import FieldChecker
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -76,36 +76,14 @@ def parse_yaml(text: str, source: str = "placements.yaml") -> tuple[Any, Marks]:
     return value, marks
 
 
-class ConfigChecker:
+class ConfigChecker(FieldChecker):
     """Validates one document, collecting every error with its field and position."""
 
+    not_a_mapping = "must be a mapping"
+
     def __init__(self, marks: Marks):
+        super().__init__(marks.where)
         self.marks = marks
-        self.errors: list[FieldError] = []
-
-    def fail(self, path: str, reason: str, offset: int = 0) -> None:
-        self.errors.append(FieldError(path, self.marks.where(path, offset) + reason))
-
-    def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.fail(path, "must be a mapping")
-            return None
-        for key in value:
-            if key not in allowed:
-                self.fail(f"{path}/{key}", f"unknown field '{key}' (allowed: {', '.join(allowed)})")
-        return value
-
-    def number(self, value: Any, path: str, lo: float = -math.inf, hi: float = math.inf, default: float | None = None,
-               integer: bool = False) -> float | None:
-        if value is None and default is not None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-            self.fail(path, "must be an integer" if integer else "must be a number")
-            return None
-        if not lo <= value <= hi:
-            self.fail(path, f"must be between {lo:g} and {hi:g}")
-            return None
-        return value
 
     def duration(self, value: Any, path: str) -> float | None:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
