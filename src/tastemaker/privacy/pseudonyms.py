@@ -31,12 +31,11 @@ True
 from __future__ import annotations
 
 import hmac
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from tastemaker.storage.pii import _hex_key, add_key, key_id
+from tastemaker.storage.pii import add_key, key_id, load_key_chain
 
 KEY_ENV, OLD_KEYS_ENV, KEY_FILE = "TASTEMAKER_PSEUDONYM_KEY", "TASTEMAKER_PSEUDONYM_OLD_KEYS", "pseudonym.keys"
 PREFIX = "p1:"
@@ -46,15 +45,7 @@ CACHE_SIZE = 1 << 16  # active users; a hit costs a dict look-up (~0.1 us), a mi
 
 def load_keys(data_dir: Path) -> list[bytes]:
     """The key chain, oldest first: from the environment, else the data dir's key file (made if absent)."""
-    current = os.environ.get(KEY_ENV, "").strip()
-    if current:
-        old = [_hex_key(k, OLD_KEYS_ENV) for k in os.environ.get(OLD_KEYS_ENV, "").split(",") if k.strip()]
-        return [*old, _hex_key(current, KEY_ENV)]
-    path = Path(data_dir) / KEY_FILE
-    if not path.exists():
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        add_key(path)
-    return [_hex_key(line, str(path)) for line in path.read_text().split() if line]
+    return load_key_chain(data_dir, KEY_ENV, OLD_KEYS_ENV, KEY_FILE)
 
 
 def rotate_key_file(data_dir: Path) -> bytes:

@@ -50,12 +50,20 @@ def _hex_key(text: str, where: str) -> bytes:
 
 def load_keys(data_dir: Path) -> list[bytes]:
     """The keyring, current key last: from the environment, else the data dir's key file (made if absent)."""
-    current = os.environ.get(KEY_ENV, "").strip()
+    return load_key_chain(data_dir, KEY_ENV, OLD_KEYS_ENV, KEY_FILE)
+
+
+def load_key_chain(data_dir: Path, key_env: str, old_keys_env: str, key_file: str) -> list[bytes]:
+    """A chain of 256-bit keys, oldest first: ``key_env`` (hex) after ``old_keys_env`` (hex,
+    comma-separated) when set, else the lines of ``data_dir/key_file`` (made with one random
+    key if absent). A malformed key raises ValueError naming where it came from."""
+    current = os.environ.get(key_env, "").strip()
     if current:
-        old = [_hex_key(k, OLD_KEYS_ENV) for k in os.environ.get(OLD_KEYS_ENV, "").split(",") if k.strip()]
-        return [*old, _hex_key(current, KEY_ENV)]
-    path = Path(data_dir) / KEY_FILE
+        old = [_hex_key(k, old_keys_env) for k in os.environ.get(old_keys_env, "").split(",") if k.strip()]
+        return [*old, _hex_key(current, key_env)]
+    path = Path(data_dir) / key_file
     if not path.exists():
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
         add_key(path)
     return [_hex_key(line, str(path)) for line in path.read_text().split() if line]
 
