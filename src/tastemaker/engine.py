@@ -14,7 +14,9 @@ from tastemaker.features.refold import ensure_definitions, refold
 from tastemaker.features.registry import FeatureRegistry
 from tastemaker.features.state import StateConfig
 from tastemaker.features.toplists import TopListCache
+from tastemaker.features.guard import Guard
 from tastemaker.ingest.processor import StreamProcessor
+from tastemaker.ingest.quarantine import QuarantineAdmin, restore_guard
 from tastemaker.ingest.service import IngestService
 from tastemaker.models.popularity import PopularityModel
 from tastemaker.privacy.consent import ANALYTICS, PERSONALIZATION, ConsentIndex
@@ -80,6 +82,10 @@ class Engine:
         # a snapshot folded other feature definitions (features.yaml changed while down): refold
         ensure_definitions(self.processor.state, self.stores.events.read_rows_since, self.features.definitions)
         self.processor.state.covisitation.row_ttl_s = settings.covisitation_row_ttl_s
+        if settings.bot_detection:  # bots and shilling quarantined on the write path (features.guard)
+            self.processor.guard = Guard()
+            restore_guard(self.processor.guard, self.processor)
+        self.quarantine = QuarantineAdmin(self.processor)
         self.toplists = TopListCache(ttl=toplist_ttl)
         self.recommender = Recommender(
             self.processor.state, PopularityModel(self.toplists), self.toplists, placements, settings.require_catalog,

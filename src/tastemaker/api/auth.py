@@ -37,6 +37,7 @@ PERMISSIONS = {
     "privacy.manage": "export a person's data, erase a person (DELETE /v1/users/{id}?erase=true), /v1/privacy/*",
     "audit.read": "GET /v1/audit",
     "experiments.analyze": "GET /v1/experiments/{id}/results (the analysis and its HTML report)",
+    "quarantine.manage": "list quarantined events and users, release or confirm them (/v1/quarantine*)",
 }
 # The one table of roles: a key or an OAuth client carries role names (its ``scopes``) and may
 # do what the union of their permissions allows. ``read``, ``ingest`` and ``admin`` are the
@@ -98,6 +99,8 @@ def required_permission(method: str, path: str, query: bytes = b"") -> str | Non
         return "keys.read" if read else "keys.manage"
     if resource == "audit":
         return "audit.read"
+    if resource == "quarantine":
+        return "quarantine.manage"
     if resource == "privacy" or (resource == "users" and path.endswith("/export") and path.count("/") == 4):
         return "privacy.manage"  # a person's whole record (an id's own '/' arrives encoded: api.paths)
     if resource == "experiments" and read and path.endswith("/results") and path.count("/") == 4:

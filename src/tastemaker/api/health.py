@@ -52,4 +52,7 @@ async def metrics(request: Request) -> Response:
         "catalog_items": state.catalog.size(),
         "covisitation_pairs": state.covisitation.nnz(),
     }
+    guard = engine.processor.guard  # bot/shilling holds and stream anomalies (features.guard)
+    if guard is not None:
+        gauges.update(guard.gauges())
     return Response(request.app.state.metrics.render(gauges), media_type=CONTENT_TYPE)

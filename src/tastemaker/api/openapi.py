@@ -21,6 +21,7 @@ from tastemaker.api.openapi_features import add_feature_paths, feature_schemas
 from tastemaker.api.openapi_schemas import component_schemas, ref
 from tastemaker.api.openapi_read_after import add_read_after
 from tastemaker.api.openapi_privacy import add_privacy_paths, privacy_schemas
+from tastemaker.api.openapi_quarantine import add_quarantine_paths, quarantine_schemas
 from tastemaker.serving.request import MAX_N
 from tastemaker.training.train_jobs import ID_RULE, LIST_LIMIT
 
@@ -35,6 +36,7 @@ TAGS = [
     ("Segments", "Rule segments: expressions over a user's activity, traits, features and predictions"),
     ("Features", "Streaming features: windowed counts, rates, ratios and trends per user, item and category"),
     ("Audit", "Who did which admin action when, from where: append-only and hash-chained"),
+    ("Quarantine", "Events held as a bot's or a shilling attack's, and the operators' decisions on them"),
     ("Operations", "Health, readiness, metrics, this documentation"),
 ]
 
@@ -344,6 +346,7 @@ def _with_privacy(paths: dict[str, Any]) -> dict[str, Any]:
     add_segment_paths(paths, _op, _path, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_feature_paths(paths, _op, _path, _query, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_results_paths(paths, _op, _query, _path)
+    add_quarantine_paths(paths, _op, _query, {"malformed": MALFORMED, "too_large": TOO_LARGE})
     add_read_after(paths, _problem)  # X-Tastemaker-Position / X-Tastemaker-After (api.read_after)
     return paths
 
@@ -377,7 +380,7 @@ def build_openapi() -> dict[str, Any]:
         "paths": _with_privacy(_paths()),
         "components": {
             "schemas": {**component_schemas(), **privacy_schemas(), **auth_schemas(), **experiment_schemas(), **segment_schemas(), **feature_schemas(),
-                        **results_schemas()},
+                        **results_schemas(), **quarantine_schemas()},
             "securitySchemes": security_schemes(),
             "responses": {"Unauthorized": unauthorized, "Forbidden": forbidden, "InsufficientStorage": full,
                           "TooManyRequests": limited},

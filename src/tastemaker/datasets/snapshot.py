@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Collection
 
 import msgspec
 import numpy as np
@@ -46,8 +46,9 @@ class EventSnapshot:
                        type=[self.type[i] for i in rows], value=self.value[keep], timestamp=self.timestamp[keep])
 
 
-def snapshot_events(log: EventLog, to_seq: int | None = None) -> EventSnapshot:
-    """Read the log up to ``to_seq`` (default: now); events written later are not included."""
+def snapshot_events(log: EventLog, to_seq: int | None = None, exclude: Collection[int] = ()) -> EventSnapshot:
+    """Read the log up to ``to_seq`` (default: now); events written later are not included, nor
+    those whose seq is in ``exclude`` (quarantined: ``QuarantineStore.excluded``)."""
     to_seq = log.last_seq() if to_seq is None else to_seq
     users: list[str] = []
     items: list[str] = []
@@ -64,6 +65,8 @@ def snapshot_events(log: EventLog, to_seq: int | None = None) -> EventSnapshot:
             if row[0] > to_seq:
                 break
             first = row[0] if first is None else first
+            if exclude and row[0] in exclude:
+                continue
             event_items = [row[4]] if row[4] is not None else []
             if row[5]:
                 event_items.extend(_decode_list(row[5]))

@@ -83,11 +83,15 @@ class Ledger:
         return self.users.pop(user_id, None) or []
 
 
-def hold(state: OnlineState, seq: int) -> None:
-    """Pass a quarantined event's log position without folding it."""
+def hold(state: OnlineState, seq: int, ts: float | None = None) -> None:
+    """Pass a quarantined event's log position without folding it. Its time still moves the
+    state's clock (the latest event time seen), as it did when it was folded and taken back:
+    live and replayed states decay to the same moment."""
     if seq > state.applied_seq:
         state.applied_seq = seq
         state.version += 1
+        if ts is not None and ts > state.clock:
+            state.clock = ts
 
 
 def fold_late(state: OnlineState, seq: int, event_type: str, user_id: str, session_id: str | None,

@@ -132,7 +132,7 @@ class StreamProcessor:
             return
         for row in rows:
             if row[0] in held:
-                hold(state, row[0])
+                hold(state, row[0], row[7])
             else:
                 apply(row, _decode_list, _decode_obj)
 
@@ -163,7 +163,7 @@ class StreamProcessor:
                 items.extend(e.item_ids)
             if guard is not None and guard.check(state, seq, e.type, e.user_id, items, e.value, e.timestamp,
                                                  e.context, e.recommendation_id is not None):
-                hold(state, seq)
+                hold(state, seq, e.timestamp)
             else:
                 apply(seq, e.type, e.user_id, e.session_id, items, e.value, e.timestamp, e.context, e.query)
             if not done & 15 and clock() >= deadline:  # the clock every 16 events: ~0.3 ms apart

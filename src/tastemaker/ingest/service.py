@@ -87,6 +87,11 @@ class IngestService:
             lock = self._apply_locks[loop] = asyncio.Lock()
         return lock
 
+    def apply_lock(self) -> asyncio.Lock:
+        """The lock batches are applied under, for other changes to the state that must fall
+        between two batches (releasing quarantined events)."""
+        return self._apply_lock(asyncio.get_running_loop())
+
     async def decode(self, body: bytes) -> list[Event]:
         """Decode and validate a ``POST /v1/events`` body; raises ValidationFailed (nothing written)."""
         events, is_array = decode_batch(body, Event)

@@ -109,7 +109,8 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     factory = families.factory(family, **(params or {}))
     registry = ModelRegistry(stores.models, stores.artifacts)
     say("reading the event log", True, "snapshot")
-    snapshot, withheld = training_snapshot(stores, snapshot_events(stores.events), consent_required)
+    held = stores.quarantine.excluded() if stores.quarantine is not None else set()  # bots' and shills' events
+    snapshot, withheld = training_snapshot(stores, snapshot_events(stores.events, exclude=held), consent_required)
     if not len(snapshot):
         raise ValueError("the event log is empty: nothing to train on")
     say(f"{len(snapshot):,} interactions up to event {snapshot.to_seq}"

@@ -79,7 +79,8 @@ def evaluate_served(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[s
     say = progress or (lambda message: None)
     placements = placements or PlacementRegistry(stores.artifacts)
     to_seq = stores.events.last_seq()
-    snapshot, _ = training_snapshot(stores, snapshot_events(stores.events, to_seq), consent_required)
+    held = stores.quarantine.excluded(to_seq=to_seq) if stores.quarantine is not None else set()
+    snapshot, _ = training_snapshot(stores, snapshot_events(stores.events, to_seq, held), consent_required)
     data = build_interactions(snapshot.columns()) if len(snapshot) else None
     if data is None or not data.matrix.nnz:
         raise ValueError("the event log has no interactions to evaluate")
