@@ -16,6 +16,7 @@ from tastemaker.cli.base import (
     settings,
 )
 from tastemaker.cli.evaluate import cmd_evaluate
+from tastemaker.cli.evaluate_churn import add_churn_arguments
 
 PROMOTE = ["if_better", "always", "never"]
 
@@ -174,8 +175,10 @@ def register(sub: argparse._SubParsersAction, formatter: type[argparse.HelpForma
         "evaluate", help="offline evaluation of model families (table, JSON, HTML report)", formatter_class=formatter,
         description="Every family (or --families) under each protocol and seed; a report in --out. Then the\n"
                     "served figure: the train job on a 75%% part, each placement's list for the held-out users.")
-    p.add_argument("--dataset", choices=["movielens", "data-dir"], default="movielens",
-                   help="MovieLens 100k (binary relevance, the published protocol) or the data dir's event log")
+    p.add_argument("--dataset", choices=["movielens", "data-dir", "synthetic"], default="movielens",
+                   help="MovieLens 100k (binary relevance, the published protocol) or the data dir's event log "
+                        "(synthetic: with --churn only)")
+    add_churn_arguments(p)
     p.add_argument("--protocol", choices=["random", "temporal", "leave_last_out", "all"], default="all",
                    help="split: per-user random 75/25, global temporal, leave-last-out, or all three")
     p.add_argument("--families", type=family_list, metavar="A,B",
