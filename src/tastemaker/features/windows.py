@@ -16,7 +16,8 @@ is folded, so a late event and the newer one in the same batch count as well). H
 window equals a brute-force sum over the events in it, in any arrival order (see the tests).
 
 Updates arrive in batches and are folded with numpy (one ``np.unique`` and ``np.add.at``
-per batch), so a table costs O(1) amortised per event and a few bytes per entity and slot.
+per batch), so a table costs O(1) amortised per event and 4 bytes per entity, slot and
+channel plus a 4-byte stamp per slot.
 
 >>> table = RingTable(Geometry(60.0, 6), channels=1)
 >>> table.fold(np.array([0, 0, 1]), np.array([5.0, 55.0, 70.0]), np.ones((3, 1)))
@@ -30,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EMPTY = np.iinfo(np.int64).min // 2  # the stamp of a slot that never held a bucket
+EMPTY = -(2**30)  # the stamp of a slot that never held a bucket (fits the int32 stamps)
+VALUE_DTYPE = np.float32  # counts exact to 2**24 per bucket, sums to 7 significant digits: half the memory
 
 
 @dataclass(frozen=True, order=True)
@@ -55,13 +57,15 @@ def default_buckets(window_s: float) -> int:
 
 
 class RingTable:
-    """Per-entity rings of ``channels`` float64 sums over one :class:`Geometry`."""
+    """Per-entity rings of ``channels`` float32 sums over one :class:`Geometry`; stamps are
+    int32 for buckets of a second or more (bucket numbers of epoch times fit until 2038), else int64."""
 
     def __init__(self, geometry: Geometry, channels: int):
         self.geometry = geometry
         self.channels = channels
-        self.values = np.zeros((0, geometry.buckets, channels), dtype=np.float64)
-        self.stamps = np.full((0, geometry.buckets), EMPTY, dtype=np.int64)
+        self.stamp_dtype = np.int32 if geometry.width >= 1.0 else np.int64
+        self.values = np.zeros((0, geometry.buckets, channels), dtype=VALUE_DTYPE)
+        self.stamps = np.full((0, geometry.buckets), EMPTY, dtype=self.stamp_dtype)
         self.late_dropped = 0
 
     def __len__(self) -> int:
@@ -73,8 +77,8 @@ class RingTable:
         if rows <= have:
             return
         size = max(rows, 2 * have, 64)
-        values = np.zeros((size, self.geometry.buckets, self.channels), dtype=np.float64)
-        stamps = np.full((size, self.geometry.buckets), EMPTY, dtype=np.int64)
+        values = np.zeros((size, self.geometry.buckets, self.channels), dtype=VALUE_DTYPE)
+        stamps = np.full((size, self.geometry.buckets), EMPTY, dtype=self.stamp_dtype)
         values[:have], stamps[:have] = self.values, self.stamps
         self.values, self.stamps = values, stamps
 
