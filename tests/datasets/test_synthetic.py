@@ -207,3 +207,19 @@ def test_larger_dataset_shape():
     assert pc.count_distinct(ids).as_py() == 300_000
     validate_events(out.events)
     assert pc.count_distinct(out.events.column("item_id")).as_py() > 10_000
+
+
+def test_churn_process_has_a_known_truth_and_leaves_the_default_unchanged():
+    import numpy as np
+
+    from tastemaker.datasets.synthetic import churn_times, generate
+
+    plain = generate(300, 200, 6000, seed=9)
+    assert plain.events.equals(generate(300, 200, 6000, seed=9, churn=0.0).events)
+    ds = generate(300, 200, 6000, seed=9, days=60, churn=0.5)
+    leave = churn_times(300, 9, 0.5, days=60)
+    users = np.array([int(u[1:]) for u in ds.events.column("user_id").to_pylist()])
+    ts = ds.events.column("timestamp").to_numpy()
+    assert 0.4 < np.isfinite(leave).mean() < 0.6
+    # sessions start before the dropout; a session may run on for its own length (minutes)
+    assert np.all(ts <= leave[users] + 3 * 3600)

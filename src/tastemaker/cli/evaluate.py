@@ -17,6 +17,13 @@ from tastemaker.cli.base import quiet, settings
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if getattr(args, "churn", False) or args.dataset == "synthetic":
+        if not getattr(args, "churn", False):
+            print("--dataset synthetic is for --churn only", file=sys.stderr)
+            return 2
+        from tastemaker.cli.evaluate_churn import churn_command
+
+        return churn_command(args)  # churn models on a temporal split (AUC, Brier, calibration)
     code = 0
     if not args.placements_only:
         code = offline_command(args)

@@ -10,7 +10,9 @@ The generative story (all vectorised numpy, deterministic given ``seed``):
   steps mostly stay near the previous item, which makes co-visitation real;
 * every step is a view plus an affinity-dependent funnel (click, add_to_cart,
   purchase, rating, like/dislike, share); sessions may open with a search;
-* events are seconds-minutes apart inside a session, sessions hours-days apart.
+* events are seconds-minutes apart inside a session, sessions hours-days apart;
+* with ``churn > 0``, that share of users drops out for good at a time drawn uniformly over
+  10-90% of the span (:func:`churn_times`, the known truth): all their sessions fall before it.
 
 Example:
     >>> ds = generate(n_users=50, n_items=200, n_events=1_000, seed=7)
@@ -181,8 +183,27 @@ def _funnel(rng: np.random.Generator, first: np.ndarray, aff: np.ndarray, in_sto
     return f, rating
 
 
+def churn_times(n_users: int, seed: int = 0, churn: float = 0.0, start: float = 1_700_000_000.0,
+                days: float = 30.0) -> np.ndarray:
+    """When each user of :func:`generate` (same arguments) drops out, epoch seconds; ``inf``
+    for users who never do. Its own random stream: ``churn=0`` leaves the data unchanged.
+
+    >>> t = churn_times(1000, seed=3, churn=0.25, days=100)
+    >>> round(float(np.isfinite(t).mean()), 2), bool(np.all(t[np.isfinite(t)] < 1_700_000_000 + 90 * 86400))
+    (0.25, True)
+    """
+    if not 0.0 <= churn <= 1.0:
+        raise ValueError("churn is a share of users, in [0, 1]")
+    rng = np.random.default_rng([seed, 18])
+    span = days * 86400.0
+    out = np.full(n_users, np.inf)
+    leaves = rng.random(n_users) < churn
+    out[leaves] = start + span * rng.uniform(0.1, 0.9, int(leaves.sum()))
+    return out
+
+
 def generate(n_users: int, n_items: int, n_events: int, seed: int = 0, n_categories: int = 50,
-             start: float = 1_700_000_000.0, days: float = 30.0) -> Dataset:
+             start: float = 1_700_000_000.0, days: float = 30.0, churn: float = 0.0) -> Dataset:
     """Generate a deterministic synthetic :class:`Dataset` with exactly ``n_events`` events.
 
     Example:
@@ -234,7 +255,10 @@ def generate(n_users: int, n_items: int, n_events: int, seed: int = 0, n_categor
     dur = np.zeros(n_sess)
     np.maximum.at(dur, sess, off)
     used = np.unique(sess)
-    sess_start = _session_starts(rng, sess_user[used], dur[used], days * 86400.0)
+    span: float | np.ndarray = days * 86400.0
+    if churn > 0:  # a leaver's sessions all fall before they leave
+        span = np.minimum(churn_times(n_users, seed, churn, start, days) - start, span)
+    sess_start = _session_starts(rng, sess_user[used], dur[used], span)
     start_of = np.zeros(n_sess)
     start_of[used] = sess_start
     ts = start + start_of[sess] + off
@@ -261,7 +285,7 @@ def generate(n_users: int, n_items: int, n_events: int, seed: int = 0, n_categor
     return Dataset(items=items, users=users, events=events, name=f"synthetic-{seed}")
 
 
-def _session_starts(rng, user: np.ndarray, dur: np.ndarray, span: float) -> np.ndarray:
+def _session_starts(rng, user: np.ndarray, dur: np.ndarray, span: float | np.ndarray) -> np.ndarray:
     """Place each user's sessions in ``[0, span)`` without overlap, >= ~1 h apart.
 
     Uniform order statistics over the user's free time, then every earlier
@@ -272,6 +296,8 @@ def _session_starts(rng, user: np.ndarray, dur: np.ndarray, span: float) -> np.n
     u, d = user[order], dur[order]
     counts = np.bincount(u)
     busy = np.bincount(u, weights=d)
+    if np.ndim(span):  # one span per user (churn): indexed like counts
+        span = np.asarray(span)[: len(counts)]
     min_gap = np.clip((0.9 * span - busy) / np.maximum(counts, 1), 0.0, 3600.0)  # heavy users
     slack = np.maximum(span - busy - counts * min_gap, 0.0)
     new = np.ones(len(u), bool)
