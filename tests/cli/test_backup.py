@@ -133,3 +133,38 @@ def test_restore_refuses_a_non_empty_target_and_a_damaged_backup(tmp_path, data_
     code, out, err = run("restore", str(tmp_path / "b"), "--data-dir", str(tmp_path / "new"))
     assert code == 1 and "tastemaker.db: checksum mismatch" in err
     assert not (tmp_path / "new").exists()
+
+
+def test_distributed_backup_and_restore_through_the_cli_are_audited(tmp_path, monkeypatch):
+    from tastemaker.storage.factory import open_stores
+    from tests.storage.deployments import distributed_settings, drop_deployment, require_services
+
+    require_services()
+    source, target = distributed_settings(tmp_path), distributed_settings(tmp_path)
+    try:
+        with open_stores(source) as stores:
+            from tastemaker.schema.records import Event
+
+            stores.events.append([Event(id=f"e{k}", type="view", user_id=f"u{k % 3}", item_id="i1") for k in range(5)])
+        for settings in (source, target):
+            for name, value in (("BACKEND", "distributed"), ("POSTGRES_URL", settings.postgres_url),
+                                ("NATS_STREAM", settings.nats_stream),
+                                ("NATS_SUBJECT_PREFIX", settings.nats_subject_prefix),
+                                ("REDIS_URL", settings.redis_url), ("REDIS_PREFIX", settings.redis_prefix)):
+                monkeypatch.setenv(f"TASTEMAKER_{name}", value)
+            if settings is source:
+                code, out, err = run("backup", str(tmp_path / "b.tar"), "--data-dir", str(source.data_dir))
+                assert code == 0, err
+                assert "event log position 5" in out
+        code, out, err = run("restore", str(tmp_path / "b.tar"), "--data-dir", str(target.data_dir))
+        assert code == 0, err
+        code, out, err = run("restore", str(tmp_path / "b.tar"), "--data-dir", str(target.data_dir))
+        assert code == 1 and "holds data" in err  # a second restore onto what the first wrote: refused
+        with open_stores(source) as stores:
+            assert [r.action for r in stores.audit.read()] == ["backup.create"]
+        with open_stores(target) as stores:
+            assert {e.id for _, e in stores.events.read_since(0)} == {f"e{k}" for k in range(5)}
+            # the backup's own record was written after the copy: the restore's is the only one
+            assert [r.action for r in stores.audit.read()] == ["backup.restore"]
+    finally:
+        drop_deployment(source), drop_deployment(target)
