@@ -88,3 +88,25 @@ def test_features_from_parts_equal_features_from_source_scores():
         want = candidate_features(env1, blend, source_scores(parts, np.asarray(pool, np.int64)), names)
         got = candidate_features_from_parts(env2, blend, parts, names)
         np.testing.assert_array_equal(got, want)
+
+
+def test_stream_columns_come_from_the_servers_hook_and_stay_nan_without_it():
+    from tastemaker.ranking.features import STREAM_HOOK
+    index = ItemIndex()
+    cat = CatalogView(index)
+    for k in range(3):
+        cat.upsert(Item(id=f"i{k}"))
+    names = (*FEATURE_NAMES, "stream:item_ctr_1d", "stream:user_views_1h")
+    seen: list = []
+
+    def hook(wanted, items):
+        seen.append((list(wanted), items.tolist()))
+        return np.array([[0.5, 3.0], [0.25, 3.0]])
+
+    env = RuleEnv(cat, np.array([2, 0]), now=0.0, item_columns={STREAM_HOOK: hook})
+    X = candidate_features(env, np.ones(2), {}, names)
+    assert X[:, -2:].tolist() == [[0.5, 3.0], [0.25, 3.0]]
+    assert seen == [(["item_ctr_1d", "user_views_1h"], [2, 0])]
+    bare = candidate_features(RuleEnv(cat, np.array([2, 0]), now=0.0), np.ones(2), {}, names)
+    assert np.isnan(bare[:, -2:]).all()
+    assert candidate_features(env, np.ones(2), {}).shape == (2, len(FEATURE_NAMES)) and len(seen) == 1

@@ -170,6 +170,27 @@ class FeatureStore:
             out[name] = None if math.isnan(v) else (int(v) if self._is_count(name) else round(v, 6))
         return out
 
+    def candidate_columns(self, names: Sequence[str], items: np.ndarray, user_id: str | None,
+                          now: float | None = None) -> np.ndarray:
+        """(len(items), len(names)): item features of each candidate (item positions) and user
+        features of ``user_id`` repeated down the column; NaN for category features, unknown
+        names and undefined values. The ranker's ``stream:NAME`` columns at serving time."""
+        out = np.full((len(items), len(names)), math.nan)
+        by_name = {d.name: d.entity for d in self.definitions}
+        item_names = [n for n in names if by_name.get(n) == "item"]
+        user_names = [n for n in names if by_name.get(n) == "user"]
+        got: dict[str, np.ndarray] = {}
+        if item_names and len(items):
+            got.update(self.values("item", np.asarray(items, np.int64), now, item_names))
+        row = self.row("user", user_id) if user_names and user_id is not None else None
+        if row is not None:
+            got.update({k: np.full(len(items), v[0]) for k, v in
+                        self.values("user", np.array([row]), now, user_names).items()})
+        for j, name in enumerate(names):
+            if name in got:
+                out[:, j] = got[name]
+        return out
+
     def _is_count(self, name: str) -> bool:
         return any(d.name == name and d.type == "integer" for d in self.definitions)
 

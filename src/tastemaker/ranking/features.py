@@ -36,6 +36,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "ctx_holiday", "ctx_weekend",  # from features.context (the request's country and local day)
 )
 _DAY = 86400.0
+STREAM_PREFIX = "stream:"  # a ranker column that is a streaming feature (``stream:item_ctr_1d``)
+STREAM_HOOK = "__streaming__"  # the env.item_columns entry that computes them for the candidates
 
 
 class _Rows:
@@ -150,6 +152,17 @@ def _named(full: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return out.T
 
 
+def _streaming(env: RuleEnv, X: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Fill the ``stream:NAME`` columns (streaming features, features.stream) from the hook the
+    server puts in ``env.item_columns[STREAM_HOOK]``: ``(names, items) -> (items x names)``.
+    Without a hook (or for a ranker that uses none) they stay NaN; the default names use none."""
+    wanted = [j for j, n in enumerate(names) if n.startswith(STREAM_PREFIX)]
+    hook = env.item_columns.get(STREAM_HOOK) if wanted else None
+    if hook is not None:
+        X[:, wanted] = hook([names[j][len(STREAM_PREFIX):] for j in wanted], env.items)
+    return X
+
+
 def candidate_features(env: RuleEnv, blend: np.ndarray, sources: Mapping[str, np.ndarray],
                        names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
     """The (candidates, len(names)) float64 feature matrix, columns in ``names`` order
@@ -164,7 +177,7 @@ def candidate_features(env: RuleEnv, blend: np.ndarray, sources: Mapping[str, np
         if v is not None:
             full[row] = v
     _fill(env, full, blend)
-    return _named(full, names)
+    return _streaming(env, _named(full, names), names)
 
 
 def candidate_features_from_parts(env: RuleEnv, blend: np.ndarray,
@@ -206,4 +219,4 @@ def candidate_features_from_parts(env: RuleEnv, blend: np.ndarray,
         np.put(buf, cells, p_scores, mode="clip")
         full[_FIRST_SOURCE:_N_SOURCES] /= np.array(divisors)[:, None]
     _fill(env, full, blend)
-    return _named(full, names)
+    return _streaming(env, _named(full, names), names)

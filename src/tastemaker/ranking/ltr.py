@@ -57,6 +57,7 @@ class Impression:
     items: list[str]
     features: np.ndarray  # (len(items), len(feature_names)), as served
     feature_names: tuple[str, ...] = FEATURE_NAMES
+    log_seq: int = 0  # the event-log position it was served at (point-in-time features)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from tastemaker.features.context import EnrichedContext
 from tastemaker.features.state import OnlineState
 from tastemaker.features.toplists import TopListCache
 from tastemaker.models.candidate_source import CandidateSource
+from tastemaker.ranking.features import STREAM_HOOK
 from tastemaker.rules.engine import RuleTrace
 from tastemaker.rules.env import RuleEnv
 from tastemaker.schema.errors import FieldError, ValidationFailed
@@ -61,6 +62,7 @@ class Recommender:
     experiments: Any = None  # serving.experiments.ExperimentRouter: assignment and variant overrides
     bandits: Any = None  # serving.bandits.BanditServing: the arm of a placement with a bandit section
     segments: Any = None  # serving.segments.SegmentBook: the user's segments, for rules reading user.segments
+    nba: Any = None  # serving.next_best_action.NbaServing: placements that choose an action
     clock: Callable[[], float] = time.time  # "now" for schedules, item age and context features
     # the ranking stages of a configured placement (an experiment may choose them per variant)
     stages: Callable[[Placement], tuple[Stage, ...] | list[Stage]] = stages_for
@@ -185,7 +187,9 @@ class Recommender:
         # derived fields (device from the user agent, local time, is_holiday) computed when first read
         book = self.segments
         env = RuleEnv(state.catalog, pool.items, now, pool.scores, pool.sources, ctx.user,
-                      {"popularity": self._popularity, "trending": self._trending},
+                      {"popularity": self._popularity, "trending": self._trending,  # stream:* ranker columns:
+                       STREAM_HOOK: lambda names, items: state.features.candidate_columns(names, items,
+                                                                                           request.user_id, now)},
                       EnrichedContext(request.context, now),
                       None if book is None else lambda: book.membership(request.user_id, ctx.user, env.context))
         # features are computed (and logged) whenever the placement logs
@@ -199,7 +203,29 @@ class Recommender:
         return backfill(ctx, placement, have, n, self.require_catalog)
 
     def recommend(self, request: RecommendationRequest, personalize: bool = True, log: bool = True) -> dict[str, Any]:
-        """The response body of ``GET /v1/recommendations``. ``personalize`` False: nothing
+        """The response body of ``GET /v1/recommendations``: a list, or for a placement with a
+        ``next_best_action:`` section the action it chooses (:mod:`tastemaker.serving.next_best_action`)."""
+        nba = self.nba
+        if nba is not None:
+            placement = self.placements.get(request.placement)
+            spec = None if placement is None else placement.next_best_action
+            if spec is not None:
+                return self._next_best_action(nba, spec, request, personalize, log)
+        return self.recommend_list(request, personalize, log)
+
+    def _next_best_action(self, nba: Any, spec: Any, request: RecommendationRequest, personalize: bool,
+                          log: bool) -> dict[str, Any]:
+        context = EnrichedContext(request.context, self.clock())
+        if personalize and self.segments is not None:
+            lookup = self.segments.lookup(request.user_id, self.state.users.get(request.user_id), context)
+        else:  # nothing about the user is read: the request's context only
+            lookup = lambda name: context.get(name[8:]) if name.startswith("context.") else None  # noqa: E731
+        return nba.respond(spec, request.placement, request.user_id, lookup,
+                           lambda: self.recommend_list(request, personalize, log), recommendation_ids.next,
+                           request.explain, log)
+
+    def recommend_list(self, request: RecommendationRequest, personalize: bool = True, log: bool = True) -> dict[str, Any]:
+        """The list of ``GET /v1/recommendations``. ``personalize`` False: nothing
         about the user is read (the list of a user never seen); ``log`` False: the served list
         is not written to the impression log (consent, :mod:`tastemaker.privacy.consent`)."""
         router = self.experiments

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from tastemaker.ranking.ltr import (
     LABELS,
@@ -30,9 +30,12 @@ from tastemaker.ranking.ltr import (
     build_training_set,
     choose_ranker,
 )
+from tastemaker.features.registry import FeatureRegistry
 from tastemaker.ranking.outcomes import Outcome, read_outcomes
+from tastemaker.serving.feature_config import read_features
 from tastemaker.serving.rankers import RANKERS_PREFIX, RankerSet
 from tastemaker.storage.factory import Stores
+from tastemaker.training.streaming_columns import with_streaming_features
 
 DEFAULT_WINDOW_S = 86_400.0
 
@@ -48,7 +51,7 @@ def load_impressions(stores: Stores, placement: str | None = None,
         if r.features is None or not r.feature_names:
             continue
         out.append(Impression(r.recommendation_id, r.user_id, r.placement, r.ts, list(r.items), r.features,
-                              tuple(r.feature_names)))
+                              tuple(r.feature_names), r.log_seq))
         first_seq = r.log_seq if first_seq is None else min(first_seq, r.log_seq)
     return out, first_seq or 0
 
@@ -62,15 +65,21 @@ def load_outcomes(stores: Stores, after_seq: int = 0, types: frozenset[str] = fr
 
 def train_rankers(stores: Stores, placement: str | None = None,
                   window_s: float = DEFAULT_WINDOW_S, now: float | None = None, min_lists: int = MIN_GROUPS,
-                  rounds: int = 50, progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+                  rounds: int = 50, progress: Callable[[str], None] | None = None,
+                  streaming_features: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
     """Train and (when it beats the blend) install a ranker per placement; returns the
     report of each placement (``winner``, nDCG of both, list counts, the ranker's ``artifact``
-    key when written); the report is stored beside it (``models/rankers/<placement>.report.json``)."""
+    key when written); the report is stored beside it (``models/rankers/<placement>.report.json``).
+    ``streaming_features``: user or item features added as ``stream:NAME`` columns, point in
+    time (training.streaming_columns; the server fills the same columns when serving)."""
     say = progress or (lambda message: None)
     cutoff = time.time() if now is None else now
     impressions, first_seq = load_impressions(stores, placement)
     if not impressions:
         return {placement: {"winner": "blend", "lists": 0, "reason": "no impressions logged"}} if placement else {}
+    if streaming_features:
+        definitions = FeatureRegistry(read_features(stores.artifacts)).definitions
+        impressions = with_streaming_features(stores, impressions, streaming_features, definitions)
     outcomes = load_outcomes(stores, after_seq=first_seq)
     say(f"{len(impressions)} impressions, {len(outcomes)} outcomes after log position {first_seq}")
     rankers = RankerSet(stores.artifacts)
