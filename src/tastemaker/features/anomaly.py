@@ -30,7 +30,8 @@ BUCKET_S = 60.0
 ALPHA = 0.1
 WARMUP = 10  # buckets before any alert
 Z_ALERT = 4.0
-MAX_GAP_BUCKETS = 60  # empty buckets folded in after a pause (longer pauses: just these)
+MAX_GAP_BUCKETS = 10  # empty buckets folded in after a pause (longer pauses: just these)
+MIN_MIX_EVENTS = 20  # the type mix of a bucket with fewer events is not judged (too noisy)
 SIGNALS = ("event_rate", "type_mix", "item_spike")
 
 
@@ -42,8 +43,11 @@ class _Ewma:
         self.var = 0.0
         self.floor = floor  # variance floor: a steady series still has sampling noise
 
-    def z_then_update(self, x: float) -> float:
-        z = (x - self.mean) / math.sqrt(self.var + self.floor + abs(self.mean) * (self.floor >= 1.0))
+    def z_then_update(self, x: float, noise: float | None = None) -> float:
+        """The z-score of ``x`` against the series so far, then ``x`` joins it. ``noise``: the
+        sampling variance of ``x`` (default: Poisson, the mean, for counts)."""
+        noise = abs(self.mean) if noise is None else noise
+        z = (x - self.mean) / math.sqrt(self.var + self.floor + noise)
         delta = x - self.mean
         self.mean += ALPHA * delta
         self.var = (1 - ALPHA) * (self.var + ALPHA * delta * delta)
@@ -59,7 +63,7 @@ class StreamAnomalies:
         self.types: dict[str, int] = {}
         self.item_counts: dict[str, int] = {}
         self.buckets = 0  # closed so far
-        self._rate = _Ewma(1.0)  # counts: Poisson floor (the mean) plus one
+        self._rate = _Ewma(1.0)  # counts: Poisson noise (the mean) plus one
         self._spike = _Ewma(1.0)
         self._shares: dict[str, _Ewma] = {}
         self.z = dict.fromkeys(SIGNALS, 0.0)
@@ -80,10 +84,13 @@ class StreamAnomalies:
             counts[item_id] = counts.get(item_id, 0) + 1
 
     def _close(self, n_buckets: int) -> None:
-        """Close the open bucket, then ``n_buckets - 1`` empty ones (a pause in the stream)."""
+        """Close the open bucket, then ``n_buckets - 1`` empty ones (a pause in the stream:
+        they lower the expected rate, and raise no alert of their own)."""
         self._fold(self.count, self.types, max(self.item_counts.values(), default=0))
         for _ in range(n_buckets - 1):
-            self._fold(0, {}, 0)
+            self._rate.z_then_update(0.0)
+            self._spike.z_then_update(0.0)
+            self.buckets += 1
         self.count = 0
         self.types = {}
         self.item_counts = {}
@@ -92,14 +99,17 @@ class StreamAnomalies:
         z_rate = self._rate.z_then_update(float(count))
         z_spike = self._spike.z_then_update(float(top))
         z_mix = 0.0
-        for name in set(types) | set(self._shares):
-            tracker = self._shares.get(name)
-            if tracker is None:
-                tracker = self._shares[name] = _Ewma(1e-4)
-            share = types.get(name, 0) / count if count else tracker.mean  # an empty bucket says nothing of the mix
-            z = tracker.z_then_update(share)
-            if abs(z) > abs(z_mix):
-                z_mix = z
+        if count >= MIN_MIX_EVENTS:
+            for name in set(types) | set(self._shares):
+                tracker = self._shares.get(name)
+                if tracker is None:
+                    tracker = self._shares[name] = _Ewma(1e-4)
+                share = types.get(name, 0) / count
+                # binomial noise of a share measured on ``count`` events, on top of the EWMA's variance
+                noise = tracker.mean * (1 - tracker.mean) / count
+                z = tracker.z_then_update(share, noise)
+                if abs(z) > abs(z_mix):
+                    z_mix = z
         self.buckets += 1
         for name, z in zip(SIGNALS, (z_rate, z_mix, z_spike)):
             self.z[name] = z

@@ -39,10 +39,11 @@ class Flag:
 
 
 def item_rate(state: OnlineState, item_id: str, ts: float) -> float:
-    """The item's recent rate of positive events per second, from trending's decayed counter
-    (at steady state a counter of half-life h holds rate * h / ln 2)."""
+    """The item's usual rate of positive events per second, from popularity's decayed counter
+    (a week's half-life: an attack folded so far barely moves it, unlike trending's hour; at
+    steady state a counter of half-life h holds rate * h / ln 2)."""
     pos = state.index.get(item_id)
-    counter = state.recent_popularity
+    counter = state.popularity
     raw = counter.raw
     if pos is None or pos >= len(raw):
         return 0.0

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from tastemaker.features.state import COVISIT_RECENT, COVISIT_WINDOW_S, OnlineState, context_segments
 from tastemaker.features.weights import interest_weight
 
-PROBATION = 40  # events after which a user's folded events are no longer kept for taking back
+PROBATION = 20  # events after which a user's folded events are no longer kept for taking back
 MAX_LEDGER_USERS = 200_000  # beyond it the oldest users' entries are dropped
 
 

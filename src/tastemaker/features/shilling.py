@@ -34,10 +34,13 @@ MAX_ITEMS = 200_000
 
 
 class _Item:
-    __slots__ = ("recent", "baseline", "at", "attacked_until")
+    __slots__ = ("recent", "users", "baseline", "at", "attacked_until", "expected", "expected_at")
 
     def __init__(self) -> None:
         self.recent: deque[tuple[float, str, int]] = deque()  # (ts, user, seq) within WINDOW_S
+        self.users: dict[str, int] = {}  # events per user within WINDOW_S: its size is the distinct count
+        self.expected = 0.0  # events per window that item_rate() predicted (cached for a minute)
+        self.expected_at = -math.inf
         self.baseline = 0.0  # decayed count of young users' events, as of ``at``
         self.at = 0.0
         self.attacked_until = -math.inf
@@ -69,28 +72,34 @@ class ShillingDetector:
             item = self.items[item_id] = _Item()
         if ts < item.attacked_until:
             return None  # already held by the caller
-        recent = item.recent
+        recent, users = item.recent, item.users
         while recent and recent[0][0] < ts - WINDOW_S:
-            recent.popleft()
+            gone = recent.popleft()[1]
+            left = users[gone] - 1
+            if left:
+                users[gone] = left
+            else:
+                del users[gone]
         recent.append((ts, user_id, seq))
+        users[user_id] = users.get(user_id, 0) + 1
         if ts > item.at:
             item.baseline *= 2.0 ** (-(ts - item.at) / BASELINE_HALF_LIFE_S)
             item.at = ts
         item.baseline += 1.0
-        if len(recent) < MIN_BURST:
-            return None
-        users = {u for _, u, _ in recent}
         if len(users) < MIN_BURST:
             return None
         # what the item's young traffic outside this window predicts for one window
         before = max(item.baseline - len(recent), 0.0)
         expected = before * WINDOW_S * math.log(2) / BASELINE_HALF_LIFE_S
         if item_rate is not None:
-            expected = max(expected, item_rate() * WINDOW_S)
+            if abs(ts - item.expected_at) > 60.0:  # asked at most once a minute per item
+                item.expected, item.expected_at = item_rate() * WINDOW_S, ts
+            expected = max(expected, item.expected)
         if len(users) < FACTOR * expected:
             return None
         item.attacked_until = ts + HOLD_S
         self.bursts += 1
         burst = [(s, u) for _, u, s in recent]
         recent.clear()
+        users.clear()
         return burst
