@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from .helpers import assert_problem
+from .helpers import JOB_POLL_S, JOB_WAIT_S, assert_problem
 
 CURL = "curl/8.4.0"
 NOW = time.time() - 3600  # recent: popularity decays over days, so these events weigh about 1
@@ -115,3 +115,16 @@ def test_only_admin_may_manage_the_quarantine(client):
     other = {"Authorization": f"Bearer {key}"}
     assert client.get("/v1/quarantine", headers=other).status_code == 403
     assert client.post("/v1/quarantine/release", json={"user_id": "x"}, headers=other).status_code == 403
+
+
+def test_erasing_a_quarantined_user_uncounts_nothing_and_drops_their_flags(seeded):
+    before = popularity(seeded, "i05")
+    post_crawler(seeded, 6)
+    job = seeded.delete("/v1/users/crawler", params={"erase": "true"}).json()
+    deadline = time.monotonic() + JOB_WAIT_S
+    while job["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(JOB_POLL_S)
+        job = seeded.get(f"/v1/privacy/jobs/{job['id']}").json()
+    assert job["status"] == "done" and job["steps"]["quarantine"] == 6 and job["steps"]["events_found"] == 0
+    assert popularity(seeded, "i05") == before  # held events were never counted: nothing taken off
+    assert seeded.get("/v1/quarantine").json()["events"] == []

@@ -120,7 +120,8 @@ class Eraser:
 
         try:
             upto = self._seq_at_begin.pop(job.id, self.state.applied_seq)
-            rows = [r for r in self.stores.events.user_rows(user_id) if r[0] <= upto]
+            kept_out = self._held(user_id)  # quarantined events were never folded: nothing of theirs to uncount
+            rows = [r for r in self.stores.events.user_rows(user_id) if r[0] <= upto and r[0] not in kept_out]
             step("events_found", len(rows))
             scratch = state_erasure.contribution(self.state, rows)
             del rows
@@ -131,6 +132,7 @@ class Eraser:
             step("impressions", self.stores.impressions.erase_user(user_id) if self.stores.impressions else 0)
             step("profile", self.stores.users.erase_user(user_id))
             step("keys", self.stores.keys.erase_user(user_id))
+            step("quarantine", self.stores.quarantine.erase_user(user_id) if self.stores.quarantine else 0)
             on_state(lambda: state_erasure.finish(self.state, user_id, scratch))
             on_state(self.snapshot)
             step("snapshot", self.snapshot_key is not None)
@@ -148,6 +150,13 @@ class Eraser:
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
         job.finished_at = time.time()
         return job
+
+    def _held(self, user_id: str) -> set[int]:
+        """Seqs of the user's events the quarantine keeps out of the state (held or confirmed)."""
+        store = self.stores.quarantine
+        if store is None:
+            return set()
+        return {r.seq for r in store.list(user_id=user_id, limit=1 << 40) if r.status != "released"}
 
     def _artifacts_holding(self, user_id: str) -> list[str]:
         """Artifact keys whose bytes contain the id or its unkeyed digests (expected: none)."""
