@@ -36,6 +36,7 @@ from tastemaker.serving.fields import attach_fields
 from tastemaker.serving.impressions import ImpressionLogger
 from tastemaker.serving.placement_registry import PlacementRegistry
 from tastemaker.serving.rankers import RankerSet
+from tastemaker.serving.next_best_action import NbaServing
 from tastemaker.serving.segments import SegmentBook
 from tastemaker.serving.learned import LearnedModel
 from tastemaker.serving.recommender import Recommender
@@ -129,6 +130,7 @@ class Engine:
         # segments (rule, lifecycle, predictive): experiments' populations and rules' user.segments
         self.segments = SegmentBook(lambda: self.processor.state, self.stores.segments, self.stores.users)
         self.recommender.segments = self.segments
+        self.recommender.nba = NbaServing(self.stores.impressions)  # placements that choose an action
         self.recommender.experiments.segments = self.segments.membership
         self.experiments = ExperimentAdmin(self.stores.experiments, self.recommender.experiments, placements.get,
                                            lambda v: self.stores.models.get(v) is not None, self.stores.audit) \

@@ -209,7 +209,11 @@ def _paths() -> dict[str, Any]:
             "GET /v1/recommendations", "Recommendations", "Recommendations for a user and placement", "read",
             {"200": ("The list (the example: with `explain=true&fields=title,price`)", ref("Recommendations"))},
             [bad_param, ("404", "Unknown placement", "Unknown placement", "placement", "no placement 'homepage'")],
-            parameters=_recommendation_params())},
+            parameters=_recommendation_params(),
+            description="A placement with a `next_best_action:` section chooses an action instead (recommend, offer, "
+                        "message or nothing: the allowed one of highest expected value `p * value - cost` for this "
+                        "user, under its constraints max_offers_per_day, max_messages_per_day and margin_floor): "
+                        "the response carries `action`, and `items` only when the action is `recommend`.")},
         "/v1/items/{id}/similar": {"get": _op(
             "GET /v1/items/{id}/similar", "Recommendations", "Items similar to an item", "read",
             {"200": ("Similar items, most similar first", ref("SimilarItems"))},

@@ -282,6 +282,19 @@ def component_schemas() -> dict[str, Any]:
                            ["placement", "policy", "arm", "propensity"], "A bandit placement's choice (absent otherwise)"),
             "rules_dropped": {"type": "array", "description": "With `explain=true`: pinned items a filter excluded",
                               "items": _obj({"id": {"type": "string"}, "rule": {"type": "string"}, "effect": {"type": "string"}})},
+            "action": _obj({"name": {"type": "string"},
+                            "kind": {"type": "string", "enum": ["recommend", "offer", "message", "nothing"]},
+                            "expected_value": _n("p * value - cost for this user"),
+                            "payload": {"type": "object", "description": "The action's payload as configured"}},
+                           ["name", "kind", "expected_value", "payload"],
+                           "A next-best-action placement's choice (absent otherwise): the allowed action of highest "
+                           "expected value; `items` holds the list only for `recommend`"),
+            "actions": {"type": "array", "description": "Next best action with `explain=true`: every action's "
+                                                        "expected value and what blocked it (when, margin_floor, "
+                                                        "max_offers_per_day, max_messages_per_day; null: allowed)",
+                        "items": _obj({"name": {"type": "string"}, "kind": {"type": "string"},
+                                       "expected_value": {"type": "number"},
+                                       "blocked_by": {"type": ["string", "null"]}})},
         }, ["recommendation_id", "placement", "items", "model_version"]),
         "SimilarItems": _obj({"item_id": {"type": "string"}, "items": {"type": "array", "items": ref("RecommendedItem")}},
                              ["item_id", "items"]),
