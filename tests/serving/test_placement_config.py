@@ -123,7 +123,7 @@ def test_expression_errors_point_into_the_line():
     assert errs == [("/placements/home/rules/0/where",
                      "line 5, column 31: unknown name 'brnd' (known: age, available, brand, categories, category, "
                      "created_at, id, margin, popularity, price, purchased, score, seen, source, stock, tags, trending, "
-                     "properties.NAME, context.NAME) at position 14")]
+                     "properties.NAME, context.NAME, user.segments) at position 14")]
     line = "      - where: \"price > 1 and brnd == 'x'\""
     assert line[30:34] == "brnd"  # column 31, 1-based
 

@@ -200,22 +200,33 @@ class _Compiler:
 
 
 class UserExpression:
-    """A compiled segment expression: call it with a lookup for True/False."""
+    """A compiled expression: call it with a lookup for True/False (a condition) or a float,
+    None when missing (a number)."""
 
-    __slots__ = ("source", "names", "_fn")
+    __slots__ = ("source", "names", "kind", "_fn")
 
-    def __init__(self, source: str, names: frozenset[str], fn: Fn):
-        self.source, self.names, self._fn = source, names, fn
+    def __init__(self, source: str, names: frozenset[str], fn: Fn, kind: str = BOOL):
+        self.source, self.names, self.kind, self._fn = source, names, kind, fn
 
-    def __call__(self, lookup: Lookup) -> bool:
-        return bool(self._fn(lookup))
+    def __call__(self, lookup: Lookup) -> Any:
+        out = self._fn(lookup)
+        return bool(out) if self.kind == BOOL else out
 
     def __repr__(self) -> str:
         return f"UserExpression({self.source!r})"
 
 
-def compile_user_expression(text: str) -> UserExpression:
-    """Parse, type-check and compile a condition; :class:`ExpressionError` names the position."""
+def compile_user_expression(text: str, kind: str = BOOL) -> UserExpression:
+    """Parse, type-check and compile a condition (``kind="condition"``) or a number
+    (``"number"``, e.g. ``0.05 + 0.2 * user.churn_probability``); :class:`ExpressionError`
+    names the position.
+
+    >>> compile_user_expression("user.clv * 0.1", "number")({"user.clv": 250.0}.get)
+    25.0
+    """
+    if kind not in (BOOL, NUM):
+        raise ValueError(f"kind must be {BOOL!r} or {NUM!r}")
     compiler = _Compiler(text)
-    fn = compiler.condition(parse(text))
-    return UserExpression(text, frozenset(compiler.names), fn)
+    tree = parse(text)
+    fn = compiler.condition(tree) if kind == BOOL else compiler.number(tree)
+    return UserExpression(text, frozenset(compiler.names), fn, kind)

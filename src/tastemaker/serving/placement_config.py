@@ -65,6 +65,7 @@ from tastemaker.rules.engine import RuleSet
 from tastemaker.rules.schedule import ALWAYS
 from tastemaker.schema.errors import ValidationFailed
 from tastemaker.serving.bandit_config import bandit_from_config
+from tastemaker.serving.nba_config import nba_from_config
 from tastemaker.serving.config_document import ConfigChecker, Marks, parse_yaml  # noqa: F401 (parse_yaml: API)
 from tastemaker.serving.rule_config import promotions_from_config, rules_from_config
 from tastemaker.serving.placements import (
@@ -79,7 +80,8 @@ from tastemaker.serving.placements import (
 MAX_RULES = 100  # rules and promotions in one placement (each runs on every request of it)
 RANKERS = ("blend", "ltr")
 PLACEMENT_FIELDS = ("description", "n", "sources", "ranker", "diversity", "fairness", "rules", "promotions",
-                    "overrides", "seen_penalty", "include_purchased", "exclude_seen", "log_impressions", "bandit")
+                    "overrides", "seen_penalty", "include_purchased", "exclude_seen", "log_impressions", "bandit",
+                    "next_best_action")
 
 
 def _placement(c: ConfigChecker, name: str, doc: Any, path: str, known_sources: frozenset[str] | None) -> Placement | None:
@@ -170,6 +172,11 @@ def _placement(c: ConfigChecker, name: str, doc: Any, path: str, known_sources: 
     placement = Placement(name, sources, n=int(n), seen_penalty=float(seen_penalty), description=description,  # type: ignore[arg-type]
                           rules=rules, ranker=ranker, diversity=diversity, fairness=fairness,
                           overrides=frozenset(overrides), config=doc, **flags)
+    if doc.get("next_best_action") is not None:  # the placement chooses an action: serving/nba_config.py
+        spec = nba_from_config(c, doc["next_best_action"], f"{path}/next_best_action")
+        if spec is None:
+            return None
+        placement = replace(placement, next_best_action=spec)
     if doc.get("bandit") is not None:  # the placement (or a slot) as a bandit: serving/bandit_config.py
         bandit = bandit_from_config(c, doc["bandit"], f"{path}/bandit", placement)
         return None if bandit is None else replace(placement, bandit=bandit)

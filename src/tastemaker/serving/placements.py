@@ -83,6 +83,7 @@ class Placement:
     config: Any = field(default=None, compare=False, repr=False)  # the document it came from
     log_impressions: bool = False  # log what was served, with features (always on for ranker "ltr")
     bandit: Any = field(default=None, compare=False, repr=False)  # experiments.bandit_registry.BanditSpec
+    next_best_action: Any = field(default=None, compare=False, repr=False)  # serving.nba_config.NbaSpec
 
     @cached_property
     def staged(self) -> bool:
