@@ -249,6 +249,33 @@ def test_while_another_node_holds_the_training_lease_a_train_is_409_naming_it(se
     other.release()
 
 
+def test_periodic_retraining_waits_while_another_node_trains_then_trains(settings, monkeypatch, caplog):
+    import logging
+
+    from tastemaker.api import models
+    from tastemaker.storage.local.lease import LocalLease
+
+    monkeypatch.setattr(models, "LEASE_RETRY_S", 0.05)
+    other = LocalLease(settings.data_dir, "train", owner="node-b:4242")
+    assert other.acquire()
+    settings.retrain_every_s = 0.05
+    caplog.set_level(logging.INFO, logger="tastemaker.api.models")
+    with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
+        seed(client)
+        deadline = time.monotonic() + JOB_WAIT_S
+        try:
+            while sum("periodic retraining waits" in r.getMessage() and "node-b:4242" in r.getMessage()
+                      for r in caplog.records) < 3:  # refused three times, naming the holder
+                assert time.monotonic() < deadline, "periodic retraining never asked for the lease"
+                time.sleep(JOB_POLL_S)
+            assert client.get("/v1/models/train/jobs").json() == {"jobs": []}  # it waited: no job
+        finally:
+            other.release()
+        while not [j for j in client.get("/v1/models/train/jobs").json()["jobs"] if j["status"] == "succeeded"]:
+            assert time.monotonic() < deadline, "periodic retraining did not train once the lease was free"
+            time.sleep(JOB_POLL_S)
+
+
 def test_on_a_distributed_deployment_one_worker_trains_and_the_other_serves_the_new_version(tmp_path):
     from tastemaker.training.leases import TRAIN, node_name
     from tests.storage.deployments import distributed_settings, drop_deployment, require_services
