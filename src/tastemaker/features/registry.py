@@ -53,10 +53,14 @@ class Plan:
 
 
 def compile_plan(definitions: Iterable[FeatureDefinition]) -> Plan:
-    """The ring tables and channels the definitions need, and what each one reads."""
+    """The ring tables and channels the definitions need, and what each one reads.
+
+    Category features keep no rings of their own: a category's window is the sum of its
+    items' windows (and its latest event the latest of theirs), read from the item rings at
+    read time with the catalog's membership then, so an event costs nothing per category."""
     plan = Plan()
     for d in definitions:
-        e, types = d.entity, d.types
+        e, types = ("item" if d.entity == "category" else d.entity), d.types
         if d.aggregation == "since_last":
             plan.reads[d.name] = (plan.last(e, types),)
             continue

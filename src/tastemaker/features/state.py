@@ -118,7 +118,9 @@ class OnlineState:
         segments = context_segments(context) if weight > 0 else ()
         add = self.index.add
         positions = [add(item_id) for item_id in items]
-        self.features.note(user_id, event_type, positions, value, ts, context)
+        features = self.features
+        if features.definitions:  # none defined: not even the append
+            features.note(user_id, event_type, positions, value, ts, context)
         for pos in positions:
             if event_type == "impression":
                 continue

@@ -37,7 +37,8 @@ class FeatureStore:
         self.plan = compile_plan(self.definitions)
         self.tables = {e: {g: RingTable(g, len(ch)) for g, ch in t.items()} for e, t in self.plan.tables.items()}
         self.lasts = {e: np.full((0, len(k)), -math.inf) for e, k in self.plan.lasts.items()}
-        self.rows: dict[str, dict[str, int]] = {"user": {}, "category": {}}  # item rows are item positions
+        # item rows are item positions; category rows number the categories read so far
+        self.rows: dict[str, dict[str, int]] = {"user": {}, "category": {}}
         self.clock = 0.0  # the latest event time folded or noted
         self.index: Any = None  # the state's ItemIndex and CatalogView, bound by OnlineState
         self.catalog: Any = None
@@ -74,13 +75,7 @@ class FeatureStore:
         columns = self._value_columns(pending, event_of, positions)
         self._fold_entity("user", user_rows, ts, types, columns["user"])
         if len(positions):
-            pair_types = [types[i] for i in event_of]
-            self._fold_entity("item", positions, ts[event_of], pair_types, columns["item"])
-            if self.plan.tables["category"] or self.plan.lasts["category"]:
-                pair_of, cat_rows = self._categories(positions)
-                cat_cols = {k: v[pair_of] for k, v in columns["item"].items()}
-                self._fold_entity("category", cat_rows, ts[event_of][pair_of], [pair_types[i] for i in pair_of],
-                                  cat_cols)
+            self._fold_entity("item", positions, ts[event_of], [types[i] for i in event_of], columns["item"])
 
     def _value_columns(self, pending: list[tuple], event_of: np.ndarray, positions: np.ndarray) -> dict:
         """Each value field as a column per event (user) and per (event, item) pair (items)."""
@@ -102,16 +97,6 @@ class FeatureStore:
             user["item.price"] = np.where(count > 0, total, math.nan)
         return {"user": user, "item": item}
 
-    def _categories(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(pair index, category row) for every category of every pair's item."""
-        rows, known = self.rows["category"], self.catalog.categories if self.catalog is not None else {}
-        pair_of, cat_rows = [], []
-        for i, pos in enumerate(positions.tolist()):
-            for name in known.get(pos, ()):
-                pair_of.append(i)
-                cat_rows.append(rows.setdefault(name, len(rows)))
-        return np.array(pair_of, np.int64), np.array(cat_rows, np.int64)
-
     def _fold_entity(self, entity: str, rows: np.ndarray, ts: np.ndarray, types: list[str],
                      columns: dict[str, np.ndarray]) -> None:
         if not len(rows):
@@ -130,7 +115,11 @@ class FeatureStore:
                 self.lasts[entity] = lasts = grown
             for j, wanted in enumerate(kept):
                 mask = np.isin(type_array, list(wanted)) if wanted else slice(None)
-                np.maximum.at(lasts[:, j], rows[mask], ts[mask])
+                # each row's latest time: the first of each row in the events reversed by time
+                order = np.argsort(ts[mask], kind="stable")[::-1]
+                r, t = rows[mask][order], ts[mask][order]
+                r, at = np.unique(r, return_index=True)
+                lasts[r, j] = np.maximum(lasts[r, j], t[at])
 
     # -- read side ----------------------------------------------------------------------
     def row(self, entity: str, entity_id: str) -> int | None:
@@ -138,6 +127,11 @@ class FeatureStore:
         self.fold()
         if entity == "item":
             return self.index.get(entity_id) if self.index is not None else None
+        if entity == "category":
+            if self.catalog is None or entity_id not in self.catalog.category_members:
+                return None
+            rows = self.rows["category"]
+            return rows.setdefault(entity_id, len(rows))
         return self.rows[entity].get(entity_id)
 
     def values(self, entity: str, rows: np.ndarray, now: float | None = None,
@@ -149,12 +143,37 @@ class FeatureStore:
         rows = np.asarray(rows, dtype=np.int64)
         wanted = None if names is None else set(names)
         defs = [d for d in self.definitions if d.entity == entity and (wanted is None or d.name in wanted)]
-        sums = {g: t.window_sums(rows, now) for g, t in self.tables[entity].items()}
+        if entity == "category":
+            sums, last = self._category_sums(rows, now)
+        else:
+            sums = {g: t.window_sums(rows, now) for g, t in self.tables[entity].items()}
+            last = self._lasts(entity, rows)
+        return {d.name: derive(d, self.plan.reads[d.name], sums, last, now) for d in defs}
+
+    def _lasts(self, entity: str, rows: np.ndarray) -> np.ndarray:
         lasts = self.lasts[entity]
         inside = rows < len(lasts)
         last = np.full((len(rows), lasts.shape[1]), -math.inf)
         last[inside] = lasts[rows[inside]]
-        return {d.name: derive(d, self.plan.reads[d.name], sums, last, now) for d in defs}
+        return last
+
+    def _category_sums(self, rows: np.ndarray, now: float) -> tuple[dict, np.ndarray]:
+        """Each category's window sums and latest times: those of its items (the catalog's
+        membership now), summed and maxed."""
+        names = list(self.rows["category"])
+        members = self.catalog.category_members if self.catalog is not None else {}
+        items = [np.fromiter(members.get(names[r], ()) if r < len(names) else (), np.int64) for r in rows.tolist()]
+        owner = np.repeat(np.arange(len(rows)), [len(m) for m in items])
+        flat = np.concatenate(items) if items else np.zeros(0, np.int64)
+        sums = {}
+        for g, table in self.tables["item"].items():
+            out = np.zeros((len(rows), table.channels))
+            np.add.at(out, owner, table.window_sums(flat, now))
+            sums[g] = out
+        item_last = self._lasts("item", flat)
+        last = np.full((len(rows), item_last.shape[1]), -math.inf)
+        np.maximum.at(last, owner, item_last)
+        return sums, last
 
     def features_for(self, entity: str, entity_id: str, now: float | None = None) -> dict[str, float | int | None] | None:
         """Every feature of one entity at ``now`` as JSON values (None: undefined), or None
@@ -199,6 +218,9 @@ class FeatureStore:
         (e.g. ``item_trend_1h``: the top trending list), best first, values above 0 only."""
         d = next(d for d in self.definitions if d.name == name)
         self.fold()
+        if d.entity == "category":
+            for name in list(self.catalog.category_members if self.catalog is not None else ()):
+                self.row("category", name)
         ids = self.index.ids if d.entity == "item" else list(self.rows[d.entity])
         column = self.values(d.entity, np.arange(len(ids)), now, [name])[name]
         column = np.nan_to_num(column, nan=0.0)
@@ -224,19 +246,16 @@ class FeatureStore:
             self.lasts["user"][row] = -math.inf
 
     def subtract(self, other: FeatureStore) -> None:
-        """Take away the item and category counts of ``other`` (a user's events folded alone
-        over the same item index: features.erasure). Latest-event times are kept."""
+        """Take away the item counts of ``other`` (a user's events folded alone over the same
+        item index: features.erasure), and so the categories' too. Latest-event times are kept."""
         self.fold()
         other.fold()
         size = max((len(t) for t in other.tables["item"].values()), default=0)
-        maps = {"item": np.arange(size, dtype=np.int64),
-                "category": np.array([self.rows["category"].get(name, -1) for name in other.rows["category"]],
-                                     dtype=np.int64)}
-        for entity, row_map in maps.items():
-            for geometry, table in self.tables[entity].items():
-                theirs = other.tables[entity].get(geometry)
-                if theirs is not None:
-                    table.subtract(theirs, row_map)
+        row_map = np.arange(size, dtype=np.int64)  # both fold over the same item index
+        for geometry, table in self.tables["item"].items():
+            theirs = other.tables["item"].get(geometry)
+            if theirs is not None:
+                table.subtract(theirs, row_map)
 
     def nbytes(self) -> int:
         """Bytes held by the ring tables and latest-time arrays."""
