@@ -50,8 +50,8 @@ def test_unfold_takes_out_exactly_what_the_events_added():
     ledger = Ledger()
     dirty = fold(mixed, ledger=ledger)
     assert popular(dirty) != popular(clean) and covisit(dirty) != covisit(clean)
-    entries = ledger.take("bot")
-    assert sorted(e.seq for e in entries) == sorted(bot_seqs) and ledger.take("bot") == []
+    entries = ledger.take(dirty, "bot")
+    assert sorted(e.seq for e in entries) == sorted(bot_seqs) and ledger.take(dirty, "bot") == []
     assert unfold(dirty, entries) == len(bot_seqs)
     dirty.clock = clean.clock
     assert popular(dirty) == popular(clean)
@@ -84,4 +84,4 @@ def test_the_ledger_forgets_users_past_probation():
     for seq in range(1, PROBATION + 3):
         ledger.note(state, seq, "view", "regular", [f"i{seq}"], None, float(seq), None)
         state.apply(seq, "view", "regular", None, [f"i{seq}"], None, float(seq))
-    assert ledger.take("regular") == []
+    assert ledger.take(state, "regular") == []

@@ -5,7 +5,7 @@ closes, three signals are compared with their exponentially weighted mean and va
 over the earlier buckets (weight :data:`ALPHA`): the event count (``event_rate``), the
 largest shift of one event type's share (``type_mix``) and the busiest item's count
 (``item_spike``). A signal is in alert while its latest z-score is beyond
-:data:`Z_ALERT` (after :data:`WARMUP` buckets); each change of alert state is logged once,
+:data:`Z_ALERT` (after :data:`WARMUP` buckets; a count also :data:`MIN_EXCESS` above its mean); each change of alert state is logged once,
 and the z-scores and states are exported as Prometheus gauges (``/metrics``).
 
 >>> a = StreamAnomalies()
@@ -32,6 +32,7 @@ WARMUP = 10  # buckets before any alert
 Z_ALERT = 4.0
 MAX_GAP_BUCKETS = 10  # empty buckets folded in after a pause (longer pauses: just these)
 MIN_MIX_EVENTS = 20  # the type mix of a bucket with fewer events is not judged (too noisy)
+MIN_EXCESS = 10.0  # events above the mean a count signal needs, besides its z-score, to alert
 SIGNALS = ("event_rate", "type_mix", "item_spike")
 
 
@@ -96,6 +97,9 @@ class StreamAnomalies:
         self.item_counts = {}
 
     def _fold(self, count: int, types: dict[str, int], top: int) -> None:
+        # a count signal alerts only when it is also MIN_EXCESS events above its mean: on a sparse
+        # stream (a few events a minute) a z of 4 is a handful of events, nothing to page about
+        big = (count - self._rate.mean >= MIN_EXCESS, top - self._spike.mean >= MIN_EXCESS)
         z_rate = self._rate.z_then_update(float(count))
         z_spike = self._spike.z_then_update(float(top))
         z_mix = 0.0
@@ -111,9 +115,9 @@ class StreamAnomalies:
                 if abs(z) > abs(z_mix):
                     z_mix = z
         self.buckets += 1
-        for name, z in zip(SIGNALS, (z_rate, z_mix, z_spike)):
+        for name, z, enough in zip(SIGNALS, (z_rate, z_mix, z_spike), (big[0], True, big[1])):
             self.z[name] = z
-            on = self.buckets > WARMUP and abs(z) >= Z_ALERT
+            on = self.buckets > WARMUP and abs(z) >= Z_ALERT and enough
             if on != self.alerts[name]:
                 self.alerts[name] = on
                 if on:

@@ -46,7 +46,7 @@ MAX_USERS = 1_000_000  # users tracked; beyond it the least recently seen are fo
 
 
 class _User:
-    __slots__ = ("times", "viewed", "clicks", "blind", "verdict", "trusted", "n")
+    __slots__ = ("times", "viewed", "clicks", "blind", "verdict", "trusted", "n", "agent", "agent_bot", "ref_gap", "run")
 
     def __init__(self) -> None:
         self.times: deque[float] = deque(maxlen=_TIMES)  # distinct event timestamps, newest last
@@ -56,13 +56,22 @@ class _User:
         self.verdict: str | None = None
         self.trusted = False
         self.n = 0  # events seen
+        self.agent: str | None = None  # the last user agent and whether it is a bot's (parsed once per change)
+        self.agent_bot = False
+        self.ref_gap = -1.0  # the gap a run of equal gaps started with, and the run's length
+        self.run = 0
 
 
 class BotScorer:
-    """The per-user signals of the module docstring."""
+    """The per-user signals of the module docstring. After :meth:`score`, ``last_new`` says
+    whether that event made the user a bot, ``last_young`` whether the user has at most
+    ``YOUNG`` events here, ``last_trusted`` whether an operator released them."""
+
+    YOUNG = 6
 
     def __init__(self) -> None:
         self.users: dict[str, _User] = {}
+        self.last_new = self.last_young = self.last_trusted = False
 
     def _user(self, user_id: str) -> _User:
         user = self.users.get(user_id)
@@ -90,8 +99,13 @@ class BotScorer:
               context: Mapping[str, Any] | None, answered: bool = False) -> str | None:
         """The reason this event's user is a bot (this event or an earlier one decided it), or
         None. ``answered``: the event carries a ``recommendation_id`` (its item was shown)."""
-        user = self._user(user_id)
+        user = self.users.get(user_id)
+        if user is None:
+            user = self._user(user_id)
         user.n += 1
+        self.last_new = False
+        self.last_young = user.n <= self.YOUNG
+        self.last_trusted = user.trusted
         if user.trusted:
             return None
         if user.verdict is not None:
@@ -99,13 +113,22 @@ class BotScorer:
         reason = None
         if context:
             ua = context.get("user_agent")
-            if isinstance(ua, str) and ua and parse_agent(ua).is_bot:
+            if ua is not user.agent and isinstance(ua, str):
+                user.agent, user.agent_bot = ua, bool(ua) and parse_agent(ua).is_bot
+            if user.agent_bot and ua == user.agent:
                 reason = "user_agent"
         times = user.times
         if not times or ts != times[-1]:
+            if times:
+                gap = ts - times[-1]
+                ref = user.ref_gap
+                if gap >= MIN_REGULAR_GAP_S and abs(gap - ref) <= REGULAR_TOLERANCE * ref:
+                    user.run += 1
+                else:
+                    user.ref_gap, user.run = gap, 1
             times.append(ts)
             if reason is None:
-                reason = _timing(times)
+                reason = _timing(times) or ("regular_gaps" if user.run >= REGULAR_RUN else None)
         if item_id is not None:
             if event_type in VIEW_TYPES or answered:
                 viewed = user.viewed
@@ -121,6 +144,7 @@ class BotScorer:
                         reason = "click_without_view"
         if reason is not None:
             user.verdict = reason
+            self.last_new = True
         return reason
 
     def flag(self, user_id: str, reason: str) -> None:
@@ -140,7 +164,7 @@ class BotScorer:
 
 
 def _timing(times: deque[float]) -> str | None:
-    """``rate`` or ``regular_gaps`` from the user's distinct timestamps (newest last), else None."""
+    """``rate`` from the user's distinct timestamps (newest last), else None."""
     n = len(times)
     newest = times[-1]
     # 0 <=: events sent newest first (a back-fill) are not taken for a burst
@@ -148,9 +172,4 @@ def _timing(times: deque[float]) -> str | None:
         return "rate"
     if n > SUSTAINED_MAX and 0.0 <= newest - times[n - 1 - SUSTAINED_MAX] <= SUSTAINED_WINDOW_S:
         return "rate"
-    if n > REGULAR_RUN:
-        gaps = [times[i] - times[i - 1] for i in range(n - REGULAR_RUN, n)]
-        low, high = min(gaps), max(gaps)
-        if low >= MIN_REGULAR_GAP_S and high - low <= REGULAR_TOLERANCE * low:
-            return "regular_gaps"
     return None

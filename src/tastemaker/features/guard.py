@@ -70,34 +70,38 @@ class Guard:
         item = items[0] if items else None
         self.anomalies.observe(event_type, item, ts)
         scorer = self.scorer
-        known = scorer.verdict(user_id)
         reason = scorer.score(user_id, event_type, item, ts, context, answered)
-        if reason is None and item is not None and not scorer.is_trusted(user_id):
-            user = state.users.get(user_id)
-            if (user is None or user.event_count < YOUNG_EVENTS) and interest_weight(event_type, value) > 0:
-                if self.shilling.attacked(item, ts):
-                    reason = "shilling"
-                    scorer.flag(user_id, reason)
-                else:
-                    burst = self.shilling.observe(item, user_id, ts, seq, lambda: item_rate(state, item, ts))
-                    if burst is not None:
-                        reason = "shilling"
-                        for _, burst_user in burst:
-                            if scorer.verdict(burst_user) is None and burst_user != user_id:
-                                scorer.flag(burst_user, reason)
-                                self._take_back(burst_user, reason)
-                        scorer.flag(user_id, reason)
         if reason is None:
-            self.ledger.note(state, seq, event_type, user_id, items, value, ts, context)
-            return None
-        if known is None:  # first judged now: what was folded of theirs goes back out
-            self._take_back(user_id, reason)
+            # a young user (few events here, and few folded before a restart) feeds the shilling detector
+            if item is not None and scorer.last_young and not scorer.last_trusted:
+                user = state.users.get(user_id)
+                if (user is None or user.event_count < YOUNG_EVENTS) and interest_weight(event_type, value) > 0:
+                    reason = self._shilling(state, seq, user_id, item, ts)
+            if reason is None:
+                self.ledger.note(state, seq, event_type, user_id, items, value, ts, context)
+                return None
+        if scorer.last_new:  # first judged now: what was folded of theirs goes back out
+            self._take_back(state, user_id, reason)
         self.flags.append(Flag(seq, user_id, item, event_type, ts, reason))
         self.held[reason] += 1
         return reason
 
-    def _take_back(self, user_id: str, reason: str) -> None:
-        entries = self.ledger.take(user_id)
+    def _shilling(self, state: OnlineState, seq: int, user_id: str, item: str, ts: float) -> str | None:
+        scorer = self.scorer
+        if not self.shilling.attacked(item, ts):
+            burst = self.shilling.observe(item, user_id, ts, seq, lambda: item_rate(state, item, ts))
+            if burst is None:
+                return None
+            for _, burst_user in burst:
+                if burst_user != user_id and scorer.verdict(burst_user) is None and not scorer.is_trusted(burst_user):
+                    scorer.flag(burst_user, "shilling")
+                    self._take_back(state, burst_user, "shilling")
+        scorer.flag(user_id, "shilling")
+        scorer.last_new = True
+        return "shilling"
+
+    def _take_back(self, state: OnlineState, user_id: str, reason: str) -> None:
+        entries = self.ledger.take(state, user_id)
         self.retro.extend(entries)
         for e in entries:
             self.flags.append(Flag(e.seq, user_id, e.item_id, e.event_type, e.ts, reason))
@@ -117,7 +121,7 @@ class Guard:
     def confirm(self, user_id: str, reason: str = "confirmed") -> None:
         """An operator confirmed the user is a bot: their events are held from now on."""
         self.scorer.flag(user_id, reason)
-        self.ledger.take(user_id)
+        self.ledger.users[user_id] = None  # nothing more of theirs is folded: nothing to record
 
     def gauges(self) -> dict[str, float]:
         """Prometheus gauges: anomaly z-scores and alerts, events scored and held by reason."""

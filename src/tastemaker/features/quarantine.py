@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -43,44 +44,63 @@ class Entry:
 
 
 class Ledger:
-    """Folded events of users still on probation, by user."""
+    """Folded events of users still on probation, by user, recorded as they came (a tuple per
+    event: the cost on the write path is an append). :meth:`take` rebuilds what each added:
+    its weight, segments, and co-visitation partners, which are the distinct items of the
+    user's last :data:`COVISIT_RECENT` remembered events within the window, as
+    ``UserState.partners`` finds them; the ledger holds the user's whole history from their
+    first event, so the rebuild is exact (a user whose probation began before a restart has
+    older events the ledger never saw: pairs with those stay counted)."""
 
     def __init__(self) -> None:
-        self.users: dict[str, list[Entry]] = {}
+        # user -> their events so far, or None once past probation (never recorded again)
+        self.users: dict[str, list[tuple] | None] = {}
 
     def note(self, state: OnlineState, seq: int, event_type: str, user_id: str, items: list[str],
              value: float | None, ts: float, context: dict[str, Any] | None) -> None:
-        """Record, *before* ``state.apply`` folds it, what the event will add."""
-        user = state.users.get(user_id)
-        if user is not None and user.event_count >= PROBATION:
-            self.users.pop(user_id, None)
-            return
-        weight = interest_weight(event_type, value)
-        if weight <= 0 or event_type == "impression" or not items:
-            entries = self.users.get(user_id)
-            if entries is None and len(self.users) < MAX_LEDGER_USERS:
-                self.users[user_id] = []
-            return
-        add = state.index.add
-        positions = [add(item_id) for item_id in items]
-        partners: list[list[int]] = []
-        for k, pos in enumerate(positions):
-            found = user.partners(pos, ts, COVISIT_RECENT, COVISIT_WINDOW_S) if user is not None else []
-            # an event's earlier items are remembered before its later ones are paired
-            earlier = [p for p in reversed(positions[:k]) if p != pos and p not in found]
-            partners.append((earlier + found)[:COVISIT_RECENT])
-        entries = self.users.get(user_id)
+        """Record an event about to be folded."""
+        users = self.users
+        entries = users.get(user_id, False)
         if entries is None:
-            if len(self.users) >= MAX_LEDGER_USERS:
-                for key in list(self.users)[: MAX_LEDGER_USERS // 4]:
-                    del self.users[key]
-            entries = self.users[user_id] = []
-        entries.append(Entry(seq, event_type, items[0], ts, weight, positions, partners,
-                             tuple(context_segments(context))))
+            return  # past probation
+        if entries is False:
+            user = state.users.get(user_id)
+            if user is not None and user.event_count >= PROBATION:
+                users[user_id] = None
+                return
+            if len(users) >= MAX_LEDGER_USERS:
+                for key in list(users)[: MAX_LEDGER_USERS // 4]:
+                    del users[key]
+            entries = users[user_id] = []
+        if len(entries) >= PROBATION:
+            users[user_id] = None
+            return
+        entries.append((seq, event_type, items, value, ts, context))
 
-    def take(self, user_id: str) -> list[Entry]:
-        """The user's recorded entries, forgotten here (they are about to be unfolded)."""
-        return self.users.pop(user_id, None) or []
+    def take(self, state: OnlineState, user_id: str) -> list[Entry]:
+        """What the user's recorded events added, forgotten here (they are about to be unfolded)."""
+        raw = self.users.pop(user_id, None) or []
+        records: list[tuple[float, int]] = []  # the user's remembered events, in time order
+        out = []
+        add = state.index.add
+        for seq, event_type, items, value, ts, context in raw:
+            weight = interest_weight(event_type, value)
+            if weight <= 0 or event_type == "impression" or not items:
+                continue
+            positions = [add(item_id) for item_id in items]
+            partners: list[list[int]] = []
+            for pos in positions:
+                found: list[int] = []
+                for r_ts, r_pos in reversed(records[-COVISIT_RECENT:]):
+                    if ts - r_ts > COVISIT_WINDOW_S:
+                        break
+                    if r_pos != pos and r_pos not in found:
+                        found.append(r_pos)
+                partners.append(found)
+                insort(records, (ts, pos))  # after every record at or before its time, as remember() does
+            out.append(Entry(seq, event_type, items[0], ts, weight, positions, partners,
+                             tuple(context_segments(context))))
+        return out
 
 
 def hold(state: OnlineState, seq: int, ts: float | None = None) -> None:
