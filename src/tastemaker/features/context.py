@@ -177,16 +177,21 @@ def enrich(context: Mapping[str, Any] | None, ts: float) -> dict[str, Any]:
         out["is_bot"] = False
     country = country_of(ctx)
     zone = timezone_of(ctx, country)
-    tz = _zone(zone) if zone else None
-    local = dt.datetime.fromtimestamp(ts, tz or UTC)
     subdivision = ctx.get("region") if isinstance(ctx.get("region"), str) else None
-    name = holiday(local.date(), country, subdivision)
-    out.update(country=country, timezone=zone or "UTC", local_time=local.isoformat(timespec="seconds"),
-               hour=local.hour, time_of_day=time_of_day(local.hour), day_of_week=_DAYS[local.weekday()],
-               is_weekend=local.weekday() >= 5, season=season(local.month, country), is_holiday=name is not None,
-               holiday=name)
+    out.update(_local_fields(country, zone, subdivision, int(ts // 60)))
+    out["local_time"] = dt.datetime.fromtimestamp(ts, (_zone(zone) if zone else None) or UTC).isoformat(timespec="seconds")
     out.update({k: v for k, v in ctx.items() if v is not None})
     return out
+
+
+@lru_cache(maxsize=4096)
+def _local_fields(country: str | None, zone: str | None, subdivision: str | None, minute: int) -> dict[str, Any]:
+    """The calendar fields of one minute in one place (requests of the same minute and place share them)."""
+    local = dt.datetime.fromtimestamp(minute * 60, (_zone(zone) if zone else None) or UTC)
+    name = holiday(local.date(), country, subdivision)
+    return {"country": country, "timezone": zone or "UTC", "hour": local.hour, "time_of_day": time_of_day(local.hour),
+            "day_of_week": _DAYS[local.weekday()], "is_weekend": local.weekday() >= 5,
+            "season": season(local.month, country), "is_holiday": name is not None, "holiday": name}
 
 
 class EnrichedContext(Mapping[str, Any]):
