@@ -21,16 +21,17 @@ from tastemaker.features.windows import Geometry
 
 
 def channel_increments(channels: Sequence[Channel], types: np.ndarray, columns: dict[str, np.ndarray],
-                       n: int) -> np.ndarray:
+                       n: int, codes: dict[str, int] | None = None) -> np.ndarray:
     """(n, channels): what each of ``n`` events adds to each channel. A channel counts events
     of its types (all when empty) and adds 1 (``count``), the value field (0 when absent) or
-    whether the event carries it (``has:<field>``)."""
+    whether the event carries it (``has:<field>``). ``types`` are names, or their ``codes``."""
     out = np.zeros((n, len(channels)))
     masks: dict[frozenset[str], np.ndarray] = {}
     for c, (spec, wanted) in enumerate(channels):
         mask = masks.get(wanted)
         if mask is None:
-            mask = masks[wanted] = np.isin(types, list(wanted)) if wanted else np.ones(n, dtype=bool)
+            keys = list(wanted) if codes is None else [codes[t] for t in wanted if t in codes]
+            mask = masks[wanted] = np.isin(types, keys) if wanted else np.ones(n, dtype=bool)
         if spec == "count":
             out[:, c] = mask
         elif spec.startswith("has:"):
