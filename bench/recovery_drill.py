@@ -197,6 +197,18 @@ def recover(workers: list[Worker], loss: float) -> dict:
     return {"rto_s": round(rto, 2), "rto_vs_target": round(rto / RTO_TARGET_S, 4)}
 
 
+def backup_phases(backup: Path) -> dict:
+    """What the backup says about itself: seconds per phase, the stream's messages and cut."""
+    import tarfile
+
+    with tarfile.open(backup) as tar:
+        description = json.load(tar.extractfile("distributed.json"))
+    stream = description["stream"]
+    return {"phases_s": description["seconds"], "stream_messages": stream["messages"], "stream_cut": stream["last_seq"],
+            "postgres_consistent_with": description["postgres_consistent_with"],
+            "postgres_rows": sum(t["rows"] for t in description["postgres"]["tables"])}
+
+
 def cli(env: dict[str, str], *args: str) -> tuple[float, str]:
     started = time.monotonic()
     out = subprocess.run([*tastemaker_cmd(), *args], env=env, capture_output=True, text=True)
@@ -249,7 +261,7 @@ def main() -> None:
         backup_s, said = cli(env, "backup", str(backup), "--data-dir", str(workers[0].data_dir))
         cut = time.monotonic()  # the stream was read up to its last sequence just before this
         figures["backup"] = {"seconds": round(backup_s, 2), "bytes": backup.stat().st_size, "said": said,
-                             "seconds_vs_rpo_target": round(backup_s / RPO_TARGET_S, 4)}
+                             "seconds_vs_rpo_target": round(backup_s / RPO_TARGET_S, 4), **backup_phases(backup)}
         time.sleep(args.after_backup_s)
         acked_before = dict(ingest.acked)
         loss = lose(workers, env, args.redis_db, total=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import psycopg
@@ -71,6 +72,7 @@ class DistributedBackup:
         staged = dest.parent / f".{dest.name}.staging-{os.getpid()}"
         staged.mkdir(mode=0o700)
         try:
+            started = time.perf_counter()
             log = NatsEventLog(self.settings.nats_url, self.spec)
             try:
                 pg = dump_schema(self.settings.postgres_url, staged / "postgres", inside=log.last_seq)
@@ -79,9 +81,12 @@ class DistributedBackup:
             finally:
                 log.close()
             (staged / "nats").mkdir()
+            copied = time.perf_counter()
             stream = dump_stream(self.settings.nats_url, self.spec, staged / STREAM_FILE)
             self._copy_config(staged)
-            description = {"postgres": pg, "stream": stream, "postgres_consistent_with": pg.pop("inside")}
+            description = {"postgres": pg, "stream": stream, "postgres_consistent_with": pg.pop("inside"),
+                           "seconds": {"postgres": round(copied - started, 3),
+                                       "stream": round(time.perf_counter() - copied, 3)}}
             (staged / DESCRIPTION).write_text(json.dumps(description, indent=2, sort_keys=True))
             manifest = Manifest(deployment=self.deployment, event_log_position=stream["last_seq"],
                                 tastemaker_version=_version(), settings=effective_settings(self.settings))
