@@ -123,3 +123,12 @@ def test_a_hold_renews_past_the_ttl_and_nested_holds_release_once(deployment):
     other.hold()
     assert other.held and not lease.lost
     other.close(), leases.close()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tastemaker.training.leases as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -57,3 +57,12 @@ def test_a_holder_process_that_dies_frees_the_lease(tmp_path: Path):
         child.join(60)
     assert contender.acquire() is True and contender.holder() == "parent"
     assert contender.release() is True
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tastemaker.storage.local.lease as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

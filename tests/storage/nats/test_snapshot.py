@@ -85,3 +85,12 @@ def test_an_empty_stream_copies_to_an_empty_file(logs, tmp_path: Path):
     description = dump_stream(services.NATS_URL, spec, tmp_path / "s.bin")
     assert (description["last_seq"], description["messages"]) == (0, 0)
     assert list(read_frames(tmp_path / "s.bin")) == []
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tastemaker.storage.nats.snapshot as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -63,3 +63,13 @@ def test_a_holder_process_that_dies_frees_it(url: str):
         time.sleep(0.05)
     assert contender.holder() == "parent"
     contender.close()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tastemaker.storage.postgres.lease as module
+
+    require_postgres()
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
