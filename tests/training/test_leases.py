@@ -84,7 +84,7 @@ def test_two_trainers_race_exactly_one_trains_and_the_other_is_refused_naming_it
 
 
 def test_a_trainer_that_dies_holding_the_lease_lets_the_next_take_over_after_the_ttl(deployment):
-    ttl_s = 1.0
+    ttl_s = 3.0  # renewed every second: a busy machine would have to stall its holder 2 s to lose it
     procs, go, reports, finish = _start(deployment, ["node-a"], ttl_s)
     go.set()
     try:
@@ -107,13 +107,13 @@ def test_a_trainer_that_dies_holding_the_lease_lets_the_next_take_over_after_the
 
 
 def test_a_hold_renews_past_the_ttl_and_nested_holds_release_once(deployment):
-    ttl_s = 0.3
+    ttl_s = 1.5  # renewed every 0.5 s
     leases = NodeLeases(lambda name: open_lease(_lease_settings(deployment), name, "node-a", ttl_s=ttl_s), ttl_s)
     other = NodeLease(open_lease(_lease_settings(deployment), TRAIN, "node-b", ttl_s=ttl_s), TRAIN, ttl_s=ttl_s)
     lease = leases[TRAIN]
     assert leases[TRAIN] is lease
     lease.hold(), lease.hold()
-    time.sleep(ttl_s * 4)  # four ttls: only the renewer thread keeps it
+    time.sleep(ttl_s * 3)  # three ttls: only the renewer thread keeps it
     with pytest.raises(LeaseHeld):
         other.hold()
     lease.let_go()
