@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import pickle
 
+import numpy as np
 import pytest
 
 from tastemaker.features.definitions import FeatureDefinition
@@ -119,3 +120,15 @@ def test_late_events_are_counted_when_dropped():
     assert state.features.late_dropped >= 1
     assert state.features.features_for("user", "u")["user_views_1d"] == 1
     assert math.isclose(state.features.clock, T0 + 172_800)
+
+
+def test_candidate_columns_give_item_features_per_candidate_and_the_users_down_the_column():
+    state = state_with_catalog()
+    feed(state, [("view", "u", "dear", T0), ("view", "u", "dear", T0 + 1), ("click", "u", "dear", T0 + 2)])
+    items = [state.index.get("dear"), state.index.get("cheap")]
+    X = state.features.candidate_columns(["item_views_1h", "user_views_1h", "category_views_1h", "nope"],
+                                         items, "u", T0 + 5)
+    assert X[:, 0].tolist() == [2.0, 0.0] and X[:, 1].tolist() == [2.0, 2.0]
+    assert math.isnan(X[0, 2]) and math.isnan(X[0, 3])  # category and unknown names: NaN
+    unknown_user = state.features.candidate_columns(["user_views_1h"], items, "nobody", T0 + 5)
+    assert np.isnan(unknown_user).all()
