@@ -4,6 +4,7 @@ features in ``GET /v1/users/{id}``."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 from starlette.testclient import TestClient
@@ -90,3 +91,17 @@ def test_changing_features_needs_the_admin_role(client):
     headers = {"Authorization": f"Bearer {key}"}
     assert client.put("/v1/features", json={"features": []}, headers=headers).status_code == 403
     assert client.get("/v1/features", headers=headers).status_code == 200
+
+
+def test_an_erased_users_features_go_and_their_item_counts_with_them(client):
+    send(client, views("gone", "shoe", 3, NOW - 60) + views("stays", "shoe", 2, NOW - 30))
+    assert client.get("/v1/features/item/shoe").json()["features"]["item_views_1h"] == 5
+    r = client.delete("/v1/users/gone", params={"erase": "true"})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    for thread in threading.enumerate():  # the job's own thread: wait on it, not on a clock
+        if thread.name == f"erasure-{job_id}":
+            thread.join()
+    assert client.get(f"/v1/privacy/jobs/{job_id}").json()["status"] == "done"
+    assert_problem(client.get("/v1/features/user/gone"), 404, "id")
+    assert client.get("/v1/features/item/shoe").json()["features"]["item_views_1h"] == 2
