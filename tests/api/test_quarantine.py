@@ -11,6 +11,14 @@ import pytest
 from .helpers import JOB_POLL_S, JOB_WAIT_S, assert_problem
 
 CURL = "curl/8.4.0"
+
+
+@pytest.fixture(autouse=True)
+def bot_detection(settings):
+    """The guard is off by default (TASTEMAKER_BOT_DETECTION): these tests turn it on."""
+    settings.bot_detection = True
+
+
 NOW = time.time() - 3600  # recent: popularity decays over days, so these events weigh about 1
 
 
