@@ -6,8 +6,15 @@ import datetime as dt
 
 import pytest
 
-from tastemaker.features.context import (EnrichedContext, country_of, enrich, holiday, parse_agent, season,
-                                         timezone_of)
+from tastemaker.features.context import (
+    EnrichedContext,
+    country_of,
+    enrich,
+    holiday,
+    parse_agent,
+    season,
+    timezone_of,
+)
 
 CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                   "Chrome/120.0.0.0 Safari/537.36")
@@ -19,8 +26,8 @@ IPAD = ("Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHT
         "Version/17.1 Mobile/15E148 Safari/604.1")
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 CURL = "curl/8.4.0"
-XMAS_NOON_UTC = dt.datetime(2026, 12, 25, 12, tzinfo=dt.timezone.utc).timestamp()
-PLAIN_WEDNESDAY = dt.datetime(2026, 12, 16, 12, tzinfo=dt.timezone.utc).timestamp()
+XMAS_NOON_UTC = dt.datetime(2026, 12, 25, 12, tzinfo=dt.UTC).timestamp()
+PLAIN_WEDNESDAY = dt.datetime(2026, 12, 16, 12, tzinfo=dt.UTC).timestamp()
 
 
 @pytest.mark.parametrize("ua, device, os_name, browser, bot", [

@@ -25,7 +25,7 @@ def test_the_same_users_again_or_a_spread_out_trickle_is_no_burst():
 
 def test_an_item_that_always_draws_new_users_needs_more_for_a_burst():
     d = ShillingDetector()
-    one_a_minute = lambda: 1 / 60.0  # noqa: E731 (the item's usual rate of events, as trending counts it)
+    one_a_minute = lambda: 1 / 60.0
     for k in range(MIN_BURST * 3):  # a steady new user a minute: 15 per window is its normal
         assert d.observe("hit", f"steady{k}", k * 60.0, k, one_a_minute) is None
     assert not d.attacked("hit", MIN_BURST * 3 * 60.0)

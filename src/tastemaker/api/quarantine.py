@@ -22,7 +22,11 @@ from tastemaker.api.pseudonyms import stored_user_id
 from tastemaker.api.responses import JSONResponse, problem
 from tastemaker.schema.errors import FieldError, ValidationFailed, from_msgspec
 from tastemaker.serving.request import unknown_parameters
-from tastemaker.storage.protocols import QUARANTINE_STATUSES, QuarantinedUser, QuarantineRecord
+from tastemaker.storage.protocols import (
+    QUARANTINE_STATUSES,
+    QuarantinedUser,
+    QuarantineRecord,
+)
 
 MAX_LIMIT = 1000
 MAX_SEQS = 10_000

@@ -37,7 +37,7 @@ SIGNALS = ("event_rate", "type_mix", "item_spike")
 
 
 class _Ewma:
-    __slots__ = ("mean", "var", "floor")
+    __slots__ = ("floor", "mean", "var")
 
     def __init__(self, floor: float):
         self.mean = 0.0

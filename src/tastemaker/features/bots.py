@@ -26,7 +26,8 @@ timestamps and a bounded set of viewed items; users that an operator released ar
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tastemaker.features.context import parse_agent
 
@@ -46,7 +47,7 @@ MAX_USERS = 1_000_000  # users tracked; beyond it the least recently seen are fo
 
 
 class _User:
-    __slots__ = ("times", "viewed", "clicks", "blind", "verdict", "trusted", "n", "agent", "agent_bot", "ref_gap", "run")
+    __slots__ = ("agent", "agent_bot", "blind", "clicks", "n", "ref_gap", "run", "times", "trusted", "verdict", "viewed")
 
     def __init__(self) -> None:
         self.times: deque[float] = deque(maxlen=_TIMES)  # distinct event timestamps, newest last

@@ -44,7 +44,7 @@ _FLIP = {"winter": "summer", "summer": "winter", "spring": "autumn", "autumn": "
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DERIVED = ("device", "os", "browser", "is_bot", "country", "timezone", "local_time", "hour", "time_of_day",
            "day_of_week", "is_weekend", "season", "is_holiday", "holiday")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ class EnrichedContext(Mapping[str, Any]):
     ('mobile', 'thursday', None)
     """
 
-    __slots__ = ("raw", "ts", "_full")
+    __slots__ = ("_full", "raw", "ts")
 
     def __init__(self, raw: Mapping[str, Any] | None, ts: float):
         self.raw = raw or {}

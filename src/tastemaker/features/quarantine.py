@@ -16,13 +16,19 @@
 from __future__ import annotations
 
 from bisect import insort
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.features.state import COVISIT_RECENT, COVISIT_WINDOW_S, OnlineState, context_segments
+from tastemaker.features.state import (
+    COVISIT_RECENT,
+    COVISIT_WINDOW_S,
+    OnlineState,
+    context_segments,
+)
 from tastemaker.features.weights import interest_weight
 
 PROBATION = 20  # events after which a user's folded events are no longer kept for taking back

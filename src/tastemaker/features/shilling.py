@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 WINDOW_S = 900.0
 MIN_BURST = 12  # distinct young users within WINDOW_S
@@ -34,7 +34,7 @@ MAX_ITEMS = 200_000
 
 
 class _Item:
-    __slots__ = ("recent", "users", "baseline", "at", "attacked_until", "expected", "expected_at")
+    __slots__ = ("at", "attacked_until", "baseline", "expected", "expected_at", "recent", "users")
 
     def __init__(self) -> None:
         self.recent: deque[tuple[float, str, int]] = deque()  # (ts, user, seq) within WINDOW_S

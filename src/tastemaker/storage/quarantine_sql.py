@@ -5,9 +5,13 @@ One row per flagged event, keyed by its log position: the flag and the operator'
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from tastemaker.storage.protocols import QUARANTINE_STATUSES, QuarantinedUser, QuarantineRecord
+from tastemaker.storage.protocols import (
+    QUARANTINE_STATUSES,
+    QuarantinedUser,
+    QuarantineRecord,
+)
 
 COLUMNS = "seq, user_id, item_id, type, ts, reason, status, flagged_at, decided_at"
 DECISIONS = ("released", "confirmed")
@@ -45,8 +49,9 @@ def list_query(p: str, status: str | None, user_id: str | None, after_seq: int, 
 def users_query(p: str, status: str | None, limit: int) -> tuple[str, tuple]:
     check_status(status)
     where, args = ("WHERE status = " + p, (status,)) if status is not None else ("", ())
-    return (f"SELECT user_id, COUNT(*), MIN(seq), MAX(seq) FROM quarantine {where} GROUP BY user_id "
-            f"ORDER BY COUNT(*) DESC, user_id LIMIT {p}", (*args, max(0, int(limit))))
+    sql = (f"SELECT user_id, COUNT(*), MIN(seq), MAX(seq) FROM quarantine {where} GROUP BY user_id "
+           f"ORDER BY COUNT(*) DESC, user_id LIMIT {p}")
+    return sql, (*args, max(0, int(limit)))
 
 
 def reasons_query(p: str, users: Sequence[str], status: str | None) -> tuple[str, tuple]:

@@ -4,7 +4,7 @@ the table comes from migration 0002_quarantine."""
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from tastemaker.storage import quarantine_sql as q
 from tastemaker.storage.postgres.database import PostgresDatabase

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from tastemaker.storage import quarantine_sql as q
 from tastemaker.storage.protocols import QuarantinedUser, QuarantineRecord
