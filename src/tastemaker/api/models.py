@@ -231,11 +231,12 @@ async def _follow(engine, jobs: TrainJobs, job_id: str, future: Any) -> None:
     """Await the worker; swap a promoted version in. If the worker could not end the job
     itself (it died, or could not open the stores), the job ends failed here. The job's hold
     on the training lease ends with it (the engine's close releases it on shutdown)."""
-    loop = asyncio.get_running_loop()
     try:
         await _await_job(engine, jobs, job_id, future)
     finally:
-        await loop.run_in_executor(None, engine.leases[TRAIN].let_go)
+        # on the loop itself (one round trip at a job's end): on shutdown the task is
+        # cancelled and the default executor may already refuse work
+        engine.leases[TRAIN].let_go()
 
 
 async def _await_job(engine, jobs: TrainJobs, job_id: str, future: Any) -> None:
