@@ -136,3 +136,18 @@ def test_erasing_a_quarantined_user_uncounts_nothing_and_drops_their_flags(seede
     assert job["status"] == "done" and job["steps"]["quarantine"] == 6 and job["steps"]["events_found"] == 0
     assert popularity(seeded, "i05") == before  # held events were never counted: nothing taken off
     assert seeded.get("/v1/quarantine").json()["events"] == []
+
+
+def test_a_rule_on_context_is_holiday_follows_the_request_timezone(seeded):
+    """Enrichment end to end: a placement rule reads the derived context.is_holiday."""
+    import datetime as dt
+
+    engine = seeded.app.state.engine
+    engine.recommender.clock = lambda: dt.datetime(2026, 12, 25, 15, tzinfo=dt.timezone.utc).timestamp()
+    placement = {"sources": {"popular": 1}, "n": 3, "rules": [{"where": "not context.is_holiday"}]}  # closed on holidays
+    assert seeded.put("/v1/placements/holiday", json=placement).status_code == 201
+    on_christmas = seeded.get("/v1/recommendations", params={"user_id": "x", "placement": "holiday", "geo": "DE"}).json()
+    elsewhere = seeded.get("/v1/recommendations", params={"user_id": "x", "placement": "holiday", "geo": "CN"}).json()
+    by_zone = seeded.get("/v1/recommendations", params={"user_id": "x", "placement": "holiday",
+                                                        "timezone": "America/New_York", "geo": "US"}).json()
+    assert on_christmas["items"] == [] and by_zone["items"] == [] and len(elsewhere["items"]) == 3

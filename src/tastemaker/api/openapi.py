@@ -152,6 +152,9 @@ def _recommendation_params() -> list[dict[str, Any]]:
         _query("include_purchased", "Allow purchased, rated and disliked items", {"type": "boolean", "default": False}),
         *[_query(c, f"Request context: {c} (for context-aware sources and rules)", {"type": "string"})
           for c in ("channel", "device", "locale", "geo", "referrer", "user_agent")],
+        _query("timezone", "Request context: the user's IANA time zone (`Europe/Berlin`); else the country's (geo, locale) "
+               "gives rules `context.local_time`, `hour`, `day_of_week`, `is_holiday`", {"type": "string"}),
+        _query("region", "Request context: a subdivision code (`BY`, `CA`) for regional public holidays", {"type": "string"}),
         {"name": "override", "in": "query", "style": "form", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}},
          "description": "Per-request changes the placement allows, as `override.KEY=VALUE`: `override.n`, "

@@ -13,7 +13,8 @@ MAX_N = 500
 MAX_EXCLUDE = 1000  # ids in ``exclude``: a request cannot make the filter arbitrarily long
 DEFAULT_PLACEMENT = "home"  # what a request without ``placement`` is served
 OVERRIDE_PREFIX = "override."  # ``override.KEY=VALUE``: a per-request change the placement allows
-CONTEXT_FIELDS = ("channel", "device", "locale", "geo", "referrer", "user_agent")
+# timezone (IANA) and region (a subdivision code for holidays) feed the derived fields of features.context
+CONTEXT_FIELDS = ("channel", "device", "locale", "geo", "referrer", "user_agent", "timezone", "region")
 # every parameter ``GET /v1/recommendations`` reads (besides ``override.KEY``); anything else
 # is refused, so a typo (``userid``) is named instead of silently ignored
 PARAMETERS: tuple[str, ...] = ("user_id", "placement", "n", "exclude", "category", "brand", "item_id", "explain",
