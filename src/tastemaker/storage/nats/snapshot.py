@@ -18,11 +18,12 @@ event log sets none).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import struct
 from pathlib import Path
 
 import msgspec
-import nats
 from nats.js import api
 
 from tastemaker.storage.nats.jetstream import FETCH_CHUNK, Stream, StreamSpec
@@ -70,33 +71,54 @@ def dump_stream(url: str, spec: StreamSpec, path: Path) -> dict:
 
 
 async def _copy(stream: Stream, first: int, last: int, fh) -> int:
-    name = stream.nc._nuid.next().decode()
-    js, prefix = stream.js, stream.spec.subject_prefix + "."
+    """Frames of the messages ``first``..``last`` into ``fh``; returns how many were written.
+
+    One pull request per chunk (``no_wait``: the server answers with what it has, then a 404
+    status) into a callback subscription: nats-py's ``fetch`` awaits every message through a
+    task of its own, which was four fifths of the copy's time."""
+    nc, prefix = stream.nc, stream.spec.subject_prefix + "."
+    name = nc._nuid.next().decode()
     config = api.ConsumerConfig(name=name, deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=first,
                                 ack_policy=api.AckPolicy.NONE, filter_subject=prefix + "*", mem_storage=True,
                                 num_replicas=1, inactive_threshold=60.0)
-    info = await js._jsm.add_consumer(stream.spec.name, config=config)
-    pending, written, seen = info.num_pending, 0, 0
-    sub = await js.pull_subscribe_bind(stream=stream.spec.name, name=name, pending_msgs_limit=FETCH_CHUNK * 2)
+    info = await stream.js._jsm.add_consumer(stream.spec.name, config=config)
+    progress = {"written": 0, "got": 0, "want": 0, "past_last": False}
+    chunk_done = asyncio.Event()
+
+    async def on_message(m) -> None:
+        if not m.reply:  # a status (404 no more messages, 408 expired): the chunk is over
+            chunk_done.set()
+            return
+        progress["got"] += 1
+        seq = _stream_seq(m.reply)
+        if seq > last:
+            progress["past_last"] = True  # appended after the copy began: the next backup's
+        else:
+            msg_id = (m.headers or {}).get("Nats-Msg-Id", "")
+            frame = _pack((seq, m.subject[len(prefix):], msg_id, m.data))
+            fh.write(_frame.pack(len(frame)) + frame)
+            progress["written"] += 1
+        if progress["got"] >= progress["want"]:
+            chunk_done.set()
+
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, cb=on_message, pending_msgs_limit=FETCH_CHUNK * 4, pending_bytes_limit=-1)
+    request = f"$JS.API.CONSUMER.MSG.NEXT.{stream.spec.name}.{name}"
     try:
-        while seen < pending:
-            try:
-                msgs = await sub.fetch(min(FETCH_CHUNK, pending - seen), timeout=5)
-            except nats.errors.TimeoutError:
-                break  # messages deleted after the consumer counted them
-            seen += len(msgs)
-            for m in msgs:
-                seq = _stream_seq(m.reply)
-                if seq > last:
-                    return written  # appended after the copy began: the next backup's
-                msg_id = (m.headers or {}).get("Nats-Msg-Id", "")
-                frame = _pack((seq, m.subject[len(prefix):], msg_id, m.data))
-                fh.write(_frame.pack(len(frame)) + frame)
-                written += 1
+        seen = 0
+        while seen < info.num_pending and not progress["past_last"]:
+            want = min(FETCH_CHUNK, info.num_pending - seen)
+            progress.update(got=0, want=want)
+            chunk_done.clear()
+            await nc.publish(request, json.dumps({"batch": want, "no_wait": True}).encode(), reply=inbox)
+            await asyncio.wait_for(chunk_done.wait(), 30)
+            if progress["got"] == 0:
+                break  # nothing left (messages deleted after the consumer counted them)
+            seen += progress["got"]
     finally:
         await sub.unsubscribe()
         await stream._drop_consumer(name)
-    return written
+    return progress["written"]
 
 
 def _stream_seq(reply: str) -> int:
