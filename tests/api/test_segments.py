@@ -123,3 +123,15 @@ def test_an_experiment_targets_a_segment(seeded):
     assert "experiments" not in recommend(client, "ana", placement="home")
     purchase(client, "ana", 2)
     assert [x["id"] for x in recommend(client, "ana", placement="home")["experiments"]] == ["vip-test"]
+
+
+def test_a_segment_over_a_streaming_feature(seeded):
+    """``features.NAME`` reads the feature registry (features.stream) as of the latest event."""
+    client = seeded
+    assert client.put("/v1/segments/browsing", json={"expression": "features.user_views_1h >= 3"}).status_code == 201
+    seen = []
+    for k in range(3):
+        r = client.post("/v1/events", json={"id": f"fv{k}", "type": "view", "user_id": "fay", "item_id": f"i{k + 10}"})
+        assert r.status_code == 200
+        seen.append("browsing" in segments_of(client, "fay"))
+    assert seen == [False, False, True]

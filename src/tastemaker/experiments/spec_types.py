@@ -94,9 +94,11 @@ class Metric:
 
 @dataclass(frozen=True)
 class Population:
-    """Who may enter: users in any of ``segments`` (features.segments names: new, engaged,
-    buyer, cart_abandoner, active, lapsed) and requests whose context matches every key of
-    ``context`` (one of its values). Empty: everyone."""
+    """Who may enter: users in any of ``segments`` (built-in: the lifecycle stages new, active,
+    reactivated, at_risk, churned, then engaged, buyer, cart_abandoner, at_risk_predicted; or
+    any rule segment of ``/v1/segments``, serving.segments) and requests whose context matches
+    every key of ``context`` (one of its values). Empty: everyone. Membership is evaluated per
+    request, so a user enters with the event that puts them in the segment."""
 
     segments: frozenset[str] = frozenset()
     context: Mapping[str, frozenset[str]] = field(default_factory=dict)
