@@ -128,7 +128,8 @@ class Engine:
         self.recommender.experiments = ExperimentRouter(self.stores.experiments, self._pooled_models,
                                                         settings.experiment_holdout)
         # segments (rule, lifecycle, predictive): experiments' populations and rules' user.segments
-        self.segments = SegmentBook(lambda: self.processor.state, self.stores.segments, self.stores.users)
+        self.segments = SegmentBook(lambda: self.processor.state, self.stores.segments, self.stores.users,
+                                    self.stores.artifacts)
         self.recommender.segments = self.segments
         self.recommender.nba = NbaServing(self.stores.impressions)  # placements that choose an action
         self.recommender.experiments.segments = self.segments.membership

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from tastemaker.config import Settings
 from tastemaker.datasets.interactions import build_interactions, unit_scale
 from tastemaker.datasets.snapshot import EventSnapshot, snapshot_events
+from tastemaker.training.customer_models import publish as publish_customer_models
 from tastemaker.evaluation.evaluate import evaluate_fitted
 from tastemaker.evaluation.splits import random_split
 from tastemaker.models.artifact import ModelArtifact
@@ -174,7 +175,11 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     if blends:
         metrics["blends"] = {name: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in b.items()}
                              for name, b in blends.items()}
-    say("writing the artifact", True, "register")
+    say("fitting the churn and lifetime-value models (BG/NBD, Gamma-Gamma)", True, "register")
+    customers = publish_customer_models(stores.artifacts, snapshot)  # every worker serves these (training.customer_models)
+    if customers is not None:
+        metrics["customer_models"] = customers
+    say("writing the artifact")
     record = registry.register(
         ModelArtifact(model, list(data.item_ids), family, dict(params or {}), blends, scale),
         data_from_seq=snapshot.from_seq, data_to_seq=snapshot.to_seq, n_events=len(snapshot), metrics=metrics,
