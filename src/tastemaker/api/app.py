@@ -22,7 +22,6 @@ from tastemaker.api import (audit, docs, events, experiment_results, experiments
                             placements, privacy, recommendations, schemas, segments, storage_errors, users)
 from tastemaker.api import quarantine
 from tastemaker.api import features as features_api
-from tastemaker.api import quarantine
 from tastemaker.api.auth import AuthMiddleware
 from tastemaker.api.documents import ITEMS, USERS
 from tastemaker.api.hot_path import RecommendationsFastPath
