@@ -70,6 +70,7 @@ class NatsEventLog:
 
     def __init__(self, url: str, spec: StreamSpec = StreamSpec()):
         self.spec = spec
+        self._url = url
         self._loop = LoopThread("nats")
         try:
             self._stream: Stream = self._loop.call(Stream.open(url, spec))
@@ -167,15 +168,30 @@ class NatsEventLog:
 
     def follow(self, after_seq: int, deliver: Callable[[list[tuple]], None]) -> Callable[[], None]:
         """Hand ``deliver`` every row appended after ``after_seq`` (replay rows, as
-        :meth:`read_rows_since`), in stream order, in batches, on this log's loop thread, from
-        now until the returned stop is called (:mod:`tastemaker.storage.nats.tail`)."""
+        :meth:`read_rows_since`), in stream order, in batches, from now until the returned stop
+        is called (:mod:`tastemaker.storage.nats.tail`). The tail has a connection and a loop
+        thread of its own: decoding what it receives does not queue behind this log's publishes."""
         from tastemaker.storage.nats.tail import Tail
 
         def rows(batch: list[tuple[int, bytes]]) -> None:
             deliver([_replay_row(seq, _unpack(data)) for seq, data in batch])
 
-        tail = self._loop.call(Tail(self._stream, after_seq, rows).start())
-        return lambda: self._loop.call(tail.stop(), timeout=10) if not self._loop.loop.is_closed() else None
+        loop = LoopThread("nats-tail")
+        try:
+            stream = loop.call(Stream.open(self._url, self.spec))
+            tail = loop.call(Tail(stream, after_seq, rows).start())
+        except BaseException:
+            loop.close()
+            raise
+
+        def stop() -> None:
+            try:
+                loop.call(tail.stop(), timeout=10)
+                loop.call(stream.close(), timeout=10)
+            finally:
+                loop.close()
+
+        return stop
 
     # -- deleting --------------------------------------------------------------------------
 
