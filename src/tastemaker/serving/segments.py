@@ -27,7 +27,7 @@ from tastemaker.features.user_state import UserState
 from tastemaker.rules.user_expressions import ExpressionError, UserExpression, compile_user_expression
 from tastemaker.schema.errors import FieldError, ValidationFailed
 from tastemaker.serving.customer_models import AT_RISK_THRESHOLD, CustomerModels
-from tastemaker.storage.protocols import SegmentRecord, SegmentStore, UserStore
+from tastemaker.storage.protocols import ArtifactStore, SegmentRecord, SegmentStore, UserStore
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PREDICTED = ("at_risk_predicted",)
@@ -75,10 +75,12 @@ def check_definition(name: str, doc: Any) -> tuple[dict[str, Any], UserExpressio
 class SegmentBook:
     """Segments of users of ``state``; rule segments from ``store`` (None: built-ins only)."""
 
-    def __init__(self, state: Callable[[], OnlineState], store: SegmentStore | None, users: UserStore | None):
+    def __init__(self, state: Callable[[], OnlineState], store: SegmentStore | None, users: UserStore | None,
+                 artifacts: ArtifactStore | None = None):
         self.state = state
         self.store = store
         self.users = users
+        self.artifacts = artifacts  # where the train job publishes the churn/CLV parameters
         self.rules: tuple[RuleSegment, ...] = ()
         self._token: bytes | None = None
         self._rfm: tuple[Any, RfmScores] | None = None
@@ -109,7 +111,8 @@ class SegmentBook:
     def models(self) -> CustomerModels:
         state = self.state()
         if self._models is None or self._models[0] is not state.customers:
-            self._models = (state.customers, CustomerModels(lambda: state.customers, lambda: state.clock))
+            self._models = (state.customers, CustomerModels(lambda: state.customers, lambda: state.clock,
+                                                            artifacts=self.artifacts))
         return self._models[1]
 
     def lookup(self, user_id: str, user: UserState | None, context: Mapping[str, Any] | None) -> Callable[[str], Any]:
