@@ -7,6 +7,11 @@ a requested position. So the value online at serving time (state caught up to ``
 at ``ts``) and the value offline are the same computation on the same events, equal to the
 last bit (tests/features/test_point_in_time.py), and nothing logged later leaks in.
 
+Out-of-order logs: a point reads the windows at its ``ts``, so events logged before it but
+stamped after ``ts`` are not counted; if one of them already took the slot of an in-window
+bucket (a whole window newer than it), that bucket reads as empty, online and offline alike.
+``since_last`` reads the latest time logged so far, so such an event makes it 0.
+
 >>> rows = [(1, "view", "u", None, "a", None, None, 10.0, None), (2, "view", "u", None, "a", None, None, 20.0, None)]
 >>> from tastemaker.features.registry import FeatureRegistry
 >>> names, values = replay_values(rows, FeatureRegistry().definitions, as_of_each_event(rows), ["user_views_1h"])
