@@ -99,7 +99,8 @@ def _head(engine: Engine, user_id: str) -> dict[str, Any] | None:
         "profile": {"id": user_id, "traits": dict(stored.traits), "consent": dict(stored.consent)} if stored else None,
         "consent_in_effect": {**{p: consent.allows(user_id, p) for p in PURPOSES},
                               "default": "required" if consent.required else "allowed"},
-        "online_state": activity(engine.state, user_id, live) if live is not None else None,
+        "online_state": (activity(engine.state, user_id, live, engine.segments.profile(user_id, live))
+                         if live is not None else None),
         # browser keys bound to the person (api.keys_api), without secrets; other keys belong to applications
         "keys": [public(r) for r in engine.stores.keys.list() if r.user_id == user_id and r.kind == "key"],
         "audit": _audit_records(engine, user_id),
