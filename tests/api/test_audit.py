@@ -91,7 +91,8 @@ def test_every_admin_write_route_is_audited(seeded):
                       ("POST", "/v1/models/{version}/promote"), ("POST", "/v1/models/rollback"),
                       ("POST", "/v1/experiments"), ("PATCH", "/v1/experiments/{id}"),
                       ("POST", "/v1/segments"), ("PUT", "/v1/segments/{name}"), ("DELETE", "/v1/segments/{name}"),
-                      ("POST", "/v1/quarantine/release"), ("POST", "/v1/quarantine/confirm")}, \
+                      ("POST", "/v1/quarantine/release"), ("POST", "/v1/quarantine/confirm"),
+                      ("PUT", "/v1/features")}, \
         "an admin route was added: audit it and add it here"
     assert {r["actor"] for r in records(client, action="models.promote")} == {ADMIN}
     assert verify(client.app.state.engine.stores.audit.iter_all()).ok

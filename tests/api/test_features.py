@@ -78,6 +78,8 @@ def test_new_definition_is_refolded_from_the_log_and_survives_a_restart(settings
         r = client.put("/v1/features", json=doc)
         assert r.status_code == 200, r.text
         assert client.get("/v1/features/user/u1").json()["features"]["user_scroll_sum_90s"] == 20.0
+        audited = client.get("/v1/audit", params={"action": "features.update"}).json()["records"]
+        assert [r["target"] for r in audited] == ["features"]
         send(client, views("u1", "shoe", 1, NOW, context={"scroll": 1}))
         assert client.get("/v1/features/user/u1").json()["features"]["user_scroll_sum_90s"] == 21.0
     with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
