@@ -24,7 +24,7 @@ import numpy as np
 
 from tastemaker.features.definitions import FeatureDefinition
 from tastemaker.features.registry import compile_plan
-from tastemaker.features.stream_values import channel_increments, derive
+from tastemaker.features.stream_values import channel_increments, derive, type_mask
 from tastemaker.features.windows import RingTable
 
 FOLD_AT = 1024  # pending events folded in one numpy pass: ~3 ms on the event loop, then it serves again
@@ -109,9 +109,10 @@ class FeatureStore:
                      columns: dict[str, np.ndarray]) -> None:
         if not len(rows):
             return
-        codes = self._type_codes
+        codes, masks = self._type_codes, {}
         for geometry, table in self.tables[entity].items():
-            increments = channel_increments(self.plan.tables[entity][geometry], types, columns, len(rows), codes)
+            increments = channel_increments(self.plan.tables[entity][geometry], types, columns, len(rows), codes,
+                                            masks)
             table.fold(rows, ts, increments)
         kept = self.plan.lasts[entity]
         if kept:
@@ -122,7 +123,9 @@ class FeatureStore:
                 grown[: len(lasts)] = lasts
                 self.lasts[entity] = lasts = grown
             for j, wanted in enumerate(kept):
-                mask = np.isin(types, [codes[t] for t in wanted if t in codes]) if wanted else slice(None)
+                mask = masks.get(wanted)
+                if mask is None:
+                    mask = masks[wanted] = type_mask(types, wanted, codes)
                 # each row's latest time: the first of each row in the events reversed by time
                 order = np.argsort(ts[mask], kind="stable")[::-1]
                 r, t = rows[mask][order], ts[mask][order]

@@ -20,18 +20,31 @@ from tastemaker.features.registry import Channel, Slot
 from tastemaker.features.windows import Geometry
 
 
+def type_mask(types: np.ndarray, wanted: frozenset[str], codes: dict[str, int] | None = None) -> np.ndarray:
+    """Which events are of the ``wanted`` types (all when empty); ``types`` are names, or
+    their ``codes`` (then one gather through a lookup table instead of ``np.isin``'s sort)."""
+    if not wanted:
+        return np.ones(len(types), dtype=bool)
+    if codes is None:
+        return np.isin(types, list(wanted))
+    table = np.zeros(len(codes) + 1, dtype=bool)
+    table[[codes[t] for t in wanted if t in codes]] = True
+    return table[types]
+
+
 def channel_increments(channels: Sequence[Channel], types: np.ndarray, columns: dict[str, np.ndarray],
-                       n: int, codes: dict[str, int] | None = None) -> np.ndarray:
+                       n: int, codes: dict[str, int] | None = None,
+                       masks: dict[frozenset[str], np.ndarray] | None = None) -> np.ndarray:
     """(n, channels): what each of ``n`` events adds to each channel. A channel counts events
     of its types (all when empty) and adds 1 (``count``), the value field (0 when absent) or
-    whether the event carries it (``has:<field>``). ``types`` are names, or their ``codes``."""
+    whether the event carries it (``has:<field>``). ``types`` are names, or their ``codes``;
+    ``masks`` caches the type masks across calls on the same events."""
     out = np.zeros((n, len(channels)))
-    masks: dict[frozenset[str], np.ndarray] = {}
+    masks = {} if masks is None else masks
     for c, (spec, wanted) in enumerate(channels):
         mask = masks.get(wanted)
         if mask is None:
-            keys = list(wanted) if codes is None else [codes[t] for t in wanted if t in codes]
-            mask = masks[wanted] = np.isin(types, keys) if wanted else np.ones(n, dtype=bool)
+            mask = masks[wanted] = type_mask(types, wanted, codes)
         if spec == "count":
             out[:, c] = mask
         elif spec.startswith("has:"):
