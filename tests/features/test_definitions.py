@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tastemaker.features.definitions import DEFAULT_DEFINITIONS, FeatureDefinition, problems
+from tastemaker.features.definitions import (
+    DEFAULT_DEFINITIONS,
+    FeatureDefinition,
+    problems,
+)
 
 
 def fields(d: FeatureDefinition) -> list[str]:

@@ -91,7 +91,7 @@ def test_rows_as_of_each_event_ignore_everything_logged_later(stores):
     # brute force: views of the user logged before the row, with a bucket inside the hour's window
     width = 3600.0 / 12
     for i in (10, 77, 149, 299):
-        seq, _, user, *_rest = rows[i]
+        _, _, user, *_rest = rows[i]
         ts = rows[i][7]
         cur = math.floor(ts / width)
         expected = sum(1 for r in rows[:i] if r[2] == user and r[1] == "view"

@@ -132,3 +132,9 @@ def test_candidate_columns_give_item_features_per_candidate_and_the_users_down_t
     assert math.isnan(X[0, 2]) and math.isnan(X[0, 3])  # category and unknown names: NaN
     unknown_user = state.features.candidate_columns(["user_views_1h"], items, "nobody", T0 + 5)
     assert np.isnan(unknown_user).all()
+
+
+def test_top_categories_by_a_category_feature():
+    state = state_with_catalog()
+    feed(state, [("view", "u", "dear", T0), ("view", "u", "cheap", T0 + 1), ("view", "v", "cheap", T0 + 2)])
+    assert state.features.top("category_views_1h", 5, T0 + 5) == [("shoes", 3.0), ("sale", 1.0)]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tastemaker.api.openapi_schemas import _n, _obj, _s, ref
 from tastemaker.features.definitions import AGGREGATIONS, DEFAULT_DEFINITIONS, ENTITIES

@@ -22,8 +22,9 @@ bucket (a whole window newer than it), that bucket reads as empty, online and of
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import msgspec
 import numpy as np

@@ -8,8 +8,8 @@ development box, see bench/feature_windows.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Callable, Sequence
 
 from tastemaker.features.definitions import FeatureDefinition
 from tastemaker.features.point_in_time import note_row

@@ -15,10 +15,15 @@ and a ratio over the same hour's views read the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
-from tastemaker.features.definitions import DEFAULT_DEFINITIONS, ENTITIES, FeatureDefinition, problems
+from tastemaker.features.definitions import (
+    DEFAULT_DEFINITIONS,
+    ENTITIES,
+    FeatureDefinition,
+    problems,
+)
 from tastemaker.features.windows import Geometry, default_buckets
 from tastemaker.schema.errors import FieldError, ValidationFailed
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable, Sequence
 from itertools import chain
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,7 @@ class FeatureStore:
         keys = self._context_keys
         picked = tuple(map(context.get, keys)) if keys and context else None
         self._pending.append((user_id, event_type, tuple(positions), value, ts, picked))
-        if ts > self.clock:
-            self.clock = ts
+        self.clock = max(self.clock, ts)
         if len(self._pending) >= FOLD_AT:
             self.fold()
 
@@ -230,8 +230,8 @@ class FeatureStore:
         d = next(d for d in self.definitions if d.name == name)
         self.fold()
         if d.entity == "category":
-            for name in list(self.catalog.category_members if self.catalog is not None else ()):
-                self.row("category", name)
+            for category in list(self.catalog.category_members if self.catalog is not None else ()):
+                self.row("category", category)
         ids = self.index.ids if d.entity == "item" else list(self.rows[d.entity])
         column = self.values(d.entity, np.arange(len(ids)), now, [name])[name]
         column = np.nan_to_num(column, nan=0.0)

@@ -11,7 +11,7 @@ how a definition's value follows from its channels' window sums.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

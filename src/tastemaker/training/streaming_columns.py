@@ -8,8 +8,8 @@ ranker trained with them serves. Nothing logged after the impression leaks in.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Iterator, Sequence
 
 import numpy as np
 
