@@ -37,7 +37,6 @@ class Stores:
     # asks the log whether it changed (SQLite: one PRAGMA)
     follow: Callable[[int, Callable[[list[tuple]], None]], Callable[[], None]] | None = None
 
-
     def __enter__(self) -> Stores:
         return self
 
@@ -78,11 +77,13 @@ def open_artifacts(settings: Settings) -> ArtifactStore:
 def open_rate_limiter(settings: Settings) -> RateLimiter:
     """The rate-limit counters: in this process for the embedded deployment (each worker
     counts its own); in Redis (``TASTEMAKER_REDIS_URL``) for the distributed one, so every
-    worker of the deployment spends the same buckets."""
+    worker of the deployment spends the same buckets, taken a batch per round trip
+    (:mod:`tastemaker.storage.redis.batched`: never overspent, small limits exact)."""
     if deployment(settings) == DISTRIBUTED:
+        from tastemaker.storage.redis.batched import BatchedRateLimiter
         from tastemaker.storage.redis.rate_limiter import RedisRateLimiter
 
-        return RedisRateLimiter(settings.redis_url, prefix=f"{settings.redis_prefix}rl:")
+        return BatchedRateLimiter(RedisRateLimiter(settings.redis_url, prefix=f"{settings.redis_prefix}rl:"))
     from tastemaker.storage.local.rate_limiter import LocalRateLimiter
 
     return LocalRateLimiter()
