@@ -12,8 +12,9 @@ path included): token buckets per API key and per client address (``Settings.rat
 
 IPv6 clients are counted per /64 (one host usually holds a whole /64). A refusal is a 429
 ``application/problem+json`` naming the limit, with ``Retry-After`` and the IETF draft's
-``RateLimit-Limit``/``-Remaining``/``-Reset`` headers. Counters are per process (see
-``storage.factory.open_rate_limiter``): with N workers a client may get up to N times a limit.
+``RateLimit-Limit``/``-Remaining``/``-Reset`` headers. Counters (``storage.factory.open_rate_limiter``)
+are per process in the embedded deployment (with N workers a client may get up to N times a
+limit) and shared in Redis in the distributed one (never more than the limit).
 """
 
 from __future__ import annotations
