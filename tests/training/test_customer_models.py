@@ -16,14 +16,11 @@ from tastemaker.training.customer_models import fit_snapshot, publish
 
 
 def snapshot(loyal: int, gone: int) -> EventSnapshot:
-    users, types, values, ts = [], [], [], []
-    for u in range(loyal):
-        for d in range(0, 60, 3):
-            users.append(f"loyal{u}"); types.append("purchase"); values.append(15.0); ts.append(d * DAY_S)
-    for u in range(gone):
-        for d in (0, 4, 9):
-            users.append(f"gone{u}"); types.append("purchase"); values.append(30.0); ts.append(d * DAY_S)
-    return EventSnapshot(users, ["i"] * len(users), types, np.array(values), np.array(ts), 1, len(users))
+    rows = [(f"loyal{u}", 15.0, d * DAY_S) for u in range(loyal) for d in range(0, 60, 3)]
+    rows += [(f"gone{u}", 30.0, d * DAY_S) for u in range(gone) for d in (0, 4, 9)]
+    users, values, ts = (list(c) for c in zip(*rows))
+    return EventSnapshot(users, ["i"] * len(users), ["purchase"] * len(users), np.array(values), np.array(ts), 1,
+                         len(users))
 
 
 def test_fit_needs_enough_users():
