@@ -184,3 +184,47 @@ def test_a_canary_whose_lists_users_do_not_click_is_rolled_back_on_its_served_ct
         (record,) = c.get("/v1/audit", params={"action": "experiments.rollback"}).json()["records"]
         assert (record["actor"], record["target"]) == ("canary-monitor", canary["id"])
         assert record["summary"]["reason"] == state["status_reason"]
+
+
+def test_canary_served_metrics_are_analysed_by_one_node_a_round(settings, caplog):
+    """While another node holds the ``canary-metrics`` lease this server skips its rounds
+    (saying whose they are) and leaves the canary running, even with the data that rolls it
+    back; once the lease is free, its own round rolls it back."""
+    import logging
+    import random
+    from dataclasses import replace
+
+    from tastemaker.storage.local.lease import LocalLease
+
+    settings = replace(settings, canary_check_s=0.1, canary_min_users=40)
+    with open_stores(settings) as stores:
+        load_dataset(stores, generate(150, 100, 3_000, seed=3))
+        train(stores, "popularity", evaluate=False, promote="always")
+        train(stores, "itemknn", evaluate=False, promote="never")
+    other = LocalLease(settings.data_dir, "canary-metrics", owner="node-b:7")
+    assert other.acquire()
+    caplog.set_level(logging.INFO, logger="tastemaker.api.experiments")
+    rng = random.Random(7)
+    with TestClient(build_app(Engine(settings)), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
+        r = c.post("/v1/models/2/promote", params={"canary": "0.5", "latency_budget_ms": "60000", "max_error_rate": "1"})
+        canary = r.json()
+        n = 0
+        for k in range(1, 401):  # 400 users, half in each arm: 5x the 40 a round needs per arm
+            body = c.get("/v1/recommendations", params={"user_id": f"u{k}"}).json()
+            (tag,) = [e for e in body.get("experiments", []) if e["id"] == canary["id"]] or [None]
+            if tag is not None and tag["variant"] == "control" and rng.random() < 0.5:
+                n += 1
+                c.post("/v1/events", json=[{"id": f"c{n}", "type": "click", "user_id": f"u{k}",
+                                            "item_id": body["items"][0]["id"],
+                                            "recommendation_id": body["recommendation_id"]}])
+        skipped = len(caplog.records)
+        deadline = time.monotonic() + HANG_GUARD_S
+        while sum("another node's (node-b:7)" in rec.getMessage() for rec in caplog.records[skipped:]) < 2:
+            assert time.monotonic() < deadline, "the server never reached its next rounds"
+            time.sleep(0.05)  # two whole rounds skipped with every click in
+        assert c.get(f"/v1/experiments/{canary['id']}").json()["status"] == "running"
+        other.release()
+        while (state := c.get(f"/v1/experiments/{canary['id']}").json())["status"] != "stopped":
+            assert time.monotonic() < deadline, state
+            time.sleep(0.05)
+        assert state["status_reason"].startswith("rolled back: candidate: served metric: ctr"), state["status_reason"]

@@ -158,11 +158,22 @@ async def check_served_metrics_periodically(engine, every_s: float) -> None:
     """Background task: every ``every_s`` (TASTEMAKER_CANARY_CHECK_S) while a canary runs,
     analyse its served metrics (results from the logs, in a worker thread) and roll it back
     when the analysis finds the candidate worse beyond a guardrail (or the primary metric
-    significantly worse)."""
+    significantly worse). The analysis reads the deployment's shared logs: one node runs a
+    round (the ``canary-metrics`` lease), a node refused it skips that round."""
+    from tastemaker.training.leases import CANARY_METRICS, LeaseHeld
 
     def check() -> list[tuple[str, str]]:
-        metrics = engine.canary_served_metrics()
-        return engine.check_canaries(metrics) if metrics else []
+        lease = engine.leases[CANARY_METRICS]
+        try:
+            lease.hold()
+        except LeaseHeld as exc:
+            log.info("canary served metrics: this round is another node's (%s)", exc.holder)
+            return []
+        try:
+            metrics = engine.canary_served_metrics()
+            return engine.check_canaries(metrics) if metrics else []
+        finally:
+            lease.let_go()
 
     await _every(engine, every_s, check, "checking canaries' served metrics failed")
 

@@ -23,6 +23,7 @@ from tastemaker.storage.protocols import Lease
 log = logging.getLogger(__name__)
 TRAIN = "train"  # who trains (POST /v1/models/train, tastemaker train, periodic retraining)
 RETENTION = "retention"  # who deletes expired events from the shared stores
+CANARY_METRICS = "canary-metrics"  # who analyses running canaries' served metrics (from the shared logs)
 
 
 def node_name() -> str:
