@@ -94,7 +94,8 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, 
     for b in range(bins):
         inside = which == b
         if inside.any():
-            out.append({"from": round(float(edges[b]), 4), "to": round(float(edges[b + 1]), 4), "users": int(inside.sum()),
+            out.append({"from": round(float(edges[b]), 4), "to": round(float(edges[b + 1]), 4),
+                        "users": int(inside.sum()),
                         "predicted": round(float(p[inside].mean()), 4), "observed": round(float(y[inside].mean()), 4)})
     return out
 
