@@ -43,7 +43,13 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import dump_json, free_port, hardware_info, tastemaker_cmd, train_over_http  # noqa: E402
+from benchlib import (
+    dump_json,
+    free_port,
+    hardware_info,
+    tastemaker_cmd,
+    train_over_http,
+)
 
 KEY = "bench-drill-admin-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -211,7 +217,7 @@ def backup_phases(backup: Path) -> dict:
 
 def cli(env: dict[str, str], *args: str) -> tuple[float, str]:
     started = time.monotonic()
-    out = subprocess.run([*tastemaker_cmd(), *args], env=env, capture_output=True, text=True)
+    out = subprocess.run([*tastemaker_cmd(), *args], env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"tastemaker {' '.join(args)} failed: {out.stderr[-2000:]}")
     return time.monotonic() - started, out.stdout.strip()

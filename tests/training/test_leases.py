@@ -85,7 +85,7 @@ def test_two_trainers_race_exactly_one_trains_and_the_other_is_refused_naming_it
 
 def test_a_trainer_that_dies_holding_the_lease_lets_the_next_take_over_after_the_ttl(deployment):
     ttl_s = 3.0  # renewed every second: a busy machine would have to stall its holder 2 s to lose it
-    procs, go, reports, finish = _start(deployment, ["node-a"], ttl_s)
+    procs, go, reports, _ = _start(deployment, ["node-a"], ttl_s)
     go.set()
     try:
         name, what, _ = reports.get(timeout=300)  # it trains, then holds (renewing) until killed

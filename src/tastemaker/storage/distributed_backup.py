@@ -31,10 +31,22 @@ from pathlib import Path
 import psycopg
 
 from tastemaker.config import Settings
-from tastemaker.storage.backup import BackupError, Manifest, effective_settings, read_manifest, stage_restore, write_backup
+from tastemaker.storage.backup import (
+    BackupError,
+    Manifest,
+    effective_settings,
+    read_manifest,
+    stage_restore,
+    write_backup,
+)
 from tastemaker.storage.nats.jetstream import StreamSpec
 from tastemaker.storage.postgres.database import split_schema
-from tastemaker.storage.postgres.dump import DumpError, dump_schema, holds_data, restore_schema
+from tastemaker.storage.postgres.dump import (
+    DumpError,
+    dump_schema,
+    holds_data,
+    restore_schema,
+)
 from tastemaker.storage.sqlite.backup import SKIPPED_SUFFIXES, _version, is_sqlite_file
 
 DESCRIPTION = "distributed.json"

@@ -15,8 +15,8 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from tastemaker.storage.protocols import Lease
 

@@ -12,7 +12,12 @@ import pytest
 from tastemaker.schema.records import Event
 from tastemaker.storage.nats.events import NatsEventLog
 from tastemaker.storage.nats.jetstream import StreamSpec
-from tastemaker.storage.nats.snapshot import SnapshotError, dump_stream, read_frames, restore_stream
+from tastemaker.storage.nats.snapshot import (
+    SnapshotError,
+    dump_stream,
+    read_frames,
+    restore_stream,
+)
 
 from .. import services
 

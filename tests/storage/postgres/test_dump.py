@@ -27,7 +27,7 @@ def urls():
 
 
 def test_a_copy_loads_into_a_schema_of_another_name_with_rows_and_sequences(urls, tmp_path: Path):
-    import tastemaker.storage.postgres.database as database
+    from tastemaker.storage.postgres import database
 
     src, dst = urls
     database.migrate(*database.split_schema(src))
@@ -52,7 +52,7 @@ def test_a_copy_loads_into_a_schema_of_another_name_with_rows_and_sequences(urls
 
 
 def test_a_schema_that_holds_data_is_refused_unless_forced(urls, tmp_path: Path):
-    import tastemaker.storage.postgres.database as database
+    from tastemaker.storage.postgres import database
 
     src, dst = urls
     database.migrate(*database.split_schema(src))

@@ -15,8 +15,8 @@ yoyo's bookkeeping tables are not copied: the target's own migration run writes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -87,8 +87,7 @@ def dump_schema(url: str, out_dir: Path, inside: Callable[[], object] | None = N
                         "COPY {}.{} ({}) TO STDOUT (FORMAT BINARY)").format(
                         sql.Identifier(schema), sql.Identifier(table),
                         sql.SQL(", ").join(map(sql.Identifier, columns)))) as copy:
-                    for chunk in copy:
-                        fh.write(chunk)
+                    fh.writelines(copy)
                 tables.append({"name": table, "columns": columns, "rows": rows})
             sequences = {}
             for (name,) in conn.execute(_SEQUENCES, (schema,)).fetchall():
