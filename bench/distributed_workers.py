@@ -12,7 +12,8 @@ Measured in one run, every figure beside its ceiling or its embedded counterpart
   worker and on distributed worker A (B following): p99 ratio (target <= 2x) and server CPU
   per request ratio (target <= 1.5x);
 * durable ingest: 1,000-event batches from 4 concurrent clients, events/s through the API,
-  distributed (JetStream; both workers apply everything) / embedded (SQLite FULL) (target >= 0.5x);
+  distributed (JetStream; both workers apply everything, then A alone) / embedded (SQLite FULL)
+  (target >= 0.5x);
 * a third worker's start (latest snapshot from PostgreSQL plus the stream) to its first 200 of /readyz.
 
     .venv/bin/python bench/distributed_workers.py --trials 1000 --json bench/results/distributed_workers.json
@@ -188,7 +189,8 @@ def summarize(r: dict) -> dict:
         out.update(read_your_writes_share=r["read_your_writes"]["share"],
                    event_to_visible_p99_ms_from_ack=r["event_to_visible"]["from_ack_ms"]["p99"],
                    event_to_visible_p99_ms_from_send=r["event_to_visible"]["from_send_ms"]["p99"],
-                   ingest_ratio=r["ingest"]["ratio"], new_worker_ready_s=r["new_worker_ready_s"])
+                   ingest_ratio=r["ingest"]["ratio"], ingest_ratio_one_worker=r["ingest"]["ratio_alone"],
+                   new_worker_ready_s=r["new_worker_ready_s"])
     return out
 
 
@@ -229,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             dist = ingest(a, "ing", args.ingest_batches)
             results["ingest"] = {"embedded": emb, "distributed": dist, "ratio": dist["events_per_s"] / emb["events_per_s"]}
             workers["b"].stop()  # writes its snapshot to PostgreSQL on the way down
+            # A alone: on this 2-core box B's applying every event competes with A for the cores
+            alone = ingest(a, "alone", args.ingest_batches)
+            results["ingest"].update(distributed_alone=alone, ratio_alone=alone["events_per_s"] / emb["events_per_s"])
             c = workers["c"] = Worker(distributed_env, root / "c")
             results["new_worker_ready_s"] = c.start()
     finally:

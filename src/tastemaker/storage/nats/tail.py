@@ -17,12 +17,27 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from nats.aio.msg import Msg
 from nats.js import api
 
 from tastemaker.storage.nats.jetstream import Stream
 
 MAX_BATCH = 4_096  # messages per hand-off at most (bounds one hand-off's work for the receiver)
 HEARTBEAT_S = 2.0  # idle heartbeat: a silent consumer is recreated after two missed ones
+
+
+def stream_seq(reply: str) -> int:
+    """The stream sequence in a JetStream delivery's reply subject (v1: 9 tokens, v2: 12 with
+    domain and account hash), without building ``msg.metadata`` (a dataclass and a datetime per
+    message: a measurable share of following a busy stream in Python).
+
+    >>> stream_seq("$JS.ACK.EVENTS.c1.1.42.7.1700000000000000000.0")
+    42
+    >>> stream_seq("$JS.ACK._.ACCHASH.EVENTS.c1.1.42.7.1700000000000000000.0.tok")
+    42
+    """
+    tokens = reply.split(".")
+    return int(tokens[5] if len(tokens) == 9 else tokens[Msg.Ack.StreamSeq])
 
 
 class Tail:
@@ -49,8 +64,7 @@ class Tail:
         return self
 
     async def _on_msg(self, msg: Any) -> None:
-        # the reply subject's tokens carry the stream sequence ($JS.ACK.<stream>.<consumer>.<n>.<sseq>...)
-        self._buffer.append((msg.metadata.sequence.stream, msg.data))
+        self._buffer.append((stream_seq(msg.reply), msg.data))
         if len(self._buffer) >= MAX_BATCH:
             self._flush()
         elif not self._scheduled:
