@@ -132,3 +132,30 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_train_job_whose_lease_changed_hands_publishes_nothing(deployment):
+    """The fence: a job checks, right before publishing, that the hold it started under still
+    holds the lease (the server's train worker is another process than the lease's holder)."""
+    from tastemaker.training.job import run_train_job, train
+    from tastemaker.training.leases import LeaseLost, check_holder
+
+    settings = _lease_settings(deployment)
+    first = NodeLease(open_lease(settings, TRAIN, "node-a", ttl_s=30.0), TRAIN)
+    first.hold()
+    held_as = first.holder_id
+    assert held_as.startswith("node-a #")
+    check_holder(settings, TRAIN, held_as)  # still ours: no error
+    first.lease.client.delete(first.lease.key)  # its ttl ran out during a long stall...
+    second = NodeLease(open_lease(settings, TRAIN, "node-b", ttl_s=30.0), TRAIN)
+    second.hold()  # ...and node b took over
+    embedded = Settings(data_dir=Path(deployment["data_dir"]), durable=False)
+    with open_stores(embedded) as stores, pytest.raises(LeaseLost, match="now held by node-b"):
+        train(stores, "popularity", promote="always", evaluate=False,
+              before_publish=lambda: check_holder(settings, TRAIN, held_as))
+    # the server's entry point: the embedded train lease is free, not the job's holder's
+    with pytest.raises(LeaseLost, match="is now free"):
+        run_train_job(embedded, "popularity", promote="always", fence=(TRAIN, "server-1:42"))
+    with open_stores(embedded) as stores:
+        assert stores.models.list() == []  # nothing registered, nothing promoted
+    second.close(), first.close()

@@ -213,8 +213,9 @@ async def start_training(engine, family: str, params: dict[str, Any], requested:
         raise
     try:
         # a promotion by the job is audited by the worker, for who asked (api.audit)
+        # fenced: the worker publishes only while this node's hold is still the lease's holder
         future = _training_pool().submit(run_train_job, engine.settings, family, params, promote, job.id,
-                                         (actor, address or audit.server_address()))
+                                         (actor, address or audit.server_address()), fence=(TRAIN, lease.holder_id))
     except BaseException as exc:  # no worker will ever take it: it must not stay "queued"
         await loop.run_in_executor(None, jobs.fail_unfinished, job.id, "Training failed",
                                    f"could not start the training worker: {type(exc).__name__}: {exc}")

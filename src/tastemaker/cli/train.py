@@ -34,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tastemaker.cli.progress import StageBar
     from tastemaker.storage.factory import open_lease, open_stores
     from tastemaker.training.job import train
-    from tastemaker.training.leases import TRAIN, LeaseHeld, NodeLease, node_name
+    from tastemaker.training.leases import TRAIN, LeaseHeld, LeaseLost, NodeLease, check_holder, node_name
 
     config = settings(args)
     # one node of the deployment trains at a time: a server's train job or another `train`
@@ -44,8 +44,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             # stage lines and a bar over the stages, on stderr (stdout keeps the one result line)
             with lease.holding(), StageBar("train", quiet=quiet(args)) as progress:
                 result = train(stores, args.family, params, promote=args.promote, progress=progress,
-                               consent_required=config.consent_required)
-        except (ValueError, TypeError, LeaseHeld) as exc:
+                               consent_required=config.consent_required,
+                               before_publish=lambda: check_holder(config, TRAIN, lease.holder_id))
+        except (ValueError, TypeError, LeaseHeld, LeaseLost) as exc:
             print(f"train refused: {exc}", file=sys.stderr)
             return 1
         finally:

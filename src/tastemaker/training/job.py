@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 import numpy as np
@@ -73,8 +73,12 @@ def _items_aligned(stores: Stores, item_ids: list[str]) -> list[dict[str, Any]]:
 def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
           *, evaluate: bool = True, promote: str = "if_better", seed: int = 0,
           progress: Progress | None = None, placements: PlacementRegistry | None = None,
-          require_catalog: bool = True, consent_required: bool = False) -> TrainResult:
+          require_catalog: bool = True, consent_required: bool = False,
+          before_publish: Callable[[], None] | None = None) -> TrainResult:
     """Train ``family`` on the whole log; register it; promote per ``promote``.
+
+    ``before_publish`` runs after the fit and evaluation, before anything is written for
+    others to serve (the training lease's fence: it raises when this node lost the lease).
 
     The evaluation holds out a per-user random quarter of the snapshot, fits the family on
     the rest, replays the online state without the held-out cells and learns, for every
@@ -175,6 +179,8 @@ def train(stores: Stores, family: str = DEFAULT_FAMILY, params: dict[str, Any] |
     if blends:
         metrics["blends"] = {name: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in b.items()}
                              for name, b in blends.items()}
+    if before_publish is not None:
+        before_publish()
     say("fitting the churn and lifetime-value models (BG/NBD, Gamma-Gamma)", True, "register")
     customers = publish_customer_models(stores.artifacts, snapshot)  # every worker serves these (training.customer_models)
     if customers is not None:
@@ -205,7 +211,7 @@ def training_snapshot(stores: Stores, snapshot: EventSnapshot, consent_required:
 
 def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict[str, Any] | None = None,
                   promote: str = "if_better", job_id: str | None = None,
-                  audit_as: tuple[str, str] | None = None) -> dict[str, Any]:
+                  audit_as: tuple[str, str] | None = None, fence: tuple[str, str] | None = None) -> dict[str, Any]:
     """Entry point for a worker process (another process or machine): open the deployment's
     stores from ``settings``, train, close.
 
@@ -214,13 +220,20 @@ def run_train_job(settings: Settings, family: str = DEFAULT_FAMILY, params: dict
     marks it running, records each stage, ends it succeeded or failed, and returns the final
     job body instead of raising. ``audit_as`` (who asked for the job, from where): a
     promotion the job makes is recorded in the audit log for them, before the job ends.
+    ``fence`` (lease name, holder): publish only while that holder still holds the lease
+    (:func:`tastemaker.training.leases.check_holder`), so a job whose node died or stalled
+    past the lease's ttl cannot publish after another node took over.
     """
+    from tastemaker.training.leases import check_holder
+
+    guard = (lambda: check_holder(settings, *fence)) if fence is not None else None
     with open_stores(settings) as stores:
         placements = PlacementRegistry(*placement_document(settings, stores.artifacts))
 
         def work(progress: Progress | None = None) -> dict[str, Any]:
             result = train(stores, family, params, promote=promote, progress=progress, placements=placements,
-                           require_catalog=settings.require_catalog, consent_required=settings.consent_required)
+                           require_catalog=settings.require_catalog, consent_required=settings.consent_required,
+                           before_publish=guard)
             if result.promoted and audit_as is not None and stores.audit is not None:
                 stores.audit.append(audit_as[0], "models.promote", str(result.version.version),
                                     {"job": job_id, "by": "train job", "promote": promote}, audit_as[1])

@@ -40,6 +40,26 @@ class LeaseHeld(RuntimeError):
                          "try again when that node is done")
 
 
+class LeaseLost(RuntimeError):
+    """The lease this work was started under is held by another now: its result is not published."""
+
+
+def check_holder(settings, name: str, holder: str) -> None:
+    """Raise :class:`LeaseLost` unless ``holder`` (a :attr:`NodeLease.holder_id`) still holds
+    the deployment's lease ``name``: the fence a train job checks right before it publishes
+    (it may run in another process than the node that holds the lease)."""
+    from tastemaker.storage.factory import open_lease
+
+    lease = open_lease(settings, name, f"fence check ({node_name()})")
+    try:
+        now = lease.holder()
+    finally:
+        getattr(lease, "close", lambda: None)()
+    if now != holder:
+        raise LeaseLost(f"the {name!r} lease this job started under ({holder}) is now "
+                        f"{'held by ' + now if now else 'free'}: not publishing")
+
+
 class NodeLease:
     """This node's hold on ``lease`` (named ``name``), renewed every ``ttl_s / 3`` while held.
 
@@ -63,6 +83,7 @@ class NodeLease:
         self._holds = 0
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
+        self.holder_id: str | None = None  # how others see this node's hold (the fence's holder)
         self.lost = False  # the lease was found taken by another while held (a stall past the ttl)
 
     @property
@@ -76,6 +97,7 @@ class NodeLease:
                 if not self.lease.acquire():
                     raise LeaseHeld(self.name, self.lease.holder())
                 self.lost = False
+                self.holder_id = self.lease.holder()
                 self._stop = threading.Event()
                 threading.Thread(target=self._renew, args=(self._stop,), name=f"lease-{self.name}", daemon=True).start()
             self._holds += 1
