@@ -223,6 +223,9 @@ class NatsEventLog:
         self._loop.call(self._stream.delete_stream())
 
     def close(self) -> None:
+        """Drain the connection and stop the loop thread; closing again does nothing."""
+        if self._loop.loop.is_closed():
+            return
         try:
             self._loop.call(self._stream.close(), timeout=10)
         finally:
