@@ -93,6 +93,7 @@ def workers(tmp_path):
         started.append(worker)
         return worker
 
+    make.schema = tag  # type: ignore[attr-defined]
     yield make
     for worker in started:
         worker.kill()
@@ -182,6 +183,12 @@ def test_killing_a_worker_during_ingest_loses_no_acknowledged_event(workers):
     # a new worker starts from the latest snapshot (written by worker 2 on its way down) plus
     # the stream, and serves every acknowledged event
     b.kill(signal.SIGTERM)
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(POSTGRES_URL) as conn:  # worker 2's snapshot, in PostgreSQL
+        assert conn.execute(sql.SQL("SELECT size FROM {}.artifacts WHERE key = 'state.snapshot'").format(
+            sql.Identifier(workers.schema))).fetchone()[0] > 0
     c3 = workers("w3").start()
     with c3.client() as c:
         ready = c.get("/readyz").json()
