@@ -29,39 +29,6 @@ SHARE = 0.05  # of min(rate, burst) taken per round trip
 HOLD_S = 1.0  # held tokens are forfeited after this long
 MAX_HELD = 100_000  # buckets held at once; beyond, the held tokens are dropped (forfeited)
 
-# KEYS[1]: the bucket. ARGV: rate, burst, now ("" = Redis's clock), most tokens to take.
-# Returns "<granted> <wait seconds>" (one token at least, else nothing and the wait for one).
-_TAKE_UP_TO = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local want = tonumber(ARGV[4])
-local now
-if ARGV[3] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-else
-  now = tonumber(ARGV[3])
-end
-local b = redis.call('HMGET', KEYS[1], 't', 'n')
-local tokens = burst
-if b[1] then
-  tokens = tonumber(b[2]) + math.max(0, now - tonumber(b[1])) * rate
-  if tokens > burst then tokens = burst end
-end
-local granted = 0
-local wait = 0
-if tokens >= 1 then
-  granted = math.min(want, math.floor(tokens))
-  tokens = tokens - granted
-else
-  wait = (1 - tokens) / rate
-end
-redis.call('HSET', KEYS[1], 't', string.format('%.6f', now), 'n', string.format('%.17g', tokens))
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1)
-return string.format('%d %.17g', granted, wait)
-"""
-
-
 def batch_size(rate: float, burst: float) -> int:
     """Tokens taken per round trip for a bucket.
 
@@ -86,7 +53,6 @@ class BatchedRateLimiter:
     def __init__(self, shared: RedisRateLimiter, clock: Callable[[], float] = time.monotonic):
         self.shared = shared
         self._clock = clock
-        self._take = shared.client.register_script(_TAKE_UP_TO)
         self._held: dict[str, list[float]] = {}  # bucket -> [tokens held, when taken]
 
     def acquire(self, scope: str, key: str, rate: float, burst: float) -> float:
@@ -97,12 +63,12 @@ class BatchedRateLimiter:
         if held is not None and held[0] >= 1 and now - held[1] < HOLD_S:
             held[0] -= 1
             return 0.0
-        granted, wait = self._take(keys=keys, args=[*args, batch_size(rate, burst)]).split()
-        if int(granted) == 0:
-            return float(wait)
+        granted, wait = self.shared.take_up_to(keys, args, batch_size(rate, burst))
+        if granted == 0:
+            return wait
         if len(self._held) >= MAX_HELD:
             self._held.clear()
-        self._held[bucket] = [int(granted) - 1, now]
+        self._held[bucket] = [granted - 1, now]
         return 0.0
 
     def held(self, scope: str, key: str) -> int:

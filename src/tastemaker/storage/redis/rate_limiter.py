@@ -21,11 +21,13 @@ from typing import Callable, Sequence
 
 import redis
 
-# KEYS[1]: the bucket. ARGV: rate, burst, now (seconds; "" = Redis's clock).
-# Returns the wait in seconds as a string (a Lua number would come back truncated to an integer).
+# KEYS[1]: the bucket. ARGV: rate, burst, now (seconds; "" = Redis's clock), most tokens to take.
+# Returns "<granted> <wait seconds>": at least one token, else none and the wait for one (a string:
+# a Lua number would come back truncated to an integer).
 _TAKE = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[4])
 local now
 if ARGV[3] == '' then
   local t = redis.call('TIME')
@@ -39,15 +41,17 @@ if b[1] then
   tokens = tonumber(b[2]) + math.max(0, now - tonumber(b[1])) * rate
   if tokens > burst then tokens = burst end
 end
+local granted = 0
 local wait = 0
 if tokens >= 1 then
-  tokens = tokens - 1
+  granted = math.min(want, math.floor(tokens))
+  tokens = tokens - granted
 else
   wait = (1 - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 't', string.format('%.6f', now), 'n', string.format('%.17g', tokens))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1)
-return string.format('%.17g', wait)
+return string.format('%d %.17g', granted, wait)
 """
 
 
@@ -77,15 +81,20 @@ class RedisRateLimiter:
 
     def acquire(self, scope: str, key: str, rate: float, burst: float) -> float:
         keys, args = self._args(scope, key, rate, burst)
-        return float(self._take(keys=keys, args=args))
+        return self.take_up_to(keys, args, 1)[1]
+
+    def take_up_to(self, keys: list[str], args: list, want: int) -> tuple[int, float]:
+        """Up to ``want`` tokens of the bucket ``_args`` named, in one round trip: (granted, wait)."""
+        granted, wait = self._take(keys=keys, args=[*args, want]).split()
+        return int(granted), float(wait)
 
     def acquire_many(self, requests: Sequence[tuple[str, str, float, float]]) -> list[float]:
         """Several takes (``(scope, key, rate, burst)`` each) in one pipelined round trip."""
         pipe = self.client.pipeline(transaction=False)
         for request in requests:
             keys, args = self._args(*request)
-            self._take(keys=keys, args=args, client=pipe)
-        return [float(w) for w in pipe.execute()]
+            self._take(keys=keys, args=[*args, 1], client=pipe)
+        return [float(reply.split()[1]) for reply in pipe.execute()]
 
     def clear(self) -> None:
         """Drop every bucket under this limiter's prefix (tests, a deliberate reset)."""
