@@ -27,6 +27,12 @@ def values(r: QuarantineRecord) -> tuple:
     return (r.seq, r.user_id, r.item_id, r.type, r.ts, r.reason, r.status, r.flagged_at, r.decided_at)
 
 
+def hold_rows(records: Sequence[QuarantineRecord], now: float) -> list[tuple]:
+    """The rows of newly held ``records``; one without a ``flagged_at`` is flagged ``now``."""
+    return [values(r) if r.flagged_at else values(QuarantineRecord(**{**r.__dict__, "flagged_at": now}))
+            for r in records]
+
+
 def check_status(status: str | None, allowed: Sequence[str] = QUARANTINE_STATUSES) -> None:
     if status is not None and status not in allowed:
         raise ValueError(f"unknown status {status!r}; one of {', '.join(allowed)}")

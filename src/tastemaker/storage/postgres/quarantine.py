@@ -18,9 +18,7 @@ class PostgresQuarantineStore:
     def hold(self, records: Sequence[QuarantineRecord]) -> int:
         if not records:
             return 0
-        now = time.time()
-        rows = [q.values(r) if r.flagged_at else q.values(QuarantineRecord(**{**r.__dict__, "flagged_at": now}))
-                for r in records]
+        rows = q.hold_rows(records, time.time())
         with self.db.transaction() as conn:
             added = 0
             with conn.cursor() as cur:
